@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "util/error.h"
+
+/*
+ * One subcommand. @fn gets argv with argv[0] the command name and returns >= 0
+ * (the exit status) or a negative value with *err set; cmd/main.c prints the
+ * error once and maps it to exit status 1, or 2 for KILN_ERR_USAGE.
+ */
+struct kiln_command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct kiln_error **err);
+	const char *summary;
+	const char *usage; /* the full help text of `kiln help NAME` */
+};
+
+extern const struct kiln_command kiln_commands[];
+extern const size_t kiln_n_commands;
+
+const struct kiln_command *cmd_find(const char *name);
+/* Prints the command's usage to stdout. */
+void cmd_print_usage(const struct kiln_command *c);
+/* Parse --help anywhere in argv: true when the caller should print usage and exit 0. */
+int cmd_wants_help(int argc, char **argv);
+
+int cmd_help(int argc, char **argv, struct kiln_error **err);
+int cmd_version(int argc, char **argv, struct kiln_error **err);

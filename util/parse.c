@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "util/macro.h"
+#include "util/parse.h"
+#include "util/banned.h"
+
+int parse_u64(const char *s, int base, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || isspace((unsigned char)*s) || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int parse_i64(const char *s, int base, int64_t *ret)
+{
+	long long v;
+	char *end;
+
+	if (!s || !*s || isspace((unsigned char)*s) || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, base);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int parse_uint(const char *s, unsigned *ret)
+{
+	uint64_t v;
+	int r = parse_u64(s, 10, &v);
+
+	if (r < 0)
+		return r;
+	if (v > UINT_MAX)
+		return -ERANGE;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+int parse_int(const char *s, int *ret)
+{
+	int64_t v;
+	int r = parse_i64(s, 10, &v);
+
+	if (r < 0)
+		return r;
+	if (v > INT_MAX || v < INT_MIN)
+		return -ERANGE;
+	*ret = (int)v;
+	return 0;
+}
+
+int parse_mode(const char *s, mode_t *ret)
+{
+	uint64_t v;
+	int r = parse_u64(s, 8, &v);
+
+	if (r < 0)
+		return r;
+	if (v > 07777)
+		return -ERANGE;
+	*ret = (mode_t)v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret)
+{
+	static const struct {
+		char suffix;
+		unsigned shift;
+	} units[] = {{'k', 10}, {'m', 20}, {'g', 30}, {'t', 40}};
+	char buf[32];
+	size_t len;
+	uint64_t v;
+	unsigned shift = 0;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	len = __builtin_strlen(s);
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	__builtin_memcpy(buf, s, len + 1);
+	if (len > 1 && (buf[len - 1] == 'b' || buf[len - 1] == 'B'))
+		buf[--len] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (len > 1 && tolower((unsigned char)buf[len - 1]) == units[i].suffix) {
+			shift = units[i].shift;
+			buf[--len] = '\0';
+			break;
+		}
+	}
+	r = parse_u64(buf, 10, &v);
+	if (r < 0)
+		return r;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = v << shift;
+	return 0;
+}
