@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 #include "kiln-config.h"
 #include "util/macro.h"
+
 #include "util/banned.h"
 
 /*

@@ -10,6 +10,7 @@
 #include "kiln-config.h"
 #include "util/log.h"
 #include "util/macro.h"
+
 #include "util/banned.h"
 
 static void print_main_usage(FILE *f)
@@ -78,7 +79,10 @@ static int parse_global(int argc, char **argv, struct kiln_error **err)
 		switch (c) {
 		case 'l':
 			if (log_parse_level(optarg, &level) < 0)
-				return err_usage(err, "--log-level: expected error, warn, info or debug, got '%s'", optarg);
+				return err_usage(
+					err,
+					"--log-level: expected error, warn, info or debug, got '%s'",
+					optarg);
 			log_set_level(level);
 			break;
 		case 'h':
@@ -90,7 +94,8 @@ static int parse_global(int argc, char **argv, struct kiln_error **err)
 		case ':':
 			return err_usage(err, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return err_usage(err, "unknown option '%s' (see 'kiln --help')", argv[optind - 1]);
+			return err_usage(err, "unknown option '%s' (see 'kiln --help')",
+					 argv[optind - 1]);
 		}
 	}
 	return optind;

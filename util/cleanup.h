@@ -43,26 +43,26 @@ static inline void fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                                                                                \
-	({                                                                                         \
-		__typeof__(p) p_tmp_ = (p);                                                        \
-		(p) = NULL;                                                                        \
-		p_tmp_;                                                                            \
+#define TAKE_PTR(p)                         \
+	({                                  \
+		__typeof__(p) p_tmp_ = (p); \
+		(p) = NULL;                 \
+		p_tmp_;                     \
 	})
 
-#define TAKE_FD(fd)                                                                                \
-	({                                                                                         \
-		int fd_tmp_ = (fd);                                                                \
-		(fd) = -1;                                                                         \
-		fd_tmp_;                                                                           \
+#define TAKE_FD(fd)                 \
+	({                          \
+		int fd_tmp_ = (fd); \
+		(fd) = -1;          \
+		fd_tmp_;            \
 	})
 
 /* Defines NAMEp(T **) calling func(*p) when it is not NULL; errno is preserved. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
-	static inline void func##p(type *p)                                                        \
-	{                                                                                          \
-		int saved_ = errno;                                                                \
-		if (*p)                                                                            \
-			func(*p);                                                                  \
-		errno = saved_;                                                                    \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+	static inline void func##p(type *p)     \
+	{                                       \
+		int saved_ = errno;             \
+		if (*p)                         \
+			func(*p);               \
+		errno = saved_;                 \
 	}

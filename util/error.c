@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/error.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/error.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
+
 #include "util/banned.h"
 
-static struct kiln_error *err_replace(struct kiln_error **err, enum kiln_error_kind kind, int errnum)
+static struct kiln_error *err_replace(struct kiln_error **err, enum kiln_error_kind kind,
+				      int errnum)
 {
 	struct kiln_error *e;
 

@@ -17,9 +17,9 @@
  * @err may be NULL when the caller does not want the message.
  */
 enum kiln_error_kind {
-	KILN_ERR_SYSTEM,   /* a syscall or library call failed: errnum says why */
-	KILN_ERR_INPUT,	   /* the user's input is wrong: loc says where */
-	KILN_ERR_USAGE,	   /* the command line is wrong: exit status 2 */
+	KILN_ERR_SYSTEM, /* a syscall or library call failed: errnum says why */
+	KILN_ERR_INPUT, /* the user's input is wrong: loc says where */
+	KILN_ERR_USAGE, /* the command line is wrong: exit status 2 */
 	KILN_ERR_INTERNAL, /* a bug or an impossible state */
 };
 
@@ -34,8 +34,9 @@ struct kiln_error {
 	int errnum; /* positive errno value */
 	enum kiln_error_kind kind;
 	struct srcloc loc; /* loc.file is owned by the error */
-	char *msg;	   /* the chain, outermost context first: "step 2/5 'RUN x': open 'y': No such file" */
-	char *excerpt;	   /* for input errors: the offending source line, or NULL */
+	char *msg; /* the chain, outermost context first: "step 2/5 'RUN x': open 'y': No such file"
+		    */
+	char *excerpt; /* for input errors: the offending source line, or NULL */
 };
 
 /* @errnum's strerror() is appended: "open 'x': No such file or directory". */

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/fs.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +13,10 @@
 #include <unistd.h>
 
 #include "util/error.h"
-#include "util/fs.h"
 #include "util/strbuf.h"
 #include "util/syscalls.h"
 #include "util/xmalloc.h"
+
 #include "util/banned.h"
 
 #define MAX_SYMLINKS 40
@@ -224,7 +226,8 @@ int fs_mkdir_p(int dirfd, const char *path, mode_t mode, struct kiln_error **err
 		if (streq(comp.buf, "."))
 			continue;
 		if (streq(comp.buf, ".."))
-			return err_new(err, KILN_ERR_INPUT, EXDEV, "mkdir '%s': '..' not allowed", path);
+			return err_new(err, KILN_ERR_INPUT, EXDEV, "mkdir '%s': '..' not allowed",
+				       path);
 		if (mkdirat(cur, comp.buf, mode) < 0 && errno != EEXIST)
 			return err_sys(err, errno, "mkdir '%s'", path);
 		next = openat(cur, comp.buf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -317,8 +320,7 @@ ssize_t fs_read_all(int fd, void *buf, size_t len, struct kiln_error **err)
 	return (ssize_t)got;
 }
 
-int fs_mkstemp(int dirfd, const char *prefix, mode_t mode, char **ret_name,
-	       struct kiln_error **err)
+int fs_mkstemp(int dirfd, const char *prefix, mode_t mode, char **ret_name, struct kiln_error **err)
 {
 	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -365,7 +367,8 @@ int fs_atomic_write(int dirfd, const char *name, const void *data, size_t len, m
 	int r;
 
 	if (strchr(name, '/'))
-		return err_new(err, KILN_ERR_INTERNAL, EINVAL, "atomic write: '%s' is not a plain name", name);
+		return err_new(err, KILN_ERR_INTERNAL, EINVAL,
+			       "atomic write: '%s' is not a plain name", name);
 	fd = fs_mkstemp(dirfd, prefix, mode, &tmp, err);
 	if (fd < 0)
 		return fd;

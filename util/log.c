@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/log.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "util/log.h"
 #include "util/strbuf.h"
+
 #include "util/banned.h"
 
 static enum log_level current_level = LOG_LEVEL_WARN;

@@ -19,11 +19,11 @@ enum log_level log_get_level(void);
 int log_parse_level(const char *s, enum log_level *ret_level);
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 
-#define log_debug(...)                                                                             \
-	do {                                                                                       \
-		if (log_get_level() >= LOG_LEVEL_DEBUG)                                            \
-			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                                     \
+#define log_debug(...)                                         \
+	do {                                                   \
+		if (log_get_level() >= LOG_LEVEL_DEBUG)        \
+			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); \
 	} while (0)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)

@@ -3,13 +3,13 @@
 
 #include <stddef.h>
 
-#define _printf_(a, b)	 __attribute__((format(printf, a, b)))
-#define _noreturn_	 __attribute__((noreturn))
-#define _unused_	 __attribute__((unused))
-#define _pure_		 __attribute__((pure))
-#define _likely_(x)	 __builtin_expect(!!(x), 1)
-#define _unlikely_(x)	 __builtin_expect(!!(x), 0)
-#define _warn_unused_	 __attribute__((warn_unused_result))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _noreturn_     __attribute__((noreturn))
+#define _unused_       __attribute__((unused))
+#define _pure_	       __attribute__((pure))
+#define _likely_(x)    __builtin_expect(!!(x), 1)
+#define _unlikely_(x)  __builtin_expect(!!(x), 0)
+#define _warn_unused_  __attribute__((warn_unused_result))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/parse.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 
 #include "util/macro.h"
-#include "util/parse.h"
+
 #include "util/banned.h"
 
 int parse_u64(const char *s, int base, uint64_t *ret)

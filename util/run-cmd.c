@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/run-cmd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,8 +11,8 @@
 
 #include "util/error.h"
 #include "util/fs.h"
-#include "util/run-cmd.h"
 #include "util/xmalloc.h"
+
 #include "util/banned.h"
 
 extern char **environ;

@@ -25,10 +25,10 @@ struct run_cmd {
 	pid_t pid;
 };
 
-#define RUN_CMD_INIT                                                                               \
-	{                                                                                          \
-		.args = STRV_INIT, .env = STRV_INIT, .in = RUN_CMD_INHERIT,                        \
-		.out = RUN_CMD_INHERIT, .err = RUN_CMD_INHERIT, .pid = -1                          \
+#define RUN_CMD_INIT                                                        \
+	{                                                                   \
+		.args = STRV_INIT, .env = STRV_INIT, .in = RUN_CMD_INHERIT, \
+		.out = RUN_CMD_INHERIT, .err = RUN_CMD_INHERIT, .pid = -1   \
 	}
 
 int run_cmd_start(struct run_cmd *cmd, struct kiln_error **err);

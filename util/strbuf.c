@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/strbuf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +10,8 @@
 #include <unistd.h>
 
 #include "util/error.h"
-#include "util/strbuf.h"
 #include "util/xmalloc.h"
+
 #include "util/banned.h"
 
 char strbuf_slopbuf[1];

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/strv.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/strbuf.h"
-#include "util/strv.h"
 #include "util/xmalloc.h"
+
 #include "util/banned.h"
 
 void strv_push_take(struct strv *s, char *str)

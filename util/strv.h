@@ -19,7 +19,10 @@ struct strv {
 	size_t alloc;
 };
 
-#define STRV_INIT {.v = NULL, .n = 0, .alloc = 0}
+#define STRV_INIT                             \
+	{                                     \
+		.v = NULL, .n = 0, .alloc = 0 \
+	}
 
 void strv_push(struct strv *s, const char *str);
 void strv_push_take(struct strv *s, char *str);

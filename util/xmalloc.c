@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/xmalloc.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/xmalloc.h"
 #include "util/banned.h"
 
 _noreturn_ static void oom(size_t size)

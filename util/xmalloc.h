@@ -21,13 +21,13 @@ char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
 /* Grow @p (holding @alloc elements) so that it holds at least @nr; git's ALLOC_GROW. */
-#define ALLOC_GROW(p, nr, alloc)                                                                   \
-	do {                                                                                       \
-		if ((nr) > (alloc)) {                                                              \
-			size_t new_alloc_ = (alloc) < 8 ? 8 : (alloc) * 3 / 2;                     \
-			if (new_alloc_ < (nr))                                                     \
-				new_alloc_ = (nr);                                                 \
-			(p) = xreallocarray((p), new_alloc_, sizeof(*(p)));                        \
-			(alloc) = new_alloc_;                                                      \
-		}                                                                                  \
+#define ALLOC_GROW(p, nr, alloc)                                             \
+	do {                                                                 \
+		if ((nr) > (alloc)) {                                        \
+			size_t new_alloc_ = (alloc) < 8 ? 8 : (alloc)*3 / 2; \
+			if (new_alloc_ < (nr))                               \
+				new_alloc_ = (nr);                           \
+			(p) = xreallocarray((p), new_alloc_, sizeof(*(p)));  \
+			(alloc) = new_alloc_;                                \
+		}                                                            \
 	} while (0)

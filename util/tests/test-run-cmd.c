@@ -47,7 +47,8 @@ TEST(run_cmd_env_and_fds)
 	int p[2];
 
 	ASSERT_EQ(pipe(p), 0);
-	strv_pushv(&cmd.args, (const char *const[]){"sh", "-c", "echo \"$FOO-${HOME-unset}\"; cat", NULL});
+	strv_pushv(&cmd.args,
+		   (const char *const[]){"sh", "-c", "echo \"$FOO-${HOME-unset}\"; cat", NULL});
 	strv_push(&cmd.env, "FOO=bar");
 	strv_push(&cmd.env, "PATH=/usr/bin:/bin");
 	cmd.clear_env = true;
@@ -67,7 +68,8 @@ TEST(run_cmd_env_removal)
 	struct run_cmd cmd = RUN_CMD_INIT;
 
 	setenv("KILN_TEST_VAR", "1", 1);
-	strv_pushv(&cmd.args, (const char *const[]){"sh", "-c", "test -z \"$KILN_TEST_VAR\"", NULL});
+	strv_pushv(&cmd.args,
+		   (const char *const[]){"sh", "-c", "test -z \"$KILN_TEST_VAR\"", NULL});
 	strv_push(&cmd.env, "KILN_TEST_VAR");
 	ASSERT_EQ(run_cmd_run(&cmd, NULL), 0);
 	run_cmd_release(&cmd);

@@ -129,6 +129,7 @@ TEST(strv_push_and_env)
 }
 
 TAP_MAIN(TAP_ENTRY(strbuf_init_is_empty_string), TAP_ENTRY(strbuf_add_and_detach),
-	 TAP_ENTRY(strbuf_detach_of_empty_is_owned), TAP_ENTRY(strbuf_addf_grows_past_initial_guess),
-	 TAP_ENTRY(strbuf_trim_and_insert), TAP_ENTRY(strbuf_embedded_nul),
-	 TAP_ENTRY(strbuf_read_fd_reads_everything), TAP_ENTRY(strv_push_and_env))
+	 TAP_ENTRY(strbuf_detach_of_empty_is_owned),
+	 TAP_ENTRY(strbuf_addf_grows_past_initial_guess), TAP_ENTRY(strbuf_trim_and_insert),
+	 TAP_ENTRY(strbuf_embedded_nul), TAP_ENTRY(strbuf_read_fd_reads_everything),
+	 TAP_ENTRY(strv_push_and_env))

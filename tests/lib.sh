@@ -1,0 +1,134 @@
+# Sourced by every end-to-end test (tests/tNNNN-*.sh). It runs the real kiln
+# binary; nothing is mocked. Conventions:
+#   as_builder CMD...  run CMD as the unprivileged user `builder` (rootless)
+#   kiln ARGS...       the kiln under test, as the current user
+#   skip REASON        exit 77, or fail when KILN_TEST_MUST_WORK=1 (CI)
+#   expect_* ...       assertions; the first failure ends the test with exit 1
+# Each test gets a fresh directory $T (readable by builder), removed at exit.
+set -eu
+
+: "${KILN:?KILN must point at the kiln binary (meson sets it)}"
+: "${KILN_SRC:?KILN_SRC must point at the source tree}"
+KILN_BUILD=${KILN_BUILD:-$(dirname "$KILN")}
+KILN_TEST_USER=${KILN_TEST_USER:-builder}
+export KILN KILN_SRC KILN_BUILD
+export KILN_CONFORMANCE_DIR=${KILN_CONFORMANCE_DIR:-$KILN_SRC/../shared/conformance}
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+test_name=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-$test_name.XXXXXX")
+chmod 0755 "$T"
+cleanups=""
+at_exit() {
+	for c in $cleanups; do "$c" || true; done
+	rm -rf "$T" 2>/dev/null || { chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"; } || true
+}
+trap at_exit EXIT
+add_cleanup() { cleanups="$1 $cleanups"; }
+
+say() { printf '# %s\n' "$*"; }
+
+skip() {
+	if [ "${KILN_TEST_MUST_WORK:-0}" = 1 ]; then
+		echo "FAIL: $test_name cannot run here and KILN_TEST_MUST_WORK=1: $*" >&2
+		exit 1
+	fi
+	echo "SKIP: $test_name: $*" >&2
+	exit 77
+}
+
+fail() {
+	echo "FAIL: $test_name: $*" >&2
+	exit 1
+}
+
+kiln() { "$KILN" "$@"; }
+
+# Run as the unprivileged test user, with its own HOME and XDG dirs, in $T.
+as_builder() {
+	if [ "$(id -u)" != 0 ]; then
+		"$@"
+		return
+	fi
+	if ! id "$KILN_TEST_USER" >/dev/null 2>&1 || ! grep -q "^$KILN_TEST_USER:" /etc/subuid; then
+		flock /tmp/kiln-setup-builder.lock sh "$KILN_SRC/tests/setup-builder.sh" >&2
+	fi
+	chown "$KILN_TEST_USER:" "$T"
+	uid=$(id -u "$KILN_TEST_USER")
+	(cd "$T" && runuser -u "$KILN_TEST_USER" -- env HOME="$T/home" \
+		XDG_RUNTIME_DIR="/run/user/$uid" XDG_DATA_HOME="$T/home/.local/share" \
+		XDG_CONFIG_HOME="$T/home/.config" KILN="$KILN" "$@")
+}
+
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_cmd() {
+	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "'$c' is not installed"; done
+}
+
+expect_eq() { # expect_eq ACTUAL EXPECTED [WHAT]
+	[ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"
+}
+
+expect_contains() { # expect_contains HAYSTACK NEEDLE [WHAT]
+	case "$1" in *"$2"*) ;; *) fail "${3:-output}: expected to contain '$2', got: $1" ;; esac
+}
+
+# expect_fail STATUS STDERR-SUBSTRING CMD...: CMD must exit with STATUS and say so.
+expect_fail() {
+	want=$1 pat=$2
+	shift 2
+	set +e
+	"$@" >"$T/.out" 2>"$T/.err"
+	got=$?
+	set -e
+	[ "$got" = "$want" ] || fail "'$*': expected exit $want, got $got; stderr: $(cat "$T/.err")"
+	grep -qF -- "$pat" "$T/.err" || fail "'$*': stderr lacks '$pat': $(cat "$T/.err")"
+}
+
+# The busybox base rootfs tarball, built once per build tree.
+busybox_rootfs_tar() {
+	f=$KILN_BUILD/testdata/busybox-rootfs.tar
+	if ! [ -f "$f" ]; then
+		mkdir -p "$KILN_BUILD/testdata"
+		flock "$KILN_BUILD/testdata/.lock" sh -c \
+			"[ -f '$f' ] || '$KILN_SRC/testdata/make-busybox-rootfs.sh' '$f'" >&2
+	fi
+	echo "$f"
+}
+
+# A throwaway registry (Debian's docker-registry) on 127.0.0.1:$REGISTRY_PORT.
+registry_start() {
+	need_cmd docker-registry curl
+	REGISTRY_PORT=${REGISTRY_PORT:-$((20000 + $$ % 20000))}
+	mkdir -p "$T/registry"
+	cat >"$T/registry/config.yml" <<CFG
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $T/registry/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+${REGISTRY_EXTRA_CONFIG:-}
+CFG
+	docker-registry serve "$T/registry/config.yml" >"$T/registry/log" 2>&1 &
+	REGISTRY_PID=$!
+	add_cleanup registry_stop
+	i=0
+	until curl -ksS -o /dev/null "${REGISTRY_SCHEME:-http}://127.0.0.1:$REGISTRY_PORT/v2/" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "registry did not start: $(cat "$T/registry/log")"
+		sleep 0.1
+	done
+	REGISTRY=127.0.0.1:$REGISTRY_PORT
+}
+
+registry_stop() {
+	[ -n "${REGISTRY_PID:-}" ] || return 0
+	kill "$REGISTRY_PID" 2>/dev/null || true
+	wait "$REGISTRY_PID" 2>/dev/null || true
+	REGISTRY_PID=
+}
