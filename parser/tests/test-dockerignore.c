@@ -1,0 +1,3 @@
+#include "tap.h"
+TEST(placeholder_dockerignore) { ASSERT_TRUE(1); }
+TAP_MAIN(TAP_ENTRY(placeholder_dockerignore))
