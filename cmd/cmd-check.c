@@ -80,7 +80,7 @@ static int parse_opts(int argc, char **argv, struct check_opts *o, struct kiln_e
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
 		if (c == 'f')
 			o->file = optarg;
 		else if (c == ':' || (c == '?' && optopt == 'f'))

@@ -82,9 +82,15 @@ bool instr_expands(enum instr_kind kind)
 
 static void push_arg(struct instruction *in, const char *s, size_t n)
 {
+	char *copy;
+
 	in->arg_lens = xreallocarray(in->arg_lens, in->args.n + 1, sizeof(*in->arg_lens));
 	in->arg_lens[in->args.n] = n;
-	strv_push_take(&in->args, xstrndup(s, n));
+	/* not xstrndup: the text may hold NUL bytes, and arg_lens must stay true */
+	copy = xmalloc(n + 1);
+	memcpy(copy, s, n);
+	copy[n] = 0;
+	strv_push_take(&in->args, copy);
 }
 
 /* JSON array of strings: 1 and the args; not JSON: 0; JSON of non-strings: error. */
