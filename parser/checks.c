@@ -308,7 +308,7 @@ static int chk_onbuild(struct vctx *v, const struct instruction *in)
 	if (!t)
 		return v_diag(v, in, DIAG_ERROR, NULL, 0, "ONBUILD requires at least one argument");
 	if (t->kind == INSTR_ONBUILD || t->kind == INSTR_FROM || t->kind == INSTR_MAINTAINER)
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, t->keyword),
+		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, in->rest),
 			      "'%s' isn't allowed as an ONBUILD trigger", t->keyword);
 	return v_instruction(v, t, true);
 }

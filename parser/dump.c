@@ -121,6 +121,8 @@ static void json_kvs(struct strbuf *out, const struct instruction *in)
 		json_str(out, in->kvs[i].key);
 		strbuf_addstr(out, ",\"value\":");
 		json_str(out, in->kvs[i].has_value ? in->kvs[i].value : NULL);
+		if (in->kvs[i].legacy)
+			json_bool(out, "legacy", true);
 		strbuf_addch(out, '}');
 	}
 	strbuf_addch(out, ']');

@@ -178,16 +178,18 @@ static int args_string(struct instruction *in, const char *rest, size_t n, char 
 	return 0;
 }
 
-static void push_kv(struct instruction *in, const char *key, size_t key_len, const char *value,
-		    bool has_value)
+static struct instr_kv *push_kv(struct instruction *in, const char *key, size_t key_len,
+				 const char *value, bool has_value)
 {
 	struct instr_kv *kv;
 
 	in->kvs = xreallocarray(in->kvs, in->n_kvs + 1, sizeof(*in->kvs));
 	kv = &in->kvs[in->n_kvs++];
+	memset(kv, 0, sizeof(*kv));
 	kv->key = xstrndup(key, key_len);
 	kv->value = xstrdup(value ? value : "");
 	kv->has_value = has_value;
+	return kv;
 }
 
 /* Legacy "KEY value": the key up to the first [\t\v\f\r ] run, the rest verbatim. */
@@ -205,7 +207,7 @@ static int name_val_legacy(struct instruction *in, const char *rest, size_t n,
 	if (k == n)
 		return parser_err(err, src, 0, "%s must have two arguments", in->keyword);
 	value = xstrndup(rest + v, n - v);
-	push_kv(in, rest, k, value, false);
+	push_kv(in, rest, k, value, true)->legacy = true;
 	push_arg(in, rest, k);
 	push_arg(in, value, n - v);
 	push_arg(in, "", 0);
@@ -281,6 +283,8 @@ static int args_onbuild(struct instruction *in, const char *rest, size_t n, char
 	if (n == 0)
 		return 0;
 	sub = xcalloc(1, sizeof(*sub));
+	sub->loc = (struct srcloc){src->file, src->line, src->col};
+	sub->end_line = src->line;
 	r = instr_parse_line(sub, rest, n, escape, src, err);
 	if (r < 0) {
 		instr_release(sub);

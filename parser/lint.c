@@ -62,7 +62,7 @@ static int lint_instr(struct vctx *v, const struct instruction *in)
 			      "MAINTAINER is deprecated in favor of using LABEL");
 	case INSTR_ENV:
 	case INSTR_LABEL:
-		if (in->n_kvs == 0 || in->kvs[0].has_value)
+		if (in->n_kvs == 0 || !in->kvs[0].legacy)
 			return 0;
 		return v_diag(v, in, DIAG_WARNING, "LegacyKeyValueFormat", 0,
 			      "\"%s key=value\" should be used instead of legacy \"%s key value\" format",

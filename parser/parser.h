@@ -56,7 +56,8 @@ struct instr_flag {
 struct instr_kv {
 	char *key;
 	char *value; /* as written: quotes and escapes kept, expand with shell_expand_word() */
-	bool has_value; /* ENV/LABEL: "k=v" form (false: legacy "KEY value"); ARG: default given */
+	bool has_value; /* false only for an ARG without a default (value is then "") */
+	bool legacy; /* ENV/LABEL in the legacy "KEY value" form (value: the rest of the line) */
 };
 
 /* A here-document (RUN/COPY/ADD <<EOF). */
