@@ -16,6 +16,9 @@
 
 #include "util/banned.h"
 
+static int validate_instructions(struct dockerfile *df, const char *buf, size_t len,
+				 unsigned flags, struct kiln_error **err);
+
 void diag_add(struct dockerfile *df, enum diag_severity sev, const struct srcloc *loc,
 	      const char *rule, const char *excerpt, size_t excerpt_len, const char *fmt, ...)
 {
@@ -180,8 +183,52 @@ bool instr_flag_expands(enum instr_kind kind, const char *name)
 	return kind == INSTR_COPY || kind == INSTR_ADD || kind == INSTR_RUN || kind == INSTR_FROM;
 }
 
+struct diag_key {
+	unsigned line, col;
+	size_t index;
+};
+
+static int diag_key_cmp(const void *a, const void *b)
+{
+	const struct diag_key *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Source order (stable): the lexer's warnings come before the checks' otherwise. */
+static void sort_diags(struct dockerfile *df)
+{
+	_cleanup_free_ struct diag_key *keys = NULL;
+	_cleanup_free_ struct parser_diag *sorted = NULL;
+
+	if (df->n_diags < 2)
+		return;
+	keys = xcalloc(df->n_diags, sizeof(*keys));
+	sorted = xcalloc(df->n_diags, sizeof(*sorted));
+	for (size_t i = 0; i < df->n_diags; i++)
+		keys[i] = (struct diag_key){df->diags[i].loc.line, df->diags[i].loc.col, i};
+	qsort(keys, df->n_diags, sizeof(*keys), diag_key_cmp);
+	for (size_t i = 0; i < df->n_diags; i++)
+		sorted[i] = df->diags[keys[i].index];
+	memcpy(df->diags, sorted, df->n_diags * sizeof(*sorted));
+}
+
 int validate_dockerfile(struct dockerfile *df, const char *buf, size_t len, unsigned flags,
 			struct kiln_error **err)
+{
+	int r = validate_instructions(df, buf, len, flags, err);
+
+	if (r >= 0)
+		sort_diags(df);
+	return r;
+}
+
+static int validate_instructions(struct dockerfile *df, const char *buf, size_t len,
+				 unsigned flags, struct kiln_error **err)
 {
 	struct vctx v = {.df = df, .buf = buf, .len = len, .flags = flags, .err = err};
 	int r;
