@@ -125,27 +125,33 @@ static int chk_unknown_flag(struct vctx *v, const struct instruction *in,
 		      "unknown flag '--%s' for %s", name, in->keyword);
 }
 
+static bool flag_value_ok(const struct flag_spec *spec, const struct instr_flag *f)
+{
+	if (spec->type != FLAG_BOOL)
+		return f->has_value;
+	return !f->has_value || !strcasecmp(f->value, "true") || !strcasecmp(f->value, "false");
+}
+
 static int chk_flag_value(struct vctx *v, const struct instruction *in,
 			  const struct flag_spec *spec, const struct instr_flag *f)
 {
-	_cleanup_free_ char *needle = xasprintf("--%s", f->name);
-	unsigned col = v_col_of(v, in, needle);
+	char needle[64];
+	unsigned col;
 
-	if (spec->type == FLAG_BOOL) {
-		if (f->has_value && !*f->value)
-			return v_diag(v, in, DIAG_ERROR, NULL, col, "missing a value on flag '--%s'",
-				      f->name);
-		if (f->has_value && strcasecmp(f->value, "true") && strcasecmp(f->value, "false"))
-			return v_diag(v, in, DIAG_ERROR, NULL, col,
-				      "expecting a boolean value for flag '--%s', not '%s'", f->name,
-				      f->value);
-		return 0;
-	}
-	if (!f->has_value)
+	if (flag_value_ok(spec, f))
+		return spec->check ? spec->check(v, in, f->value) : 0;
+	/* an error: only now is its column worth looking up */
+	snprintf(needle, sizeof(needle), "--%s", f->name);
+	col = v_col_of(v, in, needle);
+	if (spec->type == FLAG_BOOL && *f->value)
 		return v_diag(v, in, DIAG_ERROR, NULL, col,
-			      "missing a value on flag '--%s' (expected --%s=VALUE)", f->name,
+			      "expecting a boolean value for flag '--%s', not '%s'", f->name,
+			      f->value);
+	if (spec->type == FLAG_BOOL)
+		return v_diag(v, in, DIAG_ERROR, NULL, col, "missing a value on flag '--%s'",
 			      f->name);
-	return spec->check ? spec->check(v, in, f->value) : 0;
+	return v_diag(v, in, DIAG_ERROR, NULL, col,
+		      "missing a value on flag '--%s' (expected --%s=VALUE)", f->name, f->name);
 }
 
 static int chk_flags(struct vctx *v, const struct instruction *in, const struct flag_spec *specs)

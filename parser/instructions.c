@@ -84,7 +84,10 @@ static void push_arg(struct instruction *in, const char *s, size_t n)
 {
 	char *copy;
 
-	in->arg_lens = xreallocarray(in->arg_lens, in->args.n + 1, sizeof(*in->arg_lens));
+	/* grow at powers of two: instructions keep no capacity for arg_lens */
+	if ((in->args.n & (in->args.n - 1)) == 0)
+		in->arg_lens = xreallocarray(in->arg_lens, in->args.n ? in->args.n * 2 : 4,
+					     sizeof(*in->arg_lens));
 	in->arg_lens[in->args.n] = n;
 	/* not xstrndup: the text may hold NUL bytes, and arg_lens must stay true */
 	copy = xmalloc(n + 1);

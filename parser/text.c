@@ -78,6 +78,8 @@ size_t text_space_len(const char *s, size_t n)
 
 	if (n == 0)
 		return 0;
+	if ((unsigned char)s[0] < 0x80)
+		return s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') ? 1 : 0;
 	c = text_decode(s, n, &w, &ok);
 	return ok && rune_is_space(c) ? w : 0;
 }

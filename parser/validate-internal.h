@@ -11,6 +11,8 @@ struct vctx {
 	unsigned flags;
 	struct kiln_error **err;
 	bool stage_seen;
+	size_t *line_starts; /* offsets of each line in buf, built on first use */
+	size_t n_lines;
 };
 
 /*
@@ -20,7 +22,7 @@ struct vctx {
  */
 int v_diag(struct vctx *v, const struct instruction *in, enum diag_severity sev, const char *rule,
 	   unsigned col, const char *fmt, ...) _printf_(6, 7);
-unsigned v_col_of(const struct vctx *v, const struct instruction *in, const char *needle);
+unsigned v_col_of(struct vctx *v, const struct instruction *in, const char *needle);
 bool v_rule_skipped(const struct vctx *v, const char *rule);
 /* checks.c */
 int v_instruction(struct vctx *v, const struct instruction *in, bool in_onbuild);

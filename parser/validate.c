@@ -16,8 +16,7 @@
 
 #include "util/banned.h"
 
-static int validate_instructions(struct dockerfile *df, const char *buf, size_t len,
-				 unsigned flags, struct kiln_error **err);
+static int validate_instructions(struct vctx *v);
 
 void diag_add(struct dockerfile *df, enum diag_severity sev, const struct srcloc *loc,
 	      const char *rule, const char *excerpt, size_t excerpt_len, const char *fmt, ...)
@@ -40,20 +39,35 @@ void diag_add(struct dockerfile *df, enum diag_severity sev, const struct srcloc
 		df->n_errors++;
 }
 
-/* The physical line @no of the source. */
-static void source_line(const struct vctx *v, unsigned no, const char **s, size_t *n)
+static void index_lines(struct vctx *v)
 {
-	const char *p = v->buf, *end = v->buf + v->len, *nl;
+	size_t alloc = 0;
+
+	for (size_t pos = 0;;) {
+		const char *nl;
+
+		ALLOC_GROW(v->line_starts, v->n_lines + 1, alloc);
+		v->line_starts[v->n_lines++] = pos;
+		nl = pos < v->len ? memchr(v->buf + pos, '\n', v->len - pos) : NULL;
+		if (!nl)
+			break;
+		pos = (size_t)(nl - v->buf) + 1;
+	}
+}
+
+/* The physical line @no of the source, without its line ending (and BOM). */
+static void source_line(struct vctx *v, unsigned no, const char **s, size_t *n)
+{
+	const char *p, *end = v->buf + v->len, *nl;
 
 	*s = NULL;
 	*n = 0;
-	for (unsigned i = 1; i < no && p < end; i++) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		p = nl ? nl + 1 : end;
-	}
-	if (p >= end && no > 1)
+	if (!v->line_starts)
+		index_lines(v);
+	if (no == 0 || no > v->n_lines)
 		return;
-	nl = memchr(p, '\n', (size_t)(end - p));
+	p = v->buf + v->line_starts[no - 1];
+	nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
 	*s = p;
 	*n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 	if (no == 1 && *n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
@@ -63,7 +77,7 @@ static void source_line(const struct vctx *v, unsigned no, const char **s, size_
 }
 
 /* The column of @needle in the instruction's first line, or 0. */
-unsigned v_col_of(const struct vctx *v, const struct instruction *in, const char *needle)
+unsigned v_col_of(struct vctx *v, const struct instruction *in, const char *needle)
 {
 	const char *s, *hit;
 	size_t n;
@@ -220,27 +234,28 @@ static void sort_diags(struct dockerfile *df)
 int validate_dockerfile(struct dockerfile *df, const char *buf, size_t len, unsigned flags,
 			struct kiln_error **err)
 {
-	int r = validate_instructions(df, buf, len, flags, err);
+	struct vctx v = {.df = df, .buf = buf, .len = len, .flags = flags, .err = err};
+	int r = validate_instructions(&v);
 
+	free(v.line_starts);
 	if (r >= 0)
 		sort_diags(df);
 	return r;
 }
 
-static int validate_instructions(struct dockerfile *df, const char *buf, size_t len,
-				 unsigned flags, struct kiln_error **err)
+static int validate_instructions(struct vctx *v)
 {
-	struct vctx v = {.df = df, .buf = buf, .len = len, .flags = flags, .err = err};
+	struct dockerfile *df = v->df;
 	int r;
 
 	build_stages(df);
-	if (flags & PARSER_SYNTAX_ONLY)
+	if (v->flags & PARSER_SYNTAX_ONLY)
 		return 0;
 	for (size_t i = 0; i < df->n_instrs; i++) {
-		v.stage_seen = v.stage_seen || df->instrs[i].kind == INSTR_FROM;
-		r = v_instruction(&v, &df->instrs[i], false);
+		v->stage_seen = v->stage_seen || df->instrs[i].kind == INSTR_FROM;
+		r = v_instruction(v, &df->instrs[i], false);
 		if (r < 0)
 			return r;
 	}
-	return v_stages(&v);
+	return v_stages(v);
 }
