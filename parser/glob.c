@@ -2,119 +2,213 @@
 /*
  * Shell glob patterns over strings (not paths: '*' also matches '/'), as
  * BuildKit's lexer uses them in ${VAR#pat}, ${VAR%pat} and ${VAR/pat/r}.
- * Matching is rune-wise; a step budget bounds backtracking on hostile input.
+ * The pattern compiles to tokens run as an NFA, rune by rune, so a match is
+ * O(string x pattern) whatever the pattern: no backtracking blow-up.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "parser/parser-internal.h"
 #include "parser/shell-internal.h"
+#include "util/xmalloc.h"
 
 #include "util/banned.h"
 
-#define GLOB_BUDGET 200000
-
-struct glob {
-	const char *p, *s;
-	size_t pn, sn;
-	char escape;
-	long budget;
+enum gtok_kind {
+	G_LIT,
+	G_ANY,
+	G_CLASS,
+	G_STAR,
 };
 
-static size_t rune_w(const char *s, size_t n)
+struct gtok {
+	enum gtok_kind kind;
+	uint32_t c; /* G_LIT */
+	size_t set, n_set; /* G_CLASS: pairs in glob.ranges */
+	bool neg;
+};
+
+struct glob {
+	struct gtok *toks;
+	size_t n, alloc;
+	uint32_t *ranges;
+	size_t n_ranges, alloc_ranges;
+};
+
+static uint32_t rune_at(const char *s, size_t n, size_t *w)
 {
-	size_t w;
 	bool ok;
 
-	text_decode(s, n, &w, &ok);
-	return w;
+	return text_decode(s, n, w, &ok);
 }
 
-/* A bracket expression at p[pi] ('['); returns its end, or 0 when unterminated. */
-static size_t class_match(const struct glob *g, size_t pi, const char *c, size_t cw, bool *hit)
+static void gtok_push(struct glob *g, struct gtok t)
 {
-	size_t i = pi + 1;
-	bool neg = false, first = true;
+	ALLOC_GROW(g->toks, g->n + 1, g->alloc);
+	g->toks[g->n++] = t;
+}
 
-	*hit = false;
-	if (i < g->pn && (g->p[i] == '!' || g->p[i] == '^'))
-		neg = true, i++;
-	while (i < g->pn && (first || g->p[i] != ']')) {
-		size_t lw = rune_w(g->p + i, g->pn - i);
-		const char *lo = g->p + i;
+/* "[...]" at p (after '['); returns the end, or NULL when unterminated (then '[' is literal). */
+static const char *compile_class(struct glob *g, const char *p, const char *end)
+{
+	struct gtok t = {.kind = G_CLASS, .set = g->n_ranges};
+	bool first = true;
+	size_t w;
+
+	if (p < end && (*p == '!' || *p == '^'))
+		t.neg = true, p++;
+	while (p < end && (first || *p != ']')) {
+		uint32_t lo = rune_at(p, (size_t)(end - p), &w), hi = lo;
 
 		first = false;
-		i += lw;
-		if (i + 1 < g->pn && g->p[i] == '-' && g->p[i + 1] != ']') {
-			size_t hw = rune_w(g->p + i + 1, g->pn - i - 1);
-			bool ok;
-			size_t w;
-			uint32_t a = text_decode(lo, lw, &w, &ok), b = text_decode(g->p + i + 1, hw, &w, &ok),
-				 x = text_decode(c, cw, &w, &ok);
-
-			*hit |= x >= a && x <= b;
-			i += 1 + hw;
-		} else {
-			*hit |= lw == cw && memcmp(lo, c, cw) == 0;
+		p += w;
+		if (p + 1 < end && *p == '-' && p[1] != ']') {
+			hi = rune_at(p + 1, (size_t)(end - p - 1), &w);
+			p += 1 + w;
 		}
+		ALLOC_GROW(g->ranges, g->n_ranges + 2, g->alloc_ranges);
+		g->ranges[g->n_ranges++] = lo;
+		g->ranges[g->n_ranges++] = hi;
+		t.n_set += 2;
 	}
-	if (i >= g->pn)
-		return 0;
-	*hit ^= neg;
-	return i + 1;
+	if (p >= end) {
+		g->n_ranges = t.set;
+		return NULL;
+	}
+	gtok_push(g, t);
+	return p + 1;
 }
 
-static bool match_at(struct glob *g, size_t pi, size_t si)
+static void compile(struct glob *g, const char *pat, char escape)
 {
-	while (pi < g->pn) {
-		char pc = g->p[pi];
-		size_t cw;
-		bool hit;
+	const char *p = pat, *end = pat + strlen(pat), *q;
+	size_t w;
 
-		if (--g->budget < 0)
-			return false;
-		if (pc == '*') {
-			for (size_t k = si; k <= g->sn; k += k < g->sn ? rune_w(g->s + k, g->sn - k) : 1)
-				if (match_at(g, pi + 1, k))
-					return true;
-			return false;
-		}
-		if (si >= g->sn)
-			return false;
-		cw = rune_w(g->s + si, g->sn - si);
-		if (pc == '?') {
-			pi++;
-		} else if (pc == '[') {
-			size_t end = class_match(g, pi, g->s + si, cw, &hit);
-
-			if (end == 0) {
-				if (g->s[si] != '[')
-					return false;
-				pi++;
-			} else if (!hit) {
-				return false;
-			} else {
-				pi = end;
-			}
+	while (p < end) {
+		if (*p == '*') {
+			if (!g->n || g->toks[g->n - 1].kind != G_STAR)
+				gtok_push(g, (struct gtok){.kind = G_STAR});
+			p++;
+		} else if (*p == '?') {
+			gtok_push(g, (struct gtok){.kind = G_ANY});
+			p++;
+		} else if (*p == '[' && (q = compile_class(g, p + 1, end))) {
+			p = q;
 		} else {
-			size_t pw;
-
-			if (pc == g->escape && pi + 1 < g->pn)
-				pi++;
-			pw = rune_w(g->p + pi, g->pn - pi);
-			if (pw != cw || memcmp(g->p + pi, g->s + si, cw) != 0)
-				return false;
-			pi += pw;
+			if (*p == escape && p + 1 < end)
+				p++;
+			gtok_push(g, (struct gtok){.kind = G_LIT, .c = rune_at(p, (size_t)(end - p), &w)});
+			p += w;
 		}
-		si += cw;
 	}
-	return si == g->sn;
+}
+
+static void glob_release(struct glob *g)
+{
+	free(g->toks);
+	free(g->ranges);
+}
+
+static void add_state(const struct glob *g, bool *set, size_t i)
+{
+	while (!set[i]) {
+		set[i] = true;
+		if (i >= g->n || g->toks[i].kind != G_STAR)
+			return;
+		i++;
+	}
+}
+
+static bool tok_takes(const struct glob *g, const struct gtok *t, uint32_t c)
+{
+	bool hit = false;
+
+	switch (t->kind) {
+	case G_LIT:
+		return t->c == c;
+	case G_ANY:
+		return true;
+	case G_CLASS:
+		for (size_t k = t->set; k < t->set + t->n_set; k += 2)
+			hit |= c >= g->ranges[k] && c <= g->ranges[k + 1];
+		return hit != t->neg;
+	case G_STAR:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Run from s[start]; calls back for each end position where the whole
+ * pattern has matched, in increasing order, until @cb returns true.
+ */
+static bool run(const struct glob *g, const char *s, size_t n, size_t start,
+		bool (*cb)(size_t end, void *data), void *data)
+{
+	size_t ns = g->n + 1, i = start;
+	_cleanup_free_ bool *cur = xcalloc(ns, sizeof(bool));
+	_cleanup_free_ bool *nxt = xcalloc(ns, sizeof(bool));
+
+	add_state(g, cur, 0);
+	for (;;) {
+		size_t w;
+		uint32_t c;
+		bool any = false;
+
+		if (cur[g->n] && cb(i, data))
+			return true;
+		if (i >= n)
+			return false;
+		c = rune_at(s + i, n - i, &w);
+		memset(nxt, 0, ns);
+		for (size_t k = 0; k < g->n; k++) {
+			if (!cur[k] || !tok_takes(g, &g->toks[k], c))
+				continue;
+			add_state(g, nxt, g->toks[k].kind == G_STAR ? k : k + 1);
+			any = true;
+		}
+		if (!any)
+			return false;
+		memcpy(cur, nxt, ns);
+		i += w;
+	}
+}
+
+struct ends {
+	size_t first, last;
+	bool found;
+	size_t want; /* for at_end: the only end that counts */
+};
+
+static bool record_end(size_t end, void *data)
+{
+	struct ends *e = data;
+
+	if (!e->found)
+		e->first = end;
+	e->last = end;
+	e->found = true;
+	return false;
+}
+
+static bool at_end(size_t end, void *data)
+{
+	struct ends *e = data;
+
+	if (end == e->want)
+		e->found = true;
+	return e->found;
 }
 
 bool shell_glob_match(const char *pat, const char *s, size_t n, char escape)
 {
-	struct glob g = {pat, s, strlen(pat), n, escape, GLOB_BUDGET};
+	struct glob g = {};
+	struct ends e = {.want = n};
 
-	return match_at(&g, 0, 0);
+	compile(&g, pat, escape);
+	run(&g, s, n, 0, at_end, &e);
+	glob_release(&g);
+	return e.found;
 }
 
 static bool rune_start(const char *v, size_t i)
@@ -126,65 +220,70 @@ void shell_trim(const char *value, const char *pat, char escape, bool prefix, bo
 		struct strbuf *out)
 {
 	size_t n = strlen(value);
+	struct glob g = {};
 
-	for (size_t k = 0; k <= n; k++) {
-		/* prefix: try lengths short to long (or long to short when greedy) */
-		size_t len = greedy ? n - k : k;
+	compile(&g, pat, escape);
+	if (prefix) {
+		struct ends e = {};
 
-		if (len < n && !rune_start(value, prefix ? len : n - len))
-			continue;
-		if (prefix && shell_glob_match(pat, value, len, escape)) {
-			strbuf_addstr(out, value + len);
+		run(&g, value, n, 0, record_end, &e);
+		if (e.found) {
+			strbuf_addstr(out, value + (greedy ? e.last : e.first));
+			glob_release(&g);
 			return;
 		}
-		if (!prefix && shell_glob_match(pat, value + n - len, len, escape)) {
-			strbuf_add(out, value, n - len);
-			return;
+	} else {
+		/* the suffix starting earliest is the longest */
+		for (size_t k = 0; k <= n; k++) {
+			size_t i = greedy ? k : n - k;
+			struct ends e = {.want = n};
+
+			if (i < n && !rune_start(value, i))
+				continue;
+			run(&g, value, n, i, at_end, &e);
+			if (e.found) {
+				strbuf_add(out, value, i);
+				glob_release(&g);
+				return;
+			}
 		}
 	}
 	strbuf_addstr(out, value);
-}
-
-/* The longest match starting at @i, as its length, or -1. */
-static long longest_at(const char *v, size_t n, size_t i, const char *pat, char escape)
-{
-	for (size_t e = n; e + 1 > i; e--) {
-		if (e < n && !rune_start(v, e))
-			continue;
-		if (shell_glob_match(pat, v + i, e - i, escape))
-			return (long)(e - i);
-		if (e == 0)
-			break;
-	}
-	return -1;
+	glob_release(&g);
 }
 
 void shell_replace(const char *value, const char *pat, const char *repl, char escape, bool all,
 		   struct strbuf *out)
 {
-	size_t n = strlen(value), pos = 0;
-	bool done = false;
+	size_t n = strlen(value), pos = 0, i = 0;
+	struct glob g = {};
 
-	for (size_t i = 0; i <= n && !done;) {
-		long m = rune_start(value, i < n ? i : 0) || i == n ? longest_at(value, n, i, pat, escape)
-								    : -1;
-		size_t w = i < n ? rune_w(value + i, n - i) : 1;
+	compile(&g, pat, escape);
+	while (i <= n) {
+		struct ends e = {};
+		size_t w = 1;
 
-		if (m < 0) {
+		if (i < n)
+			rune_at(value + i, n - i, &w);
+		if (i == n || rune_start(value, i))
+			run(&g, value, n, i, record_end, &e);
+		if (!e.found) {
 			i += w;
 			continue;
 		}
 		strbuf_add(out, value + pos, i - pos);
 		strbuf_addstr(out, repl);
-		pos = i + (size_t)m;
-		if (m == 0) {
+		pos = e.last;
+		if (e.last == i) { /* an empty match: keep the character and move on */
 			if (i < n)
 				strbuf_add(out, value + i, w);
 			pos = i + w;
 		}
 		i = pos;
-		done = !all;
+		if (!all)
+			break;
 	}
 	if (pos < n)
 		strbuf_addstr(out, value + pos);
+	glob_release(&g);
 }
