@@ -20,12 +20,11 @@
 
 static void print_diag(const struct parser_diag *d)
 {
-	_cleanup_free_ char *msg = xasprintf("%s: %s%s%s%s",
-					     d->severity == DIAG_ERROR ? "error" : "warning", d->msg,
-					     d->rule ? " [" : "", d->rule ? d->rule : "",
-					     d->rule ? "]" : "");
-	struct kiln_error e = {.kind = KILN_ERR_INPUT, .loc = d->loc, .msg = msg,
-			       .excerpt = d->excerpt};
+	_cleanup_free_ char *msg =
+		xasprintf("%s: %s%s%s%s", d->severity == DIAG_ERROR ? "error" : "warning", d->msg,
+			  d->rule ? " [" : "", d->rule ? d->rule : "", d->rule ? "]" : "");
+	struct kiln_error e = {
+		.kind = KILN_ERR_INPUT, .loc = d->loc, .msg = msg, .excerpt = d->excerpt};
 	_cleanup_free_ char *s = err_format(&e);
 
 	printf("%s\n", s);
@@ -119,8 +118,8 @@ int cmd_check(int argc, char **argv, struct kiln_error **err)
 		return r;
 	warnings = df->n_diags - df->n_errors;
 	if (df->n_errors)
-		return err_at(err, NULL, "check: '%s' has %zu error%s and %zu warning%s", df->filename,
-			      df->n_errors, df->n_errors == 1 ? "" : "s", warnings,
+		return err_at(err, NULL, "check: '%s' has %zu error%s and %zu warning%s",
+			      df->filename, df->n_errors, df->n_errors == 1 ? "" : "s", warnings,
 			      warnings == 1 ? "" : "s");
 	printf("%s: %zu instruction%s in %zu stage%s, %zu warning%s\n", df->filename, df->n_instrs,
 	       df->n_instrs == 1 ? "" : "s", df->n_stages, df->n_stages == 1 ? "" : "s", warnings,

@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct kiln_error *err = NULL;
 		struct strbuf out = STRBUF_INIT;
 
-		if (parser_parse_flags((const char *)data, size, "Dockerfile", modes[m], &df, &err) < 0) {
+		if (parser_parse_flags((const char *)data, size, "Dockerfile", modes[m], &df,
+				       &err) < 0) {
 			char *s = err_format(err);
 
 			free(s);

@@ -53,9 +53,12 @@ static const struct flag_spec run_flags[] = {
 	{},
 };
 static const struct flag_spec copy_flags[] = {
-	{"from", FLAG_STRING, NULL},   {"chown", FLAG_STRING, NULL},
-	{"chmod", FLAG_STRING, chk_chmod}, {"link", FLAG_BOOL, NULL},
-	{"parents", FLAG_BOOL, NULL},  {"exclude", FLAG_STRINGS, NULL},
+	{"from", FLAG_STRING, NULL},
+	{"chown", FLAG_STRING, NULL},
+	{"chmod", FLAG_STRING, chk_chmod},
+	{"link", FLAG_BOOL, NULL},
+	{"parents", FLAG_BOOL, NULL},
+	{"exclude", FLAG_STRINGS, NULL},
 	{},
 };
 static const struct flag_spec add_flags[] = {
@@ -69,12 +72,9 @@ static const struct flag_spec add_flags[] = {
 	{},
 };
 static const struct flag_spec health_flags[] = {
-	{"interval", FLAG_STRING, chk_duration},
-	{"timeout", FLAG_STRING, chk_duration},
-	{"start-period", FLAG_STRING, chk_duration},
-	{"start-interval", FLAG_STRING, chk_duration},
-	{"retries", FLAG_STRING, chk_retries},
-	{},
+	{"interval", FLAG_STRING, chk_duration},     {"timeout", FLAG_STRING, chk_duration},
+	{"start-period", FLAG_STRING, chk_duration}, {"start-interval", FLAG_STRING, chk_duration},
+	{"retries", FLAG_STRING, chk_retries},	     {},
 };
 static const struct flag_spec no_flags[] = {
 	{},
@@ -117,7 +117,8 @@ static int chk_unknown_flag(struct vctx *v, const struct instruction *in,
 	s = suggest(name, cands, n, false);
 	if (s)
 		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, needle),
-			      "unknown flag '--%s' for %s (did you mean --%s?)", name, in->keyword, s);
+			      "unknown flag '--%s' for %s (did you mean --%s?)", name, in->keyword,
+			      s);
 	if (n == 0)
 		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, needle),
 			      "unknown flag '--%s': %s takes no flags", name, in->keyword);
@@ -191,9 +192,10 @@ static int chk_from(struct vctx *v, const struct instruction *in)
 	const char *name;
 
 	if (in->args.n != 1 && in->args.n != 3)
-		return v_diag(v, in, DIAG_ERROR, NULL, 0,
-			      "FROM requires either one or three arguments (IMAGE [AS NAME]), got %zu",
-			      in->args.n);
+		return v_diag(
+			v, in, DIAG_ERROR, NULL, 0,
+			"FROM requires either one or three arguments (IMAGE [AS NAME]), got %zu",
+			in->args.n);
 	if (in->args.n == 3 && strcasecmp(in->args.v[1], "as"))
 		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, in->args.v[1]),
 			      "FROM: expected 'AS' after the image, got '%s'", in->args.v[1]);
@@ -202,10 +204,12 @@ static int chk_from(struct vctx *v, const struct instruction *in)
 		return 0;
 	/* BuildKit's rule, plus '/' as buildah takes it (bud/base-with-arg: platform-arm/v7) */
 	if (!isalpha((unsigned char)name[0]) ||
-	    name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")])
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, name),
-			      "invalid stage name '%s': it must start with a letter and hold only letters, digits, '-', '_', '.' and '/'",
-			      name);
+	    name[strspn(name,
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")])
+		return v_diag(
+			v, in, DIAG_ERROR, NULL, v_col_of(v, in, name),
+			"invalid stage name '%s': it must start with a letter and hold only letters, digits, '-', '_', '.' and '/'",
+			name);
 	return 0;
 }
 
@@ -257,12 +261,12 @@ static int chk_expose(struct vctx *v, const struct instruction *in)
 			continue;
 		if (d && p[d] == '-' && strspn(p + d + 1, "0123456789"))
 			d += 1 + strspn(p + d + 1, "0123456789");
-		if (d == 0 ||
-		    (p[d] && strcasecmp(p + d, "/tcp") && strcasecmp(p + d, "/udp") &&
-		     strcasecmp(p + d, "/sctp")))
-			r = v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, p),
-				   "EXPOSE: invalid port '%s' (expected PORT[-PORT][/tcp|/udp|/sctp])",
-				   p);
+		if (d == 0 || (p[d] && strcasecmp(p + d, "/tcp") && strcasecmp(p + d, "/udp") &&
+			       strcasecmp(p + d, "/sctp")))
+			r = v_diag(
+				v, in, DIAG_ERROR, NULL, v_col_of(v, in, p),
+				"EXPOSE: invalid port '%s' (expected PORT[-PORT][/tcp|/udp|/sctp])",
+				p);
 	}
 	return r;
 }
@@ -281,8 +285,9 @@ static int chk_volume(struct vctx *v, const struct instruction *in)
 static int chk_shell(struct vctx *v, const struct instruction *in)
 {
 	if (!in->json)
-		return v_diag(v, in, DIAG_ERROR, NULL, 0,
-			      "SHELL requires the arguments to be in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
+		return v_diag(
+			v, in, DIAG_ERROR, NULL, 0,
+			"SHELL requires the arguments to be in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
 	return need_args(v, in, 1, "at least one argument");
 }
 
@@ -327,9 +332,9 @@ static int chk_nothing(struct vctx *v, const struct instruction *in)
 static int chk_unknown(struct vctx *v, const struct instruction *in)
 {
 	static const char *const names[] = {
-		"ADD",	   "ARG",	  "CMD",    "COPY",    "ENTRYPOINT", "ENV",
-		"EXPOSE",  "FROM",	  "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
-		"RUN",	   "SHELL",	  "STOPSIGNAL",  "USER",  "VOLUME",	"WORKDIR",
+		"ADD",	  "ARG",   "CMD",	  "COPY",  "ENTRYPOINT", "ENV",
+		"EXPOSE", "FROM",  "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
+		"RUN",	  "SHELL", "STOPSIGNAL",  "USER",  "VOLUME",	 "WORKDIR",
 	};
 	const char *s = suggest(in->keyword, names, ARRAY_SIZE(names), true);
 
@@ -342,24 +347,15 @@ static int chk_unknown(struct vctx *v, const struct instruction *in)
 }
 
 static const struct check_spec checks[INSTR_KIND_MAX_] = {
-	[INSTR_UNKNOWN] = {no_flags, chk_unknown},
-	[INSTR_ADD] = {add_flags, chk_copy},
-	[INSTR_ARG] = {no_flags, chk_arg},
-	[INSTR_CMD] = {no_flags, chk_nothing},
-	[INSTR_COPY] = {copy_flags, chk_copy},
-	[INSTR_ENTRYPOINT] = {no_flags, chk_nothing},
-	[INSTR_ENV] = {no_flags, chk_name_val},
-	[INSTR_EXPOSE] = {no_flags, chk_expose},
-	[INSTR_FROM] = {from_flags, chk_from},
-	[INSTR_HEALTHCHECK] = {health_flags, chk_health},
-	[INSTR_LABEL] = {no_flags, chk_name_val},
-	[INSTR_MAINTAINER] = {no_flags, chk_one},
-	[INSTR_ONBUILD] = {no_flags, chk_onbuild},
-	[INSTR_RUN] = {run_flags, chk_run},
-	[INSTR_SHELL] = {no_flags, chk_shell},
-	[INSTR_STOPSIGNAL] = {no_flags, chk_one},
-	[INSTR_USER] = {no_flags, chk_one},
-	[INSTR_VOLUME] = {no_flags, chk_volume},
+	[INSTR_UNKNOWN] = {no_flags, chk_unknown}, [INSTR_ADD] = {add_flags, chk_copy},
+	[INSTR_ARG] = {no_flags, chk_arg},	   [INSTR_CMD] = {no_flags, chk_nothing},
+	[INSTR_COPY] = {copy_flags, chk_copy},	   [INSTR_ENTRYPOINT] = {no_flags, chk_nothing},
+	[INSTR_ENV] = {no_flags, chk_name_val},	   [INSTR_EXPOSE] = {no_flags, chk_expose},
+	[INSTR_FROM] = {from_flags, chk_from},	   [INSTR_HEALTHCHECK] = {health_flags, chk_health},
+	[INSTR_LABEL] = {no_flags, chk_name_val},  [INSTR_MAINTAINER] = {no_flags, chk_one},
+	[INSTR_ONBUILD] = {no_flags, chk_onbuild}, [INSTR_RUN] = {run_flags, chk_run},
+	[INSTR_SHELL] = {no_flags, chk_shell},	   [INSTR_STOPSIGNAL] = {no_flags, chk_one},
+	[INSTR_USER] = {no_flags, chk_one},	   [INSTR_VOLUME] = {no_flags, chk_volume},
 	[INSTR_WORKDIR] = {no_flags, chk_one},
 };
 
@@ -487,9 +483,10 @@ static int chk_mount(struct vctx *v, const struct instruction *in, const char *v
 
 	if (mount_get(value, "type", &type, &type_n) &&
 	    !word_in(type, type_n, "bind cache tmpfs secret ssh"))
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			      "--mount: unsupported mount type '%.*s' (expected bind, cache, tmpfs, secret or ssh)",
-			      (int)type_n, type);
+		return v_diag(
+			v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
+			"--mount: unsupported mount type '%.*s' (expected bind, cache, tmpfs, secret or ssh)",
+			(int)type_n, type);
 	for (const char *p = value; r >= 0 && *p;) {
 		size_t w = strcspn(p, ",");
 
@@ -499,9 +496,10 @@ static int chk_mount(struct vctx *v, const struct instruction *in, const char *v
 	}
 	if (r >= 0 && mount_get(value, "sharing", &dummy, &dn) &&
 	    !word_in(dummy, dn, "shared private locked"))
-		r = v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			   "--mount: unsupported sharing value '%.*s' (expected shared, private or locked)",
-			   (int)dn, dummy);
+		r = v_diag(
+			v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
+			"--mount: unsupported sharing value '%.*s' (expected shared, private or locked)",
+			(int)dn, dummy);
 	return r;
 }
 
@@ -550,9 +548,10 @@ static int chk_chmod(struct vctx *v, const struct instruction *in, const char *v
 {
 	if (has_dollar(value) || valid_chmod(value))
 		return 0;
-	return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--chmod"),
-		      "--chmod: invalid mode '%s' (expected octal such as 0755 or symbolic such as u=rwx,go=rx)",
-		      value);
+	return v_diag(
+		v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--chmod"),
+		"--chmod: invalid mode '%s' (expected octal such as 0755 or symbolic such as u=rwx,go=rx)",
+		value);
 }
 
 static int chk_checksum(struct vctx *v, const struct instruction *in, const char *value)
@@ -575,9 +574,10 @@ static int chk_duration(struct vctx *v, const struct instruction *in, const char
 	if (has_dollar(value))
 		return 0;
 	if (parse_go_duration(value, &ns) < 0)
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, value),
-			      "HEALTHCHECK: invalid duration '%s' (expected a number with a unit such as 30s, 1m30s, 500ms)",
-			      value);
+		return v_diag(
+			v, in, DIAG_ERROR, NULL, v_col_of(v, in, value),
+			"HEALTHCHECK: invalid duration '%s' (expected a number with a unit such as 30s, 1m30s, 500ms)",
+			value);
 	if (ns != 0 && ns < 1000000)
 		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, value),
 			      "HEALTHCHECK: duration '%s' cannot be less than 1ms", value);

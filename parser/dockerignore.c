@@ -312,8 +312,8 @@ static int parse_line(struct dockerignore *di, const char *s, size_t n, const st
 	return add_pattern(di, s, n, exception, loc, err);
 }
 
-int dockerignore_parse(const char *buf, size_t len, const char *filename,
-		       struct dockerignore **ret, struct kiln_error **err)
+int dockerignore_parse(const char *buf, size_t len, const char *filename, struct dockerignore **ret,
+		       struct kiln_error **err)
 {
 	_cleanup_(dockerignore_freep) struct dockerignore *di = xcalloc(1, sizeof(*di));
 	struct srcloc loc = {filename ? filename : ".dockerignore", 0, 0};

@@ -97,7 +97,8 @@ static void compile(struct glob *g, const char *pat, char escape)
 		} else {
 			if (*p == escape && p + 1 < end)
 				p++;
-			gtok_push(g, (struct gtok){.kind = G_LIT, .c = rune_at(p, (size_t)(end - p), &w)});
+			gtok_push(g, (struct gtok){.kind = G_LIT,
+						   .c = rune_at(p, (size_t)(end - p), &w)});
 			p += w;
 		}
 	}

@@ -97,8 +97,8 @@ static void push_arg(struct instruction *in, const char *s, size_t n)
 }
 
 /* JSON array of strings: 1 and the args; not JSON: 0; JSON of non-strings: error. */
-static int try_json(struct instruction *in, const char *rest, size_t n,
-		    const struct instr_src *src, struct kiln_error **err)
+static int try_json(struct instruction *in, const char *rest, size_t n, const struct instr_src *src,
+		    struct kiln_error **err)
 {
 	struct strv v = STRV_INIT;
 	size_t *lens = NULL;
@@ -182,7 +182,7 @@ static int args_string(struct instruction *in, const char *rest, size_t n, char 
 }
 
 static struct instr_kv *push_kv(struct instruction *in, const char *key, size_t key_len,
-				 const char *value, bool has_value)
+				const char *value, bool has_value)
 {
 	struct instr_kv *kv;
 

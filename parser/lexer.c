@@ -65,8 +65,8 @@ static bool is_blank(const char *s, size_t n)
 }
 
 /* "#  name = value" with name one of syntax, escape, check. */
-static bool match_directive(const char *s, size_t n, char *name, size_t name_size,
-			    const char **val, size_t *val_len)
+static bool match_directive(const char *s, size_t n, char *name, size_t name_size, const char **val,
+			    size_t *val_len)
 {
 	size_t i = 1, k = 0;
 
@@ -102,7 +102,7 @@ static int set_directive(struct lexer *lx, const struct phys_line *pl, const cha
 			 const char *val, size_t val_len, struct kiln_error **err)
 {
 	struct instr_src src = {lx->df->filename, pl->no, 1, pl->s, pl->n};
-	bool *seen = streq(name, "escape") ? &lx->seen_escape
+	bool *seen = streq(name, "escape")   ? &lx->seen_escape
 		     : streq(name, "syntax") ? &lx->seen_syntax
 					     : &lx->seen_check;
 
@@ -251,8 +251,10 @@ static int read_heredoc_body(struct lexer *lx, struct heredoc *hd, const struct 
 		strbuf_addch(&body, '\n');
 	}
 	strbuf_release(&body);
-	return parser_err(err, src, 0, "unterminated heredoc '%s': expected a line '%s' before the end of the file",
-			  hd->name, hd->name);
+	return parser_err(
+		err, src, 0,
+		"unterminated heredoc '%s': expected a line '%s' before the end of the file",
+		hd->name, hd->name);
 }
 
 static int read_heredocs(struct lexer *lx, struct instruction *in, const struct instr_src *src,
@@ -342,8 +344,8 @@ int parser_parse(const char *buf, size_t len, const char *filename, struct docke
 	return parser_parse_flags(buf, len, filename, 0, ret, err);
 }
 
-int parser_err(struct kiln_error **err, const struct instr_src *src, unsigned col,
-	       const char *fmt, ...)
+int parser_err(struct kiln_error **err, const struct instr_src *src, unsigned col, const char *fmt,
+	       ...)
 {
 	struct srcloc loc = {src->file, src->line, col ? col : src->col};
 	_cleanup_free_ char *msg = NULL;

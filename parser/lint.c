@@ -54,9 +54,10 @@ static int lint_instr(struct vctx *v, const struct instruction *in)
 	case INSTR_ENTRYPOINT:
 		if (in->json || in->args.n == 0)
 			return 0;
-		return v_diag(v, in, DIAG_WARNING, "JSONArgsRecommended", 0,
-			      "JSON arguments recommended for %s to prevent unintended behavior related to OS signals",
-			      in->keyword);
+		return v_diag(
+			v, in, DIAG_WARNING, "JSONArgsRecommended", 0,
+			"JSON arguments recommended for %s to prevent unintended behavior related to OS signals",
+			in->keyword);
 	case INSTR_MAINTAINER:
 		return v_diag(v, in, DIAG_WARNING, "MaintainerDeprecated", 0,
 			      "MAINTAINER is deprecated in favor of using LABEL");
@@ -64,9 +65,10 @@ static int lint_instr(struct vctx *v, const struct instruction *in)
 	case INSTR_LABEL:
 		if (in->n_kvs == 0 || !in->kvs[0].legacy)
 			return 0;
-		return v_diag(v, in, DIAG_WARNING, "LegacyKeyValueFormat", 0,
-			      "\"%s key=value\" should be used instead of legacy \"%s key value\" format",
-			      in->keyword, in->keyword);
+		return v_diag(
+			v, in, DIAG_WARNING, "LegacyKeyValueFormat", 0,
+			"\"%s key=value\" should be used instead of legacy \"%s key value\" format",
+			in->keyword, in->keyword);
 	case INSTR_FROM:
 		return lint_from(v, in);
 	default:
@@ -93,9 +95,10 @@ static int lint_multiple(struct vctx *v, const struct stage *st)
 			const struct instruction *in = &v->df->instrs[i];
 
 			if (in->kind == once[k] && seen++)
-				r = v_diag(v, in, DIAG_WARNING, "MultipleInstructionsDisallowed", 0,
-					   "multiple %s instructions should not be used in the same stage because only the last one will be used",
-					   instr_kind_name(once[k]));
+				r = v_diag(
+					v, in, DIAG_WARNING, "MultipleInstructionsDisallowed", 0,
+					"multiple %s instructions should not be used in the same stage because only the last one will be used",
+					instr_kind_name(once[k]));
 		}
 	}
 	return r;
@@ -112,7 +115,8 @@ int v_stages(struct vctx *v)
 		r = lint_multiple(v, st);
 		for (size_t p = 0; r >= 0 && st->name && p < s; p++)
 			if (df->stages[p].name && streq(df->stages[p].name, st->name))
-				r = v_diag(v, &df->instrs[st->first], DIAG_WARNING, "DuplicateStageName",
+				r = v_diag(v, &df->instrs[st->first], DIAG_WARNING,
+					   "DuplicateStageName",
 					   v_col_of(v, &df->instrs[st->first],
 						    instr_from_stage_name(&df->instrs[st->first])),
 					   "duplicate stage name '%s' (first used on line %u)",
@@ -127,9 +131,8 @@ static int duration_unit(const char **p, int64_t *ret)
 		const char *name;
 		int64_t ns;
 	} units[] = {
-		{"ns", 1},	     {"us", 1000},	    {"\xc2\xb5s", 1000},
-		{"\xce\xbcs", 1000}, {"ms", 1000000},	    {"s", 1000000000},
-		{"m", 60000000000LL}, {"h", 3600000000000LL},
+		{"ns", 1},	 {"us", 1000},	    {"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
+		{"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000LL}, {"h", 3600000000000LL},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {

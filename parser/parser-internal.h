@@ -47,7 +47,8 @@ enum json_array_result {
 	JSON_STRINGS, /* an array of strings: *ret filled */
 	JSON_NOT_STRINGS, /* valid JSON array holding something else: an error */
 };
-/* On JSON_STRINGS, *ret (empty before) gets the elements and *ret_lens their lengths (NULs may be embedded). */
+/* On JSON_STRINGS, *ret (empty before) gets the elements and *ret_lens their lengths (NULs may be
+ * embedded). */
 enum json_array_result json_parse_string_array(const char *s, size_t n, struct strv *ret,
 					       size_t **ret_lens);
 
@@ -72,5 +73,5 @@ void diag_add(struct dockerfile *df, enum diag_severity sev, const struct srcloc
 	_printf_(7, 8);
 
 /* Error at @src's line, column @col (0: the keyword's), with the line as excerpt. */
-int parser_err(struct kiln_error **err, const struct instr_src *src, unsigned col,
-	       const char *fmt, ...) _printf_(4, 5);
+int parser_err(struct kiln_error **err, const struct instr_src *src, unsigned col, const char *fmt,
+	       ...) _printf_(4, 5);

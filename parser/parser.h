@@ -202,8 +202,8 @@ int shell_expand_words(const char *text, const struct strv *env, char escape, st
 struct dockerignore;
 
 /* Parse a .dockerignore file's contents; @filename is for messages. */
-int dockerignore_parse(const char *buf, size_t len, const char *filename,
-		       struct dockerignore **ret, struct kiln_error **err);
+int dockerignore_parse(const char *buf, size_t len, const char *filename, struct dockerignore **ret,
+		       struct kiln_error **err);
 void dockerignore_free(struct dockerignore *di);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct dockerignore *, dockerignore_free)
 size_t dockerignore_n_patterns(const struct dockerignore *di);

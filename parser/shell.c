@@ -113,7 +113,9 @@ static int single_quote(struct lex *lx, struct strbuf *out)
 		int32_t c = take(lx, NULL);
 
 		if (c == R_EOF)
-			return lex_err(lx, "unexpected end of statement while looking for matching single-quote");
+			return lex_err(
+				lx,
+				"unexpected end of statement while looking for matching single-quote");
 		if (c == '\'')
 			return 0;
 		strbuf_add(out, lx->s + at, lx->pos - at);
@@ -130,7 +132,9 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 		int r;
 
 		if (c == R_EOF)
-			return lex_err(lx, "unexpected end of statement while looking for matching double-quote");
+			return lex_err(
+				lx,
+				"unexpected end of statement while looking for matching double-quote");
 		if (c == '"') {
 			take(lx, NULL);
 			return 0;
@@ -347,7 +351,7 @@ static int process_dollar(struct lex *lx, struct strbuf *out)
 static int special(struct lex *lx, int32_t c, struct strbuf *out, struct words *w)
 {
 	_cleanup_strbuf_ struct strbuf tmp = STRBUF_INIT;
-	int r = c == '\'' ? single_quote(lx, &tmp)
+	int r = c == '\''  ? single_quote(lx, &tmp)
 		: c == '"' ? double_quote(lx, &tmp)
 			   : process_dollar(lx, &tmp);
 
@@ -426,7 +430,8 @@ int shell_expand_words(const char *text, const struct strv *env, char escape, st
 	if (r >= 0 && w.word.len)
 		strv_push(&w.out, w.word.buf);
 	if (r >= 0)
-		strv_foreach(&w.out, it) strv_push(ret, *it);
+		strv_foreach(&w.out, it)
+			strv_push(ret, *it);
 	strv_clear(&w.out);
 	strbuf_release(&w.word);
 	strbuf_release(&out);

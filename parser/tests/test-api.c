@@ -29,11 +29,11 @@ static char *parse_err(const char *text)
 
 TEST(instruction_fields)
 {
-	_cleanup_(dockerfile_freep) struct dockerfile *df = parse_ok(
-		"FROM a AS Build\n"
-		"  Run --mount=type=cache,target=/x --mount=type=tmpfs,target=/t echo hi\n"
-		"CMD [\"a\", \"b\"]\n",
-		0);
+	_cleanup_(dockerfile_freep) struct dockerfile *df =
+		parse_ok("FROM a AS Build\n"
+			 "  Run --mount=type=cache,target=/x --mount=type=tmpfs,target=/t echo hi\n"
+			 "CMD [\"a\", \"b\"]\n",
+			 0);
 	const struct instruction *run;
 
 	ASSERT_NOT_NULL(df);
@@ -150,8 +150,8 @@ TEST(warnings_are_collected)
 
 TEST(keep_going_collects_every_error)
 {
-	_cleanup_(dockerfile_freep) struct dockerfile *df = parse_ok(
-		"FROM x\nRUNN a\nCOPY a\nWORKDIR\n", PARSER_KEEP_GOING);
+	_cleanup_(dockerfile_freep) struct dockerfile *df =
+		parse_ok("FROM x\nRUNN a\nCOPY a\nWORKDIR\n", PARSER_KEEP_GOING);
 
 	ASSERT_NOT_NULL(df);
 	ASSERT_EQ(df->n_errors, 3);

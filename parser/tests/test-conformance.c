@@ -34,9 +34,11 @@ TEST(buildkit_parser_results)
 		_cleanup_(err_freep) struct kiln_error *err = NULL;
 		_cleanup_strbuf_ struct strbuf got = STRBUF_INIT;
 
-		ASSERT_GE(read_path(cpath("buildkit-parser", "testfiles", *c, "Dockerfile"), &in), 0);
+		ASSERT_GE(read_path(cpath("buildkit-parser", "testfiles", *c, "Dockerfile"), &in),
+			  0);
 		ASSERT_GE(read_path(cpath("buildkit-parser", "testfiles", *c, "result"), &want), 0);
-		if (parser_parse_flags(in.buf, in.len, "Dockerfile", PARSER_SYNTAX_ONLY, &df, &err) < 0) {
+		if (parser_parse_flags(in.buf, in.len, "Dockerfile", PARSER_SYNTAX_ONLY, &df,
+				       &err) < 0) {
 			printf("# %s: %s\n", *c, err->msg);
 			continue;
 		}
@@ -66,8 +68,12 @@ TEST(buildkit_parser_negatives)
 		_cleanup_(err_freep) struct kiln_error *err2 = NULL;
 		int r1, r2;
 
-		ASSERT_GE(read_path(cpath("buildkit-parser", "testfiles-negative", *c, "Dockerfile"), &in), 0);
-		r1 = parser_parse_flags(in.buf, in.len, "Dockerfile", PARSER_SYNTAX_ONLY, &df, &err);
+		ASSERT_GE(
+			read_path(cpath("buildkit-parser", "testfiles-negative", *c, "Dockerfile"),
+				  &in),
+			0);
+		r1 = parser_parse_flags(in.buf, in.len, "Dockerfile", PARSER_SYNTAX_ONLY, &df,
+					&err);
 		r2 = parser_parse(in.buf, in.len, "Dockerfile", &df2, &err2);
 		if (r1 < 0 && r2 < 0) {
 			rejected++;
@@ -91,7 +97,9 @@ TEST(buildkit_parser_line_numbers)
 
 	ASSERT_NOT_NULL(conformance_dir());
 	ASSERT_GE(read_path(cpath("buildkit-parser", "testfile-line", "Dockerfile", NULL), &in), 0);
-	ASSERT_GE(read_path(cpath("buildkit-parser", "testfile-line", "EXPECTED-lines.txt", NULL), &exp), 0);
+	ASSERT_GE(read_path(cpath("buildkit-parser", "testfile-line", "EXPECTED-lines.txt", NULL),
+			    &exp),
+		  0);
 	ASSERT_EQ(parser_parse(in.buf, in.len, "Dockerfile", &df, &err), 0);
 	for (char *l = strtok_r(exp.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char node[32];
@@ -149,7 +157,8 @@ static size_t parse_corpus(const struct strv *files, const char *const *must_fai
 		} else if (r < 0 || want_fail) {
 			(*failed)++;
 			if (r < 0)
-				printf("# FAILED: %s:%u:%u: %s\n", *f, err->loc.line, err->loc.col, err->msg);
+				printf("# FAILED: %s:%u:%u: %s\n", *f, err->loc.line, err->loc.col,
+				       err->msg);
 			else
 				printf("# FAILED: %s parsed but must fail\n", *f);
 		} else {
@@ -167,7 +176,8 @@ TEST(official_dockerfiles_parse)
 	char *save = NULL;
 
 	ASSERT_NOT_NULL(conformance_dir());
-	ASSERT_GE(read_path(cpath("official-dockerfiles", "MANIFEST.tsv", NULL, NULL), &manifest), 0);
+	ASSERT_GE(read_path(cpath("official-dockerfiles", "MANIFEST.tsv", NULL, NULL), &manifest),
+		  0);
 	for (char *l = strtok_r(manifest.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (l[0] == '#')
 			continue;
@@ -180,7 +190,8 @@ TEST(official_dockerfiles_parse)
 	ASSERT_EQ(ok, files.n);
 }
 
-/* kaniko: the files of dockerfiles/ (but the one .dockerignore) and each dockerfiles-with-context case. */
+/* kaniko: the files of dockerfiles/ (but the one .dockerignore) and each dockerfiles-with-context
+ * case. */
 TEST(kaniko_parse)
 {
 	_cleanup_strv_ struct strv names = STRV_INIT, cases = STRV_INIT, files = STRV_INIT;

@@ -106,7 +106,8 @@ TEST(bad_pattern_is_an_error)
 	ASSERT_LT(dockerignore_parse(text, strlen(text), "ctx/.dockerignore", &di, &err), 0);
 	ASSERT_NULL(di);
 	msg = err_format(err);
-	ASSERT_STREQ(msg, "ctx/.dockerignore:2: bad pattern '[abc': unterminated '[' or trailing '\\'");
+	ASSERT_STREQ(msg,
+		     "ctx/.dockerignore:2: bad pattern '[abc': unterminated '[' or trailing '\\'");
 }
 
 TEST(name_for_dockerfile)
@@ -117,8 +118,7 @@ TEST(name_for_dockerfile)
 }
 
 /* Walk @dir like a builder: skip excluded dirs unless an exception may re-include below. */
-static void walk(const struct dockerignore *di, const char *root, const char *rel,
-		 struct strv *out)
+static void walk(const struct dockerignore *di, const char *root, const char *rel, struct strv *out)
 {
 	_cleanup_strv_ struct strv ents = STRV_INIT;
 	_cleanup_free_ char *abs = NULL;

@@ -29,7 +29,8 @@ static char *sibling(const char *dir, const char *name, const char *ext)
 {
 	char *p = NULL;
 
-	if (asprintf(&p, "%s/%.*s%s", dir, (int)(strlen(name) - strlen(".Dockerfile")), name, ext) < 0)
+	if (asprintf(&p, "%s/%.*s%s", dir, (int)(strlen(name) - strlen(".Dockerfile")), name, ext) <
+	    0)
 		return NULL;
 	return p;
 }

@@ -201,7 +201,8 @@ TEST(errors_carry_the_message)
 	_cleanup_(err_freep) struct kiln_error *err = NULL;
 	char *got = NULL;
 
-	ASSERT_LT(shell_expand_word("${NOPE:?must be set for the build}", &env, '\\', &got, &err), 0);
+	ASSERT_LT(shell_expand_word("${NOPE:?must be set for the build}", &env, '\\', &got, &err),
+		  0);
 	ASSERT_STREQ(err->msg, "NOPE: must be set for the build");
 	ASSERT_NULL(got);
 	err_free(TAKE_PTR(err));
@@ -209,7 +210,8 @@ TEST(errors_carry_the_message)
 	ASSERT_STREQ(err->msg, "unsupported modifier (=) in substitution");
 	err_free(TAKE_PTR(err));
 	ASSERT_LT(shell_expand_word("'abc", &env, '\\', &got, &err), 0);
-	ASSERT_STREQ(err->msg, "unexpected end of statement while looking for matching single-quote");
+	ASSERT_STREQ(err->msg,
+		     "unexpected end of statement while looking for matching single-quote");
 }
 
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
