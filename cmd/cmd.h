@@ -26,3 +26,8 @@ int cmd_wants_help(int argc, char **argv);
 
 int cmd_help(int argc, char **argv, struct kiln_error **err);
 int cmd_version(int argc, char **argv, struct kiln_error **err);
+int cmd_check(int argc, char **argv, struct kiln_error **err);
+int cmd_parse(int argc, char **argv, struct kiln_error **err);
+/* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */
+struct strbuf;
+int cmd_read_dockerfile(const char *path, struct strbuf *sb, struct kiln_error **err);

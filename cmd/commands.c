@@ -21,6 +21,28 @@ const struct kiln_command kiln_commands[] = {
 	 "usage: kiln version\n"
 	 "\n"
 	 "Print the version of kiln, like `kiln --version`.\n"},
+	{"check", cmd_check, "report every error and warning in a Dockerfile",
+	 "usage: kiln check [-f DOCKERFILE] [CONTEXT]\n"
+	 "\n"
+	 "Parse DOCKERFILE (default: CONTEXT/Dockerfile, else CONTEXT/Containerfile; - for\n"
+	 "stdin) and its ignore file (DOCKERFILE.dockerignore, else CONTEXT/.dockerignore)\n"
+	 "without building, and print every error and warning as FILE:LINE:COL with the\n"
+	 "source line, like `docker build --check`. CONTEXT defaults to the current\n"
+	 "directory. Exit status 1 when there is an error; warnings alone exit 0.\n"
+	 "A `# check=skip=Rule1,Rule2` (or skip=all) directive silences warnings.\n"
+	 "\n"
+	 "Options:\n"
+	 "  -f, --file DOCKERFILE  the Dockerfile to check\n"},
+	{"parse", cmd_parse, "print a Dockerfile's syntax tree",
+	 "usage: kiln parse [--format=buildkit|json] FILE\n"
+	 "\n"
+	 "Parse FILE (- for stdin) and print its syntax tree on stdout.\n"
+	 "\n"
+	 "Options:\n"
+	 "  --format=json      (default) the parsed and checked instructions as JSON, one\n"
+	 "                     object per instruction (see kiln(1))\n"
+	 "  --format=buildkit  the syntax layer only, printed exactly like the `result`\n"
+	 "                     files of BuildKit's parser tests\n"},
 };
 
 const size_t kiln_n_commands = ARRAY_SIZE(kiln_commands);

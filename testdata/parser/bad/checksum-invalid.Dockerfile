@@ -1,0 +1,2 @@
+FROM alpine
+ADD --checksum=md5 https://x/y /

@@ -1,0 +1,2 @@
+FROM alpine
+COPY --chmod=rwxr-xr-x a b

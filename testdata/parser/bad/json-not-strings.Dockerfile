@@ -1,0 +1,2 @@
+FROM alpine
+ENTRYPOINT ["a", {"b": 1}]

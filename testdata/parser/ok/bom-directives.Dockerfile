@@ -1,0 +1,5 @@
+﻿# syntax=docker/dockerfile:1.7
+#   CHECK = skip=JSONArgsRecommended
+
+from alpine as base
+CMD echo hi
