@@ -182,6 +182,8 @@ static int set_owner(struct apply *ap, int pfd, const char *name, struct archive
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
 
+	if (ap->flags & LAYERS_APPLY_NO_OWNER)
+		return 0;
 	if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	if (!(ap->flags & LAYERS_APPLY_LAX_OWNER) || !lax_errno(errno))

@@ -315,6 +315,8 @@ enum layers_apply_flags {
 	 * not permitted, as in a user namespace), instead of deleting anything
 	 */
 	LAYERS_APPLY_OVERLAY = 1 << 2,
+	/* do not chown at all: files belong to the caller (for reading archives) */
+	LAYERS_APPLY_NO_OWNER = 1 << 3,
 };
 
 /*
