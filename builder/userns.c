@@ -98,8 +98,12 @@ void subid_map_args(struct strv *args, const char *tool, pid_t pid, uint32_t sel
 {
 	strv_push(args, tool);
 	strv_pushf(args, "%d", (int)pid);
-	strv_pushf(args, "0 %u 1", self);
-	strv_pushf(args, "1 %u %u", range->start, MIN(range->count, MAP_SIZE - 1));
+	strv_pushf(args, "%u", 0u); /* container id, host id, count */
+	strv_pushf(args, "%u", self);
+	strv_pushf(args, "%u", 1u);
+	strv_pushf(args, "%u", 1u);
+	strv_pushf(args, "%u", range->start);
+	strv_pushf(args, "%u", MIN(range->count, MAP_SIZE - 1));
 }
 
 static int read_small(const char *path, char *buf, size_t len)

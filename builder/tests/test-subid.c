@@ -85,14 +85,18 @@ TEST(map_args_cover_65536_ids)
 	struct subid_range big = {100000, 200000}, small = {100000, 1000};
 
 	subid_map_args(&a, "newuidmap", 42, 1001, &big);
-	ASSERT_EQ(a.n, 4);
+	ASSERT_EQ(a.n, 8);
 	ASSERT_STREQ(a.v[0], "newuidmap");
 	ASSERT_STREQ(a.v[1], "42");
-	ASSERT_STREQ(a.v[2], "0 1001 1");
-	ASSERT_STREQ(a.v[3], "1 100000 65535");
+	ASSERT_STREQ(a.v[2], "0");
+	ASSERT_STREQ(a.v[3], "1001");
+	ASSERT_STREQ(a.v[4], "1");
+	ASSERT_STREQ(a.v[5], "1");
+	ASSERT_STREQ(a.v[6], "100000");
+	ASSERT_STREQ(a.v[7], "65535");
 	strv_clear(&a);
 	subid_map_args(&a, "newgidmap", 42, 1001, &small);
-	ASSERT_STREQ(a.v[3], "1 100000 1000");
+	ASSERT_STREQ(a.v[7], "1000");
 	strv_clear(&a);
 }
 
