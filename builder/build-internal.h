@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "builder/builder.h"
+#include "builder/cache-internal.h"
+#include "builder/imgcfg-internal.h"
+#include "layers/layers.h"
+#include "parser/parser.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+/*
+ * The state of one build. Stages are built in order (a stage can only use the
+ * stages before it); a stage the target does not reach is never built.
+ */
+struct stage_state {
+	size_t index;
+	const struct stage *st;
+	bool needed;
+	bool built;
+	char *base; /* the FROM image, expanded */
+	int base_stage; /* index of the stage used as base, or -1 */
+	json_t *config; /* the image config document */
+	struct layer_desc *layers;
+	size_t n_layers, alloc_layers;
+	struct digest key; /* cache chain: the key of the last step */
+	struct strv args; /* ARGs in scope with a value: K=V */
+	bool cmd_set; /* CMD was set in this stage (ENTRYPOINT then keeps it) */
+	bool cache_off; /* --no-cache or --no-cache-filter for this stage */
+	char *workdir_created; /* last WORKDIR made sure of */
+	unsigned step_index, step_total;
+	struct digest manifest; /* written for the target */
+};
+
+struct build_ctx {
+	const struct build_opts *opts;
+	const struct build_events *ev;
+	struct store *store;
+	struct dockerfile *df;
+	char *dockerfile_name; /* for messages */
+	int context_fd;
+	struct dockerignore *ignore;
+	struct strv build_args; /* --build-arg values: K=V */
+	struct strv used_args; /* names of build args some ARG consumed */
+	struct strv meta_args; /* global ARGs (before the first FROM): K=V */
+	struct stage_state *stages;
+	size_t n_stages;
+	size_t target;
+	unsigned next_step_id;
+	int64_t epoch; /* SOURCE_DATE_EPOCH or -1 */
+	char *created; /* RFC 3339 time for history and config */
+	enum layer_compression compression;
+	struct copy_stat_cache *stat_cache;
+};
+
+/* One step's progress bookkeeping. */
+struct step {
+	struct build_step_info info;
+	const struct instruction *in;
+	double started;
+	char *text;
+};
+
+void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		struct step *ret);
+void step_end(struct build_ctx *b, struct step *st, enum build_step_state state, int status);
+void build_message(struct build_ctx *b, const char *fmt, ...) _printf_(2, 3);
+
+/* args.c: build arguments and ARG scoping. */
+int args_init(struct build_ctx *b, struct kiln_error **err);
+int args_declare(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		 struct kiln_error **err);
+/* The environment variables are expanded against: ARGs in scope, then Env over them. */
+void args_expansion_env(const struct stage_state *s, struct strv *ret);
+bool args_is_predefined(const char *name);
+bool args_is_proxy(const char *name);
+void args_warn_unused(struct build_ctx *b);
+
+/* Expand one word / words of @in with @s's environment; errors name the instruction. */
+int expand_word(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		const char *word, char **ret, struct kiln_error **err);
+int expand_words(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		 const char *text, struct strv *ret, struct kiln_error **err);
+/* An input error at @in's location, with its source line. */
+int instr_error(struct build_ctx *b, const struct instruction *in, struct kiln_error **err,
+		const char *fmt, ...) _printf_(4, 5);
+
+/* stage.c */
+int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
+			  const struct instruction *in, struct kiln_error **err);
+void stage_add_layer(struct stage_state *s, const struct layer_desc *l);
+/* history += created_by; the cache key chain moves on with @text. */
+void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
+		   bool empty_layer);
+void stage_release(struct stage_state *s);
+
+/* instr-meta.c: instructions that only edit the image config. */
+int instr_meta(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	       struct kiln_error **err);
+bool instr_is_meta(enum instr_kind kind);
+/* "RUN echo hi" as history shows it, from the instruction as written. */
+char *instr_text(const struct instruction *in);
+
+/* instr-fs.c: instructions that make a layer. */
+int instr_run(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	      struct step *st, struct kiln_error **err);
+int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	       struct step *st, struct kiln_error **err);
+int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		  struct step *st, struct kiln_error **err);

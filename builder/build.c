@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/build-internal.h"
+#include "builder/copy-internal.h"
+#include "builder/rootfs-internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/parse.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+#define STAT_CACHE_NAME "stat-cache"
+
+void build_opts_init(struct build_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->source_date_epoch = -1;
+}
+
+void build_opts_release(struct build_opts *o)
+{
+	strv_clear(&o->tags);
+	strv_clear(&o->build_args);
+	strv_clear(&o->labels);
+	strv_clear(&o->no_cache_filter);
+	strv_clear(&o->secrets);
+	strv_clear(&o->ssh);
+}
+
+static int read_dockerfile(struct build_ctx *b, struct strbuf *ret, struct kiln_error **err)
+{
+	const char *f = b->opts->dockerfile;
+
+	if (f && streq(f, "-")) {
+		b->dockerfile_name = xstrdup("<stdin>");
+		return strbuf_read_fd(ret, 0, err);
+	}
+	b->dockerfile_name = f ? xstrdup(f) : fs_path_join(b->opts->context_dir, "Dockerfile");
+	if (strbuf_read_file(ret, AT_FDCWD, b->dockerfile_name, err) < 0)
+		return err_code(*err);
+	return 0;
+}
+
+/* <Dockerfile>.dockerignore beside the Dockerfile wins over CONTEXT/.dockerignore. */
+static int load_ignore(struct build_ctx *b, struct kiln_error **err)
+{
+	_cleanup_free_ char *beside = NULL;
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	const char *name = ".dockerignore";
+	int dfd = b->context_fd;
+
+	if (!streq(b->dockerfile_name, "<stdin>")) {
+		beside = xasprintf("%s.dockerignore", b->dockerfile_name);
+		if (access(beside, F_OK) == 0) {
+			name = beside;
+			dfd = AT_FDCWD;
+		}
+	}
+	if (strbuf_read_file(&sb, dfd, name, NULL) < 0)
+		return 0; /* none */
+	return dockerignore_parse(sb.buf, sb.len, name, &b->ignore, err);
+}
+
+static int find_stage(struct build_ctx *b, const char *name, size_t before)
+{
+	unsigned idx;
+
+	for (size_t i = 0; i < before; i++)
+		if (b->df->stages[i].name && strcasecmp(b->df->stages[i].name, name) == 0)
+			return (int)i;
+	if (parse_uint(name, &idx) == 0 && idx < before)
+		return (int)idx;
+	return -1;
+}
+
+/* A stage's own dependencies: its base and every --from of COPY and RUN --mount. */
+static void mark_needed(struct build_ctx *b, size_t i)
+{
+	const struct stage *st = &b->df->stages[i];
+	struct stage_state *s = &b->stages[i];
+
+	if (s->needed)
+		return;
+	s->needed = true;
+	if (s->base_stage >= 0)
+		mark_needed(b, (size_t)s->base_stage);
+	for (size_t k = st->first + 1; k < st->first + st->n; k++) {
+		const struct instruction *in = &b->df->instrs[k];
+		const char *from = instr_flag_get(in, "from");
+		int dep;
+
+		for (size_t f = 0; f < in->n_flags && in->kind == INSTR_RUN; f++) {
+			const char *m = in->flags[f].value, *p;
+
+			if (!streq(in->flags[f].name, "mount") || !(p = strstr(m, "from=")))
+				continue;
+			_cleanup_free_ char *name = xstrndup(p + 5, strcspn(p + 5, ","));
+			if ((dep = find_stage(b, name, i)) >= 0)
+				mark_needed(b, (size_t)dep);
+		}
+		if (from && (dep = find_stage(b, from, i)) >= 0)
+			mark_needed(b, (size_t)dep);
+	}
+}
+
+static int plan_stages(struct build_ctx *b, struct kiln_error **err)
+{
+	struct stage_state meta = {.config = NULL};
+
+	b->n_stages = b->df->n_stages;
+	b->stages = xcalloc(b->n_stages, sizeof(*b->stages));
+	strv_copy(&meta.args, &b->meta_args);
+	for (size_t i = 0; i < b->n_stages; i++) {
+		struct stage_state *s = &b->stages[i];
+		const struct instruction *in = &b->df->instrs[b->df->stages[i].first];
+		int r;
+
+		s->index = i;
+		s->st = &b->df->stages[i];
+		s->step_total = (unsigned)s->st->n;
+		r = expand_word(b, &meta, in, s->st->base, &s->base, err);
+		if (r < 0) {
+			strv_clear(&meta.args);
+			return r;
+		}
+		s->base_stage = find_stage(b, s->base, i);
+		if (s->base_stage >= 0 && !b->df->stages[s->base_stage].name)
+			s->base_stage = -1; /* FROM 0 is an image called "0", not a stage */
+		s->cache_off = b->opts->no_cache ||
+			       (s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
+	}
+	strv_clear(&meta.args);
+	b->target = b->n_stages - 1;
+	if (b->opts->target) {
+		int t = find_stage(b, b->opts->target, b->n_stages);
+
+		if (t < 0 || !b->df->stages[t].name)
+			return err_usage(err, "--target: stage '%s' is not defined in %s",
+					 b->opts->target, b->dockerfile_name);
+		b->target = (size_t)t;
+	}
+	mark_needed(b, b->target);
+	return 0;
+}
+
+static int build_stages(struct build_ctx *b, struct kiln_error **err)
+{
+	for (size_t i = 0; i <= b->target; i++) {
+		struct stage_state *s = &b->stages[i];
+		int r;
+
+		if (!s->needed)
+			continue;
+		r = stage_begin(b, s, err);
+		for (size_t k = s->st->first + 1; r >= 0 && k < s->st->first + s->st->n; k++)
+			r = stage_run_instruction(b, s, &b->df->instrs[k], err);
+		if (r < 0)
+			return r;
+		s->built = true;
+	}
+	return 0;
+}
+
+static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **err)
+{
+	struct stage_state *s = &b->stages[b->target];
+	_cleanup_(image_freep) struct image *img = NULL;
+	struct image_spec spec = {0};
+	struct digest manifest;
+	int r;
+
+	strv_foreach(&b->opts->labels, kv) {
+		const char *eq = strchr(*kv, '=');
+		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
+
+		imgcfg_set_label(s->config, k, eq + 1);
+	}
+	imgcfg_set_created(s->config, b->created);
+	spec.config = s->config;
+	spec.layers = s->layers;
+	spec.n_layers = s->n_layers;
+	r = image_write(b->store, &spec, &manifest, err);
+	if (r >= 0)
+		r = image_read(b->store, &manifest, &img, err);
+	if (r < 0)
+		return err_wrap(err, "write image");
+	strv_foreach(&b->opts->tags, t) {
+		r = store_tag(b->store, *t, &manifest, err);
+		if (r < 0)
+			return err_wrap(err, "name image '%s'", *t);
+		build_message(b, "naming to %s", *t);
+	}
+	*ret_id = digest_str(&img->config_digest);
+	return 0;
+}
+
+static int setup(struct build_ctx *b, struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf text = STRBUF_INIT;
+	int r;
+
+	if (b->opts->compression &&
+	    layer_compression_parse(b->opts->compression, &b->compression, err) < 0)
+		return err_code(*err);
+	r = store_open(b->opts->store_root, STORE_CREATE, &b->store, err);
+	if (r < 0)
+		return r;
+	r = read_dockerfile(b, &text, err);
+	if (r < 0)
+		return err_wrap(err, "read Dockerfile");
+	r = parser_parse(text.buf, text.len, b->dockerfile_name, &b->df, err);
+	if (r < 0)
+		return r;
+	b->context_fd = open(b->opts->context_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b->context_fd < 0)
+		return err_sys(err, errno, "open build context '%s'", b->opts->context_dir);
+	r = load_ignore(b, err);
+	if (r < 0)
+		return r;
+	b->stat_cache = copy_stat_cache_load(store_dirfd(b->store, STORE_DIR_CACHE), STAT_CACHE_NAME);
+	b->epoch = b->opts->source_date_epoch;
+	b->created = imgcfg_time(b->epoch >= 0 ? b->epoch : (int64_t)time(NULL));
+	r = args_init(b, err);
+	if (r >= 0)
+		r = plan_stages(b, err);
+	return r;
+}
+
+static void build_release(struct build_ctx *b)
+{
+	for (size_t i = 0; i < b->n_stages; i++)
+		stage_release(&b->stages[i]);
+	free(b->stages);
+	if (b->stat_cache) {
+		copy_stat_cache_save(b->stat_cache, NULL);
+		copy_stat_cache_free(b->stat_cache);
+	}
+	dockerignore_free(b->ignore);
+	dockerfile_free(b->df);
+	if (b->context_fd >= 0)
+		close(b->context_fd);
+	store_free(b->store);
+	strv_clear(&b->build_args);
+	strv_clear(&b->used_args);
+	strv_clear(&b->meta_args);
+	free(b->dockerfile_name);
+	free(b->created);
+}
+
+int builder_prepare(struct kiln_error **err)
+{
+	static bool done;
+	int r;
+
+	if (done)
+		return 0;
+	r = sandbox_enter_userns(err);
+	if (r >= 0 && sandbox_userns_mode() == SANDBOX_USERNS_NONE)
+		r = rootfs_private_mounts(err);
+	if (r >= 0)
+		done = true;
+	return r;
+}
+
+int builder_build(const struct build_opts *opts, const struct build_events *ev,
+		  char **ret_image_id, struct kiln_error **err)
+{
+	struct build_ctx b = {.opts = opts, .ev = ev, .context_fd = -1};
+	char *id = NULL;
+	int r;
+
+	r = setup(&b, err);
+	if (r >= 0)
+		r = build_stages(&b, err);
+	if (r >= 0)
+		r = write_image(&b, &id, err);
+	if (r >= 0)
+		args_warn_unused(&b);
+	build_release(&b);
+	if (r < 0)
+		return r;
+	*ret_image_id = id;
+	return 0;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/cache-internal.h"
+#include "builder/imgcfg-internal.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+void cache_key_begin(struct cache_key *k, const struct digest *parent)
+{
+	char buf[DIGEST_STR_SIZE];
+
+	k->h = sha256_new();
+	cache_key_add(k, "kiln-cache-v1", parent ? digest_format(parent, buf) : "scratch");
+}
+
+void cache_key_add(struct cache_key *k, const char *name, const char *value)
+{
+	char len[32];
+
+	snprintf(len, sizeof(len), " %zu ", strlen(value));
+	sha256_update(k->h, name, strlen(name));
+	sha256_update(k->h, len, strlen(len));
+	sha256_update(k->h, value, strlen(value));
+	sha256_update(k->h, "\n", 1);
+}
+
+void cache_key_addf(struct cache_key *k, const char *name, const char *fmt, ...)
+{
+	_cleanup_free_ char *v = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	v = xvasprintf(fmt, ap);
+	va_end(ap);
+	cache_key_add(k, name, v);
+}
+
+void cache_key_finish(struct cache_key *k, struct digest *ret)
+{
+	sha256_final(k->h, ret);
+	sha256_free(k->h);
+	k->h = NULL;
+}
+
+static int parse_entry(json_t *j, struct cache_entry *ret, struct kiln_error **err)
+{
+	json_t *l = json_object_get(j, "layer");
+	const char *mt, *dg, *di;
+	json_int_t size;
+
+	memset(ret, 0, sizeof(*ret));
+	if (json_is_null(l) || !l)
+		return 0;
+	if (json_unpack(l, "{s:s, s:s, s:s, s:I}", "mediaType", &mt, "digest", &dg, "diff_id", &di,
+			"size", &size) < 0)
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "malformed cache entry");
+	if (digest_parse(dg, &ret->layer.digest, err) < 0 ||
+	    digest_parse(di, &ret->layer.diff_id, err) < 0 ||
+	    layer_media_type_compression(mt, &ret->layer.compression, err) < 0)
+		return err_code(*err);
+	ret->layer.media_type = xstrdup(mt);
+	ret->layer.size = (uint64_t)size;
+	ret->has_layer = true;
+	return 0;
+}
+
+int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *ret,
+		 struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_json_ json_t *j = NULL;
+	struct cache_entry e;
+	char hex[DIGEST_HEX_LEN + 1];
+	int r;
+
+	r = strbuf_read_file(&sb, store_dirfd(s, STORE_DIR_CACHE), digest_hex(key, hex), NULL);
+	if (r < 0)
+		return 0; /* no entry (or unreadable): a miss */
+	j = json_loadb(sb.buf, sb.len, 0, NULL);
+	if (!j || parse_entry(j, &e, NULL) < 0)
+		return 0; /* a damaged entry is a miss; it will be rewritten */
+	if (e.has_layer && !store_blob_exists(s, &e.layer.digest, NULL)) {
+		cache_entry_release(&e);
+		return 0;
+	}
+	*ret = e;
+	return 1;
+}
+
+int cache_store(struct store *s, const struct digest *key, const struct cache_entry *e,
+		struct kiln_error **err)
+{
+	_cleanup_json_ json_t *j = json_object();
+	_cleanup_free_ char *text = NULL;
+	char hex[DIGEST_HEX_LEN + 1], a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
+
+	if (e->has_layer)
+		json_object_set_new(j, "layer",
+				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType", e->layer.media_type,
+					      "digest", digest_format(&e->layer.digest, a), "diff_id",
+					      digest_format(&e->layer.diff_id, b), "size",
+					      (json_int_t)e->layer.size));
+	else
+		json_object_set_new(j, "layer", json_null());
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	return fs_atomic_write(store_dirfd(s, STORE_DIR_CACHE), digest_hex(key, hex), text,
+			       strlen(text), 0644, err);
+}
+
+void cache_entry_release(struct cache_entry *e)
+{
+	if (e->has_layer)
+		layer_desc_release(&e->layer);
+	memset(e, 0, sizeof(*e));
+}

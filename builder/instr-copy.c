@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder/copy-internal.h"
+#include "builder/rootfs-internal.h"
+#include "util/fs.h"
+#include "util/parse.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+/*
+ * COPY and ADD: sources from the context (or --from a stage or an image),
+ * written through a mounted overlay of the stage's layers by the copy engine.
+ */
+
+struct copy_step {
+	struct strv sources;	 /* expanded, heredoc markers taken out */
+	char *dest;
+	struct copy_inline *inlines;
+	size_t n_inlines;
+	struct copy_patterns excludes;
+	struct strv lowers;	 /* the stage's snapshots, top first */
+	struct step_dirs from;	 /* --from: the source's read-only view */
+	int src_root;
+	struct copy_opts o;
+};
+
+static void copy_step_release(struct copy_step *c)
+{
+	strv_clear(&c->sources);
+	free(c->dest);
+	free(c->inlines);
+	copy_patterns_clear(&c->excludes);
+	strv_clear(&c->lowers);
+	step_dirs_release(&c->from);
+	if (c->src_root >= 0)
+		close(c->src_root);
+}
+
+static bool ignore_excluded(const char *relpath, bool is_dir, void *ud)
+{
+	return dockerignore_excluded(ud, relpath, is_dir);
+}
+
+static bool ignore_may_reinclude(const char *relpath, void *ud)
+{
+	return dockerignore_may_reinclude_under(ud, relpath);
+}
+
+static const struct heredoc *find_heredoc(const struct instruction *in, const char *arg)
+{
+	const char *name;
+
+	if (strncmp(arg, "<<", 2) != 0)
+		return NULL;
+	name = arg + 2 + (arg[2] == '-');
+	for (size_t i = 0; i < in->n_heredocs; i++) {
+		/* the marker may be quoted: <<"EOF" */
+		size_t n = strlen(in->heredocs[i].name);
+		const char *p = name + (*name == '"' || *name == '\'');
+
+		if (strncmp(p, in->heredocs[i].name, n) == 0)
+			return &in->heredocs[i];
+	}
+	return NULL;
+}
+
+static int expand_args(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		       struct copy_step *c, struct kiln_error **err)
+{
+	int r;
+
+	if (in->args.n < 2)
+		return instr_error(b, in, err, "%s requires at least two arguments, but only one was provided. Destination could not be determined",
+				   in->keyword);
+	c->inlines = xcalloc(in->n_heredocs + 1, sizeof(*c->inlines));
+	for (size_t i = 0; i + 1 < in->args.n; i++) {
+		const struct heredoc *h = find_heredoc(in, in->args.v[i]);
+		char *v = NULL;
+
+		if (h) {
+			c->inlines[c->n_inlines++] = (struct copy_inline){
+				.name = h->name, .data = h->body, .len = strlen(h->body)};
+			continue;
+		}
+		r = expand_word(b, s, in, in->args.v[i], &v, err);
+		if (r < 0)
+			return r;
+		strv_push_take(&c->sources, v);
+	}
+	return expand_word(b, s, in, in->args.v[in->args.n - 1], &c->dest, err);
+}
+
+/* --from=NAME|INDEX|IMAGE: the layers to read from. */
+static int from_layers(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		       const char *from, struct image **ret_img, const struct stage_state **ret_st,
+		       struct kiln_error **err)
+{
+	unsigned idx;
+
+	*ret_img = NULL;
+	*ret_st = NULL;
+	for (size_t i = 0; i < s->index; i++) {
+		const char *name = b->stages[i].st->name;
+
+		if ((name && strcasecmp(name, from) == 0) ||
+		    (parse_uint(from, &idx) == 0 && idx == i)) {
+			*ret_st = &b->stages[i];
+			return 0;
+		}
+	}
+	if (parse_uint(from, &idx) == 0)
+		return instr_error(b, in, err, "%s --from=%s: there is no stage %u before this one",
+				   in->keyword, from, idx);
+	if (image_read_named(b->store, from, ret_img, err) < 0)
+		return err_wrap(err, "%s --from=%s", in->keyword, from);
+	return 0;
+}
+
+static int open_source(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		       struct copy_step *c, struct kiln_error **err)
+{
+	const char *from = instr_flag_get(in, "from");
+	_cleanup_(image_freep) struct image *img = NULL;
+	_cleanup_strv_ struct strv lowers = STRV_INIT;
+	const struct stage_state *st;
+	int r;
+
+	if (!from) {
+		c->src_root = fcntl(b->context_fd, F_DUPFD_CLOEXEC, 3);
+		return c->src_root < 0 ? err_sys(err, errno, "dup") : 0;
+	}
+	r = from_layers(b, s, in, from, &img, &st, err);
+	if (r >= 0)
+		r = img ? rootfs_lowers(b, img->layers, img->n_layers, &lowers, err)
+			: rootfs_lowers(b, st->layers, st->n_layers, &lowers, err);
+	if (r >= 0)
+		r = step_dirs_make(b, &c->from, err);
+	if (r >= 0)
+		r = rootfs_mount_ro(b, &lowers, &c->from, err);
+	if (r < 0)
+		return r;
+	c->src_root = open(c->from.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return c->src_root < 0 ? err_sys(err, errno, "open '%s'", c->from.merged) : 0;
+}
+
+static int set_options(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		       struct copy_step *c, struct kiln_error **err)
+{
+	const char *chown = instr_flag_get(in, "chown"), *chmod = instr_flag_get(in, "chmod");
+	struct copy_opts *o = &c->o;
+	int r;
+
+	o->src_root = c->src_root;
+	o->sources = (const char *const *)c->sources.v;
+	o->n_sources = c->sources.n;
+	o->inlines = c->inlines;
+	o->n_inlines = c->n_inlines;
+	o->dest = c->dest;
+	o->workdir = imgcfg_get_string(s->config, "WorkingDir");
+	o->add = in->kind == INSTR_ADD;
+	o->checksum = instr_flag_get(in, "checksum");
+	o->parents = instr_flag_get(in, "parents") != NULL;
+	o->stat_cache = instr_flag_get(in, "from") ? NULL : b->stat_cache;
+	if (b->epoch >= 0)
+		o->inline_mtime.tv_sec = b->epoch;
+	if (!instr_flag_get(in, "from") && b->ignore) {
+		o->excluded = ignore_excluded;
+		o->may_contain_included = ignore_may_reinclude;
+		o->exclude_ud = b->ignore;
+	}
+	for (size_t i = 0; i < in->n_flags; i++)
+		if (streq(in->flags[i].name, "exclude"))
+			copy_patterns_add(&c->excludes, in->flags[i].value);
+	o->excludes = c->excludes.n ? &c->excludes : NULL;
+	if (chmod && (r = copy_chmod_parse(chmod, &o->chmod, err)) < 0)
+		return err_wrap(err, "%s --chmod", in->keyword);
+	if (chown) {
+		_cleanup_free_ char *spec = NULL;
+
+		r = expand_word(b, s, in, chown, &spec, err);
+		if (r >= 0)
+			r = resolve_owner(&c->lowers, spec, &o->chown, err);
+		if (r < 0)
+			return err_wrap(err, "%s --chown=%s", in->keyword, chown);
+	}
+	return 0;
+}
+
+static void copy_cache_key(struct stage_state *s, const struct instruction *in,
+			   const char *text, const char *content, struct digest *ret)
+{
+	struct cache_key k;
+
+	cache_key_begin(&k, &s->key);
+	cache_key_add(&k, instr_kind_name(in->kind), text);
+	cache_key_add(&k, "content", content);
+	cache_key_finish(&k, ret);
+}
+
+static int do_copy(struct build_ctx *b, struct stage_state *s, struct copy_step *c,
+		   const struct digest *key, const char *text, struct kiln_error **err)
+{
+	struct step_dirs d = {0};
+	_cleanup_close_ int root = -1;
+	int r = step_dirs_make(b, &d, err);
+
+	if (r >= 0)
+		r = rootfs_mount(b, &c->lowers, &d, err);
+	if (r >= 0) {
+		root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0)
+			r = err_sys(err, errno, "open '%s'", d.merged);
+	}
+	if (r >= 0)
+		r = copy_run(root, &c->o, NULL, err);
+	if (root >= 0)
+		close(TAKE_FD(root));
+	if (r >= 0)
+		r = commit_step(b, s, &d, key, text, err);
+	step_dirs_release(&d);
+	return r;
+}
+
+int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	       struct step *st, struct kiln_error **err)
+{
+	struct copy_step c = {.sources = STRV_INIT, .lowers = STRV_INIT, .src_root = -1};
+	_cleanup_free_ char *text = instr_text(in);
+	char content[65];
+	struct digest key;
+	int r;
+
+	r = expand_args(b, s, in, &c, err);
+	if (r >= 0)
+		r = rootfs_lowers(b, s->layers, s->n_layers, &c.lowers, err);
+	if (r >= 0)
+		r = open_source(b, s, in, &c, err);
+	if (r >= 0)
+		r = set_options(b, s, in, &c, err);
+	if (r >= 0)
+		r = copy_digest(&c.o, content, err);
+	if (r < 0)
+		goto out;
+	copy_cache_key(s, in, text, content, &key);
+	r = try_cache(b, s, &key, text, err);
+	if (r == 0)
+		r = do_copy(b, s, &c, &key, text, err);
+	if (r >= 0)
+		s->key = key;
+out:
+	copy_step_release(&c);
+	return r;
+}
+
+/* WORKDIR: set it, and create the directory (a layer only when it was missing). */
+int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		  struct step *st, struct kiln_error **err)
+{
+	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
+	_cleanup_strv_ struct strv lowers = STRV_INIT;
+	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
+	_cleanup_close_ int root = -1, dfd = -1;
+	struct step_dirs d = {0};
+	struct cache_key k;
+	struct digest key;
+	int r;
+
+	r = expand_word(b, s, in, in->args.n ? in->args.v[0] : "", &path, err);
+	if (r < 0)
+		return r;
+	if (!*path)
+		return instr_error(b, in, err, "WORKDIR requires a path");
+	full = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	imgcfg_set_string(s->config, "WorkingDir", full);
+	cache_key_begin(&k, &s->key);
+	cache_key_add(&k, "WORKDIR", full);
+	cache_key_finish(&k, &key);
+	r = try_cache(b, s, &key, text, err);
+	if (r != 0)
+		goto out;
+	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
+	if (r >= 0)
+		r = step_dirs_make(b, &d, err);
+	if (r >= 0)
+		r = rootfs_mount(b, &lowers, &d, err);
+	if (r >= 0 && (root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = err_sys(err, errno, "open '%s'", d.merged);
+	if (r >= 0)
+		r = copy_dest_dir(root, full, true, NULL, &dfd, &canon, err);
+	if (root >= 0)
+		close(TAKE_FD(root));
+	if (dfd >= 0)
+		close(TAKE_FD(dfd));
+	if (r >= 0)
+		r = commit_step(b, s, &d, &key, text, err);
+	step_dirs_release(&d);
+out:
+	if (r >= 0)
+		s->key = key;
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/copy-internal.h"
+#include "builder/mounts-internal.h"
+#include "builder/rootfs-internal.h"
+#include "builder/snapshot-internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+/*
+ * The instructions that make a layer: RUN (in the sandbox), COPY and ADD
+ * (through the copy engine on a mounted overlay) and WORKDIR (when it has to
+ * create the directory). Each looks its cache key up first; on a miss it works
+ * in a fresh step directory, commits the upperdir as a layer, and keeps the
+ * upperdir as that layer's snapshot for the steps after it.
+ */
+
+/* Commit d->upper as the step's layer (none when it is empty) and record it. */
+int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
+		       const struct digest *key, const char *created_by, struct kiln_error **err)
+{
+	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
+	struct cache_entry e = {0};
+	_cleanup_close_ int ufd = -1;
+	int r;
+
+	rootfs_umount(d);
+	if (!rootfs_dir_empty(d->upper)) {
+		ufd = open(d->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ufd < 0)
+			return err_sys(err, errno, "open '%s'", d->upper);
+		o.compression = b->compression;
+		o.source_date_epoch = b->epoch;
+		r = layers_commit_dir(b->store, ufd, &o, &e.layer, err);
+		if (r < 0)
+			return err_wrap(err, "commit layer");
+		e.has_layer = true;
+		/* the upperdir is already in overlay form: it becomes the snapshot */
+		r = snapshot_adopt(b->store, d->upper, &e.layer.diff_id, err);
+		if (r < 0)
+			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
+	}
+	r = cache_store(b->store, key, &e, err);
+	if (r < 0)
+		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
+	if (e.has_layer)
+		stage_add_layer(s, &e.layer);
+	stage_history(b, s, created_by, !e.has_layer);
+	cache_entry_release(&e);
+	return 0;
+}
+
+/* On a hit, take the cached layer; returns 1 for a hit, 0 for a miss. */
+int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
+		     const char *created_by, struct kiln_error **err)
+{
+	struct cache_entry e;
+	int r;
+
+	if (s->cache_off)
+		return 0;
+	r = cache_lookup(b->store, key, &e, err);
+	if (r <= 0)
+		return r;
+	if (e.has_layer)
+		stage_add_layer(s, &e.layer);
+	stage_history(b, s, created_by, !e.has_layer);
+	cache_entry_release(&e);
+	return 1;
+}
+
+/* ---- RUN ---------------------------------------------------------------------------- */
+
+struct output_pump {
+	struct build_ctx *b;
+	struct step *st;
+	int fd;
+};
+
+static void *pump_main(void *arg)
+{
+	struct output_pump *p = arg;
+	char buf[8192];
+	ssize_t n;
+
+	while ((n = read(p->fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p->b->ev && p->b->ev->output)
+			p->b->ev->output(p->b->ev->userdata, &p->st->info, buf, (size_t)n);
+	}
+	return NULL;
+}
+
+/* The command line: exec form as is, shell form through SHELL, heredocs as scripts. */
+static void run_argv(struct stage_state *s, const struct instruction *in, struct strv *ret)
+{
+	_cleanup_strv_ struct strv shell = STRV_INIT;
+	struct strbuf script = STRBUF_INIT;
+	const char *cmd = in->args.n ? in->args.v[0] : "";
+
+	if (in->json) {
+		strv_copy(ret, &in->args);
+		return;
+	}
+	if (!imgcfg_get_argv(s->config, "Shell", &shell) || shell.n == 0) {
+		strv_clear(&shell);
+		strv_push(&shell, "/bin/sh");
+		strv_push(&shell, "-c");
+	}
+	strv_copy(ret, &shell);
+	if (in->n_heredocs == 1 && strncmp(cmd, "<<", 2) == 0 && !strchr(cmd, ' ')) {
+		/* RUN <<EOF: the body is the script */
+		strv_push(ret, in->heredocs[0].body);
+		return;
+	}
+	/* a command with here-documents: the shell reads them as written */
+	strbuf_addstr(&script, cmd);
+	for (size_t i = 0; i < in->n_heredocs; i++)
+		strbuf_addf(&script, "\n%s%s", in->heredocs[i].body, in->heredocs[i].name);
+	strv_push_take(ret, strbuf_detach(&script, NULL));
+}
+
+/* The RUN environment: ARGs in scope and proxy build args under the image's Env. */
+static void run_env(struct build_ctx *b, struct stage_state *s, struct strv *ret)
+{
+	strv_foreach(&b->build_args, kv) {
+		const char *eq = strchr(*kv, '=');
+		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
+
+		if (args_is_proxy(k))
+			strv_env_set(ret, k, eq + 1);
+	}
+	args_expansion_env(s, ret);
+	if (strv_env_find(ret, "PATH") < 0)
+		strv_env_set(ret, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+}
+
+/* RUN --network=none|host|default over the build's --network. */
+static enum build_network run_network(struct build_ctx *b, const struct instruction *in)
+{
+	const char *v = instr_flag_get(in, "network");
+
+	if (v && streq(v, "none"))
+		return BUILD_NETWORK_NONE;
+	if (v && streq(v, "host"))
+		return BUILD_NETWORK_HOST;
+	return b->opts->network;
+}
+
+static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			 const char *text, struct run_mounts *m, struct digest *ret,
+			 struct kiln_error **err)
+{
+	struct cache_key k;
+	int r;
+
+	cache_key_begin(&k, &s->key);
+	r = run_mounts_cache_key(b, s, m, &k, err);
+	if (r < 0) {
+		cache_key_finish(&k, ret);
+		return r;
+	}
+	cache_key_add(&k, "RUN", text);
+	for (size_t i = 0; i < in->n_heredocs; i++)
+		cache_key_add(&k, "heredoc", in->heredocs[i].body);
+	strv_foreach(&s->args, a)
+		cache_key_add(&k, "arg", *a);
+	cache_key_addf(&k, "network", "%d", run_network(b, in));
+	cache_key_finish(&k, ret);
+	return 0;
+}
+
+/*
+ * "user[:group]" -> numbers, from /etc/passwd and /etc/group of the image: the
+ * top-most layer that has an /etc/passwd holds the one the image sees.
+ */
+int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
+		  struct kiln_error **err)
+{
+	_cleanup_close_ int none = -1;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < lowers->n && r == -ENOENT; i++) {
+		_cleanup_close_ int root = open(lowers->v[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat st;
+
+		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		r = copy_chown_resolve(root, spec, ret, err);
+	}
+	if (r != -ENOENT)
+		return r;
+	/* no passwd file at all: only numbers can work */
+	none = open("/proc/self/fdinfo", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return copy_chown_resolve(none, spec, ret, err);
+}
+
+static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct strv *lowers,
+			uid_t *ret_uid, gid_t *ret_gid, struct kiln_error **err)
+{
+	const char *user = imgcfg_get_string(s->config, "User");
+	struct copy_chown c = {0};
+	int r;
+
+	*ret_uid = 0;
+	*ret_gid = 0;
+	if (!user || !*user)
+		return 0;
+	r = resolve_owner(lowers, user, &c, err);
+	if (r < 0)
+		return err_wrap(err, "USER '%s'", user);
+	*ret_uid = c.uid;
+	*ret_gid = c.gid;
+	return 0;
+}
+
+static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
+{
+	struct sandbox_mount *v = xcalloc(m->n + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct run_mount *rm = &m->v[i];
+
+		if (rm->type == RUN_MOUNT_TMPFS) {
+			v[n++] = (struct sandbox_mount){.type = SANDBOX_MOUNT_TMPFS,
+							.target = rm->target};
+			continue;
+		}
+		if (!rm->host_path || !rm->target)
+			continue; /* an optional secret that was not given, or env= only */
+		v[n++] = (struct sandbox_mount){.type = SANDBOX_MOUNT_BIND,
+						.source = rm->host_path,
+						.target = rm->target,
+						.readonly = !rm->rw};
+	}
+	return v;
+}
+
+static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct step *st,
+			  const struct strv *lowers, struct step_dirs *d, const struct strv *argv,
+			  const struct run_mounts *m, int *ret_status, struct kiln_error **err)
+{
+	_cleanup_free_ struct sandbox_mount *mounts = sandbox_mounts(m);
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	_cleanup_strv_ struct strv tmpfs_opts = STRV_INIT;
+	struct sandbox_spec spec = SANDBOX_SPEC_INIT;
+	const char *wd = imgcfg_get_string(s->config, "WorkingDir");
+	struct output_pump pump = {.b = b, .st = st};
+	pthread_t thread;
+	int pipefd[2], r;
+
+	r = resolve_user(b, s, lowers, &spec.uid, &spec.gid, err);
+	if (r < 0)
+		return r;
+	run_env(b, s, &env);
+	strv_foreach(&m->env, kv) {
+		const char *eq = strchr(*kv, '=');
+		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
+
+		strv_env_set(&env, k, eq + 1);
+	}
+	for (size_t i = 0, j = 0; i < m->n; i++) {
+		if (m->v[i].type != RUN_MOUNT_TMPFS)
+			continue;
+		while (mounts[j].type != SANDBOX_MOUNT_TMPFS)
+			j++;
+		if (m->v[i].size) {
+			strv_pushf(&tmpfs_opts, "size=%llu", (unsigned long long)m->v[i].size);
+			mounts[j].options = tmpfs_opts.v[tmpfs_opts.n - 1];
+		}
+		j++;
+	}
+	for (spec.n_mounts = 0; mounts[spec.n_mounts].target; spec.n_mounts++)
+		;
+	spec.mounts = mounts;
+	spec.lowerdirs = (const char *const *)lowers->v;
+	spec.n_lowerdirs = lowers->n;
+	spec.upperdir = d->upper;
+	spec.workdir = d->work;
+	spec.argv = (const char *const *)argv->v;
+	spec.env = (const char *const *)strv_argv(&env);
+	spec.cwd = wd && *wd ? wd : "/";
+	spec.network = run_network(b, st->in) == BUILD_NETWORK_NONE ? SANDBOX_NETWORK_NONE
+								     : SANDBOX_NETWORK_HOST;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return err_sys(err, errno, "pipe");
+	pump.fd = pipefd[0];
+	spec.stdout_fd = spec.stderr_fd = pipefd[1];
+	if (pthread_create(&thread, NULL, pump_main, &pump) != 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err_sys(err, EAGAIN, "start output thread");
+	}
+	r = sandbox_run(&spec, ret_status, err);
+	close(pipefd[1]);
+	pthread_join(thread, NULL);
+	close(pipefd[0]);
+	return r;
+}
+
+int instr_run(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	      struct step *st, struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv argv = STRV_INIT, lowers = STRV_INIT;
+	_cleanup_free_ char *text = instr_text(in);
+	struct run_mounts m = {0};
+	struct step_dirs d = {0};
+	struct digest key;
+	int r, status = 0;
+
+	r = run_mounts_parse(b, s, in, &m, err);
+	if (r >= 0)
+		r = run_cache_key(b, s, in, text, &m, &key, err);
+	if (r >= 0)
+		r = try_cache(b, s, &key, text, err);
+	if (r != 0) {
+		run_mounts_release(&m);
+		if (r > 0)
+			s->key = key;
+		return r;
+	}
+	run_argv(s, in, &argv);
+	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
+	if (r >= 0)
+		r = run_mounts_prepare(b, s, &m, err);
+	if (r >= 0)
+		r = step_dirs_make(b, &d, err);
+	if (r >= 0)
+		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, &status, err);
+	if (r >= 0 && status != 0) {
+		st->info.exit_status = status;
+		r = err_new(err, KILN_ERR_INPUT, EINVAL,
+			    "process \"%s\" did not complete successfully: exit code %d", text,
+			    status);
+	}
+	if (r >= 0)
+		r = commit_step(b, s, &d, &key, text, err);
+	step_dirs_release(&d);
+	run_mounts_release(&m);
+	if (r >= 0)
+		s->key = key;
+	return r < 0 ? r : 0;
+}

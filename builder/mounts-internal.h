@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "builder/build-internal.h"
+#include "builder/rootfs-internal.h"
+
+/*
+ * RUN --mount=type=bind|cache|tmpfs|secret|ssh: the parsed mounts of one RUN
+ * step, turned into sandbox mounts. Nothing a mount brings in reaches the
+ * step's layer: the sandbox mounts them over the overlay.
+ */
+enum run_mount_type {
+	RUN_MOUNT_BIND,
+	RUN_MOUNT_CACHE,
+	RUN_MOUNT_TMPFS,
+	RUN_MOUNT_SECRET,
+	RUN_MOUNT_SSH,
+};
+
+struct run_mount {
+	enum run_mount_type type;
+	char *target;
+	char *source;
+	char *from;
+	char *id;
+	char *env;	/* secret: expose as this variable instead of a file */
+	char *sharing;	/* cache: shared (default), private, locked */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	bool rw;
+	bool required;
+	uint64_t size;	/* tmpfs size= in bytes, 0: default */
+	/* prepared */
+	char *host_path;	/* what is bound on target */
+	struct step_dirs view;	/* bind from a stage or image: its read-only view */
+	struct step_dirs rwview; /* bind rw: a throwaway overlay over the source */
+	int lock_fd;		/* cache sharing=locked */
+};
+
+struct run_mounts {
+	struct run_mount *v;
+	size_t n, alloc;
+	struct strv env; /* secret env=, SSH_AUTH_SOCK */
+	struct strv tmpfiles; /* files to remove afterwards */
+};
+
+/* Parse every --mount of @in (values expanded); errors name the option. */
+int run_mounts_parse(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		     struct run_mounts *ret, struct kiln_error **err);
+/* Add what the mounts bring in that the cache key must see (bind content digests). */
+int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_mounts *m,
+			 struct cache_key *k, struct kiln_error **err);
+/* Make host paths ready: cache dirs, secret files, read-only views. */
+int run_mounts_prepare(struct build_ctx *b, struct stage_state *s, struct run_mounts *m,
+		       struct kiln_error **err);
+void run_mounts_release(struct run_mounts *m);

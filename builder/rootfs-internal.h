@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "builder/build-internal.h"
+
+/*
+ * A step's working directories under the store's tmp/: upper/ (the step's
+ * diff, committed as its layer), work/ (the sandbox's or overlay's state) and
+ * merged/ (where COPY sees the image's root). Removed by step_dirs_release();
+ * a build killed half way leaves them in tmp/, which `kiln prune` empties.
+ */
+struct step_dirs {
+	char *base;
+	char *upper;
+	char *work;
+	char *merged;
+	bool mounted;
+};
+
+int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error **err);
+void step_dirs_release(struct step_dirs *d);
+
+/* The snapshot paths of @layers, top first, unpacking what is missing. */
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
+		  struct strv *ret, struct kiln_error **err);
+/* Mount lowers + d->upper at d->merged (overlayfs, userxattr). */
+int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		 struct kiln_error **err);
+/* A read-only view of @layers at d->merged (for COPY --from and bind mounts). */
+int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		    struct kiln_error **err);
+void rootfs_umount(struct step_dirs *d);
+/* True when @dir has no entries. */
+bool rootfs_dir_empty(const char *dir);
+/* A private mount namespace for the builder's own overlay mounts (real root). */
+int rootfs_private_mounts(struct kiln_error **err);
+
+struct copy_chown;
+/* instr-fs.c, shared with instr-copy.c */
+int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
+		  struct kiln_error **err);
+int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
+		const struct digest *key, const char *created_by, struct kiln_error **err);
+int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
+	      const char *created_by, struct kiln_error **err);

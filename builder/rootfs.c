@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/rootfs-internal.h"
+#include "builder/snapshot-internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error **err)
+{
+	_cleanup_free_ char *tmp = store_dir_path(b->store, STORE_DIR_TMP);
+	struct step_dirs d = {0};
+
+	d.base = xasprintf("%s/step-XXXXXX", tmp);
+	if (!mkdtemp(d.base)) {
+		int r = err_sys(err, errno, "create '%s'", d.base);
+
+		free(d.base);
+		return r;
+	}
+	d.upper = xasprintf("%s/upper", d.base);
+	d.work = xasprintf("%s/work", d.base);
+	d.merged = xasprintf("%s/merged", d.base);
+	if (mkdir(d.upper, 0755) < 0 || mkdir(d.work, 0700) < 0 || mkdir(d.merged, 0755) < 0) {
+		int r = err_sys(err, errno, "create step directories in '%s'", d.base);
+
+		step_dirs_release(&d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+void step_dirs_release(struct step_dirs *d)
+{
+	if (!d->base)
+		return;
+	rootfs_umount(d);
+	/* overlay leaves work/work mode 000: rm_rf copes through unlinkat */
+	fs_rm_rf(AT_FDCWD, d->base, NULL);
+	free(d->base);
+	free(d->upper);
+	free(d->work);
+	free(d->merged);
+	memset(d, 0, sizeof(*d));
+}
+
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
+		  struct strv *ret, struct kiln_error **err)
+{
+	for (size_t i = n; i > 0; i--) {
+		char *path = NULL;
+		int r = snapshot_ensure(b->store, &layers[i - 1], &path, err);
+
+		if (r < 0)
+			return r;
+		strv_push_take(ret, path);
+	}
+	return 0;
+}
+
+static int mount_overlay(const char *target, const char *lowerdir, const char *upper,
+			 const char *work, struct kiln_error **err)
+{
+	_cleanup_free_ char *opts = NULL;
+
+	if (upper)
+		opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lowerdir, upper,
+				 work);
+	else
+		opts = xasprintf("lowerdir=%s,userxattr", lowerdir);
+	if (strlen(opts) >= 4095)
+		return err_new(err, KILN_ERR_SYSTEM, E2BIG,
+			       "mount overlay on '%s': too many layers for one mount", target);
+	if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts) < 0)
+		return err_sys(err, errno, "mount overlay on '%s'", target);
+	return 0;
+}
+
+/* An empty lower layer, for a scratch image: overlayfs needs at least one. */
+static char *empty_lower(struct step_dirs *d)
+{
+	char *p = xasprintf("%s/empty", d->base);
+
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		log_debug("mkdir '%s': %m", p);
+	return p;
+}
+
+int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		 struct kiln_error **err)
+{
+	_cleanup_free_ char *joined = NULL, *empty = NULL;
+	int r;
+
+	if (lowers->n == 0)
+		joined = empty = empty_lower(d);
+	else
+		joined = strv_join(lowers, ":");
+	if (empty)
+		empty = NULL; /* joined owns it */
+	r = mount_overlay(d->merged, joined, d->upper, d->work, err);
+	if (r >= 0)
+		d->mounted = true;
+	return r;
+}
+
+int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		    struct kiln_error **err)
+{
+	_cleanup_free_ char *joined = NULL;
+	const char *src;
+	int r;
+
+	if (lowers->n >= 2) {
+		joined = strv_join(lowers, ":");
+		r = mount_overlay(d->merged, joined, NULL, NULL, err);
+		if (r >= 0)
+			d->mounted = true;
+		return r;
+	}
+	/* one layer (or none) needs no overlay: bind it read-only */
+	joined = lowers->n ? xstrdup(lowers->v[0]) : empty_lower(d);
+	src = joined;
+	if (mount(src, d->merged, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(err, errno, "bind '%s' on '%s'", src, d->merged);
+	d->mounted = true;
+	if (mount(NULL, d->merged, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		return err_sys(err, errno, "remount '%s' read-only", d->merged);
+	return 0;
+}
+
+void rootfs_umount(struct step_dirs *d)
+{
+	if (!d->mounted)
+		return;
+	if (umount2(d->merged, MNT_DETACH) < 0)
+		log_debug("umount '%s': %m", d->merged);
+	d->mounted = false;
+}
+
+bool rootfs_dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	bool empty = true;
+
+	if (!d)
+		return true;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+int rootfs_private_mounts(struct kiln_error **err)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return err_sys(err, errno, "unshare mount namespace");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_sys(err, errno, "make mounts private");
+	return 0;
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sandbox's child side. Everything here runs after clone() in a process
+ * that may be a copy of a multi-threaded parent, so it only makes syscalls:
+ * no malloc, no stdio, no locks (systemd's rule). The plan it follows was
+ * built and allocated by sandbox-plan.c before the clone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builder/sandbox-internal.h"
+#include "util/macro.h"
+#include "util/syscalls.h"
+
+#include "util/banned.h"
+
+pid_t sandbox_raw_clone(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+_noreturn_ static void fail(int report_fd, int stage, int errnum)
+{
+	struct sandbox_report r = {.errnum = errnum, .stage = stage};
+
+	(void)!write(report_fd, &r, sizeof(r));
+	_exit(127);
+}
+
+/* "/proc/self/fd/N" without snprintf. */
+static const char *fd_path(char buf[32], int fd)
+{
+	char digits[12];
+	int n = 0;
+	size_t len = sizeof("/proc/self/fd/") - 1;
+
+	memcpy(buf, "/proc/self/fd/", len);
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) > 0);
+	while (n > 0)
+		buf[len++] = digits[--n];
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Resolve @path inside the new root, as if it were "/": symlinks cannot leave it. */
+static int open_in_root(int root_fd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+
+	return sys_openat2(root_fd, path, &how, sizeof(how));
+}
+
+static int mount_in(int root_fd, const struct sandbox_op *op)
+{
+	char buf[32];
+	int fd = open_in_root(root_fd, op->target, O_PATH);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = mount(op->source, fd_path(buf, fd), op->fstype, op->mflags, op->data);
+	close(fd);
+	return r;
+}
+
+static int remount_ro_in(int root_fd, const struct sandbox_op *op)
+{
+	static const struct {
+		unsigned long st, ms;
+	} locked[] = {
+		{ST_NOSUID, MS_NOSUID},	    {ST_NODEV, MS_NODEV},	  {ST_NOEXEC, MS_NOEXEC},
+		{ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+	};
+	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+	struct statvfs sv;
+	char buf[32];
+	int fd = open_in_root(root_fd, op->target, O_PATH);
+	int r = -1;
+
+	if (fd < 0)
+		return -1;
+	/* In a user namespace the flags of the source mount are locked: keep them. */
+	if (fstatvfs(fd, &sv) == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(locked); i++)
+			if (sv.f_flag & locked[i].st)
+				flags |= locked[i].ms;
+		r = mount(NULL, fd_path(buf, fd), NULL, flags, NULL);
+	}
+	close(fd);
+	return r;
+}
+
+static int parent_fd_of(int root_fd, const char *path, const char **ret_name)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	size_t n;
+
+	if (!slash) {
+		*ret_name = path;
+		return fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+	}
+	n = (size_t)(slash - path);
+	if (n >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	*ret_name = slash + 1;
+	return open_in_root(root_fd, n ? dir : "/", O_PATH | O_DIRECTORY);
+}
+
+static int make_in(int root_fd, const struct sandbox_op *op)
+{
+	const char *name;
+	int dfd = parent_fd_of(root_fd, op->target, &name);
+	int r;
+
+	if (dfd < 0)
+		return -1;
+	if (op->kind == SOP_MKDIR_IN) {
+		r = mkdirat(dfd, name, 0755);
+		if (r < 0 && errno == EEXIST)
+			r = 0;
+	} else if (op->kind == SOP_SYMLINK_IN) {
+		r = symlinkat(op->source, dfd, name);
+	} else {
+		r = openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (r >= 0)
+			r = close(r);
+	}
+	close(dfd);
+	return r;
+}
+
+static int pivot(int root_fd)
+{
+	if (fchdir(root_fd) < 0)
+		return -1;
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return -1;
+	if (umount2(".", MNT_DETACH) < 0)
+		return -1;
+	return chdir("/");
+}
+
+static int loopback_up(void)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = -1;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return r;
+}
+
+/* One operation; returns -1 with errno set on failure. */
+static int run_op(const struct sandbox_op *op, int *root_fd)
+{
+	switch (op->kind) {
+	case SOP_MOUNT:
+		return mount(op->source, op->target, op->fstype, op->mflags, op->data);
+	case SOP_OPEN_ROOT:
+		*root_fd = open(op->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		return *root_fd < 0 ? -1 : 0;
+	case SOP_MOUNT_IN:
+		return mount_in(*root_fd, op);
+	case SOP_REMOUNT_RO_IN:
+		return remount_ro_in(*root_fd, op);
+	case SOP_MKDIR_IN:
+	case SOP_MKFILE_IN:
+	case SOP_SYMLINK_IN:
+		return make_in(*root_fd, op);
+	case SOP_PIVOT:
+		return pivot(*root_fd);
+	case SOP_HOSTNAME:
+		return sethostname(op->source, strlen(op->source));
+	case SOP_LOOPBACK_UP:
+		return loopback_up();
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static void run_ops(const struct sandbox_plan *p, int report_fd)
+{
+	int root_fd = -1, first_stage = -1, first_errno = 0;
+
+	for (size_t i = 0; i < p->n_ops; i++) {
+		const struct sandbox_op *op = &p->ops[i];
+
+		if (run_op(op, &root_fd) == 0) {
+			if (op->flags & SOP_OR_NEXT)
+				i++;
+			first_stage = -1;
+			continue;
+		}
+		/* Of a chain of fallbacks, the first attempt's error says the most. */
+		if (first_stage < 0) {
+			first_stage = (int)i;
+			first_errno = errno;
+		}
+		if (!(op->flags & SOP_OR_NEXT) || i + 1 == p->n_ops)
+			fail(report_fd, first_stage, first_errno);
+	}
+	if (root_fd >= 0)
+		close(root_fd);
+}
+
+static void reset_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	for (int s = 1; s < NSIG; s++)
+		(void)sigaction(s, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void set_stdio(const struct sandbox_plan *p, int report_fd)
+{
+	int fds[3];
+
+	for (int i = 0; i < 3; i++) {
+		fds[i] = p->stdio[i] >= 0 ? fcntl(p->stdio[i], F_DUPFD_CLOEXEC, 3)
+					  : open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+		if (fds[i] < 0)
+			fail(report_fd, SANDBOX_STAGE_STDIO, errno);
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			fail(report_fd, SANDBOX_STAGE_STDIO, errno);
+	/* Everything but 0, 1 and 2 is closed at exec, including report_fd. */
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+_noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
+{
+	char **envp = p->env.v ? p->env.v : (char *[]){NULL};
+	int err = ENOENT;
+
+	reset_signals();
+	if (p->set_groups && setgroups(p->n_groups, p->groups) < 0)
+		fail(report_fd, SANDBOX_STAGE_GROUPS, errno);
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		fail(report_fd, SANDBOX_STAGE_SETGID, errno);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		fail(report_fd, SANDBOX_STAGE_SETUID, errno);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(report_fd, SANDBOX_STAGE_NO_NEW_PRIVS, errno);
+	if (chdir(p->cwd) < 0)
+		fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
+	set_stdio(p, report_fd);
+	for (size_t i = 0; i < p->exec_paths.n; i++) {
+		execve(p->exec_paths.v[i], p->argv.v, envp);
+		/* like execvp: remember a permission problem, keep looking past ENOENT */
+		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+			err = errno;
+		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES && errno != ELOOP)
+			break;
+	}
+	fail(report_fd, SANDBOX_STAGE_EXEC, err);
+}
+
+/*
+ * Pid 1 of the sandbox: wait for the command, reaping every orphan that is
+ * reparented to us, and exit with the command's status. Exiting makes the
+ * kernel kill whatever else is still running in the pid namespace.
+ */
+_noreturn_ static void reap(pid_t command)
+{
+	int status;
+
+	for (;;) {
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			_exit(127);
+		if (pid != command)
+			continue;
+		if (WIFEXITED(status))
+			_exit(WEXITSTATUS(status));
+		_exit(128 + WTERMSIG(status));
+	}
+}
+
+_noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, int alive_fd)
+{
+	struct pollfd pfd = {.fd = alive_fd, .events = POLLIN};
+	pid_t pid;
+
+	/* Die with the parent, and do not start at all if it is already gone. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+		_exit(127);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+	run_ops(p, report_fd);
+	pid = sandbox_raw_clone(0);
+	if (pid < 0)
+		fail(report_fd, SANDBOX_STAGE_FORK, errno);
+	if (pid == 0)
+		exec_command(p, report_fd);
+	/* The reaper holds nothing: not the report pipe, not the caller's fds. */
+	if (syscall(SYS_close_range, 0u, ~0u, 0u) < 0)
+		for (int fd = 0; fd < 1024; fd++)
+			close(fd);
+	reap(pid);
+}

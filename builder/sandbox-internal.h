@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The sandbox is split in two halves (STYLE.md, "Processes and the sandbox"):
+ *
+ *  - sandbox-plan.c, in the parent, allocates and prepares everything: the
+ *    workdir layout, the extra top layer of mount points, /etc files, the
+ *    overlay options, and a list of operations (`struct sandbox_op`);
+ *  - sandbox-child.c, in the child, only makes syscalls: it walks the list,
+ *    becomes pid 1 reaper, forks the command and execs it. A failure goes back
+ *    to the parent as {errno, stage} over a CLOEXEC pipe; the stage is the index
+ *    of the operation (or a negative SANDBOX_STAGE_*), whose message the parent
+ *    prepared.
+ */
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "builder/builder.h"
+#include "util/macro.h"
+#include "util/strv.h"
+
+enum sandbox_op_kind {
+	SOP_MOUNT, /* mount(source, target, fstype, mflags, data), host paths */
+	SOP_OPEN_ROOT, /* the new root: open(target) */
+	SOP_MOUNT_IN, /* like SOP_MOUNT, target resolved inside the new root */
+	SOP_REMOUNT_RO_IN, /* bind-remount target read-only, keeping its locked flags */
+	SOP_MKDIR_IN, /* mkdir target inside the new root; EEXIST is fine */
+	SOP_MKFILE_IN, /* create the empty file target inside the new root */
+	SOP_SYMLINK_IN, /* symlink(source, target) inside the new root */
+	SOP_PIVOT, /* pivot_root into the new root and detach the old one */
+	SOP_HOSTNAME, /* sethostname(source) */
+	SOP_LOOPBACK_UP, /* bring `lo` up */
+};
+
+enum sandbox_op_flags {
+	/* On success skip the next op; on failure run it instead (a fallback). */
+	SOP_OR_NEXT = 1 << 0,
+};
+
+struct sandbox_op {
+	enum sandbox_op_kind kind;
+	unsigned flags;
+	const char *source, *target, *fstype, *data;
+	unsigned long mflags;
+	const char *what; /* for the error: "mount overlay on '/…/root'" */
+};
+
+/* Stages of the command process, reported as negative numbers. */
+enum sandbox_stage {
+	SANDBOX_STAGE_SETUP = -1, /* making / private, the parent-death signal */
+	SANDBOX_STAGE_FORK = -2,
+	SANDBOX_STAGE_GROUPS = -3,
+	SANDBOX_STAGE_SETGID = -4,
+	SANDBOX_STAGE_SETUID = -5,
+	SANDBOX_STAGE_NO_NEW_PRIVS = -6,
+	SANDBOX_STAGE_CHDIR = -7,
+	SANDBOX_STAGE_STDIO = -8,
+	SANDBOX_STAGE_EXEC = -9,
+};
+
+struct sandbox_report {
+	int errnum;
+	int stage;
+};
+
+/* A change to undo or to finish after the setup (see sandbox-plan.c). */
+struct sandbox_fixup {
+	char *path; /* relative to the tree it applies to */
+	struct stat st; /* owner, mode and times to give it back */
+	bool remove; /* dir mode: we created it, remove it afterwards */
+};
+
+struct sandbox_plan {
+	struct sandbox_op *ops;
+	size_t n_ops, alloc_ops;
+	struct strv strings; /* owns every string the ops point at */
+
+	/* the command */
+	struct strv exec_paths; /* candidates for argv[0], in PATH order */
+	struct strv argv, env;
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t n_groups;
+	bool set_groups;
+	int stdio[3];
+	int clone_flags;
+
+	/* dir mode: what to remove from the rootfs after the run */
+	int rootdir_fd;
+	struct sandbox_fixup *fixups;
+	size_t n_fixups, alloc_fixups;
+};
+
+void sandbox_plan_init(struct sandbox_plan *p);
+void sandbox_plan_release(struct sandbox_plan *p);
+/* Prepare the workdir and the operations for @spec. */
+int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
+		       struct kiln_error **err);
+/* Dir mode: remove the mount points the plan created in the rootfs. */
+void sandbox_plan_undo(struct sandbox_plan *p);
+/* The message for a stage the child reported. */
+const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage);
+
+/* The child (sandbox-child.c): never returns. */
+_noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, int alive_fd);
+/* A plain fork through the raw syscall: no atfork handlers, no glibc locks. */
+pid_t sandbox_raw_clone(unsigned long flags);
+
+/* sandbox-overlay.c */
+/* The overlay mount options for these layers, with ',' ':' '\' escaped. */
+char *sandbox_overlay_options(const char *const *lowerdirs, size_t n, const char *upperdir,
+			      const char *workdir, bool userxattr);

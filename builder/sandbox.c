@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sandbox_run(): the one entry point for running a RUN step (README.md, "How
+ * RUN is sandboxed"). The plan is built here, in the parent; the child
+ * (sandbox-child.c) follows it with syscalls only and reports failures as
+ * {errno, stage} over a CLOEXEC pipe, which become one kiln_error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builder/builder.h"
+#include "builder/sandbox-internal.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include "util/banned.h"
+
+/* crun's cleanup_pid: a child still running at an early return is killed and reaped. */
+static void child_guard(pid_t *pid)
+{
+	int saved = errno;
+
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	errno = saved;
+}
+
+static void plan_releasep(struct sandbox_plan *p)
+{
+	sandbox_plan_release(p);
+}
+
+static void close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int report_error(const struct sandbox_plan *p, const struct sandbox_report *rep,
+			struct kiln_error **err)
+{
+	const char *what = sandbox_plan_stage_what(p, rep->stage);
+
+	switch (rep->stage) {
+	case SANDBOX_STAGE_EXEC:
+		return err_sys(err, rep->errnum, "sandbox: exec '%s'", p->argv.v[0]);
+	case SANDBOX_STAGE_SETUID:
+		return err_sys(err, rep->errnum, "sandbox: set the user id to %u%s",
+			       (unsigned)p->uid,
+			       rep->errnum == EINVAL ? " (not mapped in the user namespace)" : "");
+	case SANDBOX_STAGE_SETGID:
+		return err_sys(err, rep->errnum, "sandbox: set the group id to %u%s",
+			       (unsigned)p->gid,
+			       rep->errnum == EINVAL ? " (not mapped in the user namespace)" : "");
+	case SANDBOX_STAGE_CHDIR:
+		return err_sys(err, rep->errnum, "sandbox: change to the working directory '%s'",
+			       p->cwd);
+	default:
+		return err_sys(err, rep->errnum, "sandbox: %s", what);
+	}
+}
+
+/* Read the child's report: none (EOF) means the command was exec'd. */
+static int read_report(int fd, struct sandbox_report *rep)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, rep, sizeof(*rep));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*rep);
+}
+
+static int wait_status(pid_t pid, int *ret_status, struct kiln_error **err)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return err_sys(err, errno, "sandbox: wait for the step");
+	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return 0;
+}
+
+int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err)
+{
+	struct sandbox_plan plan __attribute__((cleanup(plan_releasep)));
+	pid_t pid __attribute__((cleanup(child_guard))) = -1;
+	int report[2] = {-1, -1}, alive[2] = {-1, -1};
+	struct sandbox_report rep;
+	int r, status = 0;
+	bool failed;
+
+	sandbox_plan_init(&plan);
+	r = sandbox_plan_build(&plan, spec, err);
+	if (r < 0) {
+		sandbox_plan_undo(&plan);
+		return r;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0) {
+		r = err_sys(err, errno, "sandbox: pipe");
+		goto out;
+	}
+	pid = sandbox_raw_clone((unsigned long)plan.clone_flags);
+	if (pid < 0) {
+		r = err_sys(err, errno, "sandbox: clone the namespaces");
+		goto out;
+	}
+	if (pid == 0) {
+		close(report[0]);
+		close(alive[1]);
+		sandbox_child_main(&plan, report[1], alive[0]);
+	}
+	close(report[1]);
+	report[1] = -1;
+	failed = read_report(report[0], &rep);
+	r = wait_status(pid, &status, err);
+	if (r >= 0)
+		pid = -1;
+	if (r >= 0 && failed)
+		r = report_error(&plan, &rep, err);
+	if (r >= 0) {
+		log_debug("sandbox: '%s' exited with status %d", plan.argv.v[0], status);
+		*ret_status = status;
+	}
+out:
+	close_pair(report);
+	close_pair(alive);
+	child_guard(&pid);
+	pid = -1;
+	sandbox_plan_undo(&plan);
+	return r;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "builder/build-internal.h"
+#include "builder/rootfs-internal.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void emit(struct build_ctx *b, const struct build_step_info *info)
+{
+	if (b->ev && b->ev->step)
+		b->ev->step(b->ev->userdata, info);
+}
+
+void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		struct step *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->text = instr_text(in);
+	ret->in = in;
+	ret->info.id = ++b->next_step_id;
+	ret->info.stage = (unsigned)s->index;
+	ret->info.stage_name = s->st->name;
+	ret->info.index = ++s->step_index;
+	ret->info.total = s->step_total;
+	ret->info.text = ret->text;
+	ret->info.state = BUILD_STEP_RUNNING;
+	ret->info.exit_status = -1;
+	ret->started = now();
+	emit(b, &ret->info);
+}
+
+void step_end(struct build_ctx *b, struct step *st, enum build_step_state state, int status)
+{
+	st->info.state = state;
+	st->info.seconds = now() - st->started;
+	if (status >= 0)
+		st->info.exit_status = status;
+	emit(b, &st->info);
+	free(st->text);
+	st->text = NULL;
+}
+
+void build_message(struct build_ctx *b, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (b->ev && b->ev->message)
+		b->ev->message(b->ev->userdata, msg);
+}
+
+void stage_add_layer(struct stage_state *s, const struct layer_desc *l)
+{
+	ALLOC_GROW(s->layers, s->n_layers + 1, s->alloc_layers);
+	layer_desc_copy(&s->layers[s->n_layers++], l);
+}
+
+void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
+		   bool empty_layer)
+{
+	imgcfg_add_history(s->config, b->created, created_by, empty_layer, NULL);
+}
+
+void stage_release(struct stage_state *s)
+{
+	free(s->base);
+	json_decref(s->config);
+	for (size_t i = 0; i < s->n_layers; i++)
+		layer_desc_release(&s->layers[i]);
+	free(s->layers);
+	strv_clear(&s->args);
+	free(s->workdir_created);
+}
+
+/* ---- FROM ---------------------------------------------------------------------------- */
+
+static int base_from_stage(struct build_ctx *b, struct stage_state *s, struct stage_state *from)
+{
+	s->config = json_deep_copy(from->config);
+	for (size_t i = 0; i < from->n_layers; i++)
+		stage_add_layer(s, &from->layers[i]);
+	s->key = from->key;
+	return 0;
+}
+
+static int base_from_image(struct build_ctx *b, struct stage_state *s,
+			   const struct instruction *in, struct kiln_error **err)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+	int r;
+
+	if (strcasecmp(s->base, "scratch") == 0) {
+		s->config = imgcfg_new(image_host_arch(), "linux");
+		digest_buffer("scratch", 7, &s->key);
+		return 0;
+	}
+	r = image_read_named(b->store, s->base, &img, err);
+	if (r < 0) {
+		err_wrap(err, "FROM %s", s->base);
+		if (r == -ENOENT)
+			return err_at(err, &in->loc,
+				      "%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
+				      (*err)->msg, s->base);
+		return r;
+	}
+	s->config = json_deep_copy(img->config);
+	for (size_t i = 0; i < img->n_layers; i++)
+		stage_add_layer(s, &img->layers[i]);
+	s->key = img->manifest_digest;
+	/* a child image starts with no history of its own steps, but keeps the base's */
+	return 0;
+}
+
+/* ONBUILD triggers of the base run first, then are dropped from the new image. */
+static int run_onbuild(struct build_ctx *b, struct stage_state *s, struct kiln_error **err)
+{
+	json_t *c = imgcfg_config(s->config), *triggers = json_object_get(c, "OnBuild"), *t;
+	_cleanup_(json_decrefp) json_t *held = json_incref(triggers);
+	size_t i;
+
+	json_object_del(c, "OnBuild");
+	json_array_foreach(held, i, t) {
+		_cleanup_(dockerfile_freep) struct dockerfile *df = NULL;
+		_cleanup_free_ char *text = xasprintf("FROM scratch\n%s\n", json_string_value(t));
+		int r = parser_parse(text, strlen(text), "ONBUILD", &df, err);
+
+		if (r < 0)
+			return err_wrap(err, "base image '%s': ONBUILD trigger '%s'", s->base,
+					json_string_value(t));
+		for (size_t k = 1; k < df->n_instrs; k++) {
+			r = stage_run_instruction(b, s, &df->instrs[k], err);
+			if (r < 0)
+				return err_wrap(err, "ONBUILD trigger from '%s'", s->base);
+		}
+	}
+	return 0;
+}
+
+int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err)
+{
+	const struct instruction *in = &b->df->instrs[s->st->first];
+	const char *platform = instr_flag_get(in, "platform");
+	struct step st;
+	int r;
+
+	step_begin(b, s, in, &st);
+	if (platform && !strstr(platform, "$") && strcmp(platform, "linux/amd64") != 0)
+		log_warn("%s:%u: FROM --platform=%s: kiln builds for linux/%s only, ignoring",
+			 b->dockerfile_name, in->loc.line, platform, image_host_arch());
+	if (s->base_stage >= 0)
+		r = base_from_stage(b, s, &b->stages[s->base_stage]);
+	else
+		r = base_from_image(b, s, in, err);
+	if (r >= 0)
+		r = run_onbuild(b, s, err);
+	step_end(b, &st, r < 0 ? BUILD_STEP_FAILED : BUILD_STEP_DONE, -1);
+	return r;
+}
+
+/* ---- one instruction ------------------------------------------------------------------- */
+
+/* After a config-only step, the key covers the config as it now is. */
+static void meta_key(struct stage_state *s, const char *text)
+{
+	_cleanup_free_ char *dump = json_dumps(imgcfg_config(s->config),
+					       JSON_COMPACT | JSON_SORT_KEYS);
+	struct cache_key k;
+
+	cache_key_begin(&k, &s->key);
+	cache_key_add(&k, "meta", text);
+	cache_key_add(&k, "config", dump ? dump : "");
+	strv_foreach(&s->args, a)
+		cache_key_add(&k, "arg", *a);
+	cache_key_finish(&k, &s->key);
+}
+
+static int run_step(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		    struct step *st, struct kiln_error **err)
+{
+	int r;
+
+	if (instr_is_meta(in->kind)) {
+		r = instr_meta(b, s, in, err);
+		if (r >= 0) {
+			stage_history(b, s, st->text, true);
+			meta_key(s, st->text);
+		}
+		return r;
+	}
+	switch (in->kind) {
+	case INSTR_RUN:
+		return instr_run(b, s, in, st, err);
+	case INSTR_COPY:
+	case INSTR_ADD:
+		return instr_copy(b, s, in, st, err);
+	case INSTR_WORKDIR:
+		return instr_workdir(b, s, in, st, err);
+	default:
+		return instr_error(b, in, err, "unknown instruction '%s'", in->keyword);
+	}
+}
+
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
+			  const struct instruction *in, struct kiln_error **err)
+{
+	struct step st;
+	int r;
+
+	step_begin(b, s, in, &st);
+	r = run_step(b, s, in, &st, err);
+	if (r < 0) {
+		unsigned idx = st.info.index, total = st.info.total;
+		_cleanup_free_ char *text = xstrdup(st.text);
+
+		step_end(b, &st, BUILD_STEP_FAILED, st.info.exit_status);
+		if (s->st->name)
+			return err_wrap(err, "step %u/%u [%s] '%s'", idx, total, s->st->name, text);
+		return err_wrap(err, "step %u/%u '%s'", idx, total, text);
+	}
+	step_end(b, &st, r > 0 ? BUILD_STEP_CACHED : BUILD_STEP_DONE, -1);
+	return 0;
+}
