@@ -1,0 +1,3 @@
+#include "tap.h"
+TEST(x){}
+TAP_MAIN(TAP_ENTRY(x))
