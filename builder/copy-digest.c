@@ -151,6 +151,14 @@ static int put_item(struct digester *d, const struct copy_item *it, struct kiln_
 		put_bytes(d, it->inl->data, it->inl->len);
 		return 0;
 	}
+	if (it->archive) {
+		unsigned char dg[32];
+
+		r = content_digest(d, &n, dg, err);
+		if (r >= 0)
+			put_bytes(d, dg, sizeof(dg));
+		return r;
+	}
 	r = put_node(d, &n, err);
 	if (r >= 0 && S_ISDIR(it->st.st_mode))
 		r = copy_walk_item(d->o, it, &n, &digest_ops, d, err);
@@ -160,19 +168,23 @@ static int put_item(struct digester *d, const struct copy_item *it, struct kiln_
 static void put_options(struct digester *d, const struct copy_plan *p)
 {
 	const struct copy_chmod *m = &d->o->chmod;
+	bool archives_only = true;
 
+	for (size_t i = 0; i < p->n; i++)
+		archives_only &= p->items[i].archive;
 	put_str(d, "kiln-copy-v1");
 	put_str(d, p->dest);
 	put_u64(d, p->dest_is_dir);
 	put_u64(d, d->o->parents);
 	put_u64(d, d->o->add);
-	put_u64(d, d->o->chown.set);
-	put_u64(d, d->uid);
-	put_u64(d, d->gid);
+	/* --chown does not apply to unpacked archives, so it must not change their key */
+	put_u64(d, d->o->chown.set && !archives_only);
+	put_u64(d, archives_only ? 0 : d->uid);
+	put_u64(d, archives_only ? 0 : d->gid);
 	put_u64(d, m->set);
-	put_u64(d, m->octal);
-	put_u64(d, m->mode);
-	for (size_t i = 0; i < m->n_clauses; i++) {
+	put_u64(d, m->set && m->octal);
+	put_u64(d, m->set && m->octal ? m->mode : 0);
+	for (size_t i = 0; m->set && !m->octal && i < m->n_clauses; i++) {
 		put_u64(d, m->clauses[i].who);
 		put_u64(d, (uint64_t)m->clauses[i].op);
 		put_u64(d, m->clauses[i].perm);

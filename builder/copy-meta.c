@@ -108,7 +108,7 @@ int copy_chmod_parse(const char *spec, struct copy_chmod *ret, struct kiln_error
 		*ret = c;
 		return 0;
 	}
-	if (*spec >= '0' && *spec <= '9')
+	if ((*spec >= '0' && *spec <= '9') || (*spec && spec[strlen(spec) - 1] == ','))
 		goto bad;
 	while (*p) {
 		if (c.n_clauses == ARRAY_SIZE(c.clauses) || parse_clause(&p, &c.clauses[c.n_clauses]) < 0)
@@ -182,12 +182,12 @@ static int db_lookup(int root_fd, const char *file, const char *name, unsigned l
 	if (strbuf_read_fd(&sb, fd, err) < 0)
 		return err_wrap(err, "read '%s'", file);
 	for (char *line = sb.buf; line && *line;) {
-		char *nl = strchr(line, '\n'), *f[4] = {line};
+		char *nl = strchr(line, '\n'), *f[5] = {line};
 		size_t nf = 1;
 
 		if (nl)
 			*nl = '\0';
-		for (char *q = line; *q && nf < 4; q++)
+		for (char *q = line; *q && nf < 5; q++)
 			if (*q == ':') {
 				*q = '\0';
 				f[nf++] = q + 1;

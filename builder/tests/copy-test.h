@@ -25,19 +25,19 @@
 static char top[64];
 static int ctxfd = -1, rootfd = -1, topfd = -1;
 
-static void die(const char *what)
+static inline void die(const char *what)
 {
 	perror(what);
 	abort();
 }
 
-static void t_mkdirs(int dfd, const char *path)
+static inline void t_mkdirs(int dfd, const char *path)
 {
 	if (fs_mkdir_p(dfd, path, 0755, NULL) < 0)
 		die(path);
 }
 
-static void t_write(int dfd, const char *path, const char *data, mode_t mode)
+static inline void t_write(int dfd, const char *path, const char *data, mode_t mode)
 {
 	char *dir = strdup(path), *slash = strrchr(dir, '/');
 	int fd;
@@ -55,7 +55,7 @@ static void t_write(int dfd, const char *path, const char *data, mode_t mode)
 	close(fd);
 }
 
-static void t_symlink(int dfd, const char *target, const char *path)
+static inline void t_symlink(int dfd, const char *target, const char *path)
 {
 	unlinkat(dfd, path, 0);
 	if (symlinkat(target, dfd, path) < 0)
@@ -63,7 +63,7 @@ static void t_symlink(int dfd, const char *target, const char *path)
 }
 
 /* The file's content, or NULL when it cannot be read (caller frees). */
-static char *t_read(int dfd, const char *path)
+static inline char *t_read(int dfd, const char *path)
 {
 	struct strbuf sb = STRBUF_INIT;
 
@@ -74,7 +74,7 @@ static char *t_read(int dfd, const char *path)
 	return strbuf_detach(&sb, NULL);
 }
 
-static bool t_content_is(int dfd, const char *path, const char *want)
+static inline bool t_content_is(int dfd, const char *path, const char *want)
 {
 	char *got = t_read(dfd, path);
 	bool ok = got && strcmp(got, want) == 0;
@@ -85,14 +85,14 @@ static bool t_content_is(int dfd, const char *path, const char *want)
 	return ok;
 }
 
-static bool t_exists(int dfd, const char *path)
+static inline bool t_exists(int dfd, const char *path)
 {
 	struct stat st;
 
 	return fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static struct stat t_lstat(int dfd, const char *path)
+static inline struct stat t_lstat(int dfd, const char *path)
 {
 	struct stat st;
 
@@ -101,7 +101,7 @@ static struct stat t_lstat(int dfd, const char *path)
 	return st;
 }
 
-static void t_setup(void)
+static inline void t_setup(void)
 {
 	snprintf(top, sizeof(top), "/tmp/kiln-test-copy.XXXXXX");
 	if (!mkdtemp(top))
@@ -116,7 +116,7 @@ static void t_setup(void)
 	t_write(topfd, "secret", "top-secret", 0644);
 }
 
-static void t_teardown(void)
+static inline void t_teardown(void)
 {
 	close(ctxfd);
 	close(rootfd);
@@ -125,7 +125,7 @@ static void t_teardown(void)
 }
 
 /* Fresh ctx/ and root/ for one test. */
-static void t_reset(void)
+static inline void t_reset(void)
 {
 	if (topfd < 0)
 		t_setup();
@@ -139,7 +139,7 @@ static void t_reset(void)
 	rootfd = openat(topfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-static struct copy_opts t_opts(const char *dest, const char *const *sources, size_t n)
+static inline struct copy_opts t_opts(const char *dest, const char *const *sources, size_t n)
 {
 	struct copy_opts o = {.src_root = ctxfd, .sources = sources, .n_sources = n, .dest = dest};
 
@@ -147,7 +147,7 @@ static struct copy_opts t_opts(const char *dest, const char *const *sources, siz
 }
 
 /* Run copy_run; on failure the message goes to *ret_msg (caller frees) or is printed. */
-static int t_copy(const struct copy_opts *o, char **ret_msg)
+static inline int t_copy(const struct copy_opts *o, char **ret_msg)
 {
 	struct kiln_error *e = NULL;
 	struct copy_result res = {0};
@@ -168,7 +168,7 @@ static int t_copy(const struct copy_opts *o, char **ret_msg)
 		t_copy(&o_, NULL);                                                  \
 	})
 
-static bool t_contains(const char *msg, const char *needle)
+static inline bool t_contains(const char *msg, const char *needle)
 {
 	bool ok = msg && strstr(msg, needle);
 
