@@ -247,6 +247,7 @@ int copy_dest_dir(int root, const char *path, bool create, const struct copy_cho
 		  int *ret_fd, char **ret_canon, struct kiln_error **err);
 /* Copy the xattrs worth keeping (user.*, security.capability) from @src to @dst. */
 void copy_xattrs(int src, int dst, const char *what);
-/* Stream @src into @dst (copy_file_range, sendfile, read/write); *hint (start at 0)
- * remembers which one worked, across calls. */
-int copy_stream(int src, int dst, int *hint, uint64_t *ret_bytes, struct kiln_error **err);
+/* Stream @src into @dst (copy_file_range, sendfile, read/write), stopping at @size when
+ * it is not 0; *hint (start at 0) remembers which one worked, across calls. */
+int copy_stream(int src, int dst, uint64_t size, int *hint, uint64_t *ret_bytes,
+		struct kiln_error **err);

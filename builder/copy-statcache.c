@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@
 
 struct sc_entry {
 	char *path;
+	uint64_t hash;
 	uint64_t size, mtime_ns, ino, dev;
 	unsigned char digest[32];
 };
@@ -49,11 +51,11 @@ static uint64_t hash_path(const char *s)
 	return h;
 }
 
-static struct sc_entry *find_slot(struct copy_stat_cache *c, const char *path)
+static struct sc_entry *find_slot(struct copy_stat_cache *c, const char *path, uint64_t h)
 {
-	size_t i = hash_path(path) & (c->cap - 1);
+	size_t i = h & (c->cap - 1);
 
-	while (c->slots[i].path && !streq(c->slots[i].path, path))
+	while (c->slots[i].path && (c->slots[i].hash != h || !streq(c->slots[i].path, path)))
 		i = (i + 1) & (c->cap - 1);
 	return &c->slots[i];
 }
@@ -67,19 +69,21 @@ static void grow(struct copy_stat_cache *c)
 	c->slots = xcalloc(c->cap, sizeof(*c->slots));
 	for (size_t i = 0; i < oldcap; i++)
 		if (old[i].path)
-			*find_slot(c, old[i].path) = old[i];
+			*find_slot(c, old[i].path, old[i].hash) = old[i];
 	free(old);
 }
 
 static struct sc_entry *insert(struct copy_stat_cache *c, const char *path)
 {
+	uint64_t h = hash_path(path);
 	struct sc_entry *e;
 
 	if ((c->n + 1) * 4 > c->cap * 3)
 		grow(c);
-	e = find_slot(c, path);
+	e = find_slot(c, path, h);
 	if (!e->path) {
 		e->path = xstrdup(path);
+		e->hash = h;
 		c->n++;
 	}
 	return e;
@@ -106,24 +110,37 @@ static int hex_decode(const char *hex, unsigned char out[32])
 	return 0;
 }
 
-static void parse_line(struct copy_stat_cache *c, char *line)
+/* A decimal number followed by one space; NULL when malformed. */
+static char *parse_u64(char *p, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (*p < '0' || *p > '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	*ret = v;
+	return *p == ' ' ? p + 1 : NULL;
+}
+
+static void parse_line(struct copy_stat_cache *c, char *line, size_t len)
 {
 	unsigned char digest[32];
-	uint64_t size, mtime, ino, dev;
-	int off = 0;
+	uint64_t v[4];
+	char *p = line + 65;
 	struct sc_entry *e;
 
-	if (strlen(line) < 65 || line[64] != ' ' || hex_decode(line, digest) < 0)
+	if (len < 66 || line[64] != ' ' || hex_decode(line, digest) < 0)
 		return;
-	if (sscanf(line + 65, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %n", &size, &mtime,
-		   &ino, &dev, &off) != 4 ||
-	    off == 0 || !line[65 + off])
+	for (size_t i = 0; i < 4 && p; i++)
+		p = parse_u64(p, &v[i]);
+	if (!p || !*p)
 		return;
-	e = insert(c, line + 65 + off);
-	e->size = size;
-	e->mtime_ns = mtime;
-	e->ino = ino;
-	e->dev = dev;
+	e = insert(c, p);
+	e->size = v[0];
+	e->mtime_ns = v[1];
+	e->ino = v[2];
+	e->dev = v[3];
 	memcpy(e->digest, digest, 32);
 }
 
@@ -143,16 +160,22 @@ struct copy_stat_cache *copy_stat_cache_load(int dir_fd, const char *name)
 	c->dir_fd = dir_fd;
 	c->name = xstrdup(name);
 	c->now_ns = now_ns();
-	grow(c);
-	if (strbuf_read_file(&sb, dir_fd, name, NULL) < 0)
+	if (strbuf_read_file(&sb, dir_fd, name, NULL) < 0) {
+		grow(c);
 		return c;
+	}
+	/* about 100 bytes a line, at most 3/4 full */
+	c->cap = 512;
+	while (c->cap * 3 / 4 < sb.len / 64)
+		c->cap *= 2;
+	c->slots = xcalloc(c->cap, sizeof(*c->slots));
 	for (char *line = sb.buf; line && *line;) {
 		char *nl = strchr(line, '\n');
 
 		if (!nl)
 			break; /* a torn last line is dropped */
 		*nl = '\0';
-		parse_line(c, line);
+		parse_line(c, line, (size_t)(nl - line));
 		line = nl + 1;
 	}
 	return c;
@@ -170,7 +193,7 @@ bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const stru
 
 	if (!c)
 		return false;
-	e = find_slot(c, path);
+	e = find_slot(c, path, hash_path(path));
 	if (!e->path || e->size != (uint64_t)st->st_size || e->mtime_ns != mtime_of(st) ||
 	    e->ino != (uint64_t)st->st_ino || e->dev != (uint64_t)st->st_dev)
 		return false;

@@ -202,12 +202,15 @@ static bool fall_back(int e)
 	return e == EXDEV || e == EINVAL || e == ENOSYS || e == EOPNOTSUPP || e == EBADF;
 }
 
-int copy_stream(int src, int dst, int *hint, uint64_t *ret_bytes, struct kiln_error **err)
+int copy_stream(int src, int dst, uint64_t size, int *hint, uint64_t *ret_bytes,
+		struct kiln_error **err)
 {
 	uint64_t total = 0;
 	int r;
 
 	while (*hint != STREAM_RW) {
+		if (size && total >= size)
+			break; /* the size stat() gave: spare the call that would return 0 */
 		ssize_t n = *hint == STREAM_CFR ? copy_file_range(src, NULL, dst, NULL, 1 << 30, 0)
 						: sendfile(dst, src, NULL, 1 << 30);
 
@@ -215,15 +218,17 @@ int copy_stream(int src, int dst, int *hint, uint64_t *ret_bytes, struct kiln_er
 			total += (uint64_t)n;
 			continue;
 		}
-		if (n == 0) {
-			*ret_bytes = total;
-			return 0;
-		}
+		if (n == 0)
+			break;
 		if (errno == EINTR)
 			continue;
 		if (total || !fall_back(errno))
 			return err_sys(err, errno, "copy");
 		(*hint)++;
+	}
+	if (*hint != STREAM_RW) {
+		*ret_bytes = total;
+		return 0;
 	}
 	r = stream_rw(src, dst, &total, err);
 	*ret_bytes = total;

@@ -127,6 +127,23 @@ static int hl_link(struct copier *c, const struct hardlink *h, int dir, const ch
 
 /* ---- non-directories ---------------------------------------------------------------- */
 
+/* Create @name for writing; an existing non-directory there is replaced. */
+static int create_file(int dir, const char *name, const char *what, struct kiln_error **err)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno == EEXIST) {
+		int r = prepare_target(dir, name, what, err);
+
+		if (r < 0)
+			return r;
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return err_sys(err, errno, "create '/%s'", what);
+	return fd;
+}
+
 static int write_reg(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
 		     const char *name, struct kiln_error **err)
 {
@@ -134,19 +151,19 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	_cleanup_close_ int src = -1, dst = -1;
 	struct hardlink *h = n->st.st_nlink > 1 ? hl_find(c, &n->st) : NULL;
 	uint64_t bytes = 0;
-	int r = prepare_target(dir, name, what, err);
+	int r;
 
-	if (r < 0)
-		return r;
-	if (h)
-		return hl_link(c, h, dir, name, what, err);
+	if (h) {
+		r = prepare_target(dir, name, what, err);
+		return r < 0 ? r : hl_link(c, h, dir, name, what, err);
+	}
 	src = copy_node_open(n, err);
 	if (src < 0)
 		return src;
-	dst = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	dst = create_file(dir, name, what, err);
 	if (dst < 0)
-		return err_sys(err, errno, "create '/%s'", what);
-	r = copy_stream(src, dst, &c->hint, &bytes, err);
+		return dst;
+	r = copy_stream(src, dst, (uint64_t)n->st.st_size, &c->hint, &bytes, err);
 	if (r < 0)
 		return err_wrap(err, "copy '%s' to '/%s'", n->rel.len ? n->rel.buf : n->name, what);
 	c->res->bytes += bytes;
@@ -368,15 +385,13 @@ static int write_inline(struct copier *c, const struct copy_item *it, int dir, c
 	_cleanup_free_ char *what = join_path(dirpath, name);
 	_cleanup_close_ int fd = -1;
 	struct stat st = {.st_mode = S_IFREG | 0644, .st_mtim = c->o->inline_mtime};
-	int r = prepare_target(dir, name, what, err);
+	int r;
 
-	if (r < 0)
-		return r;
 	if (!st.st_mtim.tv_sec && !st.st_mtim.tv_nsec)
 		clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = create_file(dir, name, what, err);
 	if (fd < 0)
-		return err_sys(err, errno, "create '/%s'", what);
+		return fd;
 	r = fs_write_all(fd, it->inl->data, it->inl->len, err);
 	if (r < 0)
 		return err_wrap(err, "write '/%s'", what);
