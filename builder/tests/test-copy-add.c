@@ -11,6 +11,7 @@
 #include "copy-test.h"
 
 /* Run a shell command in the scratch directory; abort when it fails. */
+static void sh(const char *fmt, ...) _printf_(1, 2);
 static void sh(const char *fmt, ...)
 {
 	char cmd[4096];
