@@ -321,8 +321,9 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e, struct kiln
 			r = unpackers[i].fn(u, dir, base, e, name.buf, err);
 			if (r == 0 && u->res->written)
 				strv_push_take(u->res->written,
-					       *u->dest_path ? xasprintf("%s/%s", u->dest_path, name.buf)
-							     : xstrdup(name.buf));
+					       *u->dest_path
+						       ? xasprintf("%s/%s", u->dest_path, name.buf)
+						       : xstrdup(name.buf));
 			if (r == 0)
 				u->res->n_files++;
 			return r < 0 ? r : 0;
@@ -346,8 +347,11 @@ static void fix_dir_times(struct unpacker *u)
 int copy_unpack(int fd, int dest_dir, const char *dest_path, struct copy_result *res,
 		struct kiln_error **err)
 {
-	struct unpacker u = {.dest = dest_dir, .dest_path = dest_path, .res = res,
-			     .do_chown = geteuid() == 0, .dirs = STRV_INIT};
+	struct unpacker u = {.dest = dest_dir,
+			     .dest_path = dest_path,
+			     .res = res,
+			     .do_chown = geteuid() == 0,
+			     .dirs = STRV_INIT};
 	_cleanup_(archive_read_freep) struct archive *a = tar_reader(fd);
 	struct archive_entry *e;
 	int r = 0, ar;

@@ -135,8 +135,12 @@ static int put_url(struct digester *d, const struct copy_item *it, struct kiln_e
 
 static int put_item(struct digester *d, const struct copy_item *it, struct kiln_error **err)
 {
-	struct copy_node n = {.fd = it->fd, .parent_fd = -1, .name = it->name, .rel = STRBUF_INIT,
-			      .st = it->st, .dst_fd = -1};
+	struct copy_node n = {.fd = it->fd,
+			      .parent_fd = -1,
+			      .name = it->name,
+			      .rel = STRBUF_INIT,
+			      .st = it->st,
+			      .dst_fd = -1};
 	int r;
 
 	d->item = it;

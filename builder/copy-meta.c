@@ -31,11 +31,7 @@ static const struct {
 	char c;
 	mode_t bits; /* spread over u, g and o; masked by who */
 } perm_table[] = {
-	{'r', 0444},
-	{'w', 0222},
-	{'x', 0111},
-	{'s', S_ISUID | S_ISGID},
-	{'t', S_ISVTX},
+	{'r', 0444}, {'w', 0222}, {'x', 0111}, {'s', S_ISUID | S_ISGID}, {'t', S_ISVTX},
 };
 
 static int parse_octal(const char *spec, struct copy_chmod *ret)
@@ -111,7 +107,8 @@ int copy_chmod_parse(const char *spec, struct copy_chmod *ret, struct kiln_error
 	if ((*spec >= '0' && *spec <= '9') || (*spec && spec[strlen(spec) - 1] == ','))
 		goto bad;
 	while (*p) {
-		if (c.n_clauses == ARRAY_SIZE(c.clauses) || parse_clause(&p, &c.clauses[c.n_clauses]) < 0)
+		if (c.n_clauses == ARRAY_SIZE(c.clauses) ||
+		    parse_clause(&p, &c.clauses[c.n_clauses]) < 0)
 			goto bad;
 		c.n_clauses++;
 	}
@@ -192,7 +189,8 @@ static int db_lookup(int root_fd, const char *file, const char *name, unsigned l
 				*q = '\0';
 				f[nf++] = q + 1;
 			}
-		if (nf >= 3 && strlen(f[0]) == nlen && streq(f[0], name) && parse_id(f[2], ret_id)) {
+		if (nf >= 3 && strlen(f[0]) == nlen && streq(f[0], name) &&
+		    parse_id(f[2], ret_id)) {
 			if (ret_gid && (nf < 4 || !parse_id(f[3], ret_gid)))
 				return -ENOENT;
 			return 0;
@@ -214,14 +212,16 @@ int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 	if (parse_id(user, &uid)) {
 		gid = uid;
 	} else {
-		int r = *user ? db_lookup(root_fd, "/etc/passwd", user, &uid, &primary, err) : -ENOENT;
+		int r = *user ? db_lookup(root_fd, "/etc/passwd", user, &uid, &primary, err)
+			      : -ENOENT;
 
 		if (r < 0 && r != -ENOENT)
 			return r;
 		if (r < 0)
-			return err_new(err, KILN_ERR_INPUT, ENOENT,
-				       "unable to find user '%s': no matching entries in passwd file",
-				       user);
+			return err_new(
+				err, KILN_ERR_INPUT, ENOENT,
+				"unable to find user '%s': no matching entries in passwd file",
+				user);
 		gid = primary;
 	}
 	if (group && !parse_id(group, &gid)) {
@@ -230,9 +230,10 @@ int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 		if (r < 0 && r != -ENOENT)
 			return r;
 		if (r < 0)
-			return err_new(err, KILN_ERR_INPUT, ENOENT,
-				       "unable to find group '%s': no matching entries in group file",
-				       group);
+			return err_new(
+				err, KILN_ERR_INPUT, ENOENT,
+				"unable to find group '%s': no matching entries in group file",
+				group);
 	}
 	ret->set = true;
 	ret->uid = (uid_t)uid;

@@ -83,8 +83,8 @@ static bool ignored(const struct copy_opts *o, const char *ctxrel, bool is_dir, 
 	*ret_descend = false;
 	if (!o->excluded || !*ctxrel || !o->excluded(ctxrel, is_dir, o->exclude_ud))
 		return false;
-	*ret_descend = is_dir && o->may_contain_included &&
-		       o->may_contain_included(ctxrel, o->exclude_ud);
+	*ret_descend =
+		is_dir && o->may_contain_included && o->may_contain_included(ctxrel, o->exclude_ud);
 	return true;
 }
 
@@ -164,8 +164,8 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 {
 	_cleanup_strv_ struct strv names = STRV_INIT;
 	_cleanup_strbuf_ struct strbuf path = STRBUF_INIT;
-	_cleanup_close_ int fd =
-		fs_open_in(x->o->src_root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT, NULL);
+	_cleanup_close_ int fd = fs_open_in(x->o->src_root, *dir ? dir : ".",
+					    O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT, NULL);
 	int r;
 
 	if (fd < 0)
@@ -173,12 +173,12 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 	r = list_dir(fd, &names, err);
 	if (r < 0)
 		return r;
-	strv_foreach(&names, name)
-	{
+	strv_foreach(&names, name) {
 		struct stat st;
 		bool descend;
 
-		if (fnmatch(comps[i], *name, 0) != 0 || fstatat(fd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fnmatch(comps[i], *name, 0) != 0 ||
+		    fstatat(fd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		join(&path, dir, *name);
 		if (ignored(x->o, path.buf, S_ISDIR(st.st_mode), &descend) && !descend)
@@ -374,7 +374,8 @@ int copy_plan_build(const struct copy_opts *o, struct copy_plan *ret, struct kil
 		r = p.unmatched ? err_new(err, KILN_ERR_INPUT, ENOENT,
 					  "no source files were specified: '%s' matched nothing",
 					  p.unmatched)
-				: err_new(err, KILN_ERR_INPUT, ENOENT, "no source files were specified");
+				: err_new(err, KILN_ERR_INPUT, ENOENT,
+					  "no source files were specified");
 		copy_plan_release(&p);
 		return r;
 	}
@@ -462,10 +463,13 @@ static int walk_dir(struct walker *w, struct copy_node *dir, struct kiln_error *
 
 	if (r < 0)
 		return err_wrap(err, "'%s'", dir->rel.len ? dir->rel.buf : w->item->pattern);
-	strv_foreach(&names, name)
-	{
-		struct copy_node c = {.parent = dir, .fd = -1, .parent_fd = dir->fd, .name = *name,
-				      .rel = STRBUF_INIT, .dst_fd = -1};
+	strv_foreach(&names, name) {
+		struct copy_node c = {.parent = dir,
+				      .fd = -1,
+				      .parent_fd = dir->fd,
+				      .name = *name,
+				      .rel = STRBUF_INIT,
+				      .dst_fd = -1};
 
 		if (fstatat(dir->fd, *name, &c.st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* removed while we walk */

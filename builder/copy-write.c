@@ -159,7 +159,8 @@ int copy_dest_dir(int root, const char *path, bool create, const struct copy_cho
 		dstack_release(&s);
 		return err_new(err, r == -ENOENT ? KILN_ERR_INPUT : KILN_ERR_SYSTEM, -r,
 			       "destination '%s': %s", path,
-			       r == -ENOTDIR ? "a path component is not a directory" : strerror(-r));
+			       r == -ENOTDIR ? "a path component is not a directory"
+					     : strerror(-r));
 	}
 	fd = s.n > 1 ? s.fds[--s.n] : openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {

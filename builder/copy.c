@@ -314,7 +314,8 @@ static int cb_leave(void *ud, struct copy_node *n, struct kiln_error **err)
 
 static const struct copy_walk_ops copy_ops = {cb_enter, cb_leaf, cb_leave};
 
-/* ---- placing the items ------------------------------------------------------------------------ */
+/* ---- placing the items ------------------------------------------------------------------------
+ */
 
 static char *item_dir(const struct copy_plan *p, const struct copy_item *it, bool is_dir)
 {
@@ -330,17 +331,21 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 		     struct kiln_error **err)
 {
 	_cleanup_free_ char *path = item_dir(p, it, true);
-	struct copy_node root = {.fd = it->fd, .parent_fd = -1, .name = it->name,
-				 .rel = STRBUF_INIT, .st = it->st, .dst_fd = -1};
+	struct copy_node root = {.fd = it->fd,
+				 .parent_fd = -1,
+				 .name = it->name,
+				 .rel = STRBUF_INIT,
+				 .st = it->st,
+				 .dst_fd = -1};
 	int r = copy_dest_dir(c->root, path, false, NULL, &root.dst_fd, &root.dst_path, NULL);
 
 	if (r < 0) {
 		r = copy_dest_dir(c->root, path, true, &c->o->chown, &root.dst_fd, &root.dst_path,
 				  err);
 		if (r < 0)
-			return r == -ENOTDIR ? err_wrap(err, "cannot copy directory '%s'",
-							it->pattern)
-					     : r;
+			return r == -ENOTDIR
+				       ? err_wrap(err, "cannot copy directory '%s'", it->pattern)
+				       : r;
 		root.dst_created = *it->ctxpath != '\0';
 		record(c, root.dst_path, "", true);
 	}
@@ -407,8 +412,12 @@ static int place_file(struct copier *c, const struct copy_plan *p, const struct 
 {
 	_cleanup_free_ char *dirpath = NULL, *name = NULL;
 	_cleanup_close_ int dir = -1;
-	struct copy_node n = {.fd = it->fd, .parent_fd = -1, .name = it->name, .rel = STRBUF_INIT,
-			      .st = it->st, .dst_fd = -1};
+	struct copy_node n = {.fd = it->fd,
+			      .parent_fd = -1,
+			      .name = it->name,
+			      .rel = STRBUF_INIT,
+			      .st = it->st,
+			      .dst_fd = -1};
 	int r = file_target(c, p, it, &dir, &dirpath, &name, err);
 
 	if (r < 0)
@@ -483,17 +492,18 @@ static int check_several(struct copier *c, struct copy_plan *p, struct kiln_erro
 		p->dest_is_dir = true;
 		return 0;
 	}
-	return err_new(err, KILN_ERR_INPUT, EINVAL,
-		       "when copying more than one source file, the destination '%s' must be a directory and end with a '/'",
-		       c->o->dest);
+	return err_new(
+		err, KILN_ERR_INPUT, EINVAL,
+		"when copying more than one source file, the destination '%s' must be a directory and end with a '/'",
+		c->o->dest);
 }
 
 int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
 	     struct kiln_error **err)
 {
 	struct copy_result local = {0};
-	struct copier c = {.o = o, .root = dest_root, .res = ret ? ret : &local,
-			   .do_chown = geteuid() == 0};
+	struct copier c = {
+		.o = o, .root = dest_root, .res = ret ? ret : &local, .do_chown = geteuid() == 0};
 	struct copy_plan p;
 	int r = copy_plan_build(o, &p, err);
 

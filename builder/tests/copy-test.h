@@ -161,11 +161,11 @@ static inline int t_copy(const struct copy_opts *o, char **ret_msg)
 	return r;
 }
 
-#define COPY1(dest, ...)                                                            \
-	({                                                                          \
-		static const char *const srcs_[] = {__VA_ARGS__};                   \
-		struct copy_opts o_ = t_opts(dest, srcs_, ARRAY_SIZE(srcs_));       \
-		t_copy(&o_, NULL);                                                  \
+#define COPY1(dest, ...)                                                      \
+	({                                                                    \
+		static const char *const srcs_[] = {__VA_ARGS__};             \
+		struct copy_opts o_ = t_opts(dest, srcs_, ARRAY_SIZE(srcs_)); \
+		t_copy(&o_, NULL);                                            \
 	})
 
 static inline bool t_contains(const char *msg, const char *needle)

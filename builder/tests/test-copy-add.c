@@ -67,8 +67,11 @@ TEST(add_unpacks_every_compression)
 	static const struct {
 		const char *name, *compress;
 	} cases[] = {
-		{"plain.tar", ""},	     {"x.tar.gz", "| gzip"}, {"x.tar.bz2", "| bzip2"},
-		{"x.tar.xz", "| xz"},	     {"x.tar.zst", "| zstd -q"},
+		{"plain.tar", ""},
+		{"x.tar.gz", "| gzip"},
+		{"x.tar.bz2", "| bzip2"},
+		{"x.tar.xz", "| xz"},
+		{"x.tar.zst", "| zstd -q"},
 		{"no-extension", "| gzip"}, /* found by content, not name */
 	};
 
@@ -304,7 +307,8 @@ static int free_port(void)
 
 static bool server_up(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons((uint16_t)server_port)};
 
 	for (int i = 0; i < 100; i++) {

@@ -10,14 +10,14 @@ TEST(chmod_parse_and_apply)
 		bool is_dir;
 		mode_t want;
 	} cases[] = {
-		{"755", 0644, false, 0755},	     {"0640", 0777, false, 0640},
-		{"4755", 0644, false, 04755},	     {"u+x", 0644, false, 0744},
-		{"g-w", 0664, false, 0644},	     {"u+x,g-w", 0664, false, 0744},
-		{"a=r", 0777, false, 0444},	     {"o=", 0777, false, 0770},
-		{"+x", 0644, false, 0755},	     {"a+X", 0644, false, 0644},
-		{"a+X", 0644, true, 0755},	     {"a+X", 0744, false, 0755},
-		{"go-rwx", 0777, false, 0700},	     {"u+s", 0755, false, 04755},
-		{"ug=rw,o=r", 0, false, 0664},	     {"+t", 0777, true, 01777},
+		{"755", 0644, false, 0755},    {"0640", 0777, false, 0640},
+		{"4755", 0644, false, 04755},  {"u+x", 0644, false, 0744},
+		{"g-w", 0664, false, 0644},    {"u+x,g-w", 0664, false, 0744},
+		{"a=r", 0777, false, 0444},    {"o=", 0777, false, 0770},
+		{"+x", 0644, false, 0755},     {"a+X", 0644, false, 0644},
+		{"a+X", 0644, true, 0755},     {"a+X", 0744, false, 0755},
+		{"go-rwx", 0777, false, 0700}, {"u+s", 0755, false, 04755},
+		{"ug=rw,o=r", 0, false, 0664}, {"+t", 0777, true, 01777},
 	};
 	static const char *const bad[] = {"", "9", "888", "u", "u+q", "x+r", "07777777", "u+x,"};
 
@@ -48,9 +48,14 @@ TEST(chown_resolves_names_inside_the_image)
 		uid_t uid;
 		gid_t gid;
 	} cases[] = {
-		{"1000:1001", 1000, 1001}, {"1000", 1000, 1000},    {"myuser", 1500, 1600},
-		{"myuser:staff", 1500, 50}, {"myuser:7", 1500, 7},   {"0:wheel", 0, 10},
-		{"root", 0, 0},		    {"nogroup:staff", 65534, 50},
+		{"1000:1001", 1000, 1001},
+		{"1000", 1000, 1000},
+		{"myuser", 1500, 1600},
+		{"myuser:staff", 1500, 50},
+		{"myuser:7", 1500, 7},
+		{"0:wheel", 0, 10},
+		{"root", 0, 0},
+		{"nogroup:staff", 65534, 50},
 	};
 	static const char *const bad[] = {"nobody", "myuser:nope", ":", "", "myuser:"};
 
