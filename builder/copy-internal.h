@@ -242,8 +242,8 @@ int copy_fetch_url(const char *url, int *ret_fd, struct timespec *ret_mtime,
 		   struct kiln_error **err);
 
 /* Destination: resolve @path (absolute) inside @root following symlinks in it, creating
- * missing directories 0755 when @create; the last created one gets @final_owner. */
-int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *final_owner,
+ * missing directories 0755 owned by @owner (when set) if @create, as BuildKit's MkdirAll. */
+int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *owner,
 		  int *ret_fd, char **ret_canon, struct kiln_error **err);
 /* Copy the xattrs worth keeping (user.*, security.capability) from @src to @dst. */
 void copy_xattrs(int src, int dst, const char *what);

@@ -99,13 +99,13 @@ static int follow(struct dstack *s, const char *name, struct strbuf *rest, unsig
 	return 0;
 }
 
-static int make_dir(int dirfd, const char *name, bool final, const struct copy_chown *owner)
+static int make_dir(int dirfd, const char *name, const struct copy_chown *owner)
 {
 	if (mkdirat(dirfd, name, 0755) < 0)
 		return errno == EEXIST ? 0 : -errno;
 	if (fchmodat(dirfd, name, 0755, 0) < 0)
 		return -errno;
-	if (final && owner && owner->set && geteuid() == 0 &&
+	if (owner && owner->set && geteuid() == 0 &&
 	    fchownat(dirfd, name, owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
@@ -127,7 +127,7 @@ static int dest_step(struct dstack *s, const char *comp, struct strbuf *rest, bo
 	if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT || !create)
 			return -errno;
-		r = make_dir(cur, comp, rest->len == 0, owner);
+		r = make_dir(cur, comp, owner);
 		if (r < 0)
 			return r;
 		return dest_step(s, comp, rest, create, owner, links);
@@ -143,7 +143,7 @@ static int dest_step(struct dstack *s, const char *comp, struct strbuf *rest, bo
 	return 0;
 }
 
-int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *final_owner,
+int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *owner,
 		  int *ret_fd, char **ret_canon, struct kiln_error **err)
 {
 	struct dstack s = {.canon = STRBUF_INIT};
@@ -154,7 +154,7 @@ int copy_dest_dir(int root, const char *path, bool create, const struct copy_cho
 	dstack_push(&s, root, "");
 	strbuf_addstr(&rest, path);
 	while (r >= 0 && next_comp(&rest, &comp))
-		r = dest_step(&s, comp.buf, &rest, create, final_owner, &links);
+		r = dest_step(&s, comp.buf, &rest, create, owner, &links);
 	if (r < 0) {
 		dstack_release(&s);
 		return err_new(err, r == -ENOENT ? KILN_ERR_INPUT : KILN_ERR_SYSTEM, -r,

@@ -5,7 +5,10 @@
  * contents, --parents), writing through the image root with in-root symlink
  * resolution. Files keep their mode and mtime, get the --chown owner or 0:0,
  * and --chmod applies to files and directories copied. Hardlinks inside the
- * copied set stay hardlinks (BuildKit keeps them).
+ * copied set stay hardlinks (BuildKit keeps them). Directories the copy has
+ * to create (the destination and its missing parents) are made 0755 with the
+ * --chown owner and the current time, as BuildKit's MkdirAll and buildah do;
+ * directories inside a copied tree keep the source's mode and mtime.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -346,12 +349,9 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 			return r == -ENOTDIR
 				       ? err_wrap(err, "cannot copy directory '%s'", it->pattern)
 				       : r;
-		root.dst_created = *it->ctxpath != '\0';
 		record(c, root.dst_path, "", true);
 	}
 	r = copy_walk_item(c->o, it, &root, &copy_ops, c, err);
-	if (r >= 0 && root.dst_created)
-		r = set_meta(c, root.dst_fd, it->fd, &it->st, root.dst_path, err);
 	close(root.dst_fd);
 	free(root.dst_path);
 	return r;
@@ -378,7 +378,7 @@ static int file_target(struct copier *c, const struct copy_plan *p, const struct
 	slash = strrchr(dir, '/');
 	*ret_name = xstrdup(slash + 1);
 	slash[slash == dir] = '\0';
-	r = copy_dest_dir(c->root, dir, true, NULL, ret_dir, ret_dirpath, err);
+	r = copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
 	if (r < 0)
 		free(TAKE_PTR(*ret_name));
 	return r;

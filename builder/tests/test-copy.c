@@ -51,7 +51,10 @@ TEST(directory_copies_contents)
 	t_reset();
 	t_write(ctxfd, "dir/x", "X", 0644);
 	t_write(ctxfd, "dir/sub/y", "Y", 0600);
+	fchmodat(ctxfd, "dir", 0700, 0);
 	ASSERT_EQ(COPY1("/out", "dir"), 0);
+	/* the destination is made 0755, not with the source directory's mode */
+	ASSERT_EQ(t_lstat(rootfd, "out").st_mode & 07777, 0755);
 	ASSERT_TRUE(t_content_is(rootfd, "out/x", "X"));
 	ASSERT_TRUE(t_content_is(rootfd, "out/sub/y", "Y"));
 	ASSERT_FALSE(t_exists(rootfd, "out/dir"));
@@ -326,8 +329,15 @@ TEST(owner_is_root_or_chown)
 	ASSERT_EQ(st.st_uid, 1000);
 	ASSERT_EQ(st.st_gid, 1001);
 	ASSERT_EQ(t_lstat(rootfd, "o/deep/x").st_gid, 1001);
-	ASSERT_EQ(t_lstat(rootfd, "o/deep").st_uid, 1000); /* the destination directory */
-	ASSERT_EQ(t_lstat(rootfd, "o").st_uid, 0); /* its missing parents stay root's */
+	/* every directory the copy creates gets the owner (BuildKit's MkdirAll, buildah too) */
+	ASSERT_EQ(t_lstat(rootfd, "o/deep").st_uid, 1000);
+	ASSERT_EQ(t_lstat(rootfd, "o").st_uid, 1000);
+	/* a directory that was there keeps its owner */
+	t_mkdirs(rootfd, "keep");
+	o.dest = "/keep/";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_EQ(t_lstat(rootfd, "keep").st_uid, 0);
+	ASSERT_EQ(t_lstat(rootfd, "keep/f").st_uid, 1000);
 }
 
 TEST(chmod_applies_to_files_and_directories)
