@@ -15,7 +15,7 @@
  * docker and skopeo read them back the same way.
  */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_t *, json_decref)
+/* json_decrefp comes with jansson.h */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
 /* An empty image (FROM scratch) for @arch/@os. */

@@ -271,11 +271,16 @@ _noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
 	int err = ENOENT;
 
 	reset_signals();
-	if (p->set_groups && setgroups(p->n_groups, p->groups) < 0)
+	/*
+	 * Raw syscalls: glibc's wrappers broadcast the change to every thread it
+	 * knows of and wait for them on a futex, and after a raw clone() of a
+	 * threaded kiln those threads are not in this process: it would hang.
+	 */
+	if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0)
 		fail(report_fd, SANDBOX_STAGE_GROUPS, errno);
-	if (setresgid(p->gid, p->gid, p->gid) < 0)
+	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETGID, errno);
-	if (setresuid(p->uid, p->uid, p->uid) < 0)
+	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUID, errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(report_fd, SANDBOX_STAGE_NO_NEW_PRIVS, errno);

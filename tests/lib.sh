@@ -16,8 +16,9 @@ export KILN_CONFORMANCE_DIR=${KILN_CONFORMANCE_DIR:-$KILN_SRC/../shared/conforma
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 test_name=$(basename "$0" .sh)
-T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-$test_name.XXXXXX")
-chmod 0755 "$T"
+# lower case only: podman refuses upper case in the path of an oci: image
+T=${TMPDIR:-/tmp}/kiln-$test_name.$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+mkdir -m 0755 "$T"
 cleanups=""
 at_exit() {
 	for c in $cleanups; do "$c" || true; done

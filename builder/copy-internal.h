@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The COPY/ADD engine: pure file-system work on two directory fds, with
+ * Docker/BuildKit semantics. No processes, no mounts, no global state (except
+ * the read counter test hook below).
+ *
+ * The builder mounts the step's root filesystem (lower layers + this step's
+ * upperdir) and calls copy_run() with a dirfd of it; every write goes through
+ * that fd, resolved as if it were "/" (symlinks inside the image are followed,
+ * never out of it). Sources are read through @src_root with the same in-root
+ * rule: "../x" and "/x" name the context's own "x", a symlink met inside a
+ * copied directory is copied as a symlink, and a source path whose components
+ * are symlinks is resolved inside the source root.
+ *
+ * Before copying, copy_digest() gives the step's content key (what lands in the
+ * image, never mtimes), so the builder can skip the copy on a cache hit.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct kiln_error;
+struct strv;
+
+/* ---- --chmod ------------------------------------------------------------ */
+
+/* One clause of a symbolic mode ("u+x", "go-w", "a=rX"). */
+struct copy_chmod_clause {
+	mode_t who; /* mask of the bits the clause may touch (S_IRWXU|S_ISUID…) */
+	char op; /* '+', '-' or '=' */
+	mode_t perm; /* rwx/st bits, already spread over who */
+	bool cond_x; /* 'X': x only for directories or files already executable */
+};
+
+struct copy_chmod {
+	bool set;
+	bool octal;
+	mode_t mode; /* when octal */
+	struct copy_chmod_clause clauses[16];
+	size_t n_clauses;
+};
+
+/* Parse "755", "0644", "u+x,g-w", "a=rX". */
+int copy_chmod_parse(const char *spec, struct copy_chmod *ret, struct kiln_error **err);
+/* The new permission bits (07777) of a file whose old mode is @old. */
+mode_t copy_chmod_apply(const struct copy_chmod *c, mode_t old, bool is_dir);
+
+/* ---- --chown ------------------------------------------------------------ */
+
+struct copy_chown {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * Resolve "user", "user:group", "uid", "uid:gid" (names through
+ * /etc/passwd and /etc/group read inside @root_fd, FS_IN_ROOT). A user alone
+ * gives its primary group (a number alone: gid = uid). Unknown names fail with
+ * "unable to find user 'x': no matching entries in passwd file".
+ */
+int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
+		       struct kiln_error **err);
+
+/* ---- --exclude patterns (.dockerignore syntax) ---------------------------- */
+
+struct copy_patterns {
+	struct copy_pattern *v;
+	size_t n, alloc;
+	bool has_negation;
+};
+
+/* Add one pattern ("*.txt", "**\/tmp", "!keep.txt"). */
+void copy_patterns_add(struct copy_patterns *p, const char *pattern);
+/* True when @relpath (or one of its parents) is excluded by the list. */
+bool copy_patterns_match(const struct copy_patterns *p, const char *relpath);
+void copy_patterns_clear(struct copy_patterns *p);
+
+/* ---- stat cache ------------------------------------------------------------- */
+
+/*
+ * (path, size, mtime_ns, ino, dev) -> SHA-256 of the content, kept in a file
+ * the builder names. Entries whose mtime is within 2 s of the time they are
+ * looked at are not stored (git's racy-entry rule: a same-tick rewrite could
+ * keep size and mtime).
+ */
+struct copy_stat_cache;
+
+/* Load @name in @dir_fd (a missing or unreadable file gives an empty cache). */
+struct copy_stat_cache *copy_stat_cache_load(int dir_fd, const char *name);
+/* Write it back atomically when it changed. */
+int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err);
+void copy_stat_cache_free(struct copy_stat_cache *c);
+
+/* Test hook: how many regular files had their content read for a digest. */
+extern unsigned long copy_content_reads;
+
+/* ---- the engine --------------------------------------------------------------- */
+
+/* An in-memory source (a heredoc: COPY <<EOF /dest). */
+struct copy_inline {
+	const char *name; /* file name used when the destination is a directory */
+	const void *data;
+	size_t len;
+};
+
+struct copy_opts {
+	/* Where sources are read: the build context, another stage's or an image's root. */
+	int src_root;
+	/* Source patterns as written (after variable expansion); may contain wildcards. */
+	const char *const *sources;
+	size_t n_sources;
+	/* Heredoc sources, copied after @sources. */
+	const struct copy_inline *inlines;
+	size_t n_inlines;
+	/* Destination as written; relative ones are relative to @workdir ("/" if NULL). */
+	const char *dest;
+	const char *workdir;
+
+	struct copy_chown chown; /* resolved with copy_chown_resolve(); !set = 0:0 */
+	struct copy_chmod chmod; /* parsed with copy_chmod_parse(); !set = keep modes */
+
+	/*
+	 * .dockerignore (only when @src_root is the context): @excluded says whether
+	 * a path relative to the context root is left out; for an excluded
+	 * directory, @may_contain_included says whether a "!" rule could bring
+	 * back something below it (then it is walked, and created only when
+	 * something inside is copied). Either may be NULL.
+	 */
+	bool (*excluded)(const char *relpath, bool is_dir, void *ud);
+	bool (*may_contain_included)(const char *relpath, void *ud);
+	void *exclude_ud;
+	/* --exclude: matched against paths relative to each source (a file: its name). */
+	const struct copy_patterns *excludes;
+
+	bool parents; /* --parents: keep the source's path (after a "/./" pivot) */
+	bool add; /* ADD: unpack local tar archives, allow URLs, --checksum */
+	const char *checksum; /* ADD --checksum=sha256:HEX, or NULL */
+	struct timespec inline_mtime; /* mtime of heredoc files (0 = now) */
+
+	struct copy_stat_cache *stat_cache; /* for copy_digest(); may be NULL */
+};
+
+/* What copy_run() wrote: paths relative to the destination root, no leading '/'. */
+struct copy_result {
+	struct strv *written; /* caller-owned strv to append to, or NULL */
+	size_t n_files; /* regular files, symlinks and specials written */
+	size_t n_dirs; /* directories created or updated */
+	uint64_t bytes;
+};
+
+/* Copy the sources into @dest_root (the image root as "/"). */
+int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
+	     struct kiln_error **err);
+
+/*
+ * The content key of this COPY/ADD, computed before copying: SHA-256 (64 hex
+ * digits + NUL in @ret_hex) over the resolved destination, the options, and
+ * every source entry's relative path, type, resulting mode and owner, symlink
+ * target, and content digest (through the stat cache when given). mtimes are
+ * left out, as in Docker's cache. An ADD URL is fetched to hash its content.
+ */
+int copy_digest(const struct copy_opts *o, char ret_hex[65], struct kiln_error **err);
+
+/* ---- private to the engine (builder/copy*.c) ---------------------------------- */
+
+#include <sys/stat.h>
+
+#include "util/strbuf.h"
+
+bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const struct stat *st,
+			 unsigned char digest[32]);
+void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const struct stat *st,
+			 const unsigned char digest[32]);
+
+/* One source after wildcard expansion. */
+struct copy_item {
+	char *pattern; /* the source as written, for messages */
+	char *ctxpath; /* path in src_root, cleaned, no leading '/'; "" is the root */
+	char *keep; /* --parents: directories kept under the destination, or "" */
+	char *name; /* name at the destination for a non-directory */
+	int fd; /* O_RDONLY (dirs: O_DIRECTORY), symlinks followed inside src_root */
+	struct stat st;
+	const struct copy_inline *inl; /* heredoc source (fd = -1) */
+	char *url; /* ADD http(s) source (fd = -1) */
+	bool archive; /* ADD: a local tar archive to unpack */
+};
+
+struct copy_plan {
+	struct copy_item *items;
+	size_t n, alloc;
+	char *dest; /* absolute, cleaned, no trailing '/' ("/" for the root) */
+	bool dest_is_dir; /* written with a trailing '/' (or "." / --parents / several sources) */
+	char *unmatched; /* the first wildcard that matched nothing */
+};
+
+int copy_plan_build(const struct copy_opts *o, struct copy_plan *ret, struct kiln_error **err);
+void copy_plan_release(struct copy_plan *p);
+
+/* A node of the source walk. */
+struct copy_node {
+	struct copy_node *parent;
+	int fd; /* dirs: O_RDONLY|O_DIRECTORY; top-level files: O_RDONLY; else -1 */
+	int parent_fd; /* the directory holding @name, or -1 for a top-level item */
+	const char *name;
+	struct strbuf rel; /* path below the item ("" for the item itself) */
+	struct stat st;
+	bool announced; /* enter() was called (lazy for excluded-but-walked dirs) */
+	int dst_fd; /* copy: the destination directory made for this dir */
+	char *dst_path; /* copy: its path below the destination root */
+	bool dst_created; /* copy: made by this copy, so it gets the source's metadata */
+};
+
+struct copy_walk_ops {
+	/* A directory (before its children), a non-directory, a directory after its children. */
+	int (*enter)(void *ud, struct copy_node *n, struct kiln_error **err);
+	int (*leaf)(void *ud, struct copy_node *n, struct kiln_error **err);
+	int (*leave)(void *ud, struct copy_node *n, struct kiln_error **err);
+};
+
+/* Walk @item (a directory) calling @ops; @root is the item's node, already entered. */
+int copy_walk_item(const struct copy_opts *o, const struct copy_item *item, struct copy_node *root,
+		   const struct copy_walk_ops *ops, void *ud, struct kiln_error **err);
+/* Open a non-directory node's content for reading. */
+int copy_node_open(const struct copy_node *n, struct kiln_error **err);
+/* A symlink node's target. */
+int copy_node_readlink(const struct copy_node *n, struct strbuf *ret, struct kiln_error **err);
+
+/* Archives (ADD). */
+bool copy_is_archive(int fd);
+int copy_unpack(int fd, int dest_dir, const char *dest_path, struct copy_result *res,
+		struct kiln_error **err);
+int copy_sha256_fd(int fd, unsigned char ret[32], struct kiln_error **err);
+int copy_check_checksum(int fd, const char *checksum, const char *what, struct kiln_error **err);
+/* ADD URL: download to an unlinked temp file ($TMPDIR or /var/tmp); *ret_mtime from
+ * Last-Modified (else now). */
+int copy_fetch_url(const char *url, int *ret_fd, struct timespec *ret_mtime,
+		   struct kiln_error **err);
+
+/* Destination: resolve @path (absolute) inside @root following symlinks in it, creating
+ * missing directories 0755 owned by @owner (when set) if @create, as BuildKit's MkdirAll. */
+int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *owner,
+		  int *ret_fd, char **ret_canon, struct kiln_error **err);
+/* Copy the xattrs worth keeping (user.*, security.capability) from @src to @dst. */
+void copy_xattrs(int src, int dst, const char *what);
+/* Stream @src into @dst (copy_file_range, sendfile, read/write), stopping at @size when
+ * it is not 0; *hint (start at 0) remembers which one worked, across calls. */
+int copy_stream(int src, int dst, uint64_t size, int *hint, uint64_t *ret_bytes,
+		struct kiln_error **err);

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The stat cache: (path, size, mtime_ns, ino, dev) -> SHA-256 of the content,
+ * so a no-op rebuild does not re-read the context. One text line per entry:
+ *
+ *	HEX64 SIZE MTIME_NS INO DEV PATH\n
+ *
+ * Paths with a newline are never stored. An open-addressing hash table on the
+ * path keeps a lookup at one probe or two for 20,000 entries.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "builder/copy-internal.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+#define RACY_NS (2LL * 1000000000LL)
+
+struct sc_entry {
+	char *path;
+	uint64_t hash;
+	uint64_t size, mtime_ns, ino, dev;
+	unsigned char digest[32];
+};
+
+struct copy_stat_cache {
+	int dir_fd;
+	char *name;
+	struct sc_entry *slots;
+	size_t n, cap; /* cap is a power of two */
+	bool dirty;
+	int64_t now_ns;
+};
+
+static uint64_t hash_path(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct sc_entry *find_slot(struct copy_stat_cache *c, const char *path, uint64_t h)
+{
+	size_t i = h & (c->cap - 1);
+
+	while (c->slots[i].path && (c->slots[i].hash != h || !streq(c->slots[i].path, path)))
+		i = (i + 1) & (c->cap - 1);
+	return &c->slots[i];
+}
+
+static void grow(struct copy_stat_cache *c)
+{
+	struct sc_entry *old = c->slots;
+	size_t oldcap = c->cap;
+
+	c->cap = oldcap ? oldcap * 2 : 1024;
+	c->slots = xcalloc(c->cap, sizeof(*c->slots));
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].path)
+			*find_slot(c, old[i].path, old[i].hash) = old[i];
+	free(old);
+}
+
+static struct sc_entry *insert(struct copy_stat_cache *c, const char *path)
+{
+	uint64_t h = hash_path(path);
+	struct sc_entry *e;
+
+	if ((c->n + 1) * 4 > c->cap * 3)
+		grow(c);
+	e = find_slot(c, path, h);
+	if (!e->path) {
+		e->path = xstrdup(path);
+		e->hash = h;
+		c->n++;
+	}
+	return e;
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int hex_decode(const char *hex, unsigned char out[32])
+{
+	for (size_t i = 0; i < 32; i++) {
+		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* A decimal number followed by one space; NULL when malformed. */
+static char *parse_u64(char *p, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (*p < '0' || *p > '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	*ret = v;
+	return *p == ' ' ? p + 1 : NULL;
+}
+
+static void parse_line(struct copy_stat_cache *c, char *line, size_t len)
+{
+	unsigned char digest[32];
+	uint64_t v[4];
+	char *p = line + 65;
+	struct sc_entry *e;
+
+	if (len < 66 || line[64] != ' ' || hex_decode(line, digest) < 0)
+		return;
+	for (size_t i = 0; i < 4 && p; i++)
+		p = parse_u64(p, &v[i]);
+	if (!p || !*p)
+		return;
+	e = insert(c, p);
+	e->size = v[0];
+	e->mtime_ns = v[1];
+	e->ino = v[2];
+	e->dev = v[3];
+	memcpy(e->digest, digest, 32);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct copy_stat_cache *copy_stat_cache_load(int dir_fd, const char *name)
+{
+	struct copy_stat_cache *c = xcalloc(1, sizeof(*c));
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	c->dir_fd = dir_fd;
+	c->name = xstrdup(name);
+	c->now_ns = now_ns();
+	if (strbuf_read_file(&sb, dir_fd, name, NULL) < 0) {
+		grow(c);
+		return c;
+	}
+	/* about 100 bytes a line, at most 3/4 full */
+	c->cap = 512;
+	while (c->cap * 3 / 4 < sb.len / 64)
+		c->cap *= 2;
+	c->slots = xcalloc(c->cap, sizeof(*c->slots));
+	for (char *line = sb.buf; line && *line;) {
+		char *nl = strchr(line, '\n');
+
+		if (!nl)
+			break; /* a torn last line is dropped */
+		*nl = '\0';
+		parse_line(c, line, (size_t)(nl - line));
+		line = nl + 1;
+	}
+	return c;
+}
+
+static uint64_t mtime_of(const struct stat *st)
+{
+	return (uint64_t)st->st_mtim.tv_sec * 1000000000ULL + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const struct stat *st,
+			 unsigned char digest[32])
+{
+	struct sc_entry *e;
+
+	if (!c)
+		return false;
+	e = find_slot(c, path, hash_path(path));
+	if (!e->path || e->size != (uint64_t)st->st_size || e->mtime_ns != mtime_of(st) ||
+	    e->ino != (uint64_t)st->st_ino || e->dev != (uint64_t)st->st_dev)
+		return false;
+	memcpy(digest, e->digest, 32);
+	return true;
+}
+
+void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const struct stat *st,
+			 const unsigned char digest[32])
+{
+	struct sc_entry *e;
+
+	if (!c || strchr(path, '\n') || (int64_t)mtime_of(st) > c->now_ns - RACY_NS)
+		return;
+	e = insert(c, path);
+	e->size = (uint64_t)st->st_size;
+	e->mtime_ns = mtime_of(st);
+	e->ino = (uint64_t)st->st_ino;
+	e->dev = (uint64_t)st->st_dev;
+	memcpy(e->digest, digest, 32);
+	c->dirty = true;
+}
+
+int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	if (!c || !c->dirty)
+		return 0;
+	for (size_t i = 0; i < c->cap; i++) {
+		const struct sc_entry *e = &c->slots[i];
+
+		if (!e->path)
+			continue;
+		for (size_t k = 0; k < 32; k++)
+			strbuf_addf(&sb, "%02x", e->digest[k]);
+		strbuf_addf(&sb, " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", e->size,
+			    e->mtime_ns, e->ino, e->dev, e->path);
+	}
+	if (fs_atomic_write(c->dir_fd, c->name, sb.buf, sb.len, 0644, err) < 0)
+		return err_wrap(err, "save stat cache '%s'", c->name);
+	c->dirty = false;
+	return 0;
+}
+
+void copy_stat_cache_free(struct copy_stat_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->cap; i++)
+		free(c->slots[i].path);
+	free(c->slots);
+	free(c->name);
+	free(c);
+}

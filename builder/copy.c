@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * copy_run(): place each expanded source at the destination with Docker's
+ * rules (trailing slash, existing directory, several sources, a directory's
+ * contents, --parents), writing through the image root with in-root symlink
+ * resolution. Files keep their mode and mtime, get the --chown owner or 0:0,
+ * and --chmod applies to files and directories copied. Hardlinks inside the
+ * copied set stay hardlinks (BuildKit keeps them). Directories the copy has
+ * to create (the destination and its missing parents) are made 0755 with the
+ * --chown owner and the current time, as BuildKit's MkdirAll and buildah do;
+ * directories inside a copied tree keep the source's mode and mtime.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "builder/copy-internal.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/strv.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+unsigned long copy_content_reads;
+
+struct hardlink {
+	dev_t dev;
+	ino_t ino;
+	char *dir; /* destination directory below the root */
+	char *name;
+};
+
+struct copier {
+	const struct copy_opts *o;
+	int root;
+	struct copy_result *res;
+	struct hardlink *hl;
+	size_t hl_n, hl_alloc;
+	int hint;
+	bool do_chown;
+	uid_t uid;
+	gid_t gid;
+};
+
+static char *join_path(const char *dir, const char *name)
+{
+	if (!*name)
+		return xstrdup(dir);
+	return *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
+}
+
+static void record(struct copier *c, const char *dir, const char *name, bool is_dir)
+{
+	if (c->res->written)
+		strv_push_take(c->res->written, join_path(dir, name));
+	if (is_dir)
+		c->res->n_dirs++;
+	else
+		c->res->n_files++;
+}
+
+/* Owner, mode, xattrs and times of a written file or directory. */
+static int set_meta(struct copier *c, int fd, int src_fd, const struct stat *st, const char *what,
+		    struct kiln_error **err)
+{
+	struct timespec times[2] = {st->st_mtim, st->st_mtim};
+	mode_t mode = copy_chmod_apply(&c->o->chmod, st->st_mode, S_ISDIR(st->st_mode));
+
+	if (c->do_chown && fchown(fd, c->uid, c->gid) < 0)
+		return err_sys(err, errno, "chown '%s'", what);
+	if (fchmod(fd, mode) < 0)
+		return err_sys(err, errno, "chmod '%s'", what);
+	if (src_fd >= 0)
+		copy_xattrs(src_fd, fd, what);
+	if (futimens(fd, times) < 0)
+		return err_sys(err, errno, "set times of '%s'", what);
+	return 0;
+}
+
+/* Make room for a non-directory called @name. */
+static int prepare_target(int dir, const char *name, const char *what, struct kiln_error **err)
+{
+	struct stat st;
+
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : err_sys(err, errno, "stat '%s'", what);
+	if (S_ISDIR(st.st_mode))
+		return err_new(err, KILN_ERR_INPUT, EISDIR,
+			       "cannot overwrite directory '/%s' with a non-directory", what);
+	if (unlinkat(dir, name, 0) < 0)
+		return err_sys(err, errno, "replace '%s'", what);
+	return 0;
+}
+
+/* ---- hardlinks inside the copied set ------------------------------------------------- */
+
+static struct hardlink *hl_find(struct copier *c, const struct stat *st)
+{
+	for (size_t i = 0; i < c->hl_n; i++)
+		if (c->hl[i].dev == st->st_dev && c->hl[i].ino == st->st_ino)
+			return &c->hl[i];
+	return NULL;
+}
+
+static void hl_add(struct copier *c, const struct stat *st, const char *dir, const char *name)
+{
+	ALLOC_GROW(c->hl, c->hl_n + 1, c->hl_alloc);
+	c->hl[c->hl_n++] = (struct hardlink){st->st_dev, st->st_ino, xstrdup(dir), xstrdup(name)};
+}
+
+static int hl_link(struct copier *c, const struct hardlink *h, int dir, const char *name,
+		   const char *what, struct kiln_error **err)
+{
+	_cleanup_close_ int from = -1;
+	int r = copy_dest_dir(c->root, h->dir, false, NULL, &from, NULL, err);
+
+	if (r < 0)
+		return r;
+	if (linkat(from, h->name, dir, name, 0) < 0)
+		return err_sys(err, errno, "link '%s' to '%s/%s'", what, h->dir, h->name);
+	return 0;
+}
+
+/* ---- non-directories ---------------------------------------------------------------- */
+
+/* Create @name for writing; an existing non-directory there is replaced. */
+static int create_file(int dir, const char *name, const char *what, struct kiln_error **err)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno == EEXIST) {
+		int r = prepare_target(dir, name, what, err);
+
+		if (r < 0)
+			return r;
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return err_sys(err, errno, "create '/%s'", what);
+	return fd;
+}
+
+static int write_reg(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
+		     const char *name, struct kiln_error **err)
+{
+	_cleanup_free_ char *what = join_path(dirpath, name);
+	_cleanup_close_ int src = -1, dst = -1;
+	struct hardlink *h = n->st.st_nlink > 1 ? hl_find(c, &n->st) : NULL;
+	uint64_t bytes = 0;
+	int r;
+
+	if (h) {
+		r = prepare_target(dir, name, what, err);
+		return r < 0 ? r : hl_link(c, h, dir, name, what, err);
+	}
+	src = copy_node_open(n, err);
+	if (src < 0)
+		return src;
+	dst = create_file(dir, name, what, err);
+	if (dst < 0)
+		return dst;
+	r = copy_stream(src, dst, (uint64_t)n->st.st_size, &c->hint, &bytes, err);
+	if (r < 0)
+		return err_wrap(err, "copy '%s' to '/%s'", n->rel.len ? n->rel.buf : n->name, what);
+	c->res->bytes += bytes;
+	r = set_meta(c, dst, src, &n->st, what, err);
+	if (r >= 0 && n->st.st_nlink > 1)
+		hl_add(c, &n->st, dirpath, name);
+	return r;
+}
+
+static int set_meta_at(struct copier *c, int dir, const char *name, const struct stat *st,
+		       const char *what, struct kiln_error **err)
+{
+	struct timespec times[2] = {st->st_mtim, st->st_mtim};
+
+	if (c->do_chown && fchownat(dir, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_sys(err, errno, "chown '/%s'", what);
+	if (!S_ISLNK(st->st_mode) &&
+	    fchmodat(dir, name, copy_chmod_apply(&c->o->chmod, st->st_mode, false), 0) < 0)
+		return err_sys(err, errno, "chmod '/%s'", what);
+	if (utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_sys(err, errno, "set times of '/%s'", what);
+	return 0;
+}
+
+static int write_link(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
+		      const char *name, struct kiln_error **err)
+{
+	_cleanup_free_ char *what = join_path(dirpath, name);
+	_cleanup_strbuf_ struct strbuf target = STRBUF_INIT;
+	int r = copy_node_readlink(n, &target, err);
+
+	if (r >= 0)
+		r = prepare_target(dir, name, what, err);
+	if (r < 0)
+		return r;
+	if (symlinkat(target.buf, dir, name) < 0)
+		return err_sys(err, errno, "symlink '/%s'", what);
+	return set_meta_at(c, dir, name, &n->st, what, err);
+}
+
+static int write_special(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
+			 const char *name, struct kiln_error **err)
+{
+	_cleanup_free_ char *what = join_path(dirpath, name);
+	int r;
+
+	if (S_ISSOCK(n->st.st_mode)) {
+		log_warn("'%s' is a socket, which cannot be copied, ignoring", what);
+		return 1;
+	}
+	r = prepare_target(dir, name, what, err);
+	if (r < 0)
+		return r;
+	if (mknodat(dir, name, (n->st.st_mode & S_IFMT) | 0600, n->st.st_rdev) < 0) {
+		if (errno != EPERM)
+			return err_sys(err, errno, "mknod '/%s'", what);
+		log_warn("'%s': creating a device node is not permitted here, ignoring", what);
+		return 1;
+	}
+	return set_meta_at(c, dir, name, &n->st, what, err);
+}
+
+static const struct {
+	mode_t type;
+	int (*fn)(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
+		  const char *name, struct kiln_error **err);
+} writers[] = {
+	{S_IFREG, write_reg},	  {S_IFLNK, write_link},    {S_IFIFO, write_special},
+	{S_IFCHR, write_special}, {S_IFBLK, write_special}, {S_IFSOCK, write_special},
+};
+
+static int write_node(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
+		      const char *name, struct kiln_error **err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(writers); i++) {
+		int r;
+
+		if ((n->st.st_mode & S_IFMT) != writers[i].type)
+			continue;
+		r = writers[i].fn(c, n, dir, dirpath, name, err);
+		if (r == 0)
+			record(c, dirpath, name, false);
+		return r < 0 ? r : 0;
+	}
+	return err_new(err, KILN_ERR_INPUT, EINVAL, "'%s': unknown file type", n->rel.buf);
+}
+
+/* ---- directories (walk callbacks) ---------------------------------------------------- */
+
+/* An existing symlink where a directory goes: follow it inside the root when it leads to one. */
+static int enter_existing(struct copier *c, struct copy_node *n, int dir, const struct stat *st,
+			  struct kiln_error **err)
+{
+	_cleanup_free_ char *path = join_path(n->parent->dst_path, n->name);
+
+	if (S_ISDIR(st->st_mode)) {
+		n->dst_fd = openat(dir, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n->dst_fd < 0)
+			return err_sys(err, errno, "open '/%s'", path);
+		n->dst_path = TAKE_PTR(path);
+		return 1;
+	}
+	if (S_ISLNK(st->st_mode) &&
+	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0)
+		return 1;
+	if (!S_ISLNK(st->st_mode))
+		return err_new(err, KILN_ERR_INPUT, ENOTDIR,
+			       "cannot copy directory '%s' onto non-directory '/%s'", n->rel.buf,
+			       path);
+	if (unlinkat(dir, n->name, 0) < 0)
+		return err_sys(err, errno, "replace '/%s'", path);
+	return 0;
+}
+
+static int cb_enter(void *ud, struct copy_node *n, struct kiln_error **err)
+{
+	struct copier *c = ud;
+	int dir = n->parent->dst_fd;
+	struct stat st;
+	int r = 0;
+
+	if (fstatat(dir, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		r = enter_existing(c, n, dir, &st, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (mkdirat(dir, n->name, 0700) < 0)
+		return err_sys(err, errno, "mkdir '/%s/%s'", n->parent->dst_path, n->name);
+	n->dst_fd = openat(dir, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (n->dst_fd < 0)
+		return err_sys(err, errno, "open '/%s/%s'", n->parent->dst_path, n->name);
+	n->dst_path = join_path(n->parent->dst_path, n->name);
+	n->dst_created = true;
+	record(c, n->dst_path, "", true);
+	return 0;
+}
+
+static int cb_leaf(void *ud, struct copy_node *n, struct kiln_error **err)
+{
+	return write_node(ud, n, n->parent->dst_fd, n->parent->dst_path, n->name, err);
+}
+
+static int cb_leave(void *ud, struct copy_node *n, struct kiln_error **err)
+{
+	if (!n->dst_created)
+		return 0;
+	return set_meta(ud, n->dst_fd, n->fd, &n->st, n->dst_path, err);
+}
+
+static const struct copy_walk_ops copy_ops = {cb_enter, cb_leaf, cb_leave};
+
+/* ---- placing the items ------------------------------------------------------------------------
+ */
+
+static char *item_dir(const struct copy_plan *p, const struct copy_item *it, bool is_dir)
+{
+	_cleanup_free_ char *keep = xstrdup(it->keep);
+	char *slash = strrchr(keep, '/');
+
+	if (!is_dir)
+		*(slash ? slash : keep) = '\0';
+	return *keep ? xasprintf("%s/%s", p->dest, keep) : xstrdup(p->dest);
+}
+
+static int place_dir(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
+		     struct kiln_error **err)
+{
+	_cleanup_free_ char *path = item_dir(p, it, true);
+	struct copy_node root = {.fd = it->fd,
+				 .parent_fd = -1,
+				 .name = it->name,
+				 .rel = STRBUF_INIT,
+				 .st = it->st,
+				 .dst_fd = -1};
+	int r = copy_dest_dir(c->root, path, false, NULL, &root.dst_fd, &root.dst_path, NULL);
+
+	if (r < 0) {
+		r = copy_dest_dir(c->root, path, true, &c->o->chown, &root.dst_fd, &root.dst_path,
+				  err);
+		if (r < 0)
+			return r == -ENOTDIR
+				       ? err_wrap(err, "cannot copy directory '%s'", it->pattern)
+				       : r;
+		record(c, root.dst_path, "", true);
+	}
+	r = copy_walk_item(c->o, it, &root, &copy_ops, c, err);
+	close(root.dst_fd);
+	free(root.dst_path);
+	return r;
+}
+
+/* Where a non-directory goes: the directory to create and the name in it. */
+static int file_target(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
+		       int *ret_dir, char **ret_dirpath, char **ret_name, struct kiln_error **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *slash;
+	int r;
+
+	if (p->dest_is_dir || p->n > 1 || streq(p->dest, "/")) {
+		dir = item_dir(p, it, false);
+		*ret_name = xstrdup(it->name);
+		return copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
+	}
+	if (copy_dest_dir(c->root, p->dest, false, NULL, ret_dir, ret_dirpath, NULL) >= 0) {
+		*ret_name = xstrdup(it->name);
+		return 0;
+	}
+	dir = xstrdup(p->dest);
+	slash = strrchr(dir, '/');
+	*ret_name = xstrdup(slash + 1);
+	slash[slash == dir] = '\0';
+	r = copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
+	if (r < 0)
+		free(TAKE_PTR(*ret_name));
+	return r;
+}
+
+static int write_inline(struct copier *c, const struct copy_item *it, int dir, const char *dirpath,
+			const char *name, struct kiln_error **err)
+{
+	_cleanup_free_ char *what = join_path(dirpath, name);
+	_cleanup_close_ int fd = -1;
+	struct stat st = {.st_mode = S_IFREG | 0644, .st_mtim = c->o->inline_mtime};
+	int r;
+
+	if (!st.st_mtim.tv_sec && !st.st_mtim.tv_nsec)
+		clock_gettime(CLOCK_REALTIME, &st.st_mtim);
+	fd = create_file(dir, name, what, err);
+	if (fd < 0)
+		return fd;
+	r = fs_write_all(fd, it->inl->data, it->inl->len, err);
+	if (r < 0)
+		return err_wrap(err, "write '/%s'", what);
+	c->res->bytes += it->inl->len;
+	r = set_meta(c, fd, -1, &st, what, err);
+	if (r >= 0)
+		record(c, dirpath, name, false);
+	return r;
+}
+
+static int place_file(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
+		      struct kiln_error **err)
+{
+	_cleanup_free_ char *dirpath = NULL, *name = NULL;
+	_cleanup_close_ int dir = -1;
+	struct copy_node n = {.fd = it->fd,
+			      .parent_fd = -1,
+			      .name = it->name,
+			      .rel = STRBUF_INIT,
+			      .st = it->st,
+			      .dst_fd = -1};
+	int r = file_target(c, p, it, &dir, &dirpath, &name, err);
+
+	if (r < 0)
+		return r;
+	if (it->inl)
+		return write_inline(c, it, dir, dirpath, name, err);
+	return write_node(c, &n, dir, dirpath, name, err);
+}
+
+static int place_archive(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
+			 struct kiln_error **err)
+{
+	_cleanup_free_ char *path = item_dir(p, it, false), *canon = NULL;
+	_cleanup_close_ int dir = -1;
+	int r = copy_dest_dir(c->root, path, true, NULL, &dir, &canon, err);
+
+	if (r < 0)
+		return r;
+	if (lseek(it->fd, 0, SEEK_SET) < 0)
+		return err_sys(err, errno, "seek '%s'", it->pattern);
+	r = copy_unpack(it->fd, dir, canon, c->res, err);
+	return r < 0 ? err_wrap(err, "unpack '%s'", it->pattern) : 0;
+}
+
+static int place_url(struct copier *c, const struct copy_plan *p, struct copy_item *it,
+		     struct kiln_error **err)
+{
+	_cleanup_close_ int tmp = -1;
+	struct timespec mtime;
+	int r = copy_fetch_url(it->url, &tmp, &mtime, err);
+
+	if (r < 0)
+		return r;
+	if (c->o->checksum && copy_check_checksum(tmp, c->o->checksum, it->url, err) < 0)
+		return -EINVAL;
+	it->fd = TAKE_FD(tmp);
+	if (fstat(it->fd, &it->st) < 0)
+		return err_sys(err, errno, "stat download of '%s'", it->url);
+	it->st.st_mode = S_IFREG | 0600;
+	it->st.st_nlink = 1;
+	it->st.st_mtim = mtime;
+	return place_file(c, p, it, err);
+}
+
+static int place_item(struct copier *c, const struct copy_plan *p, struct copy_item *it,
+		      struct kiln_error **err)
+{
+	if (it->url)
+		return place_url(c, p, it, err);
+	if (c->o->checksum && !it->inl) {
+		if (!S_ISREG(it->st.st_mode))
+			return err_new(err, KILN_ERR_INPUT, EINVAL,
+				       "source '%s': --checksum needs a single file", it->pattern);
+		if (copy_check_checksum(it->fd, c->o->checksum, it->pattern, err) < 0)
+			return -EINVAL;
+	}
+	if (it->archive)
+		return place_archive(c, p, it, err);
+	if (S_ISDIR(it->st.st_mode))
+		return place_dir(c, p, it, err);
+	return place_file(c, p, it, err);
+}
+
+/* Several sources need a directory: written with a trailing '/' or already one. */
+static int check_several(struct copier *c, struct copy_plan *p, struct kiln_error **err)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (p->n < 2 || p->dest_is_dir)
+		return 0;
+	if (copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
+		p->dest_is_dir = true;
+		return 0;
+	}
+	return err_new(
+		err, KILN_ERR_INPUT, EINVAL,
+		"when copying more than one source file, the destination '%s' must be a directory and end with a '/'",
+		c->o->dest);
+}
+
+int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
+	     struct kiln_error **err)
+{
+	struct copy_result local = {0};
+	struct copier c = {
+		.o = o, .root = dest_root, .res = ret ? ret : &local, .do_chown = geteuid() == 0};
+	struct copy_plan p;
+	int r = copy_plan_build(o, &p, err);
+
+	if (r < 0)
+		return r;
+	if (o->chown.set) {
+		c.uid = o->chown.uid;
+		c.gid = o->chown.gid;
+	}
+	r = check_several(&c, &p, err);
+	for (size_t i = 0; r >= 0 && i < p.n; i++)
+		r = place_item(&c, &p, &p.items[i], err);
+	for (size_t i = 0; i < c.hl_n; i++) {
+		free(c.hl[i].dir);
+		free(c.hl[i].name);
+	}
+	free(c.hl);
+	copy_plan_release(&p);
+	return r;
+}

@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* COPY rules: destinations, wildcards, directories, symlinks, escapes, owners, modes. */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "copy-test.h"
+
+TEST(file_to_file_keeps_mode_and_mtime)
+{
+	struct timespec t[2] = {{1000000000, 123456789}, {1000000000, 123456789}};
+	struct stat st;
+
+	t_reset();
+	t_write(ctxfd, "a.txt", "A", 0640);
+	utimensat(ctxfd, "a.txt", t, 0);
+	ASSERT_EQ(COPY1("/b.txt", "a.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "b.txt", "A"));
+	st = t_lstat(rootfd, "b.txt");
+	ASSERT_EQ(st.st_mode & 07777, 0640);
+	ASSERT_EQ(st.st_mtim.tv_sec, 1000000000);
+	ASSERT_EQ(st.st_mtim.tv_nsec, 123456789);
+}
+
+TEST(trailing_slash_makes_directory)
+{
+	t_reset();
+	t_write(ctxfd, "a.txt", "A", 0644);
+	ASSERT_EQ(COPY1("/new/deep/", "a.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "new/deep/a.txt", "A"));
+	ASSERT_EQ(t_lstat(rootfd, "new").st_mode & 07777, 0755);
+	ASSERT_EQ(t_lstat(rootfd, "new/deep").st_mode & 07777, 0755);
+	/* without the slash the destination is the file, parents 0755 */
+	ASSERT_EQ(COPY1("/x/y/file", "a.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "x/y/file", "A"));
+	ASSERT_EQ(t_lstat(rootfd, "x/y").st_mode & 07777, 0755);
+}
+
+TEST(existing_directory_receives_file)
+{
+	t_reset();
+	t_write(ctxfd, "a.txt", "A", 0644);
+	t_mkdirs(rootfd, "d");
+	ASSERT_EQ(COPY1("/d", "a.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "d/a.txt", "A"));
+	ASSERT_EQ(COPY1("/", "a.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "a.txt", "A"));
+}
+
+TEST(directory_copies_contents)
+{
+	t_reset();
+	t_write(ctxfd, "dir/x", "X", 0644);
+	t_write(ctxfd, "dir/sub/y", "Y", 0600);
+	fchmodat(ctxfd, "dir", 0700, 0);
+	ASSERT_EQ(COPY1("/out", "dir"), 0);
+	/* the destination is made 0755, not with the source directory's mode */
+	ASSERT_EQ(t_lstat(rootfd, "out").st_mode & 07777, 0755);
+	ASSERT_TRUE(t_content_is(rootfd, "out/x", "X"));
+	ASSERT_TRUE(t_content_is(rootfd, "out/sub/y", "Y"));
+	ASSERT_FALSE(t_exists(rootfd, "out/dir"));
+	/* into an existing directory, with a trailing slash: still the contents */
+	ASSERT_EQ(COPY1("/out/", "dir/"), 0);
+	ASSERT_FALSE(t_exists(rootfd, "out/dir"));
+	/* the whole context */
+	ASSERT_EQ(COPY1("/all", "."), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "all/dir/sub/y", "Y"));
+	ASSERT_EQ(t_lstat(rootfd, "all").st_mode & 07777, 0755);
+}
+
+TEST(directory_onto_file_fails)
+{
+	char *msg = NULL;
+	static const char *const src[] = {"dir"};
+	struct copy_opts o = t_opts("/f", src, 1);
+
+	t_reset();
+	t_write(ctxfd, "dir/x", "X", 0644);
+	t_write(rootfd, "f", "F", 0644);
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "dir"));
+	free(msg);
+	ASSERT_TRUE(t_content_is(rootfd, "f", "F"));
+}
+
+TEST(several_sources_need_directory)
+{
+	char *msg = NULL;
+	static const char *const src[] = {"a", "b"};
+	struct copy_opts o = t_opts("/x", src, 2);
+
+	t_reset();
+	t_write(ctxfd, "a", "A", 0644);
+	t_write(ctxfd, "b", "B", 0644);
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "must be a directory and end with a '/'"));
+	free(msg);
+	ASSERT_FALSE(t_exists(rootfd, "x"));
+	o.dest = "/x/";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "x/a", "A") && t_content_is(rootfd, "x/b", "B"));
+	/* an existing directory without the slash works too */
+	t_mkdirs(rootfd, "e");
+	o.dest = "/e";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "e/b", "B"));
+}
+
+TEST(wildcards)
+{
+	char *msg = NULL;
+	static const char *const bad[] = {"*foo"};
+	static const char *const some[] = {"*foo", "*.txt"};
+	struct copy_opts o = t_opts("/g/", bad, 1);
+
+	t_reset();
+	t_write(ctxfd, "a.txt", "A", 0644);
+	t_write(ctxfd, "b.txt", "B", 0644);
+	t_write(ctxfd, "c.md", "C", 0644);
+	t_write(ctxfd, "sub1/f", "F1", 0644);
+	t_write(ctxfd, "sub2/f", "F2", 0644);
+	t_write(ctxfd, "[x]", "brackets", 0644);
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "'*foo' matched nothing"));
+	free(msg);
+	o.sources = some;
+	o.n_sources = 2;
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_exists(rootfd, "g/a.txt") && t_exists(rootfd, "g/b.txt"));
+	ASSERT_FALSE(t_exists(rootfd, "g/c.md"));
+	ASSERT_EQ(COPY1("/q/", "?.md", "[ab].txt"), 0);
+	ASSERT_TRUE(t_exists(rootfd, "q/c.md") && t_exists(rootfd, "q/a.txt"));
+	ASSERT_EQ(COPY1("/s/", "sub*/f"), 0); /* both are called f: the last one wins */
+	ASSERT_TRUE(t_content_is(rootfd, "s/f", "F2"));
+	ASSERT_EQ(COPY1("/br", "\\[x\\]"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "br", "brackets"));
+	/* a wildcard matching one file behaves as that file */
+	ASSERT_EQ(COPY1("/one", "c.*"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "one", "C"));
+}
+
+TEST(missing_source_names_it)
+{
+	char *msg = NULL;
+	static const char *const src[] = {"nope.txt"};
+	struct copy_opts o = t_opts("/", src, 1);
+
+	t_reset();
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "'nope.txt'"));
+	ASSERT_TRUE(t_contains(msg, "no such file or directory"));
+	free(msg);
+}
+
+TEST(relative_destination_uses_workdir)
+{
+	static const char *const src[] = {"a"};
+	struct copy_opts o = t_opts("sub/", src, 1);
+
+	t_reset();
+	t_write(ctxfd, "a", "A", 0644);
+	o.workdir = "/app";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "app/sub/a", "A"));
+	o.dest = ".";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "app/a", "A"));
+	o.dest = "renamed";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "app/renamed", "A"));
+}
+
+TEST(dotdot_is_clamped_to_the_context)
+{
+	char *msg = NULL;
+	static const char *const src[] = {"../secret"};
+	struct copy_opts o = t_opts("/s", src, 1);
+
+	t_reset();
+	/* ../secret is the context's own "secret", which does not exist */
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "no such file"));
+	free(msg);
+	ASSERT_FALSE(t_exists(rootfd, "s"));
+	t_write(ctxfd, "secret", "inside", 0644);
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "s", "inside"));
+	ASSERT_EQ(COPY1("/t", "/../../ctx/../secret"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "t", "inside"));
+}
+
+TEST(symlinks_inside_are_copied_as_links)
+{
+	char buf[256];
+	ssize_t n;
+
+	t_reset();
+	t_write(ctxfd, "dir/x", "X", 0644);
+	t_symlink(ctxfd, "/etc/passwd", "dir/pw");
+	t_symlink(ctxfd, "../../../secret", "dir/up");
+	ASSERT_EQ(COPY1("/out", "dir"), 0);
+	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "out/pw").st_mode));
+	n = readlinkat(rootfd, "out/pw", buf, sizeof(buf) - 1);
+	ASSERT_EQ(n, 11);
+	buf[n] = '\0';
+	ASSERT_STREQ(buf, "/etc/passwd");
+	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "out/up").st_mode));
+}
+
+TEST(top_level_symlink_resolves_inside_context)
+{
+	char *msg = NULL;
+	static const char *const src[] = {"pw"};
+	struct copy_opts o = t_opts("/x", src, 1);
+
+	t_reset();
+	t_symlink(ctxfd, "/etc/passwd", "pw");
+	ASSERT_TRUE(t_copy(&o, &msg) < 0); /* the context has no etc/passwd */
+	free(msg);
+	ASSERT_FALSE(t_exists(rootfd, "x"));
+	t_symlink(ctxfd, "../secret", "esc");
+	t_write(ctxfd, "real", "R", 0644);
+	t_symlink(ctxfd, "real", "rel");
+	ASSERT_EQ(COPY1("/y", "rel"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "y", "R"));
+	ASSERT_FALSE(S_ISLNK(t_lstat(rootfd, "y").st_mode));
+	/* copied under the name written, not the target's */
+	ASSERT_EQ(COPY1("/d/", "rel"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "d/rel", "R"));
+	/* a link to a directory copies the directory's contents */
+	t_write(ctxfd, "realdir/f", "F", 0644);
+	t_symlink(ctxfd, "/realdir", "dirlink");
+	ASSERT_EQ(COPY1("/dl", "dirlink"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "dl/f", "F"));
+}
+
+TEST(symlinked_parent_in_source_stays_inside)
+{
+	t_reset();
+	t_write(ctxfd, "sub/f", "F", 0644);
+	t_symlink(ctxfd, "/sub", "lnk");
+	t_symlink(ctxfd, "../../outside", "out");
+	ASSERT_EQ(COPY1("/r", "lnk/f"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "r", "F"));
+	ASSERT_TRUE(COPY1("/s", "out/secret") < 0);
+	ASSERT_FALSE(t_exists(rootfd, "s"));
+}
+
+TEST(destination_symlink_followed_inside_root)
+{
+	t_reset();
+	t_write(ctxfd, "a", "A", 0644);
+	t_mkdirs(rootfd, "usr/local/hbase");
+	t_mkdirs(rootfd, "etc");
+	t_symlink(rootfd, "/usr/local/hbase", "etc/hbase");
+	ASSERT_EQ(COPY1("/etc/hbase", "a"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "usr/local/hbase/a", "A"));
+	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "etc/hbase").st_mode));
+	/* dangling: the target directory is created */
+	t_symlink(rootfd, "/symlink", "src");
+	ASSERT_EQ(COPY1("/src/", "a"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "symlink/a", "A"));
+	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "src").st_mode));
+}
+
+TEST(destination_symlink_cannot_leave_root)
+{
+	t_reset();
+	t_write(ctxfd, "a", "A", 0644);
+	t_write(ctxfd, "dir/secret", "evil", 0644);
+	t_symlink(rootfd, "../outside", "esc");
+	t_symlink(rootfd, "/../../outside", "abs");
+	ASSERT_EQ(COPY1("/esc/", "a"), 0);
+	ASSERT_EQ(COPY1("/abs/", "a"), 0);
+	ASSERT_EQ(COPY1("/esc", "dir"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "outside/a", "A"));
+	ASSERT_TRUE(t_content_is(rootfd, "outside/secret", "evil"));
+	ASSERT_FALSE(t_exists(topfd, "outside/a"));
+	ASSERT_TRUE(t_content_is(topfd, "outside/secret", "outside"));
+}
+
+TEST(file_replaces_symlink_not_its_target)
+{
+	t_reset();
+	t_write(ctxfd, "a", "A", 0644);
+	t_write(rootfd, "victim", "V", 0644);
+	t_symlink(rootfd, "/victim", "x");
+	t_symlink(rootfd, "../outside/secret", "y");
+	ASSERT_EQ(COPY1("/x", "a"), 0);
+	ASSERT_EQ(COPY1("/y", "a"), 0);
+	ASSERT_TRUE(S_ISREG(t_lstat(rootfd, "x").st_mode));
+	ASSERT_TRUE(t_content_is(rootfd, "victim", "V"));
+	ASSERT_TRUE(t_content_is(topfd, "outside/secret", "outside"));
+}
+
+TEST(directory_walk_follows_image_symlink_to_directory)
+{
+	t_reset();
+	t_write(ctxfd, "lib/mod.so", "M", 0644);
+	t_mkdirs(rootfd, "usr/lib");
+	t_symlink(rootfd, "usr/lib", "lib");
+	ASSERT_EQ(COPY1("/", "."), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "usr/lib/mod.so", "M"));
+	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "lib").st_mode));
+}
+
+TEST(owner_is_root_or_chown)
+{
+	static const char *const src[] = {"dir", "f"};
+	struct copy_opts o = t_opts("/o/deep/", src, 2);
+	struct stat st;
+
+	if (geteuid() != 0) {
+		printf("# skip: not root\n");
+		return;
+	}
+	t_reset();
+	t_write(ctxfd, "dir/x", "X", 0644);
+	t_write(ctxfd, "f", "F", 0644);
+	fchownat(ctxfd, "dir/x", 1234, 1234, 0);
+	fchownat(ctxfd, "f", 1234, 1234, 0);
+	ASSERT_EQ(COPY1("/p/", "f", "dir"), 0);
+	st = t_lstat(rootfd, "p/f");
+	ASSERT_EQ(st.st_uid, 0);
+	ASSERT_EQ(st.st_gid, 0);
+	ASSERT_EQ(t_lstat(rootfd, "p/x").st_uid, 0);
+	o.chown = (struct copy_chown){.set = true, .uid = 1000, .gid = 1001};
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	st = t_lstat(rootfd, "o/deep/f");
+	ASSERT_EQ(st.st_uid, 1000);
+	ASSERT_EQ(st.st_gid, 1001);
+	ASSERT_EQ(t_lstat(rootfd, "o/deep/x").st_gid, 1001);
+	/* every directory the copy creates gets the owner (BuildKit's MkdirAll, buildah too) */
+	ASSERT_EQ(t_lstat(rootfd, "o/deep").st_uid, 1000);
+	ASSERT_EQ(t_lstat(rootfd, "o").st_uid, 1000);
+	/* a directory that was there keeps its owner */
+	t_mkdirs(rootfd, "keep");
+	o.dest = "/keep/";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_EQ(t_lstat(rootfd, "keep").st_uid, 0);
+	ASSERT_EQ(t_lstat(rootfd, "keep/f").st_uid, 1000);
+}
+
+TEST(chmod_applies_to_files_and_directories)
+{
+	static const char *const src[] = {"dir"};
+	struct copy_opts o = t_opts("/m", src, 1);
+
+	t_reset();
+	t_write(ctxfd, "dir/x", "X", 0644);
+	t_write(ctxfd, "dir/sub/y", "Y", 0755);
+	ASSERT_EQ(copy_chmod_parse("750", &o.chmod, NULL), 0);
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_EQ(t_lstat(rootfd, "m/x").st_mode & 07777, 0750);
+	ASSERT_EQ(t_lstat(rootfd, "m/sub").st_mode & 07777, 0750);
+	ASSERT_EQ(copy_chmod_parse("u+x,g-r,o=", &o.chmod, NULL), 0);
+	o.dest = "/n";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_EQ(t_lstat(rootfd, "n/x").st_mode & 07777, 0704 & ~0004);
+	ASSERT_EQ(t_lstat(rootfd, "n/sub/y").st_mode & 07777, 0710);
+}
+
+TEST(parents_keeps_source_path)
+{
+	t_reset();
+	t_write(ctxfd, "x/a.txt", "XA", 0644);
+	t_write(ctxfd, "y/a.txt", "YA", 0644);
+	t_write(ctxfd, "x/y/a.txt", "XYA", 0644);
+	t_write(ctxfd, "x/y/b.txt", "XYB", 0644);
+	{
+		static const char *const src[] = {"x/a.txt", "y/a.txt"};
+		struct copy_opts o = t_opts("/parents/", src, 2);
+
+		o.parents = true;
+		ASSERT_EQ(t_copy(&o, NULL), 0);
+		ASSERT_TRUE(t_content_is(rootfd, "parents/x/a.txt", "XA"));
+		ASSERT_TRUE(t_content_is(rootfd, "parents/y/a.txt", "YA"));
+	}
+	{
+		static const char *const src[] = {"./x/./y/*"};
+		struct copy_opts o = t_opts("/pivot/", src, 1);
+
+		o.parents = true;
+		ASSERT_EQ(t_copy(&o, NULL), 0);
+		ASSERT_TRUE(t_content_is(rootfd, "pivot/y/a.txt", "XYA"));
+		ASSERT_FALSE(t_exists(rootfd, "pivot/x"));
+	}
+	{
+		static const char *const src[] = {"./x/./y/"};
+		struct copy_opts o = t_opts("/pdir/", src, 1);
+
+		o.parents = true;
+		ASSERT_EQ(t_copy(&o, NULL), 0);
+		ASSERT_TRUE(t_content_is(rootfd, "pdir/y/b.txt", "XYB"));
+	}
+	/* without --parents both a.txt collapse */
+	ASSERT_EQ(COPY1("/np/", "x/a.txt", "y/a.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "np/a.txt", "YA"));
+}
+
+TEST(exclude_patterns)
+{
+	static const char *const src[] = {"."};
+	struct copy_opts o = t_opts("/t", src, 1);
+	struct copy_patterns ex = {0};
+
+	t_reset();
+	t_write(ctxfd, "test1.txt", "1", 0644);
+	t_write(ctxfd, "keep.md", "k", 0644);
+	t_write(ctxfd, "sub/deep.txt", "d", 0644);
+	t_write(ctxfd, "sub/keep.txt", "k", 0644);
+	copy_patterns_add(&ex, "*txt");
+	o.excludes = &ex;
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_FALSE(t_exists(rootfd, "t/test1.txt"));
+	ASSERT_TRUE(t_exists(rootfd, "t/keep.md"));
+	ASSERT_TRUE(t_exists(rootfd, "t/sub/deep.txt")); /* "*txt" is for the top level */
+	copy_patterns_add(&ex, "**/*.txt");
+	copy_patterns_add(&ex, "!sub/keep.txt");
+	o.dest = "/u";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_FALSE(t_exists(rootfd, "u/sub/deep.txt"));
+	ASSERT_TRUE(t_exists(rootfd, "u/sub/keep.txt"));
+	/* on a wildcard's files, by name */
+	{
+		static const char *const w[] = {"*"};
+
+		o.sources = w;
+		o.dest = "/w/";
+		ASSERT_EQ(t_copy(&o, NULL), 0);
+		ASSERT_FALSE(t_exists(rootfd, "w/test1.txt"));
+		ASSERT_TRUE(t_exists(rootfd, "w/keep.md"));
+	}
+	copy_patterns_clear(&ex);
+}
+
+/* A .dockerignore of "sub", "*.log", "!sub/keep" */
+static bool ign_excluded(const char *rel, bool is_dir, void *ud)
+{
+	(void)ud;
+	if (strcmp(rel, "sub/keep") == 0)
+		return false;
+	return strcmp(rel, "sub") == 0 || strncmp(rel, "sub/", 4) == 0 ||
+	       (strlen(rel) > 4 && strcmp(rel + strlen(rel) - 4, ".log") == 0);
+}
+
+static bool ign_may_contain(const char *rel, void *ud)
+{
+	(void)ud;
+	return strcmp(rel, "sub") == 0;
+}
+
+TEST(dockerignore_callbacks)
+{
+	static const char *const src[] = {"."};
+	static const char *const logsrc[] = {"a.log"};
+	struct copy_opts o = t_opts("/c", src, 1);
+	char *msg = NULL;
+
+	t_reset();
+	t_write(ctxfd, "a.log", "L", 0644);
+	t_write(ctxfd, "b.txt", "B", 0644);
+	t_write(ctxfd, "sub/drop", "D", 0644);
+	t_write(ctxfd, "sub/keep", "K", 0644);
+	t_write(ctxfd, "other/x.log", "L", 0644);
+	o.excluded = ign_excluded;
+	o.may_contain_included = ign_may_contain;
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_exists(rootfd, "c/b.txt"));
+	ASSERT_FALSE(t_exists(rootfd, "c/a.log"));
+	ASSERT_FALSE(t_exists(rootfd, "c/other/x.log"));
+	ASSERT_TRUE(t_exists(rootfd, "c/other"));
+	ASSERT_TRUE(t_content_is(rootfd, "c/sub/keep", "K"));
+	ASSERT_FALSE(t_exists(rootfd, "c/sub/drop"));
+	o.sources = logsrc;
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "excluded by .dockerignore"));
+	free(msg);
+	/* wildcards do not see excluded files */
+	{
+		static const char *const w[] = {"*.log", "b.txt"};
+
+		o.sources = w;
+		o.n_sources = 2;
+		o.dest = "/w/";
+		ASSERT_EQ(t_copy(&o, NULL), 0);
+		ASSERT_FALSE(t_exists(rootfd, "w/a.log"));
+	}
+}
+
+TEST(hardlinks_stay_hardlinks)
+{
+	struct stat a, b;
+
+	t_reset();
+	t_write(ctxfd, "d/a", "A", 0644);
+	if (linkat(ctxfd, "d/a", ctxfd, "d/z", 0) < 0)
+		die("link");
+	ASSERT_EQ(COPY1("/h", "d"), 0);
+	a = t_lstat(rootfd, "h/a");
+	b = t_lstat(rootfd, "h/z");
+	ASSERT_EQ(a.st_ino, b.st_ino);
+	ASSERT_EQ(a.st_nlink, 2);
+}
+
+TEST(heredoc_inline_source)
+{
+	static const struct copy_inline inl[] = {{"EOF", "hello\n", 6}};
+	struct copy_opts o = t_opts("/etc/motd", NULL, 0);
+	struct stat st;
+
+	t_reset();
+	o.inlines = inl;
+	o.n_inlines = 1;
+	o.inline_mtime.tv_sec = 42;
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "etc/motd", "hello\n"));
+	st = t_lstat(rootfd, "etc/motd");
+	ASSERT_EQ(st.st_mode & 07777, 0644);
+	ASSERT_EQ(st.st_mtim.tv_sec, 42);
+	o.dest = "/d/";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "d/EOF", "hello\n"));
+}
+
+TEST(special_files)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	t_reset();
+	t_write(ctxfd, "sp/f", "F", 0644);
+	if (mkfifoat(ctxfd, "sp/fifo", 0640) < 0)
+		die("mkfifo");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctx/sp/sock", top);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("bind");
+	close(s);
+	ASSERT_EQ(COPY1("/sp", "sp"), 0);
+	ASSERT_TRUE(S_ISFIFO(t_lstat(rootfd, "sp/fifo").st_mode));
+	ASSERT_EQ(t_lstat(rootfd, "sp/fifo").st_mode & 07777, 0640);
+	ASSERT_FALSE(t_exists(rootfd, "sp/sock")); /* skipped with a warning */
+	ASSERT_TRUE(t_exists(rootfd, "sp/f"));
+}
+
+TEST(directory_mtime_kept)
+{
+	struct timespec t[2] = {{1500000000, 0}, {1500000000, 0}};
+
+	t_reset();
+	t_write(ctxfd, "d/sub/f", "F", 0644);
+	utimensat(ctxfd, "d/sub", t, 0);
+	ASSERT_EQ(COPY1("/m", "d"), 0);
+	ASSERT_EQ(t_lstat(rootfd, "m/sub").st_mtim.tv_sec, 1500000000);
+}
+
+TEST(result_lists_what_was_written)
+{
+	static const char *const src[] = {"d"};
+	struct copy_opts o = t_opts("/r", src, 1);
+	struct strv w = STRV_INIT;
+	struct copy_result res = {.written = &w};
+
+	t_reset();
+	t_write(ctxfd, "d/a", "AAAA", 0644);
+	t_write(ctxfd, "d/s/b", "BB", 0644);
+	ASSERT_EQ(copy_run(rootfd, &o, &res, NULL), 0);
+	ASSERT_EQ(res.n_files, 2);
+	ASSERT_EQ(res.bytes, 6);
+	ASSERT_TRUE(strv_find(&w, "r/a") >= 0);
+	ASSERT_TRUE(strv_find(&w, "r/s/b") >= 0);
+	ASSERT_TRUE(strv_find(&w, "r/s") >= 0);
+	strv_clear(&w);
+}
+
+TEST(copy_from_another_root)
+{
+	static const char *const src[] = {"/bin/myexe"};
+	struct copy_opts o = t_opts("/bin/", src, 1);
+
+	t_reset();
+	t_write(ctxfd, "stage/my/exe", "symlink-test", 0755);
+	t_mkdirs(ctxfd, "stage/bin");
+	t_symlink(ctxfd, "/my/exe", "stage/bin/myexe");
+	/* the "stage root" is ctx/stage */
+	o.src_root = openat(ctxfd, "stage", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	close(o.src_root);
+	ASSERT_TRUE(t_content_is(rootfd, "bin/myexe", "symlink-test"));
+}
+
+int main(void)
+{
+	static const struct tap_test tests[] = {
+		TAP_ENTRY(file_to_file_keeps_mode_and_mtime),
+		TAP_ENTRY(trailing_slash_makes_directory),
+		TAP_ENTRY(existing_directory_receives_file),
+		TAP_ENTRY(directory_copies_contents),
+		TAP_ENTRY(directory_onto_file_fails),
+		TAP_ENTRY(several_sources_need_directory),
+		TAP_ENTRY(wildcards),
+		TAP_ENTRY(missing_source_names_it),
+		TAP_ENTRY(relative_destination_uses_workdir),
+		TAP_ENTRY(dotdot_is_clamped_to_the_context),
+		TAP_ENTRY(symlinks_inside_are_copied_as_links),
+		TAP_ENTRY(top_level_symlink_resolves_inside_context),
+		TAP_ENTRY(symlinked_parent_in_source_stays_inside),
+		TAP_ENTRY(destination_symlink_followed_inside_root),
+		TAP_ENTRY(destination_symlink_cannot_leave_root),
+		TAP_ENTRY(file_replaces_symlink_not_its_target),
+		TAP_ENTRY(directory_walk_follows_image_symlink_to_directory),
+		TAP_ENTRY(owner_is_root_or_chown),
+		TAP_ENTRY(chmod_applies_to_files_and_directories),
+		TAP_ENTRY(parents_keeps_source_path),
+		TAP_ENTRY(exclude_patterns),
+		TAP_ENTRY(dockerignore_callbacks),
+		TAP_ENTRY(hardlinks_stay_hardlinks),
+		TAP_ENTRY(heredoc_inline_source),
+		TAP_ENTRY(special_files),
+		TAP_ENTRY(directory_mtime_kept),
+		TAP_ENTRY(result_lists_what_was_written),
+		TAP_ENTRY(copy_from_another_root),
+	};
+	int r = tap_run(tests, ARRAY_SIZE(tests));
+
+	t_teardown();
+	return r;
+}
+
+bool tap_failed_;
