@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/cmd-registry.h"
 #include "cmd/cmd.h"
 #include "kiln-config.h"
 #include "util/macro.h"
@@ -21,6 +22,24 @@ const struct kiln_command kiln_commands[] = {
 	 "usage: kiln version\n"
 	 "\n"
 	 "Print the version of kiln, like `kiln --version`.\n"},
+	{"login", cmd_login, "log in to a registry (stores credentials in auth.json)",
+	 "usage: kiln login [-u USER] [-p PASSWORD | --password-stdin] [OPTIONS] REGISTRY\n"
+	 "\n"
+	 "Check USER's password against REGISTRY (e.g. quay.io, 127.0.0.1:5000) and store\n"
+	 "it in $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json (the file\n"
+	 "podman and skopeo read), written atomically with mode 0600.\n"
+	 "\n"
+	 "  -u, --username USER   the user name (asked for on a terminal when missing)\n"
+	 "  -p, --password PASS   the password (visible to other users: prefer --password-stdin)\n"
+	 "  --password-stdin      read the password from standard input\n"
+	 "  --authfile FILE       the credentials file to write\n"
+	 "  --tls-verify=false    do not verify the registry's TLS certificate\n"
+	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"},
+	{"logout", cmd_logout, "remove stored credentials for a registry",
+	 "usage: kiln logout [--authfile FILE] REGISTRY | --all\n"
+	 "\n"
+	 "Remove REGISTRY's entry from the credentials file kiln login writes, or the\n"
+	 "whole file with --all.\n"},
 };
 
 const size_t kiln_n_commands = ARRAY_SIZE(kiln_commands);

@@ -27,7 +27,10 @@ static struct registry_opts opts = REGISTRY_OPTS_INIT;
 
 static int die(struct kiln_error *e)
 {
-	fprintf(stderr, "registry-probe: error: %s\n", e ? e->msg : "?");
+	char *s = e ? err_format(e) : xstrdup("?");
+
+	fprintf(stderr, "registry-probe: error: %s\n", s);
+	free(s);
 	err_free(e);
 	return 1;
 }
