@@ -379,3 +379,16 @@ int reg_auth_handle_401(struct registry_client *c, const char *repo, const char 
 	}
 	return fetch_token(c, repo, scope, err);
 }
+
+int reg_auth_prepare(struct registry_client *c, const char *repo, const char *scope,
+		     struct kiln_error **err)
+{
+	struct reg_token *t;
+	bool have;
+
+	pthread_mutex_lock(&c->lock);
+	t = c->scheme == REG_AUTH_BEARER ? token_find(c, scope) : NULL;
+	have = c->scheme != REG_AUTH_BEARER || (t && t->expires > time(NULL));
+	pthread_mutex_unlock(&c->lock);
+	return have ? 0 : fetch_token(c, repo, scope, err);
+}

@@ -28,11 +28,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 #define UPLOAD_RESTARTS	   1
 #define PROGRESS_STEP	   (8ULL << 20)
 
-int registry_blob_exists(struct registry_client *c, const char *repo, const char *digest,
-			 uint64_t *ret_size, struct kiln_error **err)
+static int blob_head(struct registry_client *c, const char *repo, const char *digest,
+		     const char *scope, uint64_t *ret_size, struct kiln_error **err)
 {
 	_cleanup_free_ char *url = NULL, *what = xasprintf("HEAD blob '%s'", digest);
-	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", repo);
 	struct http_resp rs = {.body = STRBUF_INIT};
 	struct http_req rq = {.method = "HEAD", .body_fd = -1, .follow = true};
 	int r = reg_ensure(c, err);
@@ -51,6 +50,14 @@ int registry_blob_exists(struct registry_client *c, const char *repo, const char
 	}
 	http_resp_release(&rs);
 	return r;
+}
+
+int registry_blob_exists(struct registry_client *c, const char *repo, const char *digest,
+			 uint64_t *ret_size, struct kiln_error **err)
+{
+	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", repo);
+
+	return blob_head(c, repo, digest, scope, ret_size, err);
 }
 
 /* ---- GET ---- */
@@ -401,17 +408,17 @@ int registry_blob_put(struct registry_client *c, const char *repo, const char *d
 
 	if (!reg_digest_valid(digest))
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "bad blob digest '%s'", digest);
-	r = registry_blob_exists(c, repo, digest, NULL, err);
-	if (r != 0) {
-		if (r > 0)
-			reg_progress(c, REGISTRY_EV_SKIPPED, digest, size, size);
-		return r < 0 ? r : REGISTRY_UPLOAD_EXISTED;
-	}
 	if (mount_from && streq(mount_from, repo))
 		mount_from = NULL;
 	scope = mount_from ? xasprintf("repository:%s:pull,push repository:%s:pull", repo, mount_from)
 			   : xasprintf("repository:%s:pull,push", repo);
 	u.scope = scope;
+	r = blob_head(c, repo, digest, scope, NULL, err);
+	if (r != 0) {
+		if (r > 0)
+			reg_progress(c, REGISTRY_EV_SKIPPED, digest, size, size);
+		return r < 0 ? r : REGISTRY_UPLOAD_EXISTED;
+	}
 	if (mount_from) {
 		r = upload_start(&u, mount_from, err);
 		if (r > 0) {

@@ -261,6 +261,8 @@ int reg_request(struct registry_client *c, const char *repo, const char *scope, 
 	bool auth_done = false;
 	int r;
 
+	if (!rq->no_auth && (r = reg_auth_prepare(c, repo, scope, err)) < 0)
+		return err_wrap(err, "%s", what);
 	for (;;) {
 		_cleanup_free_ char *auth = reg_auth_header(c, scope);
 

@@ -118,6 +118,9 @@ int reg_auth_learn(struct registry_client *c, const struct http_resp *rs, struct
 /* Handle a 401: learn the scheme, fetch a token for @scope. 0 to retry, < 0 to give up. */
 int reg_auth_handle_401(struct registry_client *c, const char *repo, const char *scope,
 			const struct http_resp *rs, struct kiln_error **err);
+/* Before a request: fetch a bearer token for @scope when the registry wants one. */
+int reg_auth_prepare(struct registry_client *c, const char *repo, const char *scope,
+		     struct kiln_error **err);
 /* The Authorization header value for a request with @scope, or NULL (malloc'd). */
 char *reg_auth_header(struct registry_client *c, const char *scope);
 /* Drop the cached token for @scope (the registry refused it). */

@@ -178,3 +178,36 @@ registry_restart() {
 		sleep 0.1
 	done
 }
+
+# A token server (tests/registry-token-server.py) on 127.0.0.1:$TOKEN_PORT that
+# grants USER:PASS; sets TOKEN_AUTH_CONFIG, the auth section for REGISTRY_EXTRA_CONFIG.
+token_server_start() {
+	need_cmd python3 openssl
+	REGISTRY_PORT=${REGISTRY_PORT:-$((20000 + $$ % 20000))}
+	TOKEN_PORT=$((REGISTRY_PORT + 1))
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=kiln token signer" \
+		-keyout "$T/token.key" -out "$T/token.crt" 2>/dev/null
+	python3 "$KILN_SRC/tests/registry-token-server.py" "$TOKEN_PORT" "$T/token.key" \
+		"$T/token.crt" "$1" "$2" "$T/token.log" 2>>"$T/token.log" &
+	TOKEN_PID=$!
+	add_cleanup token_server_stop
+	i=0
+	until curl -sS -o /dev/null "http://127.0.0.1:$TOKEN_PORT/token" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "token server did not start: $(cat "$T/token.log")"
+		sleep 0.1
+	done
+	TOKEN_AUTH_CONFIG="auth:
+  token:
+    realm: http://127.0.0.1:$TOKEN_PORT/token
+    service: kiln-test-registry
+    issuer: kiln-test-issuer
+    rootcertbundle: $T/token.crt"
+}
+
+token_server_stop() {
+	[ -n "${TOKEN_PID:-}" ] || return 0
+	kill "$TOKEN_PID" 2>/dev/null || true
+	wait "$TOKEN_PID" 2>/dev/null || true
+	TOKEN_PID=
+}
