@@ -134,3 +134,22 @@ char *reg_base64_decode(const char *s, size_t *ret_len);
 /* "sha256:<hex>" of a buffer, malloc'd. */
 char *reg_sha256_digest(const void *data, size_t len);
 bool reg_digest_valid(const char *digest);
+
+/* ---- pool.c ---- */
+struct reg_job {
+	int (*fn)(void *arg, struct kiln_error **err);
+	void *arg;
+};
+/* Run @jobs on up to @parallel threads; returns the first failure's code and error. */
+int reg_run_jobs(struct reg_job *jobs, size_t n, unsigned parallel, struct kiln_error **err);
+
+/* ---- sources.c: which repository each blob came from or went to ---- */
+struct store;
+/* Append "digest domain/repo" records to the store's registry-sources file. */
+int reg_sources_add(struct store *s, const char *domain, const char *repo,
+		    const char *const *digests, size_t n, struct kiln_error **err);
+/* A repository on @domain other than @not_repo known to hold @digest (malloc'd), or NULL. */
+char *reg_sources_find(const struct strbuf *records, const char *domain, const char *not_repo,
+		       const char *digest);
+/* Load the records (an empty buffer when there are none). */
+int reg_sources_load(struct store *s, struct strbuf *ret, struct kiln_error **err);

@@ -64,6 +64,7 @@ struct registry_opts {
 	unsigned parallel; /* blob transfers at once, 1..8 (default 3) */
 	unsigned retries; /* attempts after the first on transient failures (default 4) */
 	uint64_t chunk_size; /* upload chunk size in bytes (default 64 MiB) */
+	const char *platform; /* pull: "os/arch[/variant]" from an index (NULL: linux/amd64) */
 	registry_progress_fn progress;
 	void *progress_data;
 };
@@ -162,3 +163,29 @@ int registry_auth_lookup(const char *auth_file, const char *domain, const char *
 int registry_auth_store(const char *auth_file, const char *domain, const char *user,
 			const char *secret, struct kiln_error **err);
 int registry_auth_remove(const char *auth_file, const char *domain, struct kiln_error **err);
+
+/* ---- pull and push with the store (layers/layers.h) ---- */
+
+struct store;
+
+/*
+ * Pull @ref (a reference, "docker://" optional) into the store: an index is
+ * resolved to @opts->platform, blobs the store has are not fetched, the rest
+ * stream into tmp/ (an interrupted download resumes there next time, with
+ * Range), verified, then renamed into blobs/. The manifest is stored as the
+ * registry sent it (its digest is kept) and named @name (NULL: @ref as
+ * written, without "docker://"). *ret_digest (may be NULL): the manifest digest.
+ */
+int registry_pull(struct store *s, const char *ref, const char *name,
+		  const struct registry_opts *opts, char **ret_digest, struct kiln_error **err);
+
+/*
+ * Push the stored image @what (a name or digest) to @dest (a reference; NULL:
+ * @what itself). Nothing is sent when the registry already has this manifest
+ * under the tag; blobs it has are skipped, blobs the store pulled from (or
+ * pushed to) another repository of the same registry are mounted, the rest
+ * uploaded @opts->parallel at a time; the manifest goes last.
+ * *ret_digest (may be NULL): the pushed manifest's digest.
+ */
+int registry_push(struct store *s, const char *what, const char *dest,
+		  const struct registry_opts *opts, char **ret_digest, struct kiln_error **err);
