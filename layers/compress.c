@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The layer sink: tar bytes in, compressed bytes out, both SHA-256 digests
+ * computed on the way, in one streaming pass with bounded memory.
+ *
+ * gzip is deflated in independent blocks of GZ_BLOCK bytes (each a fresh raw
+ * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
+ * small pool of threads, and concatenated in order into one gzip member with a
+ * combined CRC-32. Nothing depends on timing or on the thread count, so the
+ * output is the same for any number of threads. A block whose bytes look random
+ * (order-0 entropy above GZ_STORE_ENTROPY bits per byte), or that deflate does
+ * not shrink, is written as stored blocks instead: a decision taken from the
+ * data alone.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "layers/layers-internal.h"
+#include "util/error.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+#define GZ_BLOCK	 (256 * 1024)
+#define GZ_STORED_MAX	 65535
+#define GZ_STORE_ENTROPY 7.9
+
+enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+struct gz_slot {
+	unsigned char *in, *out;
+	size_t in_len, out_len, out_alloc;
+	uint32_t crc;
+	enum slot_state state;
+};
+
+struct layer_sink {
+	enum layer_compression compression;
+	int level;
+	layer_out_fn out;
+	void *out_ctx;
+	struct sha256 *tar_hash, *blob_hash;
+	uint64_t out_size;
+	/* gzip */
+	struct gz_slot *slots;
+	size_t n_slots, cur; /* cur: the slot being filled */
+	uint32_t crc;
+	uint64_t isize;
+	pthread_t *workers;
+	size_t n_workers;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	bool stop;
+	/* zstd */
+	ZSTD_CCtx *zstd;
+	unsigned char *zbuf;
+	size_t zbuf_size;
+};
+
+static int emit(struct layer_sink *k, const void *data, size_t len, struct kiln_error **err)
+{
+	if (!len)
+		return 0;
+	if (k->blob_hash)
+		sha256_update(k->blob_hash, data, len);
+	k->out_size += len;
+	return k->out(k->out_ctx, data, len, err);
+}
+
+/* ---- one gzip block ---- */
+
+static bool looks_random(const unsigned char *p, size_t n)
+{
+	uint32_t hist[256] = {0};
+	double h = 0;
+
+	for (size_t i = 0; i < n; i++)
+		hist[p[i]]++;
+	for (int i = 0; i < 256; i++)
+		if (hist[i]) {
+			double f = (double)hist[i] / (double)n;
+
+			h -= f * log2(f);
+		}
+	return h > GZ_STORE_ENTROPY;
+}
+
+static void store_block(struct gz_slot *s)
+{
+	unsigned char *o = s->out;
+	size_t off = 0;
+
+	while (off < s->in_len) {
+		size_t n = MIN(s->in_len - off, (size_t)GZ_STORED_MAX);
+
+		*o++ = 0; /* BFINAL=0, BTYPE=00, then padding to the byte boundary */
+		*o++ = (unsigned char)(n & 0xff);
+		*o++ = (unsigned char)(n >> 8);
+		*o++ = (unsigned char)(~n & 0xff);
+		*o++ = (unsigned char)((~n >> 8) & 0xff);
+		memcpy(o, s->in + off, n);
+		o += n;
+		off += n;
+	}
+	s->out_len = (size_t)(o - s->out);
+}
+
+static bool deflate_block(struct gz_slot *s, int level)
+{
+	z_stream z = {0};
+	bool ok;
+
+	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	z.next_in = s->in;
+	z.avail_in = (uInt)s->in_len;
+	z.next_out = s->out;
+	z.avail_out = (uInt)s->in_len; /* more than that: store instead */
+	ok = deflate(&z, Z_SYNC_FLUSH) == Z_OK && z.avail_in == 0 && z.avail_out > 0;
+	s->out_len = ok ? (size_t)(z.next_out - s->out) : 0;
+	deflateEnd(&z);
+	return ok;
+}
+
+static void compress_slot(struct gz_slot *s, int level)
+{
+	s->crc = (uint32_t)crc32(0, s->in, (uInt)s->in_len);
+	if (looks_random(s->in, s->in_len) || !deflate_block(s, level))
+		store_block(s);
+}
+
+/* ---- the pool ---- */
+
+static void *worker_main(void *arg)
+{
+	struct layer_sink *k = arg;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		struct gz_slot *s = NULL;
+
+		for (size_t i = 0; i < k->n_slots && !s; i++)
+			if (k->slots[i].state == SLOT_READY)
+				s = &k->slots[i];
+		if (!s && k->stop)
+			break;
+		if (!s) {
+			pthread_cond_wait(&k->work, &k->lock);
+			continue;
+		}
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&k->lock);
+		compress_slot(s, k->level);
+		pthread_mutex_lock(&k->lock);
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&k->done);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+static void gz_init(struct layer_sink *k, int threads)
+{
+	k->n_workers = threads > 1 ? (size_t)threads : 0;
+	k->n_slots = k->n_workers ? 2 * k->n_workers : 1;
+	k->slots = xcalloc(k->n_slots, sizeof(*k->slots));
+	for (size_t i = 0; i < k->n_slots; i++) {
+		k->slots[i].in = xmalloc(GZ_BLOCK);
+		k->slots[i].out_alloc = GZ_BLOCK + 5 * (GZ_BLOCK / GZ_STORED_MAX + 1);
+		k->slots[i].out = xmalloc(k->slots[i].out_alloc);
+	}
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->work, NULL);
+	pthread_cond_init(&k->done, NULL);
+	k->workers = xcalloc(k->n_workers + 1, sizeof(*k->workers));
+	for (size_t i = 0; i < k->n_workers; i++)
+		if (pthread_create(&k->workers[i], NULL, worker_main, k) != 0)
+			abort();
+}
+
+/* Wait for slot @s to be compressed, write it out, free it. */
+static int gz_drain_slot(struct layer_sink *k, struct gz_slot *s, struct kiln_error **err)
+{
+	if (s->state == SLOT_FREE)
+		return 0;
+	if (!k->n_workers) {
+		compress_slot(s, k->level);
+	} else {
+		pthread_mutex_lock(&k->lock);
+		while (s->state != SLOT_DONE)
+			pthread_cond_wait(&k->done, &k->lock);
+		pthread_mutex_unlock(&k->lock);
+	}
+	k->crc = (uint32_t)crc32_combine(k->crc, s->crc, (z_off_t)s->in_len);
+	k->isize += s->in_len;
+	s->state = SLOT_FREE;
+	s->in_len = 0;
+	return emit(k, s->out, s->out_len, err);
+}
+
+static int gz_submit(struct layer_sink *k, struct kiln_error **err)
+{
+	struct gz_slot *s = &k->slots[k->cur];
+
+	if (!s->in_len)
+		return 0;
+	if (k->n_workers) {
+		pthread_mutex_lock(&k->lock);
+		s->state = SLOT_READY;
+		pthread_cond_signal(&k->work);
+		pthread_mutex_unlock(&k->lock);
+	} else {
+		s->state = SLOT_READY;
+	}
+	k->cur = (k->cur + 1) % k->n_slots;
+	return gz_drain_slot(k, &k->slots[k->cur], err);
+}
+
+static int gz_write(struct layer_sink *k, const unsigned char *p, size_t len,
+		   struct kiln_error **err)
+{
+	while (len) {
+		struct gz_slot *s = &k->slots[k->cur];
+		size_t n = MIN(len, (size_t)GZ_BLOCK - s->in_len);
+		int r;
+
+		memcpy(s->in + s->in_len, p, n);
+		s->in_len += n;
+		p += n;
+		len -= n;
+		if (s->in_len == GZ_BLOCK) {
+			r = gz_submit(k, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int gz_finish(struct layer_sink *k, struct kiln_error **err)
+{
+	/* the last, empty, final stored block */
+	static const unsigned char last[] = {1, 0, 0, 0xff, 0xff};
+	unsigned char trailer[8];
+	int r = gz_submit(k, err);
+
+	for (size_t i = 0; i < k->n_slots && r >= 0; i++) {
+		r = gz_drain_slot(k, &k->slots[k->cur], err);
+		k->cur = (k->cur + 1) % k->n_slots;
+	}
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 4; i++) {
+		trailer[i] = (unsigned char)(k->crc >> (8 * i));
+		trailer[4 + i] = (unsigned char)((uint32_t)k->isize >> (8 * i));
+	}
+	r = emit(k, last, sizeof(last), err);
+	return r < 0 ? r : emit(k, trailer, sizeof(trailer), err);
+}
+
+/* ---- zstd ---- */
+
+static void zstd_init(struct layer_sink *k, int threads)
+{
+	k->zstd = ZSTD_createCCtx();
+	if (!k->zstd)
+		abort();
+	ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_compressionLevel, k->level);
+	/* any nbWorkers >= 1 gives the same bytes: keep it >= 1 so threads do not matter */
+	ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_nbWorkers, MAX(threads, 1));
+	k->zbuf_size = ZSTD_CStreamOutSize();
+	k->zbuf = xmalloc(k->zbuf_size);
+}
+
+static int zstd_run(struct layer_sink *k, const void *data, size_t len, ZSTD_EndDirective end,
+		    struct kiln_error **err)
+{
+	ZSTD_inBuffer in = {data, len, 0};
+	size_t left;
+
+	do {
+		ZSTD_outBuffer out = {k->zbuf, k->zbuf_size, 0};
+		int r;
+
+		left = ZSTD_compressStream2(k->zstd, &out, &in, end);
+		if (ZSTD_isError(left))
+			return err_new(err, KILN_ERR_SYSTEM, EIO, "zstd: %s",
+				       ZSTD_getErrorName(left));
+		r = emit(k, k->zbuf, out.pos, err);
+		if (r < 0)
+			return r;
+	} while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
+	return 0;
+}
+
+/* ---- the sink ---- */
+
+struct layer_sink *layer_sink_new(enum layer_compression c, int level, int threads, bool hash_out,
+				  layer_out_fn out, void *out_ctx)
+{
+	struct layer_sink *k = xcalloc(1, sizeof(*k));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (threads <= 0)
+		threads = ncpu > 0 ? (int)MIN(ncpu, 16) : 1;
+	k->compression = c;
+	k->out = out;
+	k->out_ctx = out_ctx;
+	k->tar_hash = sha256_new();
+	k->blob_hash = hash_out ? sha256_new() : NULL;
+	k->level = level > 0 ? level : (c == LAYER_ZSTD ? 3 : 6);
+	if (c == LAYER_GZIP)
+		gz_init(k, threads);
+	else if (c == LAYER_ZSTD)
+		zstd_init(k, threads);
+	return k;
+}
+
+static int write_gz_header(struct layer_sink *k, struct kiln_error **err)
+{
+	/* magic, deflate, no flags, mtime 0, no extra flags, OS = Unix (git's .os = 3) */
+	static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+
+	return emit(k, hdr, sizeof(hdr), err);
+}
+
+int layer_sink_write(struct layer_sink *k, const void *data, size_t len,
+		     struct kiln_error **err)
+{
+	int r;
+
+	if (k->compression == LAYER_GZIP && k->out_size == 0) {
+		r = write_gz_header(k, err);
+		if (r < 0)
+			return r;
+	}
+	sha256_update(k->tar_hash, data, len);
+	switch (k->compression) {
+	case LAYER_GZIP:
+		return gz_write(k, data, len, err);
+	case LAYER_ZSTD:
+		return zstd_run(k, data, len, ZSTD_e_continue, err);
+	case LAYER_NONE:
+		return emit(k, data, len, err);
+	}
+	return 0;
+}
+
+int layer_sink_finish(struct layer_sink *k, struct digest *ret_diff_id, struct digest *ret_digest,
+		      uint64_t *ret_size, struct kiln_error **err)
+{
+	int r = 0;
+
+	if (k->compression == LAYER_GZIP && k->out_size == 0)
+		r = write_gz_header(k, err);
+	if (r >= 0 && k->compression == LAYER_GZIP)
+		r = gz_finish(k, err);
+	else if (r >= 0 && k->compression == LAYER_ZSTD)
+		r = zstd_run(k, NULL, 0, ZSTD_e_end, err);
+	if (r < 0)
+		return r;
+	sha256_final(k->tar_hash, ret_diff_id);
+	if (k->blob_hash)
+		sha256_final(k->blob_hash, ret_digest);
+	*ret_size = k->out_size;
+	return 0;
+}
+
+void layer_sink_free(struct layer_sink *k)
+{
+	if (!k)
+		return;
+	if (k->slots) {
+		pthread_mutex_lock(&k->lock);
+		k->stop = true;
+		pthread_cond_broadcast(&k->work);
+		pthread_mutex_unlock(&k->lock);
+		for (size_t i = 0; i < k->n_workers; i++)
+			pthread_join(k->workers[i], NULL);
+		for (size_t i = 0; i < k->n_slots; i++) {
+			free(k->slots[i].in);
+			free(k->slots[i].out);
+		}
+		free(k->slots);
+		free(k->workers);
+		pthread_mutex_destroy(&k->lock);
+		pthread_cond_destroy(&k->work);
+		pthread_cond_destroy(&k->done);
+	}
+	ZSTD_freeCCtx(k->zstd);
+	free(k->zbuf);
+	sha256_free(k->tar_hash);
+	sha256_free(k->blob_hash);
+	free(k);
+}

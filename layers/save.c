@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kiln save: an image from the store as an oci-archive or a docker-archive. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/layers-internal.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free)
+
+#define BUF_SIZE (1 << 17)
+
+static int tar_fail(struct archive *a, const char *name, struct kiln_error **err)
+{
+	return err_new(err, KILN_ERR_SYSTEM, archive_errno(a) > 0 ? archive_errno(a) : EIO,
+		       "write '%s': %s", name, archive_error_string(a));
+}
+
+static int add_header(struct archive *a, const char *name, mode_t type, int64_t size,
+		      struct kiln_error **err)
+{
+	_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
+	archive_entry_set_mtime(e, 0, 0);
+	if (type == AE_IFREG)
+		archive_entry_set_size(e, size);
+	if (archive_write_header(a, e) < ARCHIVE_WARN)
+		return tar_fail(a, name, err);
+	return 0;
+}
+
+static int add_mem(struct archive *a, const char *name, const void *data, size_t len,
+		   struct kiln_error **err)
+{
+	int r = add_header(a, name, AE_IFREG, (int64_t)len, err);
+
+	if (r >= 0 && archive_write_data(a, data, len) != (la_ssize_t)len)
+		return tar_fail(a, name, err);
+	return r;
+}
+
+static int add_fd(struct archive *a, const char *name, int fd, char *buf, struct kiln_error **err)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return err_sys(err, errno, "stat for '%s'", name);
+	r = add_header(a, name, AE_IFREG, st.st_size, err);
+	for (off_t left = st.st_size; r >= 0 && left > 0;) {
+		ssize_t n = read(fd, buf, (size_t)MIN(left, (off_t)BUF_SIZE));
+
+		if (n <= 0)
+			return err_sys(err, n < 0 ? errno : EIO, "read for '%s'", name);
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return tar_fail(a, name, err);
+		left -= n;
+	}
+	return r;
+}
+
+static int add_blob(struct store *s, struct archive *a, const char *name, const struct digest *d,
+		    char *buf, struct kiln_error **err)
+{
+	_cleanup_close_ int fd = store_blob_open(s, d, err);
+
+	return fd < 0 ? fd : add_fd(a, name, fd, buf, err);
+}
+
+static int add_json(struct archive *a, const char *name, const json_t *j, struct kiln_error **err)
+{
+	size_t len;
+	_cleanup_free_ char *text = json_canonical(j, &len);
+
+	return add_mem(a, name, text, len, err);
+}
+
+/* ---- oci-archive ---- */
+
+static int save_oci(struct store *s, struct archive *a, const struct image *img,
+		    const char *name, char *buf, struct kiln_error **err)
+{
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	char hex[DIGEST_HEX_LEN + 1], d[DIGEST_STR_SIZE];
+	_cleanup_(json_decrefp) json_t *idx = json_pack(
+		"{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
+		img->manifest_media_type, "digest", digest_format(&img->manifest_digest, d), "size",
+		(json_int_t)img->manifest_size, "annotations", ANNOTATION_REF_NAME, name);
+	int r = add_mem(a, "oci-layout", layout, strlen(layout), err);
+
+	if (r >= 0)
+		r = add_json(a, "index.json", idx, err);
+	if (r >= 0)
+		r = add_header(a, "blobs", AE_IFDIR, 0, err);
+	if (r >= 0)
+		r = add_header(a, "blobs/sha256", AE_IFDIR, 0, err);
+	for (size_t i = 0; r >= 0 && i < img->n_layers + 2; i++) {
+		const struct digest *b = i == 0 ? &img->manifest_digest :
+					 i == 1 ? &img->config_digest :
+						  &img->layers[i - 2].digest;
+		_cleanup_free_ char *path = xasprintf("blobs/sha256/%s", digest_hex(b, hex));
+
+		r = add_blob(s, a, path, b, buf, err);
+	}
+	return r;
+}
+
+/* ---- docker-archive ---- */
+
+/* Decompress layer @l into an unnamed temp file in tmp/ (its size must precede it). */
+static int layer_tar_file(struct store *s, const struct layer_desc *l, char *buf,
+			  struct kiln_error **err)
+{
+	_cleanup_close_ int blob = store_blob_open(s, &l->digest, err), out = -1;
+	_cleanup_(archive_read_freep) struct archive *in = archive_read_new();
+	struct archive_entry *e;
+	la_ssize_t n;
+
+	if (blob < 0)
+		return blob;
+	out = openat(store_dirfd(s, STORE_DIR_TMP), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (out < 0)
+		return err_sys(err, errno, "create a temporary file in '%s/tmp'", store_root(s));
+	archive_read_support_filter_gzip(in);
+	archive_read_support_filter_zstd(in);
+	archive_read_support_filter_none(in);
+	archive_read_support_format_raw(in);
+	if (archive_read_open_fd(in, blob, BUF_SIZE) != ARCHIVE_OK ||
+	    archive_read_next_header(in, &e) != ARCHIVE_OK)
+		return err_at(err, NULL, "layer: %s", archive_error_string(in));
+	while ((n = archive_read_data(in, buf, BUF_SIZE)) > 0)
+		if (fs_write_all(out, buf, (size_t)n, err) < 0)
+			return err_wrap(err, "decompress layer");
+	if (n < 0)
+		return err_at(err, NULL, "layer: %s", archive_error_string(in));
+	if (lseek(out, 0, SEEK_SET) < 0)
+		return err_sys(err, errno, "seek");
+	return TAKE_FD(out);
+}
+
+static int save_docker(struct store *s, struct archive *a, const struct image *img,
+		       const char *name, char *buf, struct kiln_error **err)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	_cleanup_free_ char *cname = xasprintf("%s.json", digest_hex(&img->config_digest, hex));
+	_cleanup_(json_decrefp) json_t *layers = json_array(), *m = NULL;
+	int r = add_blob(s, a, cname, &img->config_digest, buf, err);
+
+	for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
+		_cleanup_free_ char *dir = xstrdup(digest_hex(&img->layers[i].diff_id, hex));
+		_cleanup_free_ char *path = xasprintf("%s/layer.tar", dir);
+		_cleanup_close_ int fd = layer_tar_file(s, &img->layers[i], buf, err);
+
+		if (fd < 0)
+			return fd;
+		r = add_header(a, dir, AE_IFDIR, 0, err);
+		if (r >= 0)
+			r = add_fd(a, path, fd, buf, err);
+		json_array_append_new(layers, json_string(path));
+	}
+	m = json_pack("[{s:s, s:[s], s:O}]", "Config", cname, "RepoTags", name, "Layers", layers);
+	return r < 0 ? r : add_json(a, "manifest.json", m, err);
+}
+
+int store_save_archive(struct store *s, const char *what, enum archive_format fmt, int outfd,
+		       struct kiln_error **err)
+{
+	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
+	_cleanup_(image_freep) struct image *img = NULL;
+	_cleanup_free_ char *buf = xmalloc(BUF_SIZE), *name = NULL;
+	int r = image_read_named(s, what, &img, err);
+
+	if (r < 0)
+		return r;
+	if (startswith(what, "sha256:") || image_name_normalize(what, &name, NULL) < 0)
+		name = xstrdup(what);
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, outfd) != ARCHIVE_OK)
+		return tar_fail(a, "(archive)", err);
+	r = fmt == ARCHIVE_DOCKER ? save_docker(s, a, img, name, buf, err) :
+				    save_oci(s, a, img, name, buf, err);
+	if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
+		r = tar_fail(a, "(end of archive)", err);
+	return r < 0 ? err_wrap(err, "save '%s'", what) : 0;
+}

@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/layers-internal.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+static const char *const store_dir_names[] = {
+	[STORE_DIR_ROOT] = ".",
+	[STORE_DIR_BLOBS] = "blobs/sha256",
+	[STORE_DIR_SNAPSHOTS] = "snapshots",
+	[STORE_DIR_CACHE] = "cache",
+	[STORE_DIR_TMP] = "tmp",
+};
+
+static const char layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+static const char empty_index_json[] = "{\"schemaVersion\":2,\"manifests\":[]}";
+
+char *store_default_root(void)
+{
+	const char *e = getenv("KILN_ROOT"), *home;
+	struct passwd *pw;
+
+	if (e && *e)
+		return xstrdup(e);
+	if (geteuid() == 0)
+		return xstrdup("/var/lib/kiln");
+	e = getenv("XDG_DATA_HOME");
+	if (e && *e == '/')
+		return fs_path_join(e, "kiln");
+	home = getenv("HOME");
+	if (!home || *home != '/') {
+		pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : "/";
+	}
+	return xasprintf("%s/.local/share/kiln", home);
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(s->dirfds); i++)
+		if (s->dirfds[i] >= 0)
+			close(s->dirfds[i]);
+	if (s->gc_lock >= 0)
+		close(s->gc_lock);
+	free(s->root);
+	free(s);
+}
+
+const char *store_root(const struct store *s)
+{
+	return s->root;
+}
+
+int store_dirfd(const struct store *s, enum store_dir which)
+{
+	return s->dirfds[which];
+}
+
+char *store_dir_path(const struct store *s, enum store_dir which)
+{
+	if (which == STORE_DIR_ROOT)
+		return xstrdup(s->root);
+	return fs_path_join(s->root, store_dir_names[which]);
+}
+
+/* Write @name with @content when it is missing; under the store lock. */
+static int ensure_file(struct store *s, const char *name, const char *content,
+		       struct kiln_error **err)
+{
+	_cleanup_close_ int lock = -1;
+	int rootfd = s->dirfds[STORE_DIR_ROOT];
+
+	if (faccessat(rootfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	lock = fs_lock(rootfd, STORE_LOCK_NAME, false, err);
+	if (lock < 0)
+		return lock;
+	if (faccessat(rootfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	return fs_atomic_write(rootfd, name, content, strlen(content), 0644, err);
+}
+
+static int check_layout(struct store *s, struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_(json_decrefp) json_t *j = NULL;
+	const char *v;
+	int r;
+
+	r = strbuf_read_file(&sb, s->dirfds[STORE_DIR_ROOT], "oci-layout", err);
+	if (r < 0)
+		return r;
+	r = json_parse_buf(sb.buf, sb.len, "oci-layout", &j, err);
+	if (r < 0)
+		return r;
+	v = json_get_str(j, "imageLayoutVersion");
+	if (!v || !startswith(v, "1."))
+		return err_at(err, NULL, "oci-layout: unsupported imageLayoutVersion '%s'",
+			      v ? v : "(none)");
+	return 0;
+}
+
+static int open_dirs(struct store *s, bool create, struct kiln_error **err)
+{
+	int rootfd = s->dirfds[STORE_DIR_ROOT];
+
+	for (size_t i = STORE_DIR_BLOBS; i < ARRAY_SIZE(store_dir_names); i++) {
+		const char *name = store_dir_names[i];
+		int r;
+
+		if (create) {
+			r = fs_mkdir_p(rootfd, name, 0755, err);
+			if (r < 0)
+				return r;
+		}
+		s->dirfds[i] = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->dirfds[i] < 0 && errno == ENOENT && i != STORE_DIR_BLOBS) {
+			/* a layout made by another tool: add our directories */
+			if (mkdirat(rootfd, name, 0755) < 0 && errno != EEXIST)
+				return err_sys(err, errno, "create '%s/%s'", s->root, name);
+			s->dirfds[i] = openat(rootfd, name,
+					      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (s->dirfds[i] < 0)
+			return err_sys(err, errno, "open '%s/%s'", s->root, name);
+	}
+	return 0;
+}
+
+static int store_init(struct store *s, bool create, struct kiln_error **err)
+{
+	int r;
+
+	if (create) {
+		r = ensure_file(s, "oci-layout", layout_json, err);
+		if (r < 0)
+			return r;
+	}
+	r = check_layout(s, err);
+	if (r < 0)
+		return r;
+	r = open_dirs(s, create, err);
+	if (r < 0)
+		return r;
+	if (create) {
+		r = ensure_file(s, "index.json", empty_index_json, err);
+		if (r < 0)
+			return r;
+	}
+	s->gc_lock = fs_lock(s->dirfds[STORE_DIR_ROOT], STORE_GC_LOCK_NAME, true, err);
+	return s->gc_lock < 0 ? s->gc_lock : 0;
+}
+
+int store_open(const char *root, enum store_open_flags flags, struct store **ret,
+	       struct kiln_error **err)
+{
+	_cleanup_(store_freep) struct store *s = xcalloc(1, sizeof(*s));
+	_cleanup_free_ char *def = root ? NULL : store_default_root();
+	bool create = flags & STORE_CREATE;
+	char *real;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(s->dirfds); i++)
+		s->dirfds[i] = -1;
+	s->gc_lock = -1;
+	root = root ? root : def;
+	if (create) {
+		_cleanup_close_ int top = open(root[0] == '/' ? "/" : ".",
+					       O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		r = top < 0 ? err_sys(err, errno, "open '/'") : fs_mkdir_p(top, root, 0755, err);
+		if (r < 0)
+			return err_wrap(err, "store '%s'", root);
+	}
+	real = realpath(root, NULL);
+	if (!real)
+		return err_sys(err, errno, "store '%s'", root);
+	s->root = real;
+	s->dirfds[STORE_DIR_ROOT] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfds[STORE_DIR_ROOT] < 0)
+		return err_sys(err, errno, "store '%s'", real);
+	r = store_init(s, create, err);
+	if (r < 0)
+		return err_wrap(err, "store '%s'", real);
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+/* ---- blobs ---- */
+
+char *store_blob_path(const struct store *s, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	return xasprintf("%s/blobs/sha256/%s", s->root, digest_hex(d, hex));
+}
+
+bool store_blob_exists(const struct store *s, const struct digest *d, uint64_t *ret_size)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	struct stat st;
+
+	if (fstatat(s->dirfds[STORE_DIR_BLOBS], digest_hex(d, hex), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return false;
+	if (ret_size)
+		*ret_size = (uint64_t)st.st_size;
+	return true;
+}
+
+int store_blob_open(const struct store *s, const struct digest *d, struct kiln_error **err)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	int fd = openat(s->dirfds[STORE_DIR_BLOBS], digest_hex(d, hex),
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_sys(err, errno, "blob 'sha256:%s'", hex);
+	return fd;
+}
+
+int store_blob_read(const struct store *s, const struct digest *d, struct strbuf *sb,
+		    struct kiln_error **err)
+{
+	char want[DIGEST_STR_SIZE], got[DIGEST_STR_SIZE];
+	_cleanup_close_ int fd = store_blob_open(s, d, err);
+	size_t start = sb->len;
+	struct digest actual;
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = strbuf_read_fd(sb, fd, err);
+	if (r < 0)
+		return err_wrap(err, "blob '%s'", digest_format(d, want));
+	digest_buffer(sb->buf + start, sb->len - start, &actual);
+	if (!digest_eq(&actual, d))
+		return err_new(err, KILN_ERR_INPUT, EBADMSG,
+			       "blob '%s' is damaged: its content has digest '%s'",
+			       digest_format(d, want), digest_format(&actual, got));
+	return 0;
+}
+
+int store_blob_read_json(const struct store *s, const struct digest *d, json_t **ret,
+			 struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	char name[DIGEST_STR_SIZE];
+	int r = store_blob_read(s, d, &sb, err);
+
+	if (r < 0)
+		return r;
+	return json_parse_buf(sb.buf, sb.len, digest_format(d, name), ret, err);
+}
+
+/* ---- the blob writer ---- */
+
+struct blob_writer {
+	struct store *store;
+	struct sha256 *hash;
+	char *tmpname;
+	int fd;
+	uint64_t size;
+	bool committed;
+};
+
+int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_error **err)
+{
+	struct blob_writer *w;
+	char *name;
+	int fd = fs_mkstemp(s->dirfds[STORE_DIR_TMP], "blob", 0644, &name, err);
+
+	if (fd < 0)
+		return err_wrap(err, "store '%s'", s->root);
+	w = xcalloc(1, sizeof(*w));
+	w->store = s;
+	w->hash = sha256_new();
+	w->tmpname = name;
+	w->fd = fd;
+	*ret = w;
+	return 0;
+}
+
+int blob_writer_write(struct blob_writer *w, const void *data, size_t len,
+		      struct kiln_error **err)
+{
+	int r = fs_write_all(w->fd, data, len, err);
+
+	if (r < 0)
+		return err_wrap(err, "write blob in '%s/tmp'", w->store->root);
+	sha256_update(w->hash, data, len);
+	w->size += len;
+	return 0;
+}
+
+uint64_t blob_writer_size(const struct blob_writer *w)
+{
+	return w->size;
+}
+
+static int blob_install(struct blob_writer *w, const struct digest *d, struct kiln_error **err)
+{
+	int tmpfd = w->store->dirfds[STORE_DIR_TMP], blobsfd = w->store->dirfds[STORE_DIR_BLOBS];
+	char hex[DIGEST_HEX_LEN + 1];
+
+	digest_hex(d, hex);
+	if (fsync(w->fd) < 0)
+		return err_sys(err, errno, "fsync blob 'sha256:%s'", hex);
+	if (store_blob_exists(w->store, d, NULL)) {
+		unlinkat(tmpfd, w->tmpname, 0); /* content-addressed: keep the existing one */
+		return 0;
+	}
+	if (renameat(tmpfd, w->tmpname, blobsfd, hex) < 0)
+		return err_sys(err, errno, "install blob 'sha256:%s'", hex);
+	return fs_fsync_dir(blobsfd, err);
+}
+
+int blob_writer_commit(struct blob_writer *w, const struct digest *expected, struct digest *ret,
+		       uint64_t *ret_size, struct kiln_error **err)
+{
+	char a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
+	struct digest d;
+	int r;
+
+	sha256_final(w->hash, &d);
+	if (expected && !digest_eq(expected, &d))
+		return err_new(err, KILN_ERR_INPUT, EBADMSG,
+			       "blob digest mismatch: expected '%s', got '%s' (%llu bytes)",
+			       digest_format(expected, a), digest_format(&d, b),
+			       (unsigned long long)w->size);
+	r = blob_install(w, &d, err);
+	if (r < 0)
+		return r;
+	w->committed = true;
+	if (ret)
+		*ret = d;
+	if (ret_size)
+		*ret_size = w->size;
+	return 0;
+}
+
+void blob_writer_free(struct blob_writer *w)
+{
+	if (!w)
+		return;
+	if (!w->committed)
+		unlinkat(w->store->dirfds[STORE_DIR_TMP], w->tmpname, 0);
+	close(w->fd);
+	sha256_free(w->hash);
+	free(w->tmpname);
+	free(w);
+}
+
+int store_blob_write(struct store *s, const void *data, size_t len, const struct digest *expected,
+		     struct digest *ret, struct kiln_error **err)
+{
+	_cleanup_(blob_writer_freep) struct blob_writer *w = NULL;
+	struct digest d;
+	int r;
+
+	digest_buffer(data, len, &d);
+	if (store_blob_exists(s, &d, NULL) && (!expected || digest_eq(expected, &d))) {
+		if (ret)
+			*ret = d;
+		return 0;
+	}
+	r = blob_writer_begin(s, &w, err);
+	if (r < 0)
+		return r;
+	r = blob_writer_write(w, data, len, err);
+	if (r < 0)
+		return r;
+	return blob_writer_commit(w, expected, ret, NULL, err);
+}
+
+int store_blob_write_fd(struct store *s, int fd, const struct digest *expected,
+			struct digest *ret, uint64_t *ret_size, struct kiln_error **err)
+{
+	_cleanup_(blob_writer_freep) struct blob_writer *w = NULL;
+	_cleanup_free_ char *buf = xmalloc(1 << 17);
+	int r = blob_writer_begin(s, &w, err);
+
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = read(fd, buf, 1 << 17);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(err, errno, "read blob");
+		if (n == 0)
+			break;
+		r = blob_writer_write(w, buf, (size_t)n, err);
+		if (r < 0)
+			return r;
+	}
+	return blob_writer_commit(w, expected, ret, ret_size, err);
+}
+
+int store_blob_write_json(struct store *s, const json_t *json, struct digest *ret,
+			  uint64_t *ret_size, struct kiln_error **err)
+{
+	size_t len;
+	_cleanup_free_ char *text = json_canonical(json, &len);
+	int r = store_blob_write(s, text, len, NULL, ret, err);
+
+	if (r >= 0 && ret_size)
+		*ret_size = len;
+	return r;
+}
