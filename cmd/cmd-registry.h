@@ -37,5 +37,11 @@ char *cmd_registry_domain(const char *arg);
 void cmd_registry_progress(void *userdata, enum registry_event ev, const char *digest,
 			   uint64_t done, uint64_t total);
 
+struct store;
+/* Take pull's registry options (--tls-verify, --platform, ...) out of argv. */
+int cmd_pull_registry_args(int *argc, char **argv, struct kiln_error **err);
+/* The registry transport of kiln pull (docker://REF and bare references). */
+int cmd_pull_registry(struct store *s, const char *ref, const char *name, struct kiln_error **err);
+int cmd_push(int argc, char **argv, struct kiln_error **err);
 int cmd_login(int argc, char **argv, struct kiln_error **err);
 int cmd_logout(int argc, char **argv, struct kiln_error **err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd-layers.h"
+#include "cmd/cmd-registry.h"
 #include "layers/layers.h"
 #include "util/fs.h"
 #include "util/parse.h"
@@ -162,28 +163,23 @@ static int pull_docker_archive(struct store *s, const char *ref, const char *nam
 	return pull_archive(s, ARCHIVE_DOCKER, ref, name, err);
 }
 
-static int pull_registry(struct store *s, const char *ref, const char *name,
-			 struct kiln_error **err)
-{
-	return err_usage(err,
-			 "pull: '%s': registry references are not supported yet (expected oci:DIR[:TAG], oci-archive:FILE or docker-archive:FILE)",
-			 ref);
-}
-
 /* The registry module replaces the last row (empty prefix: everything else). */
 static const struct cmd_pull_transport cmd_pull_transports[] = {
 	{"oci:", pull_oci},
 	{"oci-archive:", pull_oci_archive},
 	{"docker-archive:", pull_docker_archive},
-	{"", pull_registry},
+	{"docker://", cmd_pull_registry},
+	{"", cmd_pull_registry},
 };
 
 int cmd_pull(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	struct xfer_opts o = {0};
-	int i = parse_xfer(argc, argv, &o, "r", err), r;
+	int i = cmd_pull_registry_args(&argc, argv, err), r;
 
+	if (i >= 0)
+		i = parse_xfer(argc, argv, &o, "r", err);
 	if (i < 0)
 		return i;
 	if (argc - i < 1 || argc - i > 2)

@@ -36,13 +36,21 @@ static int open_sources(struct store *s, int flags, struct kiln_error **err)
 int reg_sources_add(struct store *s, const char *domain, const char *repo,
 		    const char *const *digests, size_t n, struct kiln_error **err)
 {
-	_cleanup_close_ int fd = open_sources(s, O_WRONLY | O_APPEND | O_CREAT, err);
+	_cleanup_strbuf_ struct strbuf old = STRBUF_INIT;
+	_cleanup_close_ int fd = -1;
+	int r = reg_sources_load(s, &old, err);
 
+	if (r < 0)
+		return r;
+	fd = open_sources(s, O_WRONLY | O_APPEND | O_CREAT, err);
 	if (fd < 0)
 		return fd;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *line = xasprintf("%s %s/%s\n", digests[i], domain, repo);
-		int r = fs_write_all(fd, line, strlen(line), err);
+
+		if (strstr(old.buf, line))
+			continue; /* already recorded */
+		r = fs_write_all(fd, line, strlen(line), err);
 
 		if (r < 0)
 			return r;
