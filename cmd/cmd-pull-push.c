@@ -42,6 +42,11 @@ static int one_option(struct cmd_registry_opts *o, const char *cmd, int c, const
 	if (r != 0)
 		return r;
 	if (c == OPT_PLATFORM) {
+		const char *s1 = strchr(arg, '/');
+
+		if (!s1 || s1 == arg || !s1[1] || strchr(s1 + 1, '/') == s1 + 1)
+			return err_usage(err, "%s: --platform: expected OS/ARCH[/VARIANT], got '%s'",
+					 cmd, arg);
 		o->reg.platform = arg;
 		return 1;
 	}
@@ -58,8 +63,19 @@ static int one_option(struct cmd_registry_opts *o, const char *cmd, int c, const
 static const struct option *match_option(char **argv, int argc, int i, int *ret_width,
 					 const char **ret_arg)
 {
+	static const struct option quiet = {"quiet", no_argument, NULL, OPT_QUIET};
+	static const struct option jobs = {"jobs", required_argument, NULL, 'j'};
 	const char *a = startswith(argv[i], "--");
 
+	*ret_width = 1;
+	*ret_arg = NULL;
+	if (streq(argv[i], "-q"))
+		return &quiet;
+	if (streq(argv[i], "-j") || startswith(argv[i], "-j")) {
+		*ret_arg = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[i + 1] : NULL;
+		*ret_width = argv[i][2] ? 1 : 2;
+		return &jobs;
+	}
 	if (!a)
 		return NULL;
 	for (const struct option *o = registry_long_opts; o->name; o++) {

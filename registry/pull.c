@@ -248,5 +248,5 @@ int registry_pull(struct store *s, const char *ref, const char *name,
 		r = pull_image(c, s, &rf, name ? name : plain ? plain : ref, ret_digest, err);
 	registry_client_free(c);
 	registry_ref_release(&rf);
-	return r < 0 ? err_wrap(err, "pull '%s'", ref) : 0;
+	return r < 0 ? r : 0;
 }
