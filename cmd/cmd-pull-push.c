@@ -26,6 +26,7 @@ static const struct option registry_long_opts[] = {
 	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"jobs", required_argument, NULL, 'j'},
+	{"chunk-size", required_argument, NULL, 'k'},
 	{"root", required_argument, NULL, 'r'},
 	{},
 };
@@ -48,6 +49,12 @@ static int one_option(struct cmd_registry_opts *o, const char *cmd, int c, const
 			return err_usage(err, "%s: --platform: expected OS/ARCH[/VARIANT], got '%s'",
 					 cmd, arg);
 		o->reg.platform = arg;
+		return 1;
+	}
+	if (c == 'k') {
+		if (parse_size(arg, &o->reg.chunk_size) < 0 || o->reg.chunk_size < 4096)
+			return err_usage(err, "%s: --chunk-size: expected a size of 4k or more, got '%s'",
+					 cmd, arg);
 		return 1;
 	}
 	if (c == 'j') {

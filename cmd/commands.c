@@ -101,6 +101,7 @@ const struct kiln_command kiln_commands[] = {
 	 "  --authfile FILE       credentials file (default: see 'kiln help login')\n"
 	 "  --creds USER[:PASS]   credentials for this push\n"
 	 "  -j, --jobs N          blobs sent at once, 1 to 8 (default 3)\n"
+	 "  --chunk-size SIZE     blobs larger than SIZE go up in PATCH chunks of SIZE (default 64m)\n"
 	 "  -q, --quiet           no progress lines on stderr\n"
 	 "  --root DIR            the store\n"},
 	{"login", cmd_login, "log in to a registry (stores credentials in auth.json)",
