@@ -86,9 +86,9 @@ char *cmd_registry_domain(const char *arg)
 static const char *event_name(enum registry_event ev)
 {
 	static const char *const names[] = {
-		[REGISTRY_EV_START] = "copying",	 [REGISTRY_EV_PROGRESS] = "copying",
-		[REGISTRY_EV_SKIPPED] = "exists",	 [REGISTRY_EV_MOUNTED] = "mounted",
-		[REGISTRY_EV_DONE] = "done",		 [REGISTRY_EV_RETRY] = "retrying",
+		[REGISTRY_EV_START] = "copying",  [REGISTRY_EV_PROGRESS] = "copying",
+		[REGISTRY_EV_SKIPPED] = "exists", [REGISTRY_EV_MOUNTED] = "mounted",
+		[REGISTRY_EV_DONE] = "done",	  [REGISTRY_EV_RETRY] = "retrying",
 	};
 
 	return names[ev];
@@ -196,7 +196,8 @@ static int gather_secret(struct login_args *a, struct kiln_error **err)
 	if (a->password_stdin)
 		return read_password_stdin(&a->password, err);
 	if (!isatty(STDIN_FILENO) && (!a->user || !a->password))
-		return err_usage(err, "login: no terminal to ask on: give --username and --password-stdin");
+		return err_usage(
+			err, "login: no terminal to ask on: give --username and --password-stdin");
 	if (!a->user)
 		a->user = prompt("Username", true);
 	if (!a->password)
@@ -264,7 +265,8 @@ int cmd_logout(int argc, char **argv, struct kiln_error **err)
 		else if (c == OPT_ALL || c == 'a')
 			all = true;
 		else
-			return err_usage(err, "logout: unknown option '%s' (see 'kiln help logout')",
+			return err_usage(err,
+					 "logout: unknown option '%s' (see 'kiln help logout')",
 					 argv[optind - 1]);
 	}
 	path = authfile ? xstrdup(authfile) : registry_auth_path();
@@ -283,8 +285,8 @@ int cmd_logout(int argc, char **argv, struct kiln_error **err)
 	if (r < 0)
 		return err_wrap(err, "logout from '%s'", domain);
 	if (r == 0)
-		return err_new(err, KILN_ERR_INPUT, ENOENT, "logout: not logged in to '%s' (in '%s')",
-			       domain, path);
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
+			       "logout: not logged in to '%s' (in '%s')", domain, path);
 	printf("Removed login credentials for %s\n", domain);
 	return 0;
 }

@@ -46,15 +46,17 @@ static int one_option(struct cmd_registry_opts *o, const char *cmd, int c, const
 		const char *s1 = strchr(arg, '/');
 
 		if (!s1 || s1 == arg || !s1[1] || strchr(s1 + 1, '/') == s1 + 1)
-			return err_usage(err, "%s: --platform: expected OS/ARCH[/VARIANT], got '%s'",
+			return err_usage(err,
+					 "%s: --platform: expected OS/ARCH[/VARIANT], got '%s'",
 					 cmd, arg);
 		o->reg.platform = arg;
 		return 1;
 	}
 	if (c == 'k') {
 		if (parse_size(arg, &o->reg.chunk_size) < 0 || o->reg.chunk_size < 4096)
-			return err_usage(err, "%s: --chunk-size: expected a size of 4k or more, got '%s'",
-					 cmd, arg);
+			return err_usage(
+				err, "%s: --chunk-size: expected a size of 4k or more, got '%s'",
+				cmd, arg);
 		return 1;
 	}
 	if (c == 'j') {
@@ -110,8 +112,8 @@ int cmd_pull_registry_args(int *argc, char **argv, struct kiln_error **err)
 	for (int i = 1; i < *argc;) {
 		const char *arg = NULL;
 		int width = 1, r;
-		const struct option *o = streq(argv[i], "--") ? NULL :
-					 match_option(argv, *argc, i, &width, &arg);
+		const struct option *o =
+			streq(argv[i], "--") ? NULL : match_option(argv, *argc, i, &width, &arg);
 
 		if (!o) {
 			argv[out++] = argv[i++];

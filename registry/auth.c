@@ -19,7 +19,6 @@
 
 #include "util/banned.h"
 
-
 #define TOKEN_DEFAULT_TTL 60
 #define TOKEN_MIN_TTL	  10
 
@@ -346,9 +345,10 @@ int reg_auth_learn(struct registry_client *c, const struct http_resp *rs, struct
 	if (!rs->www_auth || reg_challenge_parse(rs->www_auth, &ch) < 0 ||
 	    ch.scheme == REG_AUTH_UNKNOWN) {
 		reg_challenge_release(&ch);
-		return err_new(err, KILN_ERR_SYSTEM, EPROTO,
-			       "registry '%s': HTTP 401 without a usable WWW-Authenticate challenge",
-			       c->domain);
+		return err_new(
+			err, KILN_ERR_SYSTEM, EPROTO,
+			"registry '%s': HTTP 401 without a usable WWW-Authenticate challenge",
+			c->domain);
 	}
 	pthread_mutex_lock(&c->lock);
 	c->scheme = ch.scheme;
@@ -372,9 +372,10 @@ int reg_auth_handle_401(struct registry_client *c, const char *repo, const char 
 		return r;
 	if (c->scheme == REG_AUTH_BASIC) {
 		if (!have_basic_creds(c))
-			return err_new(err, KILN_ERR_SYSTEM, EACCES,
-				       "registry '%s': authentication required (no credentials; use 'kiln login %s')",
-				       c->domain, c->domain);
+			return err_new(
+				err, KILN_ERR_SYSTEM, EACCES,
+				"registry '%s': authentication required (no credentials; use 'kiln login %s')",
+				c->domain, c->domain);
 		return 0;
 	}
 	return fetch_token(c, repo, scope, err);

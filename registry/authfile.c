@@ -26,7 +26,6 @@
 
 #include "util/banned.h"
 
-
 char *registry_auth_path(void)
 {
 	const char *e = getenv("REGISTRY_AUTH_FILE");
@@ -63,8 +62,8 @@ static int load_json(const char *path, json_t **ret, struct kiln_error **err)
 	}
 	j = json_load_file(path, 0, &je);
 	if (!j || !json_is_object(j)) {
-		struct srcloc loc = {.file = path, .line = (unsigned)je.line,
-				     .col = (unsigned)je.column};
+		struct srcloc loc = {
+			.file = path, .line = (unsigned)je.line, .col = (unsigned)je.column};
 
 		json_decref(j);
 		return err_at(err, &loc, "bad credentials file: %s",
@@ -98,7 +97,7 @@ static json_t *find_auth_entry(json_t *auths, const char *want)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach (auths, key, v) {
+	json_object_foreach(auths, key, v) {
 		_cleanup_free_ char *k = normalize_key(key);
 
 		if (streq(k, want))
@@ -163,9 +162,10 @@ static int parse_helper_output(const char *helper, const struct strbuf *out, cha
 	const char *s = json_string_value(json_object_get(j, "Secret"));
 
 	if (!u || !s)
-		return err_new(err, KILN_ERR_SYSTEM, EPROTO,
-			       "credential helper 'docker-credential-%s': expected JSON with Username and Secret",
-			       helper);
+		return err_new(
+			err, KILN_ERR_SYSTEM, EPROTO,
+			"credential helper 'docker-credential-%s': expected JSON with Username and Secret",
+			helper);
 	*ret_user = xstrdup(u);
 	*ret_secret = xstrdup(s);
 	return 1;
@@ -325,7 +325,8 @@ int registry_auth_remove(const char *auth_file, const char *domain, struct kiln_
 	if (r < 0)
 		return r;
 	auths = json_object_get(root, "auths");
-	json_object_foreach_safe (auths, tmp, key, v) {
+	json_object_foreach_safe(auths, tmp, key, v)
+	{
 		_cleanup_free_ char *k = normalize_key(key);
 
 		if (streq(k, domain) || (startswith(k, domain) && k[strlen(domain)] == '/')) {

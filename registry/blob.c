@@ -24,9 +24,9 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
-#define HASH_BUF	   (256 * 1024)
-#define UPLOAD_RESTARTS	   1
-#define PROGRESS_STEP	   (8ULL << 20)
+#define HASH_BUF	(256 * 1024)
+#define UPLOAD_RESTARTS 1
+#define PROGRESS_STEP	(8ULL << 20)
 
 static int blob_head(struct registry_client *c, const char *repo, const char *digest,
 		     const char *scope, uint64_t *ret_size, struct kiln_error **err)
@@ -150,9 +150,11 @@ static int get_finish(struct blob_get *g, const char *repo, struct kiln_error **
 	for (unsigned i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (!streq(g->digest + strlen("sha256:"), hex))
-		return err_new(err, KILN_ERR_SYSTEM, EBADMSG,
-			       "registry '%s': repository '%s': blob '%s': digest mismatch, got sha256:%s (%" PRIu64 " bytes)",
-			       g->c->domain, repo, g->digest, hex, g->have);
+		return err_new(
+			err, KILN_ERR_SYSTEM, EBADMSG,
+			"registry '%s': repository '%s': blob '%s': digest mismatch, got sha256:%s (%" PRIu64
+			" bytes)",
+			g->c->domain, repo, g->digest, hex, g->have);
 	reg_progress(g->c, REGISTRY_EV_DONE, g->digest, g->have, g->have);
 	return 0;
 }
@@ -271,7 +273,8 @@ static int upload_send(struct upload *u, uint64_t off, uint64_t len, bool final,
 {
 	_cleanup_free_ char *url = final ? with_digest(u) : xstrdup(u->location);
 	_cleanup_free_ char *crange = NULL;
-	struct http_req rq = {.method = final ? "PUT" : "PATCH", .body_fd = u->fd, .has_body = true};
+	struct http_req rq = {
+		.method = final ? "PUT" : "PATCH", .body_fd = u->fd, .has_body = true};
 
 	rq.url = url;
 	rq.body_off = off;
@@ -340,7 +343,8 @@ static int upload_chunks(struct upload *u, struct kiln_error **err)
 		http_resp_release(&rs);
 		/* lost: ask the registry how far it got */
 		at = upload_offset(u);
-		log_debug("registry '%s': upload of '%s' interrupted at %" PRIu64 ", registry has %" PRId64,
+		log_debug("registry '%s': upload of '%s' interrupted at %" PRIu64
+			  ", registry has %" PRId64,
 			  u->c->domain, u->digest, off, at);
 		if (at < 0 || (uint64_t)at > u->size)
 			return 1; /* the session is gone: start over */
@@ -391,9 +395,10 @@ static int upload_blob(struct upload *u, struct kiln_error **err)
 			return r;
 		}
 		if (r > 0 && restart >= UPLOAD_RESTARTS)
-			return err_new(err, KILN_ERR_SYSTEM, EIO,
-				       "registry '%s': repository '%s': upload of blob '%s' was lost twice; giving up",
-				       u->c->domain, u->repo, u->digest);
+			return err_new(
+				err, KILN_ERR_SYSTEM, EIO,
+				"registry '%s': repository '%s': upload of blob '%s' was lost twice; giving up",
+				u->c->domain, u->repo, u->digest);
 		log_debug("registry '%s': restarting the upload of '%s'", u->c->domain, u->digest);
 		reg_progress(u->c, REGISTRY_EV_RETRY, u->digest, 0, u->size);
 	}
@@ -410,8 +415,9 @@ int registry_blob_put(struct registry_client *c, const char *repo, const char *d
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "bad blob digest '%s'", digest);
 	if (mount_from && streq(mount_from, repo))
 		mount_from = NULL;
-	scope = mount_from ? xasprintf("repository:%s:pull,push repository:%s:pull", repo, mount_from)
-			   : xasprintf("repository:%s:pull,push", repo);
+	scope = mount_from
+			? xasprintf("repository:%s:pull,push repository:%s:pull", repo, mount_from)
+			: xasprintf("repository:%s:pull,push", repo);
 	u.scope = scope;
 	r = blob_head(c, repo, digest, scope, NULL, err);
 	if (r != 0) {

@@ -214,8 +214,7 @@ static int transport_error(struct registry_client *c, const char *repo, const ch
 
 static bool status_retryable(long status)
 {
-	return status == 429 || status == 500 || status == 502 || status == 503 ||
-	       status == 504;
+	return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 static void backoff(unsigned attempt, const struct http_resp *rs)
@@ -239,14 +238,16 @@ static int auth_failed(struct registry_client *c, const char *repo, const char *
 	_cleanup_free_ char *detail = error_detail(rs);
 
 	if (c->user && !streq(c->user, "<token>"))
-		return err_new(err, KILN_ERR_SYSTEM, EACCES,
-			       "registry '%s': repository '%s': %s: HTTP %ld: authentication failed for user '%s'%s%s",
-			       c->domain, repo ? repo : "", what, rs->status, c->user,
-			       detail ? ": " : "", detail ? detail : "");
-	return err_new(err, KILN_ERR_SYSTEM, EACCES,
-		       "registry '%s': repository '%s': %s: HTTP %ld: authentication required (use 'kiln login %s')%s%s",
-		       c->domain, repo ? repo : "", what, rs->status, c->domain,
-		       detail ? ": " : "", detail ? detail : "");
+		return err_new(
+			err, KILN_ERR_SYSTEM, EACCES,
+			"registry '%s': repository '%s': %s: HTTP %ld: authentication failed for user '%s'%s%s",
+			c->domain, repo ? repo : "", what, rs->status, c->user, detail ? ": " : "",
+			detail ? detail : "");
+	return err_new(
+		err, KILN_ERR_SYSTEM, EACCES,
+		"registry '%s': repository '%s': %s: HTTP %ld: authentication required (use 'kiln login %s')%s%s",
+		c->domain, repo ? repo : "", what, rs->status, c->domain, detail ? ": " : "",
+		detail ? detail : "");
 }
 
 static void reset_resp(struct http_resp *rs)

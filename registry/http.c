@@ -11,8 +11,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "registry/registry-internal.h"
 #include "kiln-config.h"
+#include "registry/registry-internal.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -47,8 +47,8 @@ void http_resp_release(struct http_resp *rs)
 bool http_curl_retryable(CURLcode code)
 {
 	static const CURLcode transient[] = {
-		CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_SEND_ERROR,
-		CURLE_RECV_ERROR,      CURLE_GOT_NOTHING,	   CURLE_PARTIAL_FILE,
+		CURLE_COULDNT_CONNECT,	  CURLE_COULDNT_RESOLVE_HOST, CURLE_SEND_ERROR,
+		CURLE_RECV_ERROR,	  CURLE_GOT_NOTHING,	      CURLE_PARTIAL_FILE,
 		CURLE_OPERATION_TIMEDOUT,
 	};
 

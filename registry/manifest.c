@@ -17,10 +17,8 @@
 
 #include "util/banned.h"
 
-
-static const char accept_all[] = REGISTRY_MT_OCI_INDEX ", " REGISTRY_MT_OCI_MANIFEST
-						       ", " REGISTRY_MT_DOCKER_LIST
-						       ", " REGISTRY_MT_DOCKER_MANIFEST;
+static const char accept_all[] = REGISTRY_MT_OCI_INDEX
+	", " REGISTRY_MT_OCI_MANIFEST ", " REGISTRY_MT_DOCKER_LIST ", " REGISTRY_MT_DOCKER_MANIFEST;
 
 char *reg_sha256_digest(const void *data, size_t len)
 {
@@ -179,8 +177,8 @@ static int parse_platform(const char *s, struct platform *ret, struct kiln_error
 	const char *s1 = strchr(s, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
 
 	if (!s1 || s1 == s || !s1[1] || s1[1] == '/' || (s2 && (!s2[1] || strchr(s2 + 1, '/'))))
-		return err_usage(err, "bad platform '%s' (expected OS/ARCH[/VARIANT], e.g. linux/amd64)",
-				 s);
+		return err_usage(
+			err, "bad platform '%s' (expected OS/ARCH[/VARIANT], e.g. linux/amd64)", s);
 	ret->os = xstrndup(s, (size_t)(s1 - s));
 	ret->arch = s2 ? xstrndup(s1 + 1, (size_t)(s2 - s1 - 1)) : xstrdup(s1 + 1);
 	ret->variant = s2 ? xstrdup(s2 + 1) : NULL;
@@ -211,7 +209,7 @@ static char *list_platforms(json_t *manifests)
 	size_t i;
 	json_t *m;
 
-	json_array_foreach (manifests, i, m) {
+	json_array_foreach(manifests, i, m) {
 		json_t *pl = json_object_get(m, "platform");
 		const char *v = json_string_value(json_object_get(pl, "variant"));
 
@@ -235,11 +233,12 @@ int registry_select_platform(const char *index_json, size_t len, const char *pla
 
 	if (r < 0)
 		return r;
-	json_array_foreach (manifests, i, m) {
+	json_array_foreach(manifests, i, m) {
 		const char *d = json_string_value(json_object_get(m, "digest"));
 		const char *mt = json_string_value(json_object_get(m, "mediaType"));
 
-		if (d && reg_digest_valid(d) && platform_matches(json_object_get(m, "platform"), &want)) {
+		if (d && reg_digest_valid(d) &&
+		    platform_matches(json_object_get(m, "platform"), &want)) {
 			*ret_digest = xstrdup(d);
 			*ret_media_type = xstrdup(mt ? mt : REGISTRY_MT_OCI_MANIFEST);
 			platform_release(&want);

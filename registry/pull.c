@@ -63,9 +63,10 @@ static int fetch_manifest(struct registry_client *c, const struct registry_ref *
 			return r;
 	}
 	if (!is_manifest_type(m.media_type)) {
-		r = err_new(err, KILN_ERR_INPUT, ENOTSUP,
-			    "registry '%s': repository '%s': unsupported manifest type '%s' (expected OCI or Docker schema 2)",
-			    c->domain, ref->path, m.media_type);
+		r = err_new(
+			err, KILN_ERR_INPUT, ENOTSUP,
+			"registry '%s': repository '%s': unsupported manifest type '%s' (expected OCI or Docker schema 2)",
+			c->domain, ref->path, m.media_type);
 		registry_manifest_release(&m);
 		return r;
 	}
@@ -101,7 +102,7 @@ static int manifest_blobs(const struct registry_manifest *m, struct pull_blob **
 
 	if (r == 0 && !json_is_array(layers))
 		r = err_new(err, KILN_ERR_INPUT, EBADMSG, "manifest: no \"layers\" array");
-	json_array_foreach (layers, i, l) {
+	json_array_foreach(layers, i, l) {
 		if (r < 0)
 			break;
 		r = add_blob(&blobs, &n, l, "a layer", err);
@@ -127,10 +128,11 @@ static int adopt(struct pull_blob *b, int fd, const char *tmpname, struct kiln_e
 	if (fstat(fd, &st) < 0)
 		return err_sys(err, errno, "stat '%s'", tmpname);
 	if ((uint64_t)st.st_size != b->size)
-		return err_new(err, KILN_ERR_SYSTEM, EBADMSG,
-			       "registry '%s': repository '%s': blob '%s' has %lld bytes, the manifest says %llu",
-			       b->c->domain, b->repo, b->digest, (long long)st.st_size,
-			       (unsigned long long)b->size);
+		return err_new(
+			err, KILN_ERR_SYSTEM, EBADMSG,
+			"registry '%s': repository '%s': blob '%s' has %lld bytes, the manifest says %llu",
+			b->c->domain, b->repo, b->digest, (long long)st.st_size,
+			(unsigned long long)b->size);
 	if (fsync(fd) < 0)
 		return err_sys(err, errno, "fsync '%s'", tmpname);
 	if (renameat(store_dirfd(b->s, STORE_DIR_TMP), tmpname, blobs, hex) < 0)

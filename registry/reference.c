@@ -24,10 +24,10 @@
 
 #include "util/banned.h"
 
-#define DOCKER_DOMAIN	"docker.io"
-#define NAME_MAX_LEN	255
-#define TAG_MAX_LEN	128
-#define SHA256_HEX_LEN	64
+#define DOCKER_DOMAIN  "docker.io"
+#define NAME_MAX_LEN   255
+#define TAG_MAX_LEN    128
+#define SHA256_HEX_LEN 64
 
 static bool is_lower_alnum(char c)
 {
@@ -88,9 +88,10 @@ static int check_domain(const char *d, const char *input, struct kiln_error **er
 		return err_at(err, NULL, "invalid reference '%s': empty registry name", input);
 	for (const char *p = d; *p; p++)
 		if (!domain_char_ok(*p))
-			return err_at(err, NULL,
-				      "invalid reference '%s': registry '%s' has a bad character '%c'",
-				      input, d, *p);
+			return err_at(
+				err, NULL,
+				"invalid reference '%s': registry '%s' has a bad character '%c'",
+				input, d, *p);
 	if (colon && !strchr(colon, ']')) {
 		if (!colon[1])
 			return err_at(err, NULL,
@@ -98,9 +99,10 @@ static int check_domain(const char *d, const char *input, struct kiln_error **er
 				      input, d);
 		for (const char *p = colon + 1; *p; p++)
 			if (!isdigit((unsigned char)*p))
-				return err_at(err, NULL,
-					      "invalid reference '%s': registry port '%s' is not a number",
-					      input, colon + 1);
+				return err_at(
+					err, NULL,
+					"invalid reference '%s': registry port '%s' is not a number",
+					input, colon + 1);
 	}
 	return 0;
 }
@@ -150,17 +152,19 @@ static int check_digest(const char *d, const char *input, struct kiln_error **er
 	size_t n;
 
 	if (!hex)
-		return err_at(err, NULL,
-			      "invalid reference '%s': unsupported digest '%s' (expected sha256:<64 hex digits>)",
-			      input, d);
+		return err_at(
+			err, NULL,
+			"invalid reference '%s': unsupported digest '%s' (expected sha256:<64 hex digits>)",
+			input, d);
 	n = strlen(hex);
 	for (size_t i = 0; i < n; i++)
 		if (!isdigit((unsigned char)hex[i]) && !(hex[i] >= 'a' && hex[i] <= 'f'))
 			n = 0;
 	if (n != SHA256_HEX_LEN)
-		return err_at(err, NULL,
-			      "invalid reference '%s': bad digest '%s' (expected sha256:<64 lowercase hex digits>)",
-			      input, d);
+		return err_at(
+			err, NULL,
+			"invalid reference '%s': bad digest '%s' (expected sha256:<64 lowercase hex digits>)",
+			input, d);
 	return 0;
 }
 

@@ -69,7 +69,10 @@ struct registry_opts {
 	void *progress_data;
 };
 
-#define REGISTRY_OPTS_INIT {.tls_verify = 1, .parallel = 3, .retries = 4}
+#define REGISTRY_OPTS_INIT                                   \
+	{                                                    \
+		.tls_verify = 1, .parallel = 3, .retries = 4 \
+	}
 
 /* One registry host. Thread-safe for the blob operations below. */
 struct registry_client;
@@ -83,9 +86,9 @@ int registry_client_ping(struct registry_client *c, struct kiln_error **err);
 
 /* ---- the distribution API ---- */
 
-#define REGISTRY_MT_OCI_INDEX	 "application/vnd.oci.image.index.v1+json"
-#define REGISTRY_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define REGISTRY_MT_DOCKER_LIST	 "application/vnd.docker.distribution.manifest.list.v2+json"
+#define REGISTRY_MT_OCI_INDEX	    "application/vnd.oci.image.index.v1+json"
+#define REGISTRY_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define REGISTRY_MT_DOCKER_LIST	    "application/vnd.docker.distribution.manifest.list.v2+json"
 #define REGISTRY_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 
 struct registry_manifest {

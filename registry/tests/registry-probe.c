@@ -158,8 +158,10 @@ static int do_ping(char **argv, struct kiln_error **err)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"tls-verify", required_argument, NULL, 't'}, {"ca", required_argument, NULL, 'c'},
-		{"user", required_argument, NULL, 'u'},	      {"chunk", required_argument, NULL, 'k'},
+		{"tls-verify", required_argument, NULL, 't'},
+		{"ca", required_argument, NULL, 'c'},
+		{"user", required_argument, NULL, 'u'},
+		{"chunk", required_argument, NULL, 'k'},
 		{},
 	};
 	static const struct {
@@ -167,8 +169,10 @@ int main(int argc, char **argv)
 		int nargs;
 		int (*fn)(char **argv, struct kiln_error **err);
 	} cmds[] = {
-		{"ping", 1, do_ping},	      {"manifest-get", 1, do_manifest_get},
-		{"manifest-put", 3, do_manifest_put}, {"blob-get", 3, do_blob_get},
+		{"ping", 1, do_ping},
+		{"manifest-get", 1, do_manifest_get},
+		{"manifest-put", 3, do_manifest_put},
+		{"blob-get", 3, do_blob_get},
 		{"blob-put", 2, do_blob_put},
 	};
 	struct kiln_error *err = NULL;
@@ -197,6 +201,7 @@ int main(int argc, char **argv)
 				return 2;
 			return cmds[i].fn(argv + optind + 1, &err) < 0 ? die(err) : 0;
 		}
-	fprintf(stderr, "usage: registry-probe [OPTS] ping|manifest-get|manifest-put|blob-get|blob-put ...\n");
+	fprintf(stderr,
+		"usage: registry-probe [OPTS] ping|manifest-get|manifest-put|blob-get|blob-put ...\n");
 	return 2;
 }

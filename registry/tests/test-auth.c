@@ -15,17 +15,20 @@ TEST(challenge_bearer)
 {
 	struct reg_challenge ch;
 
-	ASSERT_EQ(reg_challenge_parse("Bearer realm=\"https://auth.example/token\",service=\"reg\",scope=\"repository:a/b:pull,push\"",
-				      &ch),
-		  0);
+	ASSERT_EQ(
+		reg_challenge_parse(
+			"Bearer realm=\"https://auth.example/token\",service=\"reg\",scope=\"repository:a/b:pull,push\"",
+			&ch),
+		0);
 	ASSERT_EQ(ch.scheme, REG_AUTH_BEARER);
 	ASSERT_STREQ(ch.realm, "https://auth.example/token");
 	ASSERT_STREQ(ch.service, "reg");
 	ASSERT_STREQ(ch.scope, "repository:a/b:pull,push");
 	reg_challenge_release(&ch);
 	/* unquoted values, odd spacing, escapes, unknown params */
-	ASSERT_EQ(reg_challenge_parse("bearer  realm=http://x/t , service=\"a\\\"b\", foo=bar", &ch),
-		  0);
+	ASSERT_EQ(
+		reg_challenge_parse("bearer  realm=http://x/t , service=\"a\\\"b\", foo=bar", &ch),
+		0);
 	ASSERT_STREQ(ch.realm, "http://x/t");
 	ASSERT_STREQ(ch.service, "a\"b");
 	ASSERT_NULL(ch.scope);
@@ -184,7 +187,8 @@ TEST(credential_helper)
 		   "[ \"$host\" = helped.io ] || { echo 'credentials not found' >&2; exit 1; }\n"
 		   "echo '{\"ServerURL\":\"helped.io\",\"Username\":\"hu\",\"Secret\":\"hs\"}'\n",
 		   0755);
-	write_file(path, "{\"credHelpers\": {\"helped.io\": \"kilntest\"}, \"credsStore\": \"kilntest\"}",
+	write_file(path,
+		   "{\"credHelpers\": {\"helped.io\": \"kilntest\"}, \"credsStore\": \"kilntest\"}",
 		   0600);
 	setenv("PATH", new_path, 1);
 	ASSERT_EQ(registry_auth_lookup(path, "helped.io", NULL, &user, &secret, NULL), 1);
@@ -232,8 +236,8 @@ TEST(platform_selection)
 					     &err) < 0);
 	ASSERT_TRUE(strstr(err->msg, "linux/arm64/v8, linux/amd64") != NULL);
 	err_free(TAKE_PTR(err));
-	ASSERT_TRUE(registry_select_platform(index_json, strlen(index_json), "linux", &d, &mt, &err) <
-		    0);
+	ASSERT_TRUE(registry_select_platform(index_json, strlen(index_json), "linux", &d, &mt,
+					     &err) < 0);
 	ASSERT_EQ(err->kind, KILN_ERR_USAGE);
 	err_free(err);
 }
@@ -244,7 +248,8 @@ TEST(sha256_digest)
 
 	ASSERT_STREQ(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	ASSERT_TRUE(reg_digest_valid(d));
-	ASSERT_FALSE(reg_digest_valid("sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	ASSERT_FALSE(reg_digest_valid(
+		"sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	ASSERT_FALSE(reg_digest_valid("sha512:ab"));
 	free(d);
 }

@@ -25,7 +25,8 @@ static const struct ok_case ok_cases[] = {
 	{"quay.io/org/img@" D64, "quay.io", "org/img", NULL, D64},
 	{"quay.io/org/img:t@" D64, "quay.io", "org/img", "t", D64},
 	{"Registry/app", "Registry", "app", "latest", NULL},
-	{"my-reg.example.com/a__b/c.d/e---f", "my-reg.example.com", "a__b/c.d/e---f", "latest", NULL},
+	{"my-reg.example.com/a__b/c.d/e---f", "my-reg.example.com", "a__b/c.d/e---f", "latest",
+	 NULL},
 	{"[::1]:5000/app", "[::1]:5000", "app", "latest", NULL},
 };
 
