@@ -101,7 +101,9 @@ int registry_manifest_get(struct registry_client *c, const char *repo, const cha
 		digest = reg_sha256_digest(rs.body.buf, rs.body.len);
 		r = check_manifest(c, repo, ref, digest, err);
 	}
-	if (r == 0 && !json_is_object(j = json_loadb(rs.body.buf, rs.body.len, 0, NULL)))
+	if (r == 0)
+		j = json_loadb(rs.body.buf, rs.body.len, 0, NULL);
+	if (r == 0 && !json_is_object(j))
 		r = err_new(err, KILN_ERR_SYSTEM, EBADMSG,
 			    "registry '%s': repository '%s': manifest '%s' is not a JSON object",
 			    c->domain, repo, ref);
