@@ -94,6 +94,19 @@ static const char *event_name(enum registry_event ev)
 	return names[ev];
 }
 
+static void human_size(uint64_t n, char buf[32])
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, u ? " (%.1f %s)" : " (%.0f %s)", v, units[u]);
+}
+
 void cmd_registry_progress(void *userdata, enum registry_event ev, const char *digest,
 			   uint64_t done, uint64_t total)
 {
@@ -103,7 +116,9 @@ void cmd_registry_progress(void *userdata, enum registry_event ev, const char *d
 	if (o->quiet || !digest || ev == REGISTRY_EV_PROGRESS)
 		return;
 	if (total)
-		snprintf(size, sizeof(size), " %.1f MiB", (double)total / (1024 * 1024));
+		human_size(total, size);
+	else if (ev == REGISTRY_EV_START && done)
+		snprintf(size, sizeof(size), " (resuming)");
 	fprintf(stderr, "blob %.19s: %s%s\n", digest, event_name(ev), size);
 }
 

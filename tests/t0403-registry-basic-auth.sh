@@ -45,6 +45,15 @@ cmp "$T/blob" "$T/y" || fail "blob differs"
 # and a bad one is reported with its place
 printf '{"auths": {\n  oops' >"$DOCKER_CONFIG/config.json"
 expect_fail 1 "$DOCKER_CONFIG/config.json:2:" probe --tls-verify=false ping "$R"
+# push and pull with --creds: a wrong password is exit 1 naming the user, never the password
+export KILN_ROOT=$T/store
+kiln import "$(busybox_rootfs_tar)" bb:1 >/dev/null
+expect_fail 1 "push 'bb:1': registry '$R': repository 'app': HEAD manifest 'latest': HTTP 401: authentication failed for user 'alice'" \
+	kiln push --tls-verify=false --creds alice:nope-Pw bb:1 "$R/app"
+grep -q 'nope-Pw' "$T/.err" && fail "password printed"
+d=$(kiln push -q --cert-file "$T/tls/ca.crt" --creds alice:s3cret-Pw bb:1 "$R/app")
+expect_eq "$(KILN_ROOT=$T/store2 kiln pull -q --cert-file "$T/tls/ca.crt" --creds 'alice:s3cret-Pw' "$R/app")" "$d" "pull with --creds"
+expect_fail 1 "authentication failed for user 'alice'" kiln pull --tls-verify=false --creds alice:x "$R/app"
 # usage errors
 expect_fail 2 "login: expected one REGISTRY" kiln login
 expect_fail 2 "--password-stdin needs --username" kiln login --password-stdin "$R"

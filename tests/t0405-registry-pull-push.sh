@@ -72,6 +72,12 @@ expect_fail 1 "no image for platform 'linux/s390x' in the index (it has: linux/a
 # by digest
 expect_eq "$(kiln pull -q "$R/sk/oci@$oci" bydigest)" "$oci" "pull by digest"
 
+# the unprivileged user pulls into its own store (XDG_DATA_HOME/kiln)
+if [ "$(id -u)" = 0 ]; then
+	expect_eq "$(as_builder env -u KILN_ROOT "$KILN" pull -q "$R/sk/oci:1")" "$oci" "rootless pull"
+	as_builder env -u KILN_ROOT "$KILN" images | grep -q "^$R/sk/oci:1 " || fail "rootless store lacks the image"
+fi
+
 # ---- errors ----
 expect_fail 1 "registry '$R': repository 'sk/none': GET manifest 'latest': HTTP 404: MANIFEST_UNKNOWN" kiln pull "$R/sk/none"
 expect_fail 1 "invalid reference '$R/Bad': repository name must be lowercase" kiln pull "$R/Bad"
