@@ -28,7 +28,7 @@ static int parse_opts(int argc, char **argv, const char **root, const char **for
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c == 'r')
 			*root = optarg;
 		else if (c == 'f' && format)

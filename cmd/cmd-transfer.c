@@ -36,7 +36,7 @@ static int parse_xfer(int argc, char **argv, struct xfer_opts *o, const char *al
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:o:i:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:i:", opts, NULL)) != -1) {
 		if (c == ':')
 			return err_usage(err, "%s: option '%s' needs an argument", argv[0],
 					 argv[optind - 1]);

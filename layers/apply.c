@@ -182,6 +182,8 @@ static int set_owner(struct apply *ap, int pfd, const char *name, struct archive
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
 
+	if (ap->flags & LAYERS_APPLY_NO_OWNER)
+		return 0;
 	if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	if (!(ap->flags & LAYERS_APPLY_LAX_OWNER) || !lax_errno(errno))
@@ -411,22 +413,47 @@ static int opaque_dir(int pfd, const char *entry, struct kiln_error **err)
 	return 0;
 }
 
+/* Overlay form: a 0/0 character device for NAME, an xattr for an opaque directory. */
+static int overlay_whiteout(int pfd, const char *victim, bool opaque, const char *entry,
+			    struct kiln_error **err)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (!opaque) {
+		if (fs_rm_rf(pfd, victim, err) < 0)
+			return err_wrap(err, "entry '%s'", entry);
+		if (mknodat(pfd, victim, S_IFCHR | 0, 0) < 0)
+			return err_sys(err, errno, "entry '%s': make an overlay whiteout", entry);
+		return 0;
+	}
+	fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, errno, "entry '%s': open", entry);
+	if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0 &&
+	    fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
+		return err_sys(err, errno, "entry '%s': mark the directory opaque", entry);
+	return 0;
+}
+
 /* 1 when @e was a whiteout (and is handled), 0 when it is an ordinary entry. */
 static int whiteout(struct apply *ap, int pfd, const char *base, const char *entry,
 		    struct kiln_error **err)
 {
 	const char *victim = startswith(base, WHITEOUT_PREFIX);
+	bool opaque = streq(base, OPAQUE_MARKER);
 	int r;
 
 	if (!victim || (ap->flags & LAYERS_APPLY_NO_WHITEOUTS))
 		return 0;
-	parent_forget(ap);
-	if (streq(base, OPAQUE_MARKER))
-		r = opaque_dir(pfd, entry, err);
-	else if (!*victim || streq(victim, ".") || streq(victim, ".."))
+	if (!opaque && (!*victim || streq(victim, ".") || streq(victim, "..")))
 		r = err_at(err, NULL, "entry '%s': invalid whiteout name", entry);
+	else if (ap->flags & LAYERS_APPLY_OVERLAY)
+		r = overlay_whiteout(pfd, victim, opaque, entry, err);
+	else if (opaque)
+		r = opaque_dir(pfd, entry, err);
 	else
 		r = fs_rm_rf(pfd, victim, err);
+	parent_forget(ap); /* pfd is the cached parent: a removal may have changed the tree */
 	return r < 0 ? r : 1;
 }
 

@@ -287,7 +287,7 @@ static int extract(struct store *s, const char *path, char **ret_tmp, int *ret_f
 	if (dfd < 0)
 		r = err_sys(err, errno, "open '%s/tmp/%s'", store_root(s), tmp);
 	else
-		r = layers_apply(fd, dfd, LAYERS_APPLY_NO_WHITEOUTS | LAYERS_APPLY_LAX_OWNER, err);
+		r = layers_apply(fd, dfd, LAYERS_APPLY_NO_WHITEOUTS | LAYERS_APPLY_NO_OWNER, err);
 	if (r < 0) {
 		if (dfd >= 0)
 			close(dfd);

@@ -126,6 +126,7 @@ int layer_tar_open(struct layer_tar *t, const struct layers_commit_opts *opts, b
 				 out_ctx);
 	t->a = archive_write_new();
 	if (!t->a || archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
+	    archive_write_set_options(t->a, "pax:xattrheader=SCHILY") != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(t->a, 10240) != ARCHIVE_OK ||
 	    archive_write_open2(t->a, t, NULL, write_cb, NULL, NULL) != ARCHIVE_OK)
 		return err_new(err, KILN_ERR_SYSTEM, EIO, "libarchive: %s",
@@ -166,10 +167,11 @@ static bool xattr_wanted(const char *name)
 	return startswith(name, "user.") && !startswith(name, "user.overlay.");
 }
 
+/* @procpath is /proc/self/fd/N: the plain (following) calls reach the opened inode. */
 static void add_xattrs(struct archive_entry *e, const char *procpath)
 {
 	char names[4096], value[4096];
-	ssize_t n = llistxattr(procpath, names, sizeof(names));
+	ssize_t n = listxattr(procpath, names, sizeof(names));
 	_cleanup_strv_ struct strv sorted = STRV_INIT;
 
 	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1)
@@ -178,7 +180,7 @@ static void add_xattrs(struct archive_entry *e, const char *procpath)
 	if (sorted.n > 1)
 		qsort(sorted.v, sorted.n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
 	strv_foreach (&sorted, it) {
-		ssize_t len = lgetxattr(procpath, *it, value, sizeof(value));
+		ssize_t len = getxattr(procpath, *it, value, sizeof(value));
 
 		if (len >= 0)
 			archive_entry_xattr_add_entry(e, *it, value, (size_t)len);
@@ -191,7 +193,7 @@ static bool is_opaque(const char *procpath)
 	char v[4];
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		ssize_t n = lgetxattr(procpath, names[i], v, sizeof(v));
+		ssize_t n = getxattr(procpath, names[i], v, sizeof(v));
 
 		if (n == 1 && v[0] == 'y')
 			return true;

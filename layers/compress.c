@@ -7,10 +7,11 @@
  * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
  * small pool of threads, and concatenated in order into one gzip member with a
  * combined CRC-32. Nothing depends on timing or on the thread count, so the
- * output is the same for any number of threads. A block whose bytes look random
- * (order-0 entropy above GZ_STORE_ENTROPY bits per byte), or that deflate does
- * not shrink, is written as stored blocks instead: a decision taken from the
- * data alone.
+ * output is the same for any number of threads. Within a block, each 4 KiB
+ * segment whose bytes look random (order-0 entropy above GZ_STORE_ENTROPY bits
+ * per byte) is written at level 0, i.e. stored, and a block that deflate does
+ * not shrink is written as stored blocks: decisions taken from the data alone,
+ * so random data costs a copy rather than a futile search for matches.
  */
 #include <errno.h>
 #include <math.h>
@@ -29,6 +30,7 @@
 
 #define GZ_BLOCK	 (256 * 1024)
 #define GZ_STORED_MAX	 65535
+#define GZ_SEGMENT	 4096
 #define GZ_STORE_ENTROPY 7.9
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
@@ -38,6 +40,7 @@ struct gz_slot {
 	size_t in_len, out_len, out_alloc;
 	uint32_t crc;
 	enum slot_state state;
+	z_stream z; /* raw deflate, reset for every block */
 };
 
 struct layer_sink {
@@ -75,20 +78,34 @@ static int emit(struct layer_sink *k, const void *data, size_t len, struct kiln_
 
 /* ---- one gzip block ---- */
 
+/*
+ * Order-0 entropy of @n bytes above GZ_STORE_ENTROPY bits per byte: data that
+ * deflate cannot shrink (random, already compressed). n * H = n log2 n -
+ * sum(c log2 c), with c log2 c from a table for segment-sized counts.
+ */
+static float clogc[GZ_SEGMENT + 1];
+static pthread_once_t clogc_once = PTHREAD_ONCE_INIT;
+
+static void clogc_init(void)
+{
+	for (size_t c = 1; c <= GZ_SEGMENT; c++)
+		clogc[c] = (float)((double)c * log2((double)c));
+}
+
 static bool looks_random(const unsigned char *p, size_t n)
 {
 	uint32_t hist[256] = {0};
-	double h = 0;
+	double sum = 0;
 
+	if (n < 256)
+		return false;
 	for (size_t i = 0; i < n; i++)
 		hist[p[i]]++;
 	for (int i = 0; i < 256; i++)
-		if (hist[i]) {
-			double f = (double)hist[i] / (double)n;
-
-			h -= f * log2(f);
-		}
-	return h > GZ_STORE_ENTROPY;
+		sum += n <= GZ_SEGMENT ? clogc[hist[i]] :
+					 (hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0);
+	return (n <= GZ_SEGMENT ? clogc[n] : (double)n * log2((double)n)) - sum >
+	       GZ_STORE_ENTROPY * (double)n;
 }
 
 static void store_block(struct gz_slot *s)
@@ -111,27 +128,42 @@ static void store_block(struct gz_slot *s)
 	s->out_len = (size_t)(o - s->out);
 }
 
+/*
+ * One raw deflate stream over the block, segment by segment: segments that
+ * look random are written at level 0 (stored), the others at @level; the
+ * stream can still refer back into stored data. Ends with a sync flush so the
+ * next block starts on a byte boundary. False when the result is not smaller.
+ */
 static bool deflate_block(struct gz_slot *s, int level)
 {
-	z_stream z = {0};
-	bool ok;
+	z_stream *z = &s->z;
+	int cur = -1, r = Z_OK;
 
-	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateReset(z) != Z_OK)
 		abort();
-	z.next_in = s->in;
-	z.avail_in = (uInt)s->in_len;
-	z.next_out = s->out;
-	z.avail_out = (uInt)s->in_len; /* more than that: store instead */
-	ok = deflate(&z, Z_SYNC_FLUSH) == Z_OK && z.avail_in == 0 && z.avail_out > 0;
-	s->out_len = ok ? (size_t)(z.next_out - s->out) : 0;
-	deflateEnd(&z);
-	return ok;
+	z->next_out = s->out;
+	z->avail_out = (uInt)s->out_alloc;
+	for (size_t off = 0; off < s->in_len && r == Z_OK; off += GZ_SEGMENT) {
+		size_t n = MIN((size_t)GZ_SEGMENT, s->in_len - off);
+		int want = looks_random(s->in + off, n) ? 0 : level;
+
+		if (want != cur && deflateParams(z, want, Z_DEFAULT_STRATEGY) != Z_OK)
+			return false;
+		cur = want;
+		z->next_in = s->in + off;
+		z->avail_in = (uInt)n;
+		r = deflate(z, Z_NO_FLUSH);
+	}
+	if (r != Z_OK || deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in || !z->avail_out)
+		return false;
+	s->out_len = (size_t)(z->next_out - s->out);
+	return s->out_len < s->in_len;
 }
 
 static void compress_slot(struct gz_slot *s, int level)
 {
 	s->crc = (uint32_t)crc32(0, s->in, (uInt)s->in_len);
-	if (looks_random(s->in, s->in_len) || !deflate_block(s, level))
+	if (!deflate_block(s, level))
 		store_block(s);
 }
 
@@ -172,9 +204,13 @@ static void gz_init(struct layer_sink *k, int threads)
 	k->slots = xcalloc(k->n_slots, sizeof(*k->slots));
 	for (size_t i = 0; i < k->n_slots; i++) {
 		k->slots[i].in = xmalloc(GZ_BLOCK);
-		k->slots[i].out_alloc = GZ_BLOCK + 5 * (GZ_BLOCK / GZ_STORED_MAX + 1);
+		k->slots[i].out_alloc = GZ_BLOCK + GZ_BLOCK / 8 + 1024;
 		k->slots[i].out = xmalloc(k->slots[i].out_alloc);
+		if (deflateInit2(&k->slots[i].z, k->level, Z_DEFLATED, -15, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			abort();
 	}
+	pthread_once(&clogc_once, clogc_init);
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->work, NULL);
 	pthread_cond_init(&k->done, NULL);
@@ -384,6 +420,7 @@ void layer_sink_free(struct layer_sink *k)
 		for (size_t i = 0; i < k->n_workers; i++)
 			pthread_join(k->workers[i], NULL);
 		for (size_t i = 0; i < k->n_slots; i++) {
+			deflateEnd(&k->slots[i].z);
 			free(k->slots[i].in);
 			free(k->slots[i].out);
 		}

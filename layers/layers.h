@@ -308,6 +308,15 @@ enum layers_apply_flags {
 	LAYERS_APPLY_LAX_OWNER = 1 << 0,
 	/* do not honour whiteouts: keep ".wh." entries as files (for import of a rootfs) */
 	LAYERS_APPLY_NO_WHITEOUTS = 1 << 1,
+	/*
+	 * for a snapshot used as an overlayfs lowerdir: ".wh.NAME" becomes an overlay
+	 * whiteout (a 0/0 character device NAME) and ".wh..wh..opq" makes the directory
+	 * opaque (trusted.overlay.opaque=y, or user.overlay.opaque=y where trusted.* is
+	 * not permitted, as in a user namespace), instead of deleting anything
+	 */
+	LAYERS_APPLY_OVERLAY = 1 << 2,
+	/* do not chown at all: files belong to the caller (for reading archives) */
+	LAYERS_APPLY_NO_OWNER = 1 << 3,
 };
 
 /*

@@ -46,10 +46,10 @@ void http_resp_release(struct http_resp *rs)
 
 bool http_curl_retryable(CURLcode code)
 {
+	/* not CURLE_COULDNT_RESOLVE_HOST: a name that does not resolve rarely starts to */
 	static const CURLcode transient[] = {
-		CURLE_COULDNT_CONNECT,	  CURLE_COULDNT_RESOLVE_HOST, CURLE_SEND_ERROR,
-		CURLE_RECV_ERROR,	  CURLE_GOT_NOTHING,	      CURLE_PARTIAL_FILE,
-		CURLE_OPERATION_TIMEDOUT,
+		CURLE_COULDNT_CONNECT, CURLE_SEND_ERROR,   CURLE_RECV_ERROR,
+		CURLE_GOT_NOTHING,     CURLE_PARTIAL_FILE, CURLE_OPERATION_TIMEDOUT,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(transient); i++)

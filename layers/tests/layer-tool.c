@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A test and benchmark driver for layers/ (not installed):
+ *   layer-tool commit DIR OUT [gzip|zstd|none] [THREADS]   write DIR as a layer blob to OUT
+ *   layer-tool apply BLOB DIR [lax]                        extract a layer blob into DIR
+ *   layer-tool snapshot ROOT NAME                          unpack every layer of NAME
+ * commit prints "diffID digest size"; SOURCE_DATE_EPOCH clamps mtimes.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layers/layers.h"
+#include "util/error.h"
+#include "util/parse.h"
+
+static int fail(struct kiln_error *e)
+{
+	char *s = err_format(e);
+
+	fprintf(stderr, "layer-tool: error: %s\n", s);
+	free(s);
+	err_free(e);
+	return 1;
+}
+
+static int do_commit(int argc, char **argv)
+{
+	struct layers_commit_opts opts = LAYERS_COMMIT_OPTS_INIT;
+	struct kiln_error *err = NULL;
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	char a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
+	struct layer_desc l;
+	int dfd, out;
+
+	if (argc > 4 && layer_compression_parse(argv[4], &opts.compression, &err) < 0)
+		return fail(err);
+	if (argc > 5 && parse_int(argv[5], &opts.threads) < 0)
+		return 2;
+	if (sde && parse_i64(sde, 10, &opts.source_date_epoch) < 0)
+		return 2;
+	dfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	out = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (dfd < 0 || out < 0) {
+		perror("open");
+		return 1;
+	}
+	if (layers_write_dir(dfd, &opts, out, &l, &err) < 0)
+		return fail(err);
+	printf("%s %s %llu\n", digest_format(&l.diff_id, a), digest_format(&l.digest, b),
+	       (unsigned long long)l.size);
+	layer_desc_release(&l);
+	close(dfd);
+	return close(out) < 0;
+}
+
+static int do_apply(int argc, char **argv)
+{
+	struct kiln_error *err = NULL;
+	int in = open(argv[2], O_RDONLY | O_CLOEXEC);
+	int dfd = open(argv[3], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (in < 0 || dfd < 0) {
+		perror("open");
+		return 1;
+	}
+	if (layers_apply(in, dfd, argc > 4 ? LAYERS_APPLY_LAX_OWNER : 0, &err) < 0)
+		return fail(err);
+	close(in);
+	close(dfd);
+	return 0;
+}
+
+static int do_snapshot(int argc, char **argv)
+{
+	struct kiln_error *err = NULL;
+	struct store *s = NULL;
+	struct image *img = NULL;
+
+	if (store_open(argv[2], 0, &s, &err) < 0 || image_read_named(s, argv[3], &img, &err) < 0)
+		return fail(err);
+	for (size_t i = 0; i < img->n_layers; i++) {
+		char *path = NULL;
+
+		if (store_snapshot_ensure(s, &img->layers[i], LAYERS_APPLY_LAX_OWNER, &path, &err) <
+		    0)
+			return fail(err);
+		printf("%s\n", path);
+		free(path);
+	}
+	image_free(img);
+	store_free(s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && strcmp(argv[1], "commit") == 0)
+		return do_commit(argc, argv);
+	if (argc >= 4 && strcmp(argv[1], "apply") == 0)
+		return do_apply(argc, argv);
+	if (argc == 4 && strcmp(argv[1], "snapshot") == 0)
+		return do_snapshot(argc, argv);
+	fputs("usage: layer-tool commit DIR OUT [gzip|zstd|none] [THREADS] | apply BLOB DIR [lax] | snapshot ROOT NAME\n",
+	      stderr);
+	return 2;
+}
