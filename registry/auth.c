@@ -295,33 +295,104 @@ static int parse_token(struct registry_client *c, const struct strbuf *body, cha
 	return 0;
 }
 
+/* The OAuth2 form for an identity token ("refresh_token" grant), malloc'd. */
+static char *refresh_form(struct registry_client *c, const char *scope)
+{
+	struct strbuf sb = STRBUF_INIT;
+	CURL *h = curl_easy_init();
+	char *tok = curl_easy_escape(h, c->secret, 0);
+	char *svc = curl_easy_escape(h, c->service ? c->service : "", 0);
+	char *scp = curl_easy_escape(h, scope ? scope : "", 0);
+
+	strbuf_addf(&sb, "grant_type=refresh_token&client_id=kiln&service=%s&refresh_token=%s", svc,
+		    tok);
+	if (scope)
+		strbuf_addf(&sb, "&scope=%s", scp);
+	explicit_bzero(tok, strlen(tok));
+	curl_free(tok);
+	curl_free(svc);
+	curl_free(scp);
+	curl_easy_cleanup(h);
+	return strbuf_detach(&sb, NULL);
+}
+
+struct token_req {
+	char *url, *auth, *form;
+};
+
+/* GET realm?service&scope with basic credentials, or POST the refresh-token form. */
+static void token_req_init(struct registry_client *c, const char *scope, struct token_req *t,
+			   struct http_req *rq)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->user && streq(c->user, "<token>") && c->secret && !c->anonymous_fallback) {
+		t->url = xstrdup(c->realm);
+		t->form = refresh_form(c, scope);
+		rq->method = "POST";
+		rq->content_type = "application/x-www-form-urlencoded";
+		rq->body = t->form;
+		rq->body_len = rq->body_size = strlen(t->form);
+		rq->has_body = true;
+	} else {
+		t->url = token_url(c, scope);
+		if (have_basic_creds(c))
+			t->auth = basic_header(c);
+		rq->method = "GET";
+	}
+	pthread_mutex_unlock(&c->lock);
+	rq->url = t->url;
+	rq->authorization = t->auth;
+	rq->follow = true;
+}
+
+static void token_req_release(struct token_req *t)
+{
+	if (t->auth)
+		explicit_bzero(t->auth, strlen(t->auth));
+	if (t->form)
+		explicit_bzero(t->form, strlen(t->form));
+	free(t->url);
+	free(t->auth);
+	free(t->form);
+}
+
+static int token_refused(struct registry_client *c, const struct token_req *t, long status,
+			 struct kiln_error **err)
+{
+	if (t->form)
+		return err_new(
+			err, KILN_ERR_SYSTEM, EACCES,
+			"registry '%s': authentication failed: the identity token was refused (token server: HTTP %ld)",
+			c->domain, status);
+	if (t->auth)
+		return err_new(
+			err, KILN_ERR_SYSTEM, EACCES,
+			"registry '%s': authentication failed for user '%s' (token server: HTTP %ld)",
+			c->domain, c->user, status);
+	return err_new(
+		err, KILN_ERR_SYSTEM, EACCES,
+		"registry '%s': authentication required (no credentials; use 'kiln login %s')",
+		c->domain, c->domain);
+}
+
 static int fetch_token(struct registry_client *c, const char *repo, const char *scope,
 		       struct kiln_error **err)
 {
-	_cleanup_free_ char *url = NULL, *auth = NULL, *token = NULL;
+	_cleanup_free_ char *token = NULL;
 	struct http_resp rs = {.body = STRBUF_INIT};
-	struct http_req rq = {.method = "GET", .body_fd = -1};
+	struct http_req rq = {.body_fd = -1};
+	struct token_req t = {0};
 	time_t expires = 0;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
-	url = token_url(c, scope);
-	if (have_basic_creds(c))
-		auth = basic_header(c);
-	pthread_mutex_unlock(&c->lock);
-	rq.url = url;
-	rq.authorization = auth;
-	rq.follow = true;
+	token_req_init(c, scope, &t, &rq);
 	r = http_perform(c, &rq, &rs);
 	if (r < 0)
 		r = err_new(err, KILN_ERR_SYSTEM, EHOSTUNREACH,
 			    "registry '%s': token server '%s': %s", c->domain, c->realm,
 			    rs.curl_msg);
 	else if (rs.status == 401 || rs.status == 403)
-		r = err_new(err, KILN_ERR_SYSTEM, EACCES,
-			    "registry '%s': authentication failed%s%s%s (token server: HTTP %ld)",
-			    c->domain, auth ? " for user '" : " (no credentials",
-			    auth ? c->user : "; use 'kiln login'", auth ? "'" : ")", rs.status);
+		r = token_refused(c, &t, rs.status, err);
 	else if (rs.status != 200)
 		r = err_new(err, KILN_ERR_SYSTEM, EPROTO,
 			    "registry '%s': token server '%s': HTTP %ld", c->domain, c->realm,
@@ -331,8 +402,7 @@ static int fetch_token(struct registry_client *c, const char *repo, const char *
 		token_put(c, scope, TAKE_PTR(token), expires);
 		pthread_mutex_unlock(&c->lock);
 	}
-	if (auth)
-		explicit_bzero(auth, strlen(auth));
+	token_req_release(&t);
 	http_resp_release(&rs);
 	(void)repo;
 	return r;

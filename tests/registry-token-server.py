@@ -2,8 +2,10 @@
 # A small token server for the registry's "auth: token:" mode (the
 # distribution token-authentication spec), for tests only.
 # usage: registry-token-server.py PORT KEY.pem CERT.pem USER PASSWORD LOG
-# Grants what a request's scopes ask for to USER:PASSWORD; anonymous callers
-# get pull on repositories under "public/"; a wrong password gets 401.
+# Grants what a request's scopes ask for to USER:PASSWORD (GET with basic
+# auth) or to the refresh token "PASSWORD-refresh" (POST, OAuth2 form);
+# anonymous callers get pull on repositories under "public/"; a wrong
+# password gets 401.
 import base64, json, subprocess, sys, time, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
@@ -37,6 +39,16 @@ class Handler(BaseHTTPRequestHandler):
         u, _, p = base64.b64decode(h[6:]).decode().partition(":")
         return u, (u == user and p == password)
 
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        q = parse_qs(self.rfile.read(n).decode())
+        if q.get("grant_type") != ["refresh_token"] or \
+                q.get("refresh_token") != [password + "-refresh"]:
+            self.send_response(401)
+            self.end_headers()
+            return
+        self.grant(user, q, "access_token")
+
     def do_GET(self):
         q = parse_qs(urlparse(self.path).query)
         name, ok = self.who()
@@ -44,8 +56,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
+        self.grant(name, q, "token")
+
+    def grant(self, name, q, field):
         access = []
-        for s in q.get("scope", []):
+        scopes = [x for s in q.get("scope", []) for x in s.split(" ")]
+        for s in scopes:
             typ, _, rest = s.partition(":")
             repo, _, actions = rest.rpartition(":")
             acts = actions.split(",")
@@ -56,7 +72,7 @@ class Handler(BaseHTTPRequestHandler):
         claims = {"iss": "kiln-test-issuer", "sub": name or "", "aud": q.get("service", [""])[0],
                   "exp": now + 300, "nbf": now - 10, "iat": now, "jti": str(uuid.uuid4()),
                   "access": access}
-        body = json.dumps({"token": sign(claims), "expires_in": 300}).encode()
+        body = json.dumps({field: sign(claims), "expires_in": 300}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -29,4 +29,12 @@ cmp "$T/blob" "$T/anon" || fail "anonymous blob differs"
 expect_fail 1 "registry '$R': repository 'team/app': GET blob '$D': HTTP 401: authentication required" \
 	probe blob-get "$R/team/app" "$D" "$T/x"
 grep -q 'tok-Pw' "$T/.err" && fail "password printed"
+# an identity token (docker's "identitytoken") goes through the OAuth2 refresh-token grant
+printf '{"auths":{"%s":{"identitytoken":"tok-Pw-refresh"}}}' "$R" >"$T/idt.json"
+probe blob-get "$R/team/app" "$D" "$T/idt" 2>"$T/idt.err" && fail "anonymous read of team/app"
+REGISTRY_AUTH_FILE=$T/idt.json probe blob-get "$R/team/app" "$D" "$T/idt"
+cmp "$T/blob" "$T/idt" || fail "blob differs"
+grep -q '"POST /token' "$T/token.log" || fail "no refresh-token grant: $(cat "$T/token.log")"
+printf '{"auths":{"%s":{"identitytoken":"stale"}}}' "$R" >"$T/idt.json"
+REGISTRY_AUTH_FILE=$T/idt.json expect_fail 1 "the identity token was refused" probe blob-get "$R/team/app" "$D" "$T/x"
 true
