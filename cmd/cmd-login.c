@@ -83,45 +83,6 @@ char *cmd_registry_domain(const char *arg)
 	return xstrndup(s, n);
 }
 
-static const char *event_name(enum registry_event ev)
-{
-	static const char *const names[] = {
-		[REGISTRY_EV_START] = "copying",  [REGISTRY_EV_PROGRESS] = "copying",
-		[REGISTRY_EV_SKIPPED] = "exists", [REGISTRY_EV_MOUNTED] = "mounted",
-		[REGISTRY_EV_DONE] = "done",	  [REGISTRY_EV_RETRY] = "retrying",
-	};
-
-	return names[ev];
-}
-
-static void human_size(uint64_t n, char buf[32])
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, 32, u ? " (%.1f %s)" : " (%.0f %s)", v, units[u]);
-}
-
-void cmd_registry_progress(void *userdata, enum registry_event ev, const char *digest,
-			   uint64_t done, uint64_t total)
-{
-	const struct cmd_registry_opts *o = userdata;
-	char size[32] = "";
-
-	if (o->quiet || !digest || ev == REGISTRY_EV_PROGRESS)
-		return;
-	if (total)
-		human_size(total, size);
-	else if (ev == REGISTRY_EV_START && done)
-		snprintf(size, sizeof(size), " (resuming)");
-	fprintf(stderr, "blob %.19s: %s%s\n", digest, event_name(ev), size);
-}
-
 /* ---- login ---- */
 
 static char *prompt(const char *what, bool echo)

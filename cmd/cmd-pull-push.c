@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd-layers.h"
@@ -30,6 +31,133 @@ static const struct option registry_long_opts[] = {
 	{"root", required_argument, NULL, 'r'},
 	{},
 };
+
+/* ---- progress ---- */
+
+#define VIEW_MAX_LINES 64
+#define REDRAW_NS      (100 * 1000 * 1000LL)
+
+struct view_line {
+	char id[20]; /* "sha256:" + 12 hex */
+	enum registry_event state;
+	uint64_t done, total;
+};
+
+struct cmd_progress_view {
+	struct view_line lines[VIEW_MAX_LINES];
+	size_t n, drawn;
+	long long last_draw;
+};
+
+static const char *event_name(enum registry_event ev)
+{
+	static const char *const names[] = {
+		[REGISTRY_EV_START] = "copying",  [REGISTRY_EV_PROGRESS] = "copying",
+		[REGISTRY_EV_SKIPPED] = "exists", [REGISTRY_EV_MOUNTED] = "mounted",
+		[REGISTRY_EV_DONE] = "done",	  [REGISTRY_EV_RETRY] = "retrying",
+	};
+
+	return names[ev];
+}
+
+static void human_size(uint64_t n, char buf[16])
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 16, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct view_line *view_find(struct cmd_progress_view *v, const char *digest)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strncmp(v->lines[i].id, digest, sizeof(v->lines[i].id) - 1) == 0)
+			return &v->lines[i];
+	if (v->n == VIEW_MAX_LINES)
+		return NULL;
+	snprintf(v->lines[v->n].id, sizeof(v->lines[v->n].id), "%s", digest);
+	return &v->lines[v->n++];
+}
+
+static void view_draw(struct cmd_progress_view *v)
+{
+	char done[16], total[16];
+
+	if (v->drawn)
+		fprintf(stderr, "\033[%zuA", v->drawn);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct view_line *l = &v->lines[i];
+
+		human_size(l->done, done);
+		human_size(l->total, total);
+		if (l->total && (l->state == REGISTRY_EV_PROGRESS || l->state == REGISTRY_EV_START))
+			fprintf(stderr, "\033[Kblob %s: %s %s / %s (%d%%)\n", l->id,
+				event_name(l->state), done, total, (int)(100 * l->done / l->total));
+		else
+			fprintf(stderr, "\033[Kblob %s: %s%s%s\n", l->id, event_name(l->state),
+				l->total ? " " : "", l->total ? total : "");
+	}
+	v->drawn = v->n;
+	v->last_draw = now_ns();
+}
+
+static void progress_plain(enum registry_event ev, const char *digest, uint64_t total)
+{
+	char size[16];
+
+	if (ev == REGISTRY_EV_PROGRESS)
+		return;
+	human_size(total, size);
+	fprintf(stderr, "blob %.19s: %s%s%s%s\n", digest, event_name(ev), total ? " (" : "",
+		total ? size : "", total ? ")" : "");
+}
+
+void cmd_registry_progress(void *userdata, enum registry_event ev, const char *digest,
+			   uint64_t done, uint64_t total)
+{
+	struct cmd_registry_opts *o = userdata;
+	struct view_line *l;
+
+	if (o->quiet || !digest)
+		return;
+	if (!o->view || !(l = view_find(o->view, digest))) {
+		progress_plain(ev, digest, total);
+		return;
+	}
+	l->state = ev;
+	l->done = done;
+	if (total)
+		l->total = total;
+	if (ev != REGISTRY_EV_PROGRESS || now_ns() - o->view->last_draw >= REDRAW_NS)
+		view_draw(o->view);
+}
+
+static void progress_setup(struct cmd_registry_opts *o)
+{
+	o->reg.progress = cmd_registry_progress;
+	o->reg.progress_data = o;
+	if (!o->quiet && isatty(STDERR_FILENO) && !o->view)
+		o->view = xcalloc(1, sizeof(*o->view));
+}
+
+static void progress_release(struct cmd_registry_opts *o)
+{
+	free(o->view);
+	o->view = NULL;
+}
 
 /* Options of `kiln pull` for the registry transport, taken out of argv first. */
 static struct cmd_registry_opts pull_opts = {.reg = REGISTRY_OPTS_INIT};
@@ -107,8 +235,6 @@ int cmd_pull_registry_args(int *argc, char **argv, struct kiln_error **err)
 {
 	int out = 1;
 
-	pull_opts.reg.progress = cmd_registry_progress;
-	pull_opts.reg.progress_data = &pull_opts;
 	for (int i = 1; i < *argc;) {
 		const char *arg = NULL;
 		int width = 1, r;
@@ -134,8 +260,11 @@ int cmd_pull_registry_args(int *argc, char **argv, struct kiln_error **err)
 int cmd_pull_registry(struct store *s, const char *ref, const char *name, struct kiln_error **err)
 {
 	_cleanup_free_ char *digest = NULL;
-	int r = registry_pull(s, ref, name, &pull_opts.reg, &digest, err);
+	int r;
 
+	progress_setup(&pull_opts);
+	r = registry_pull(s, ref, name, &pull_opts.reg, &digest, err);
+	progress_release(&pull_opts);
 	cmd_registry_opts_release(&pull_opts);
 	if (r < 0)
 		return r;
@@ -167,13 +296,13 @@ int cmd_push(int argc, char **argv, struct kiln_error **err)
 	}
 	if (r >= 0 && (argc - optind < 1 || argc - optind > 2))
 		r = err_usage(err, "push: expected NAME [DESTINATION]");
-	o.reg.progress = cmd_registry_progress;
-	o.reg.progress_data = &o;
+	progress_setup(&o);
 	if (r >= 0)
 		r = cmd_open_store(root, &s, err);
 	if (r >= 0)
 		r = registry_push(s, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL,
 				  &o.reg, &digest, err);
+	progress_release(&o);
 	cmd_registry_opts_release(&o);
 	if (r < 0)
 		return r;

@@ -25,6 +25,7 @@ struct cmd_registry_opts {
 	struct registry_opts reg;
 	char *creds; /* "USER[:PASSWORD]", owned */
 	bool quiet;
+	struct cmd_progress_view *view; /* the live view on a terminal, or NULL */
 };
 
 /* Handle one shared option; 1 when it was one, 0 when not, < 0 on a bad value. */
@@ -33,7 +34,10 @@ int cmd_registry_option(struct cmd_registry_opts *o, const char *cmd, int opt, c
 void cmd_registry_opts_release(struct cmd_registry_opts *o);
 /* "https://host/v1/" or "host/ns" or "host": the registry host, malloc'd. */
 char *cmd_registry_domain(const char *arg);
-/* The progress renderer for pull and push (stderr, one line per blob event). */
+/*
+ * The progress renderer for pull and push (cmd-pull-push.c), on stderr: on a
+ * terminal, one live line per blob; otherwise one line per blob event.
+ */
 void cmd_registry_progress(void *userdata, enum registry_event ev, const char *digest,
 			   uint64_t done, uint64_t total);
 

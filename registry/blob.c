@@ -26,7 +26,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 #define HASH_BUF	(256 * 1024)
 #define UPLOAD_RESTARTS 1
-#define PROGRESS_STEP	(8ULL << 20)
+#define PROGRESS_STEP	(2ULL << 20)
 
 static int blob_head(struct registry_client *c, const char *repo, const char *digest,
 		     const char *scope, uint64_t *ret_size, struct kiln_error **err)
