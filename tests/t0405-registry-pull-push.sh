@@ -58,6 +58,10 @@ kiln pull -q "$R/sk/oci:1" again >/dev/null
 expect_eq "$(grep -c 'GET /v2/sk/oci/blobs' "$T/registry/log")" "$n0" "blob GETs for a stored image"
 # a Docker schema 2 image goes back out with the same digest
 expect_eq "$(kiln push -q sk-docker "$R/sk/back:1")" "$dock" "re-pushed Docker image digest"
+# ... and its blobs were mounted from the repository it was pulled from
+grep -q 'POST /v2/sk/back/blobs/uploads/?mount=sha256:[0-9a-f]*&from=sk/docker' "$T/registry/log" ||
+	fail "no mount from the pulled repository: $(grep 'sk/back' "$T/registry/log" | head -3)"
+grep -q 'PATCH /v2/sk/back\|PUT /v2/sk/back/blobs' "$T/registry/log" && fail "blobs were uploaded, not mounted"
 
 # ---- an index: linux/amd64 by default, --platform otherwise ----
 KILN_ROOT=$T/store kiln push -q busybox:1 "$R/sk/oci:arm" >/dev/null
