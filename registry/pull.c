@@ -147,6 +147,7 @@ static int pull_one(void *arg, struct kiln_error **err)
 	_cleanup_free_ char *tmpname = NULL;
 	_cleanup_close_ int fd = -1;
 	int tmp = store_dirfd(b->s, STORE_DIR_TMP), r;
+	uint64_t have;
 	struct stat st;
 
 	if ((r = digest_parse(b->digest, &d, err)) < 0)
@@ -163,10 +164,16 @@ static int pull_one(void *arg, struct kiln_error **err)
 		unlinkat(tmp, tmpname, 0);
 		return 0;
 	}
-	if ((uint64_t)st.st_size > b->size && ftruncate(fd, 0) < 0)
+	/*
+	 * Too long: start over. Complete (killed before the rename): fetch the
+	 * last byte again, so the resumed range is never empty.
+	 */
+	have = (uint64_t)st.st_size > b->size ? 0 : (uint64_t)st.st_size;
+	if (have && have == b->size)
+		have--;
+	if (have != (uint64_t)st.st_size && ftruncate(fd, (off_t)have) < 0)
 		return err_sys(err, errno, "truncate '%s'", tmpname);
-	r = registry_blob_get(b->c, b->repo, b->digest, fd,
-			      (uint64_t)st.st_size > b->size ? 0 : (uint64_t)st.st_size, err);
+	r = registry_blob_get(b->c, b->repo, b->digest, fd, have, err);
 	if (r == 0)
 		r = adopt(b, fd, tmpname, err);
 	if (r < 0 && err && *err && (*err)->errnum == EBADMSG)

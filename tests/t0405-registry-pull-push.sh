@@ -56,6 +56,13 @@ skopeo inspect "oci:$KILN_ROOT:$R/sk/oci:1" >/dev/null || fail "skopeo cannot re
 n0=$(grep -c 'GET /v2/sk/oci/blobs' "$T/registry/log")
 kiln pull -q "$R/sk/oci:1" again >/dev/null
 expect_eq "$(grep -c 'GET /v2/sk/oci/blobs' "$T/registry/log")" "$n0" "blob GETs for a stored image"
+# a download complete but not yet renamed (killed at that instant) is finished from the file
+layer=$(skopeo inspect --tls-verify=false --raw "docker://$R/sk/oci:1" | jq -r '.layers[0].digest' | cut -c8-)
+mv "$KILN_ROOT/blobs/sha256/$layer" "$KILN_ROOT/tmp/registry-$layer.partial"
+kiln rmi "$R/sk/oci:1" again >/dev/null
+expect_eq "$(kiln pull -q "$R/sk/oci:1")" "$oci" "pull from a complete partial file"
+[ -f "$KILN_ROOT/blobs/sha256/$layer" ] || fail "layer not adopted"
+[ ! -e "$KILN_ROOT/tmp/registry-$layer.partial" ] || fail "partial file left"
 # a Docker schema 2 image goes back out with the same digest
 expect_eq "$(kiln push -q sk-docker "$R/sk/back:1")" "$dock" "re-pushed Docker image digest"
 # ... and its blobs were mounted from the repository it was pulled from
