@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "registry/registry-internal.h"
 #include "util/error.h"
@@ -47,10 +48,36 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
 	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
+/*
+ * Per-registry trust as podman and docker keep it: the first of
+ * $XDG_CONFIG_HOME/containers/certs.d/HOST/ca.crt (~/.config/…),
+ * /etc/containers/certs.d/HOST/ca.crt, /etc/docker/certs.d/HOST/ca.crt.
+ */
+static char *certs_d_ca(const char *domain)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *candidates[3];
+	char *found = NULL;
+
+	candidates[0] = xdg && *xdg ? xasprintf("%s/containers/certs.d/%s/ca.crt", xdg, domain)
+				    : xasprintf("%s/.config/containers/certs.d/%s/ca.crt",
+						home ? home : "/", domain);
+	candidates[1] = xasprintf("/etc/containers/certs.d/%s/ca.crt", domain);
+	candidates[2] = xasprintf("/etc/docker/certs.d/%s/ca.crt", domain);
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+		if (!found && access(candidates[i], R_OK) == 0)
+			found = TAKE_PTR(candidates[i]);
+		free(candidates[i]);
+	}
+	return found;
+}
+
 static void copy_opts(struct registry_client *c, const struct registry_opts *o)
 {
 	c->opts = *o;
-	c->opts.ca_file = o->ca_file ? xstrdup(o->ca_file) : NULL;
+	c->opts.ca_file = o->ca_file ? xstrdup(o->ca_file) : certs_d_ca(c->domain);
+	if (c->opts.ca_file && !o->ca_file)
+		log_debug("registry '%s': trusting '%s'", c->domain, c->opts.ca_file);
 	c->opts.auth_file = o->auth_file ? xstrdup(o->auth_file) : NULL;
 	c->opts.username = c->opts.password = NULL;
 	if (!c->opts.retries)

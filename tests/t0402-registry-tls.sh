@@ -23,5 +23,9 @@ grep -q 'http: TLS handshake error' "$T/registry/log" || true
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=other" \
 	-keyout "$T/o.key" -out "$T/o.crt" 2>/dev/null
 expect_fail 1 "registry '$R'" probe --ca "$T/o.crt" ping "$R"
+# podman's per-registry trust: ~/.config/containers/certs.d/HOST/ca.crt
+mkdir -p "$T/cfg/containers/certs.d/$R"
+cp "$T/tls/ca.crt" "$T/cfg/containers/certs.d/$R/ca.crt"
+expect_eq "$(XDG_CONFIG_HOME=$T/cfg probe ping "$R")" ok "certs.d"
 # kiln login honours the same options
 expect_fail 1 "login to '$R'" sh -c "echo pw | '$KILN' login --authfile '$T/a.json' -u u --password-stdin '$R'"
