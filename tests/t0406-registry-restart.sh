@@ -47,6 +47,26 @@ registry_start
 rm "$KILN_ROOT/registry-sources" # else the blob is mounted from resumed/
 push_with_restart restarted
 
+# a registry that goes away for good: a clear error after the retries, exit 1
+rm "$KILN_ROOT/registry-sources"
+kiln push --chunk-size 8m -j 1 big:1 "$R/gone:1" >"$T/push.out" 2>"$T/push.err" &
+pid=$!
+i=0
+until grep -q "PATCH /v2/gone/blobs/uploads" "$T/registry/log"; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "no PATCH seen: $(cat "$T/push.err")"
+	sleep 0.05
+done
+registry_stop
+set +e
+wait "$pid"
+st=$?
+set -e
+expect_eq "$st" 1 "exit status when the registry is gone"
+grep -q "kiln: error: push 'big:1': registry '$R': repository 'gone': .*Couldn't connect to server" "$T/push.err" ||
+	fail "unclear error: $(tail -2 "$T/push.err")"
+registry_restart
+
 # pull it back into a new store, killing the first pull half way
 export KILN_ROOT=$T/store2
 kiln pull -q "$R/restarted:1" >/dev/null 2>&1 &
