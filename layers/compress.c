@@ -7,7 +7,7 @@
  * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
  * small pool of threads, and concatenated in order into one gzip member with a
  * combined CRC-32. Nothing depends on timing or on the thread count, so the
- * output is the same for any number of threads. Within a block, each 4 KiB
+ * output is the same for any number of threads. Within a block, each 1 KiB
  * segment whose bytes look random (order-0 entropy above GZ_STORE_ENTROPY bits
  * per byte) is written at level 0, i.e. stored, and a block that deflate does
  * not shrink is written as stored blocks: decisions taken from the data alone,
@@ -30,8 +30,8 @@
 
 #define GZ_BLOCK	 (256 * 1024)
 #define GZ_STORED_MAX	 65535
-#define GZ_SEGMENT	 4096
-#define GZ_STORE_ENTROPY 7.9
+#define GZ_SEGMENT	 1024
+#define GZ_STORE_ENTROPY 7.6
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
