@@ -102,8 +102,8 @@ static bool looks_random(const unsigned char *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		hist[p[i]]++;
 	for (int i = 0; i < 256; i++)
-		sum += n <= GZ_SEGMENT ? clogc[hist[i]] :
-					 (hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0);
+		sum += n <= GZ_SEGMENT ? clogc[hist[i]]
+				       : (hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0);
 	return (n <= GZ_SEGMENT ? clogc[n] : (double)n * log2((double)n)) - sum >
 	       GZ_STORE_ENTROPY * (double)n;
 }
@@ -259,7 +259,7 @@ static int gz_submit(struct layer_sink *k, struct kiln_error **err)
 }
 
 static int gz_write(struct layer_sink *k, const unsigned char *p, size_t len,
-		   struct kiln_error **err)
+		    struct kiln_error **err)
 {
 	while (len) {
 		struct gz_slot *s = &k->slots[k->cur];
@@ -366,8 +366,7 @@ static int write_gz_header(struct layer_sink *k, struct kiln_error **err)
 	return emit(k, hdr, sizeof(hdr), err);
 }
 
-int layer_sink_write(struct layer_sink *k, const void *data, size_t len,
-		     struct kiln_error **err)
+int layer_sink_write(struct layer_sink *k, const void *data, size_t len, struct kiln_error **err)
 {
 	int r;
 
