@@ -30,7 +30,6 @@
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER	".wh..wh..opq"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
 
 struct dir_fixup {
 	char *path;

@@ -22,7 +22,6 @@
 
 #include "util/banned.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
 
 static int read_json_in(int dfd, const char *path, json_t **ret, bool any, struct kiln_error **err)
 {

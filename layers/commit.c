@@ -27,7 +27,8 @@
 #include "util/banned.h"
 
 #define WHITEOUT_PREFIX ".wh."
-#define OPAQUE_MARKER	".wh..wh..opq"
+/* ".wh." + this = ".wh..wh..opq", the opaque-directory marker */
+#define OPAQUE_SUFFIX ".wh..opq"
 #define COPY_BUF	(128 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free)
@@ -323,8 +324,7 @@ static int write_entry(struct commit *c, int dfd, const char *name, struct strbu
 			_cleanup_free_ char *dir = xstrdup(path->buf);
 
 			/* the marker must come before the directory's other entries */
-			r = write_whiteout(c, dir, OPAQUE_MARKER + strlen(WHITEOUT_PREFIX), &ost,
-					   err);
+			r = write_whiteout(c, dir, OPAQUE_SUFFIX, &ost, err);
 		}
 		if (r >= 0)
 			r = walk_dir(c, TAKE_FD(fd), path, err);
