@@ -30,7 +30,6 @@
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER	".wh..wh..opq"
 
-
 struct dir_fixup {
 	char *path;
 	mode_t mode;

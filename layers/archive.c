@@ -22,7 +22,6 @@
 
 #include "util/banned.h"
 
-
 static int read_json_in(int dfd, const char *path, json_t **ret, bool any, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;

@@ -29,7 +29,7 @@
 #define WHITEOUT_PREFIX ".wh."
 /* ".wh." + this = ".wh..wh..opq", the opaque-directory marker */
 #define OPAQUE_SUFFIX ".wh..opq"
-#define COPY_BUF	(128 * 1024)
+#define COPY_BUF      (128 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free)
 

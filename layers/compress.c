@@ -177,9 +177,13 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct gz_slot *s = NULL;
 
-		for (size_t i = 0; i < k->n_slots && !s; i++)
-			if (k->slots[i].state == SLOT_READY)
-				s = &k->slots[i];
+		/* the oldest first: the slot after the one being filled */
+		for (size_t i = 1; i <= k->n_slots && !s; i++) {
+			struct gz_slot *c = &k->slots[(k->cur + i) % k->n_slots];
+
+			if (c->state == SLOT_READY)
+				s = c;
+		}
 		if (!s && k->stop)
 			break;
 		if (!s) {
@@ -200,7 +204,8 @@ static void *worker_main(void *arg)
 static void gz_init(struct layer_sink *k, int threads)
 {
 	k->n_workers = threads > 1 ? (size_t)threads : 0;
-	k->n_slots = k->n_workers ? 2 * k->n_workers : 1;
+	/* enough blocks in flight to ride out scheduling hiccups (~0.8 MiB per slot) */
+	k->n_slots = k->n_workers ? 4 * k->n_workers : 1;
 	k->slots = xcalloc(k->n_slots, sizeof(*k->slots));
 	for (size_t i = 0; i < k->n_slots; i++) {
 		k->slots[i].in = xmalloc(GZ_BLOCK);
@@ -246,15 +251,11 @@ static int gz_submit(struct layer_sink *k, struct kiln_error **err)
 
 	if (!s->in_len)
 		return 0;
-	if (k->n_workers) {
-		pthread_mutex_lock(&k->lock);
-		s->state = SLOT_READY;
-		pthread_cond_signal(&k->work);
-		pthread_mutex_unlock(&k->lock);
-	} else {
-		s->state = SLOT_READY;
-	}
-	k->cur = (k->cur + 1) % k->n_slots;
+	pthread_mutex_lock(&k->lock);
+	s->state = SLOT_READY;
+	k->cur = (k->cur + 1) % k->n_slots; /* workers read cur under the lock */
+	pthread_cond_signal(&k->work);
+	pthread_mutex_unlock(&k->lock);
 	return gz_drain_slot(k, &k->slots[k->cur], err);
 }
 
@@ -288,7 +289,9 @@ static int gz_finish(struct layer_sink *k, struct kiln_error **err)
 
 	for (size_t i = 0; i < k->n_slots && r >= 0; i++) {
 		r = gz_drain_slot(k, &k->slots[k->cur], err);
+		pthread_mutex_lock(&k->lock);
 		k->cur = (k->cur + 1) % k->n_slots;
+		pthread_mutex_unlock(&k->lock);
 	}
 	if (r < 0)
 		return r;

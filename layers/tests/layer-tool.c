@@ -72,9 +72,9 @@ static int do_apply(int argc, char **argv)
 	enum layers_apply_flags flags = 0;
 
 	for (int i = 4; i < argc; i++)
-		flags |= strcmp(argv[i], "lax") == 0	 ? LAYERS_APPLY_LAX_OWNER :
-			 strcmp(argv[i], "overlay") == 0 ? LAYERS_APPLY_OVERLAY :
-							   0;
+		flags |= strcmp(argv[i], "lax") == 0	   ? LAYERS_APPLY_LAX_OWNER
+			 : strcmp(argv[i], "overlay") == 0 ? LAYERS_APPLY_OVERLAY
+							   : 0;
 	if (layers_apply(in, dfd, flags, &err) < 0)
 		return fail(err);
 	close(in);
@@ -158,8 +158,7 @@ static int do_image(int argc, char **argv)
 		spec.n_layers++;
 		close(dfd);
 	}
-	json_object_set_new(json_object_get(config, "config"), "Cmd",
-			    json_pack("[s]", "/bin/sh"));
+	json_object_set_new(json_object_get(config, "config"), "Cmd", json_pack("[s]", "/bin/sh"));
 	if (image_write(s, &spec, &d, &err) < 0 || store_tag(s, argv[3], &d, &err) < 0)
 		return fail(err);
 	printf("%s\n", digest_format(&d, buf));
