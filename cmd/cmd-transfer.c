@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd-layers.h"
+#include "cmd/cmd-registry.h"
 #include "layers/layers.h"
 #include "util/fs.h"
 #include "util/parse.h"
@@ -42,11 +43,11 @@ static int parse_xfer(int argc, char **argv, struct xfer_opts *o, const char *al
 		if (c == '?' || !strchr(allowed, c))
 			return err_usage(err, "%s: unknown option '%s' (see 'kiln help %s')",
 					 argv[0], argv[optind - 1], argv[0]);
-		*(c == 'r' ? &o->root :
-		  c == 'f' ? &o->format :
-		  c == 'o' ? &o->output :
-		  c == 'i' ? &o->input :
-			     &o->compression) = optarg;
+		*(c == 'r'   ? &o->root
+		  : c == 'f' ? &o->format
+		  : c == 'o' ? &o->output
+		  : c == 'i' ? &o->input
+			     : &o->compression) = optarg;
 	}
 	return optind;
 }
@@ -68,7 +69,8 @@ static int source_date_epoch(int64_t *ret, struct kiln_error **err)
 	if (!e || !*e)
 		return 0;
 	if (parse_i64(e, 10, ret) < 0 || *ret < 0)
-		return err_usage(err, "SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'", e);
+		return err_usage(err, "SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'",
+				 e);
 	return 0;
 }
 
@@ -76,8 +78,8 @@ static int commit_opts(const struct xfer_opts *o, struct layers_commit_opts *ret
 		       struct kiln_error **err)
 {
 	struct layers_commit_opts opts = LAYERS_COMMIT_OPTS_INIT;
-	int r = o->compression ? layer_compression_parse(o->compression, &opts.compression, err) :
-				 0;
+	int r = o->compression ? layer_compression_parse(o->compression, &opts.compression, err)
+			       : 0;
 
 	if (r >= 0 && o->format && !streq(o->format, "oci") && !streq(o->format, "docker"))
 		r = err_usage(err, "--format: expected oci or docker, got '%s'", o->format);
@@ -85,8 +87,8 @@ static int commit_opts(const struct xfer_opts *o, struct layers_commit_opts *ret
 		r = source_date_epoch(&opts.source_date_epoch, err);
 	if (r < 0)
 		return r;
-	opts.format = o->format && streq(o->format, "docker") ? IMAGE_FORMAT_DOCKER :
-								 IMAGE_FORMAT_OCI;
+	opts.format =
+		o->format && streq(o->format, "docker") ? IMAGE_FORMAT_DOCKER : IMAGE_FORMAT_OCI;
 	*ret = opts;
 	return 0;
 }
@@ -130,8 +132,8 @@ static void split_ref(const char *ref, char **ret_path, char **ret_tag)
 	*ret_tag = colon && colon[1] ? xstrdup(colon + 1) : NULL;
 }
 
-static int pull_archive(struct store *s, enum archive_format fmt, const char *ref,
-			const char *name, struct kiln_error **err)
+static int pull_archive(struct store *s, enum archive_format fmt, const char *ref, const char *name,
+			struct kiln_error **err)
 {
 	_cleanup_free_ char *path = NULL, *tag = NULL;
 	struct digest d;
@@ -162,28 +164,23 @@ static int pull_docker_archive(struct store *s, const char *ref, const char *nam
 	return pull_archive(s, ARCHIVE_DOCKER, ref, name, err);
 }
 
-static int pull_registry(struct store *s, const char *ref, const char *name,
-			 struct kiln_error **err)
-{
-	return err_usage(err,
-			 "pull: '%s': registry references are not supported yet (expected oci:DIR[:TAG], oci-archive:FILE or docker-archive:FILE)",
-			 ref);
-}
-
 /* The registry module replaces the last row (empty prefix: everything else). */
 static const struct cmd_pull_transport cmd_pull_transports[] = {
 	{"oci:", pull_oci},
 	{"oci-archive:", pull_oci_archive},
 	{"docker-archive:", pull_docker_archive},
-	{"", pull_registry},
+	{"docker://", cmd_pull_registry},
+	{"", cmd_pull_registry},
 };
 
 int cmd_pull(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	struct xfer_opts o = {0};
-	int i = parse_xfer(argc, argv, &o, "r", err), r;
+	int i = cmd_pull_registry_args(&argc, argv, err), r;
 
+	if (i >= 0)
+		i = parse_xfer(argc, argv, &o, "r", err);
 	if (i < 0)
 		return i;
 	if (argc - i < 1 || argc - i > 2)
@@ -205,8 +202,8 @@ int cmd_pull(int argc, char **argv, struct kiln_error **err)
 
 /* ---- save / load ---- */
 
-static int save_to(struct store *s, const char *what, enum archive_format fmt,
-		   const char *output, struct kiln_error **err)
+static int save_to(struct store *s, const char *what, enum archive_format fmt, const char *output,
+		   struct kiln_error **err)
 {
 	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	const char *slash = strrchr(output, '/');
@@ -249,7 +246,8 @@ int cmd_save(int argc, char **argv, struct kiln_error **err)
 	if (o.format && streq(o.format, "docker-archive"))
 		fmt = ARCHIVE_DOCKER;
 	else if (o.format && !streq(o.format, "oci-archive"))
-		return err_usage(err, "save: --format: expected oci-archive or docker-archive, got '%s'",
+		return err_usage(err,
+				 "save: --format: expected oci-archive or docker-archive, got '%s'",
 				 o.format);
 	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/cmd-layers.h"
+#include "cmd/cmd-registry.h"
 #include "cmd/cmd.h"
 #include "kiln-config.h"
 #include "util/macro.h"
@@ -103,8 +104,15 @@ const struct kiln_command kiln_commands[] = {
 	 "  oci:DIR[:REF]             an OCI image layout (REF: its ref.name annotation)\n"
 	 "  oci-archive:FILE[:REF]    a tar of an OCI image layout\n"
 	 "  docker-archive:FILE[:REF] a 'docker save' archive\n"
+	 "  [docker://]REF            a registry reference: alpine, 127.0.0.1:5000/app:1,\n"
+	 "                            quay.io/org/img@sha256:...\n"
 	 "Every blob is verified. The image is named NAME, else REF when it has a tag,\n"
-	 "else DIRNAME:REF. Prints the manifest digest.\n"},
+	 "else DIRNAME:REF. Prints the manifest digest.\n"
+	 "\n"
+	 "Registry options (see 'kiln help push' for the others):\n"
+	 "  --platform OS/ARCH[/VARIANT]  the image to take from an index (default linux/amd64)\n"
+	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS],\n"
+	 "  -j, --jobs N, --quiet\n"},
 	{"save", cmd_save, "write an image to an archive",
 	 "usage: kiln save [--root DIR] [--format oci-archive|docker-archive] -o FILE NAME\n"
 	 "\n"
@@ -125,6 +133,41 @@ const struct kiln_command kiln_commands[] = {
 	 "\n"
 	 "Delete blobs and snapshots that no image or cache entry reaches, and tmp/.\n"
 	 "Refuses while another kiln process has the store open. Prints what it freed.\n"},
+	{"push", cmd_push, "send an image to a registry",
+	 "usage: kiln push [OPTIONS] NAME [DESTINATION]\n"
+	 "\n"
+	 "Push the stored image NAME (a name or ID) to DESTINATION, a registry reference\n"
+	 "such as 127.0.0.1:5000/team/app:1 or docker://quay.io/team/app (default: NAME).\n"
+	 "Blobs the registry has are skipped, blobs of another repository on the same\n"
+	 "registry are mounted, the rest uploaded a few at a time (large ones in chunks);\n"
+	 "the manifest goes last. Prints the pushed manifest digest.\n"
+	 "\n"
+	 "  --tls-verify=false    do not verify TLS (and allow plain HTTP)\n"
+	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"
+	 "  --authfile FILE       credentials file (default: see 'kiln help login')\n"
+	 "  --creds USER[:PASS]   credentials for this push\n"
+	 "  -j, --jobs N          blobs sent at once, 1 to 8 (default 3)\n"
+	 "  --chunk-size SIZE     blobs larger than SIZE go up in PATCH chunks of SIZE (default 64m)\n"
+	 "  -q, --quiet           no progress lines on stderr\n"
+	 "  --root DIR            the store\n"},
+	{"login", cmd_login, "log in to a registry (stores credentials in auth.json)",
+	 "usage: kiln login [-u USER] [-p PASSWORD | --password-stdin] [OPTIONS] REGISTRY\n"
+	 "\n"
+	 "Check USER's password against REGISTRY (e.g. quay.io, 127.0.0.1:5000) and store\n"
+	 "it in $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json (the file\n"
+	 "podman and skopeo read), written atomically with mode 0600.\n"
+	 "\n"
+	 "  -u, --username USER   the user name (asked for on a terminal when missing)\n"
+	 "  -p, --password PASS   the password (visible to other users: prefer --password-stdin)\n"
+	 "  --password-stdin      read the password from standard input\n"
+	 "  --authfile FILE       the credentials file to write\n"
+	 "  --tls-verify=false    do not verify the registry's TLS certificate\n"
+	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"},
+	{"logout", cmd_logout, "remove stored credentials for a registry",
+	 "usage: kiln logout [--authfile FILE] REGISTRY | --all\n"
+	 "\n"
+	 "Remove REGISTRY's entry from the credentials file kiln login writes, or the\n"
+	 "whole file with --all.\n"},
 };
 
 const size_t kiln_n_commands = ARRAY_SIZE(kiln_commands);

@@ -30,8 +30,6 @@
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER	".wh..wh..opq"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-
 struct dir_fixup {
 	char *path;
 	mode_t mode;
@@ -131,16 +129,18 @@ static int open_dir_comps(struct apply *ap, const struct strv *comps, size_t n, 
 				return err_sys(err, errno, "entry '%s': create parent '%s'", entry,
 					       comps->v[i]);
 			}
-			next = openat(cur, comps->v[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			next = openat(cur, comps->v[i],
+				      O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0) {
 			int e = errno;
 
 			close(cur);
 			if (e == ENOTDIR || e == ELOOP)
-				return err_new(err, KILN_ERR_INPUT, e,
-					       "entry '%s': parent '%s' is a symlink or not a directory; refusing to follow it",
-					       entry, comps->v[i]);
+				return err_new(
+					err, KILN_ERR_INPUT, e,
+					"entry '%s': parent '%s' is a symlink or not a directory; refusing to follow it",
+					entry, comps->v[i]);
 			return err_sys(err, e, "entry '%s': open parent '%s'", entry, comps->v[i]);
 		}
 		close(cur);
@@ -245,8 +245,8 @@ static void set_times_at(int pfd, const char *name, struct archive_entry *e)
 /* ---- entry kinds ---- */
 
 /* Remove what is at @name unless it is a directory and @keep_dir. */
-static int clear_slot(struct apply *ap, int pfd, const char *name, bool keep_dir,
-		      const char *entry, struct kiln_error **err)
+static int clear_slot(struct apply *ap, int pfd, const char *name, bool keep_dir, const char *entry,
+		      struct kiln_error **err)
 {
 	struct stat st;
 	int r;
@@ -294,8 +294,8 @@ static int write_data(struct apply *ap, int fd, struct archive_entry *e, const c
 static int make_file(struct apply *ap, int pfd, const char *name, struct archive_entry *e,
 		     const char *entry, struct kiln_error **err)
 {
-	_cleanup_close_ int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					0600);
+	_cleanup_close_ int fd =
+		openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct timespec ts[2];
 	int r;
 
@@ -405,7 +405,7 @@ static int opaque_dir(int pfd, const char *entry, struct kiln_error **err)
 		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
 			strv_push(&names, de->d_name);
 	closedir(d);
-	strv_foreach (&names, it) {
+	strv_foreach(&names, it) {
 		r = fs_rm_rf(pfd, *it, err);
 		if (r < 0)
 			return err_wrap(err, "entry '%s'", entry);
@@ -546,8 +546,7 @@ static int apply_all(struct apply *ap, struct kiln_error **err)
 	return fix_dirs(ap, err);
 }
 
-int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags,
-		 struct kiln_error **err)
+int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags, struct kiln_error **err)
 {
 	struct apply ap = {.target = targetfd, .flags = flags, .parent_fd = -1};
 	int r;

@@ -22,10 +22,7 @@
 
 #include "util/banned.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-
-static int read_json_in(int dfd, const char *path, json_t **ret, bool any,
-			struct kiln_error **err)
+static int read_json_in(int dfd, const char *path, json_t **ret, bool any, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_close_ int fd = fs_open_in(dfd, path, O_RDONLY, 0, FS_BENEATH, err);
@@ -95,7 +92,7 @@ static int copy_image(struct store *s, int srcfd, struct digest *d, struct kiln_
 			return r;
 	}
 	r = copy_desc(s, srcfd, json_object_get(m, "config"), err);
-	json_array_foreach (json_object_get(m, "layers"), i, e)
+	json_array_foreach(json_object_get(m, "layers"), i, e)
 		if (r >= 0)
 			r = copy_desc(s, srcfd, e, err);
 	return r;
@@ -151,9 +148,9 @@ static int pull_layout(struct store *s, int srcfd, const char *path, const char 
 	if (r < 0)
 		return r;
 	arr = json_object_get(idx, "manifests");
-	json_array_foreach (arr, i, e) {
-		const char *ref = json_get_str(json_object_get(e, "annotations"),
-					       ANNOTATION_REF_NAME);
+	json_array_foreach(arr, i, e) {
+		const char *ref =
+			json_get_str(json_object_get(e, "annotations"), ANNOTATION_REF_NAME);
 
 		if (tag ? !streq_ptr(ref, tag) : (json_array_size(arr) > 1 && !ref))
 			continue;
@@ -184,9 +181,9 @@ static int docker_layer(struct store *s, int dfd, const char *path, const json_t
 	r = store_blob_write_fd(s, fd, NULL, &l->digest, &l->size, err);
 	if (r < 0)
 		return err_wrap(err, "'%s'", path);
-	l->compression = magic[0] == 0x1f && magic[1] == 0x8b		     ? LAYER_GZIP :
-			 magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f ? LAYER_ZSTD :
-										    LAYER_NONE;
+	l->compression = magic[0] == 0x1f && magic[1] == 0x8b			    ? LAYER_GZIP
+			 : magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f ? LAYER_ZSTD
+										    : LAYER_NONE;
 	if (digest_parse(json_string_value(diff_id), &l->diff_id, err) < 0)
 		return err_wrap(err, "'%s': config diff_ids", path);
 	if (l->compression == LAYER_NONE && !digest_eq(&l->diff_id, &l->digest))
@@ -219,17 +216,17 @@ static int docker_image(struct store *s, int dfd, const json_t *item, const char
 		return r;
 	l = xcalloc(n + 1, sizeof(*l));
 	for (i = 0; i < n && r >= 0; i++)
-		r = docker_layer(s, dfd, json_string_value(json_array_get(layers, i)),
-			      json_array_get(json_object_get(json_object_get(config, "rootfs"),
-							     "diff_ids"),
-					     i),
-			      &l[i], err);
+		r = docker_layer(
+			s, dfd, json_string_value(json_array_get(layers, i)),
+			json_array_get(
+				json_object_get(json_object_get(config, "rootfs"), "diff_ids"), i),
+			&l[i], err);
 	if (r >= 0)
 		r = image_write_manifest(s, &cd, csize, l, n, IMAGE_FORMAT_OCI, NULL, &md, err);
 	free(l);
 	if (r >= 0 && name)
 		r = store_tag(s, name, &md, err);
-	json_array_foreach (tags, i, item)
+	json_array_foreach(tags, i, item)
 		if (r >= 0 && !name && json_string_value(item))
 			r = store_tag(s, json_string_value(item), &md, err);
 	if (r >= 0 && ret)
@@ -249,12 +246,12 @@ static int pull_docker(struct store *s, int dfd, const char *tag, const char *na
 		return r;
 	if (!json_is_array(m))
 		return err_at(err, NULL, "manifest.json: expected an array");
-	json_array_foreach (m, i, item) {
+	json_array_foreach(m, i, item) {
 		bool match = !tag;
 		json_t *t;
 		size_t j;
 
-		json_array_foreach (json_object_get(item, "RepoTags"), j, t)
+		json_array_foreach(json_object_get(item, "RepoTags"), j, t)
 			match = match || streq_ptr(json_string_value(t), tag);
 		if (!match)
 			continue;
@@ -299,9 +296,8 @@ static int extract(struct store *s, const char *path, char **ret_tmp, int *ret_f
 	return 0;
 }
 
-int store_pull_archive(struct store *s, enum archive_format fmt, const char *path,
-		       const char *tag, const char *name, struct digest *ret_manifest,
-		       struct kiln_error **err)
+int store_pull_archive(struct store *s, enum archive_format fmt, const char *path, const char *tag,
+		       const char *name, struct digest *ret_manifest, struct kiln_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int dfd = -1;
@@ -317,8 +313,8 @@ int store_pull_archive(struct store *s, enum archive_format fmt, const char *pat
 	if (r < 0)
 		return r;
 	if (fmt == ARCHIVE_AUTO)
-		fmt = faccessat(dfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? ARCHIVE_OCI :
-										     ARCHIVE_DOCKER;
+		fmt = faccessat(dfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? ARCHIVE_OCI
+										   : ARCHIVE_DOCKER;
 	if (fmt == ARCHIVE_OCI)
 		r = pull_layout(s, dfd, path, tag, name, ret_manifest, err);
 	else

@@ -27,8 +27,9 @@
 #include "util/banned.h"
 
 #define WHITEOUT_PREFIX ".wh."
-#define OPAQUE_MARKER	".wh..wh..opq"
-#define COPY_BUF	(128 * 1024)
+/* ".wh." + this = ".wh..wh..opq", the opaque-directory marker */
+#define OPAQUE_SUFFIX ".wh..opq"
+#define COPY_BUF      (128 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free)
 
@@ -178,8 +179,9 @@ static void add_xattrs(struct archive_entry *e, const char *procpath)
 		if (xattr_wanted(names + off))
 			strv_push(&sorted, names + off);
 	if (sorted.n > 1)
-		qsort(sorted.v, sorted.n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
-	strv_foreach (&sorted, it) {
+		qsort(sorted.v, sorted.n, sizeof(char *),
+		      (int (*)(const void *, const void *))strcmp);
+	strv_foreach(&sorted, it) {
 		ssize_t len = getxattr(procpath, *it, value, sizeof(value));
 
 		if (len >= 0)
@@ -256,7 +258,8 @@ static int write_whiteout(struct commit *c, const char *dir, const char *name,
 			  const struct stat *st, struct kiln_error **err)
 {
 	_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
-	_cleanup_free_ char *path = xasprintf("%s%s%s%s", dir, *dir ? "/" : "", WHITEOUT_PREFIX, name);
+	_cleanup_free_ char *path =
+		xasprintf("%s%s%s%s", dir, *dir ? "/" : "", WHITEOUT_PREFIX, name);
 	struct stat wst = {.st_mode = S_IFREG | 0600, .st_mtim = st->st_mtim};
 
 	fill_entry(c, e, path, &wst);
@@ -321,8 +324,7 @@ static int write_entry(struct commit *c, int dfd, const char *name, struct strbu
 			_cleanup_free_ char *dir = xstrdup(path->buf);
 
 			/* the marker must come before the directory's other entries */
-			r = write_whiteout(c, dir, OPAQUE_MARKER + strlen(WHITEOUT_PREFIX), &ost,
-					   err);
+			r = write_whiteout(c, dir, OPAQUE_SUFFIX, &ost, err);
 		}
 		if (r >= 0)
 			r = walk_dir(c, TAKE_FD(fd), path, err);
@@ -359,7 +361,7 @@ static int walk_dir(struct commit *c, int dfd, struct strbuf *path, struct kiln_
 	}
 	if (names.n > 1)
 		qsort(names.v, names.n, sizeof(char *), cmp_names);
-	strv_foreach (&names, it) {
+	strv_foreach(&names, it) {
 		r = write_entry(c, dirfd(d), *it, path, err);
 		if (r < 0)
 			break;

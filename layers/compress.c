@@ -7,7 +7,7 @@
  * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
  * small pool of threads, and concatenated in order into one gzip member with a
  * combined CRC-32. Nothing depends on timing or on the thread count, so the
- * output is the same for any number of threads. Within a block, each 4 KiB
+ * output is the same for any number of threads. Within a block, each 1 KiB
  * segment whose bytes look random (order-0 entropy above GZ_STORE_ENTROPY bits
  * per byte) is written at level 0, i.e. stored, and a block that deflate does
  * not shrink is written as stored blocks: decisions taken from the data alone,
@@ -30,8 +30,8 @@
 
 #define GZ_BLOCK	 (256 * 1024)
 #define GZ_STORED_MAX	 65535
-#define GZ_SEGMENT	 4096
-#define GZ_STORE_ENTROPY 7.9
+#define GZ_SEGMENT	 1024
+#define GZ_STORE_ENTROPY 7.6
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
@@ -102,8 +102,8 @@ static bool looks_random(const unsigned char *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		hist[p[i]]++;
 	for (int i = 0; i < 256; i++)
-		sum += n <= GZ_SEGMENT ? clogc[hist[i]] :
-					 (hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0);
+		sum += n <= GZ_SEGMENT ? clogc[hist[i]]
+				       : (hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0);
 	return (n <= GZ_SEGMENT ? clogc[n] : (double)n * log2((double)n)) - sum >
 	       GZ_STORE_ENTROPY * (double)n;
 }
@@ -177,9 +177,13 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct gz_slot *s = NULL;
 
-		for (size_t i = 0; i < k->n_slots && !s; i++)
-			if (k->slots[i].state == SLOT_READY)
-				s = &k->slots[i];
+		/* the oldest first: the slot after the one being filled */
+		for (size_t i = 1; i <= k->n_slots && !s; i++) {
+			struct gz_slot *c = &k->slots[(k->cur + i) % k->n_slots];
+
+			if (c->state == SLOT_READY)
+				s = c;
+		}
 		if (!s && k->stop)
 			break;
 		if (!s) {
@@ -200,7 +204,8 @@ static void *worker_main(void *arg)
 static void gz_init(struct layer_sink *k, int threads)
 {
 	k->n_workers = threads > 1 ? (size_t)threads : 0;
-	k->n_slots = k->n_workers ? 2 * k->n_workers : 1;
+	/* enough blocks in flight to ride out scheduling hiccups (~0.8 MiB per slot) */
+	k->n_slots = k->n_workers ? 4 * k->n_workers : 1;
 	k->slots = xcalloc(k->n_slots, sizeof(*k->slots));
 	for (size_t i = 0; i < k->n_slots; i++) {
 		k->slots[i].in = xmalloc(GZ_BLOCK);
@@ -246,20 +251,16 @@ static int gz_submit(struct layer_sink *k, struct kiln_error **err)
 
 	if (!s->in_len)
 		return 0;
-	if (k->n_workers) {
-		pthread_mutex_lock(&k->lock);
-		s->state = SLOT_READY;
-		pthread_cond_signal(&k->work);
-		pthread_mutex_unlock(&k->lock);
-	} else {
-		s->state = SLOT_READY;
-	}
-	k->cur = (k->cur + 1) % k->n_slots;
+	pthread_mutex_lock(&k->lock);
+	s->state = SLOT_READY;
+	k->cur = (k->cur + 1) % k->n_slots; /* workers read cur under the lock */
+	pthread_cond_signal(&k->work);
+	pthread_mutex_unlock(&k->lock);
 	return gz_drain_slot(k, &k->slots[k->cur], err);
 }
 
 static int gz_write(struct layer_sink *k, const unsigned char *p, size_t len,
-		   struct kiln_error **err)
+		    struct kiln_error **err)
 {
 	while (len) {
 		struct gz_slot *s = &k->slots[k->cur];
@@ -288,7 +289,9 @@ static int gz_finish(struct layer_sink *k, struct kiln_error **err)
 
 	for (size_t i = 0; i < k->n_slots && r >= 0; i++) {
 		r = gz_drain_slot(k, &k->slots[k->cur], err);
+		pthread_mutex_lock(&k->lock);
 		k->cur = (k->cur + 1) % k->n_slots;
+		pthread_mutex_unlock(&k->lock);
 	}
 	if (r < 0)
 		return r;
@@ -366,8 +369,7 @@ static int write_gz_header(struct layer_sink *k, struct kiln_error **err)
 	return emit(k, hdr, sizeof(hdr), err);
 }
 
-int layer_sink_write(struct layer_sink *k, const void *data, size_t len,
-		     struct kiln_error **err)
+int layer_sink_write(struct layer_sink *k, const void *data, size_t len, struct kiln_error **err)
 {
 	int r;
 

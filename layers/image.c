@@ -96,9 +96,9 @@ static const struct {
 	const char *uname;
 	const char *goarch;
 } arch_names[] = {
-	{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"},	  {"armv6l", "arm"},
-	{"i686", "386"},     {"i386", "386"},	   {"ppc64le", "ppc64le"}, {"s390x", "s390x"},
-	{"riscv64", "riscv64"},
+	{"x86_64", "amd64"},	{"aarch64", "arm64"}, {"armv7l", "arm"},
+	{"armv6l", "arm"},	{"i686", "386"},      {"i386", "386"},
+	{"ppc64le", "ppc64le"}, {"s390x", "s390x"},   {"riscv64", "riscv64"},
 };
 
 const char *image_host_arch(void)
@@ -174,7 +174,7 @@ int image_index_pick(const json_t *idx, struct digest *ret, struct kiln_error **
 	json_t *arr = json_object_get(idx, "manifests"), *e;
 	size_t i;
 
-	json_array_foreach (arr, i, e) {
+	json_array_foreach(arr, i, e) {
 		json_t *p = json_object_get(e, "platform");
 
 		if (json_array_size(arr) == 1 ||
@@ -197,7 +197,7 @@ static int read_layers(struct image *img, struct kiln_error **err)
 		return err_at(err, NULL, "manifest has %zu layers but config has %zu diff_ids",
 			      json_array_size(layers), json_array_size(diff_ids));
 	img->layers = xcalloc(json_array_size(layers) + 1, sizeof(*img->layers));
-	json_array_foreach (layers, i, e) {
+	json_array_foreach(layers, i, e) {
 		struct layer_desc *l = &img->layers[i];
 		const char *mt = json_get_str(e, "mediaType");
 
@@ -207,8 +207,8 @@ static int read_layers(struct image *img, struct kiln_error **err)
 		if (r >= 0)
 			r = json_get_digest(e, "digest", &l->digest, err);
 		if (r >= 0)
-			r = digest_parse(json_string_value(json_array_get(diff_ids, i)), &l->diff_id,
-					 err);
+			r = digest_parse(json_string_value(json_array_get(diff_ids, i)),
+					 &l->diff_id, err);
 		if (r < 0)
 			return err_wrap(err, "layer %zu", i + 1);
 		l->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
@@ -234,8 +234,8 @@ static int image_load(struct store *s, struct image *img, struct kiln_error **er
 	store_blob_exists(s, &img->manifest_digest, &img->manifest_size);
 	mt = json_get_str(img->manifest, "mediaType");
 	img->manifest_media_type = xstrdup(mt ? mt : MEDIA_OCI_MANIFEST);
-	r = json_get_digest(json_object_get(img->manifest, "config"), "digest",
-			    &img->config_digest, err);
+	r = json_get_digest(json_object_get(img->manifest, "config"), "digest", &img->config_digest,
+			    err);
 	if (r >= 0)
 		r = store_blob_read_json(s, &img->config_digest, &img->config, err);
 	if (r < 0)
@@ -345,8 +345,7 @@ int store_resolve(struct store *s, const char *what, struct digest *ret_manifest
 	return r;
 }
 
-int image_read_named(struct store *s, const char *what, struct image **ret,
-		     struct kiln_error **err)
+int image_read_named(struct store *s, const char *what, struct image **ret, struct kiln_error **err)
 {
 	struct digest d;
 	int r = store_resolve(s, what, &d, err);
@@ -397,11 +396,11 @@ int image_write_manifest(struct store *s, const struct digest *config, uint64_t 
 
 	if (r < 0)
 		return r;
-	manifest = json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType",
-			     docker ? MEDIA_DOCKER_MANIFEST : MEDIA_OCI_MANIFEST, "config",
-			     descriptor(docker ? MEDIA_DOCKER_CONFIG : MEDIA_OCI_CONFIG, config,
-					config_size),
-			     "layers", arr);
+	manifest = json_pack(
+		"{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType",
+		docker ? MEDIA_DOCKER_MANIFEST : MEDIA_OCI_MANIFEST, "config",
+		descriptor(docker ? MEDIA_DOCKER_CONFIG : MEDIA_OCI_CONFIG, config, config_size),
+		"layers", arr);
 	if (annotations && json_object_size(annotations) && !docker)
 		json_object_set(manifest, "annotations", annotations);
 	return store_blob_write_json(s, manifest, ret_manifest, NULL, err);

@@ -35,8 +35,8 @@ static int clean_name(const char *name, struct strbuf *out, struct kiln_error **
 	return 0;
 }
 
-static int copy_entry(struct layer_tar *t, struct archive *in, struct archive_entry *e,
-		      int64_t sde, char *buf, struct kiln_error **err)
+static int copy_entry(struct layer_tar *t, struct archive *in, struct archive_entry *e, int64_t sde,
+		      char *buf, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf name = STRBUF_INIT, link = STRBUF_INIT;
 	const char *path = archive_entry_pathname(e), *hl = archive_entry_hardlink(e);
@@ -90,7 +90,8 @@ static int rewrite_layer(struct store *s, struct archive *in, const struct layer
 
 	if (r >= 0)
 		r = layer_tar_open(&t, opts, false, out_blob, w, err);
-	while (r >= 0 && ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN))
+	while (r >= 0 &&
+	       ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN))
 		r = copy_entry(&t, in, e, opts->source_date_epoch, buf, err);
 	if (r >= 0 && ar != ARCHIVE_EOF)
 		r = err_at(err, NULL, "bad tar data: %s", archive_error_string(in));
@@ -119,8 +120,8 @@ int store_import_rootfs(struct store *s, int tarfd, const char *name,
 	_cleanup_(json_decrefp) json_t *config = image_config_new();
 	_cleanup_free_ char *norm = NULL;
 	struct layer_desc l = {0};
-	struct image_spec spec = {.config = config, .layers = &l, .n_layers = 1,
-				  .format = opts->format};
+	struct image_spec spec = {
+		.config = config, .layers = &l, .n_layers = 1, .format = opts->format};
 	struct digest manifest;
 	char created[32];
 	int r = image_name_normalize(name, &norm, err);

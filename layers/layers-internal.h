@@ -23,8 +23,9 @@ struct store {
  * store lock. @fn returns < 0 to abort (nothing written), 0 to write, 1 to
  * leave the file as it was.
  */
-int store_index_update(struct store *s, int (*fn)(json_t *index, void *ctx, struct kiln_error **err),
-		       void *ctx, struct kiln_error **err);
+int store_index_update(struct store *s,
+		       int (*fn)(json_t *index, void *ctx, struct kiln_error **err), void *ctx,
+		       struct kiln_error **err);
 /* The current index.json (no lock: it is always replaced atomically). */
 int store_index_read(struct store *s, json_t **ret, struct kiln_error **err);
 
@@ -48,8 +49,7 @@ typedef int (*layer_out_fn)(void *ctx, const void *data, size_t len, struct kiln
  */
 struct layer_sink *layer_sink_new(enum layer_compression c, int level, int threads, bool hash_out,
 				  layer_out_fn out, void *out_ctx);
-int layer_sink_write(struct layer_sink *k, const void *data, size_t len,
-		     struct kiln_error **err);
+int layer_sink_write(struct layer_sink *k, const void *data, size_t len, struct kiln_error **err);
 /* Flush; the digests (*ret_digest only with hash_out) and compressed size on success. */
 int layer_sink_finish(struct layer_sink *k, struct digest *ret_diff_id, struct digest *ret_digest,
 		      uint64_t *ret_size, struct kiln_error **err);

@@ -63,16 +63,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct sha256 *, sha256_free)
 
 /* ---- media types -------------------------------------------------------------------------- */
 
-#define MEDIA_OCI_INDEX	      "application/vnd.oci.image.index.v1+json"
-#define MEDIA_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MEDIA_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MEDIA_OCI_LAYER	      "application/vnd.oci.image.layer.v1.tar"
-#define MEDIA_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
-#define MEDIA_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
-#define MEDIA_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MEDIA_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define MEDIA_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar"
+#define MEDIA_OCI_INDEX		"application/vnd.oci.image.index.v1+json"
+#define MEDIA_OCI_MANIFEST	"application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_CONFIG	"application/vnd.oci.image.config.v1+json"
+#define MEDIA_OCI_LAYER		"application/vnd.oci.image.layer.v1.tar"
+#define MEDIA_OCI_LAYER_GZIP	"application/vnd.oci.image.layer.v1.tar+gzip"
+#define MEDIA_OCI_LAYER_ZSTD	"application/vnd.oci.image.layer.v1.tar+zstd"
+#define MEDIA_DOCKER_LIST	"application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_MANIFEST	"application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_CONFIG	"application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER	"application/vnd.docker.image.rootfs.diff.tar"
 #define MEDIA_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 #define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
@@ -172,8 +172,7 @@ int store_blob_read_json(const struct store *s, const struct digest *d, json_t *
  */
 struct blob_writer;
 int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_error **err);
-int blob_writer_write(struct blob_writer *w, const void *data, size_t len,
-		      struct kiln_error **err);
+int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct kiln_error **err);
 /* Bytes written so far. */
 uint64_t blob_writer_size(const struct blob_writer *w);
 int blob_writer_commit(struct blob_writer *w, const struct digest *expected, struct digest *ret,
@@ -184,8 +183,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct blob_writer *, blob_writer_free)
 /* Whole blobs: from memory, or everything readable from @fd. @expected may be NULL. */
 int store_blob_write(struct store *s, const void *data, size_t len, const struct digest *expected,
 		     struct digest *ret, struct kiln_error **err);
-int store_blob_write_fd(struct store *s, int fd, const struct digest *expected,
-			struct digest *ret, uint64_t *ret_size, struct kiln_error **err);
+int store_blob_write_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
+			uint64_t *ret_size, struct kiln_error **err);
 /* Serialize @json canonically (sorted keys, compact) and store it. */
 int store_blob_write_json(struct store *s, const json_t *json, struct digest *ret,
 			  uint64_t *ret_size, struct kiln_error **err);
@@ -282,8 +281,10 @@ struct layers_commit_opts {
 	int threads; /* compression threads; 0: online CPUs. Output does not depend on it. */
 	enum image_format format; /* chooses the media type */
 };
-#define LAYERS_COMMIT_OPTS_INIT \
-	{ .compression = LAYER_GZIP, .source_date_epoch = -1 }
+#define LAYERS_COMMIT_OPTS_INIT                                    \
+	{                                                          \
+		.compression = LAYER_GZIP, .source_date_epoch = -1 \
+	}
 
 /*
  * Turn the directory @dirfd (an overlayfs upperdir or a plain tree of new files)
@@ -330,8 +331,7 @@ enum layers_apply_flags {
  * is an input error naming it. Pure file-system work relative to @targetfd, no
  * global state, so it can run in a forked child inside a user namespace.
  */
-int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags,
-		 struct kiln_error **err);
+int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags, struct kiln_error **err);
 
 /* ---- snapshots ---------------------------------------------------------------------------- */
 
@@ -387,9 +387,8 @@ enum archive_format {
  * oci-archive or a docker-archive into the store, verifying every blob, and name
  * it @name (NULL: keep the source's name). *ret_manifest may be NULL.
  */
-int store_pull_archive(struct store *s, enum archive_format fmt, const char *path,
-		       const char *tag, const char *name, struct digest *ret_manifest,
-		       struct kiln_error **err);
+int store_pull_archive(struct store *s, enum archive_format fmt, const char *path, const char *tag,
+		       const char *name, struct digest *ret_manifest, struct kiln_error **err);
 /* Write image @what as an oci-archive or docker-archive to @outfd. */
 int store_save_archive(struct store *s, const char *what, enum archive_format fmt, int outfd,
 		       struct kiln_error **err);

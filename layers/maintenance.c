@@ -78,7 +78,7 @@ static void mark_index(struct walk *w, const char *what, const json_t *idx)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach (json_object_get(idx, "manifests"), i, e) {
+	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
 		struct digest d;
 
 		if (json_get_digest(e, "digest", &d, NULL) < 0) {
@@ -116,7 +116,7 @@ static void mark_manifest(struct walk *w, const char *what, const json_t *m)
 	size_t i;
 
 	mark_blob(w, what, config, "config");
-	json_array_foreach (json_object_get(m, "layers"), i, e)
+	json_array_foreach(json_object_get(m, "layers"), i, e)
 		mark_blob(w, what, e, "layer");
 	if (json_get_digest(config, "digest", &d, NULL) < 0 ||
 	    store_blob_read_json(w->s, &d, &cj, NULL) < 0)
@@ -125,7 +125,7 @@ static void mark_manifest(struct walk *w, const char *what, const json_t *m)
 	if (json_array_size(diff_ids) != json_array_size(json_object_get(m, "layers")))
 		problem(w, "%s: the config lists %zu diff_ids for %zu layers", what,
 			json_array_size(diff_ids), json_array_size(json_object_get(m, "layers")));
-	json_array_foreach (diff_ids, i, e)
+	json_array_foreach(diff_ids, i, e)
 		if (digest_parse(json_string_value(e), &d, NULL) >= 0)
 			set_add(&w->diff_ids, &d);
 }
@@ -156,8 +156,8 @@ static int mark_all(struct walk *w, struct kiln_error **err)
 	for (size_t i = 0; i < n; i++) {
 		char buf[DIGEST_STR_SIZE];
 		_cleanup_free_ char *what =
-			xasprintf("image '%s'",
-				  refs[i].name ? refs[i].name : digest_format(&refs[i].digest, buf));
+			xasprintf("image '%s'", refs[i].name ? refs[i].name
+							     : digest_format(&refs[i].digest, buf));
 
 		mark_image(w, what, &refs[i].digest);
 	}
@@ -230,7 +230,7 @@ int store_fsck(struct store *s, void (*report)(void *ctx, const char *problem), 
 
 	if (r >= 0)
 		r = mark_all(&w, err);
-	strv_foreach (&names, it)
+	strv_foreach(&names, it)
 		if (r >= 0)
 			check_blob(&w, s->dirfds[STORE_DIR_BLOBS], *it);
 	free(w.blobs.v);
@@ -268,7 +268,7 @@ static void mark_cache_dir(struct walk *w, int dfd, int depth)
 
 	if (depth > 4 || list_dir(dfd, &names, NULL) < 0)
 		return;
-	strv_foreach (&names, it) {
+	strv_foreach(&names, it) {
 		struct stat st;
 
 		if (fstatat(dfd, *it, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -300,7 +300,7 @@ static uint64_t du(int dfd, const char *name)
 	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub < 0 || list_dir(sub, &names, NULL) < 0)
 		return total;
-	strv_foreach (&names, it)
+	strv_foreach(&names, it)
 		total += du(sub, *it);
 	return total;
 }
@@ -322,7 +322,7 @@ static int sweep_dir(struct sweep *sw, enum store_dir which, struct digest_set *
 	_cleanup_strv_ struct strv names = STRV_INIT;
 	int r = list_dir(dfd, &names, err);
 
-	strv_foreach (&names, it) {
+	strv_foreach(&names, it) {
 		struct digest d;
 		uint64_t size;
 

@@ -20,8 +20,7 @@ const char *json_get_str(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
-int json_get_digest(const json_t *obj, const char *key, struct digest *ret,
-		    struct kiln_error **err)
+int json_get_digest(const json_t *obj, const char *key, struct digest *ret, struct kiln_error **err)
 {
 	const char *s = json_get_str(obj, key);
 
@@ -83,8 +82,9 @@ int store_index_read(struct store *s, json_t **ret, struct kiln_error **err)
 	return 0;
 }
 
-int store_index_update(struct store *s, int (*fn)(json_t *index, void *ctx, struct kiln_error **err),
-		       void *ctx, struct kiln_error **err)
+int store_index_update(struct store *s,
+		       int (*fn)(json_t *index, void *ctx, struct kiln_error **err), void *ctx,
+		       struct kiln_error **err)
 {
 	_cleanup_close_ int lock = fs_lock(s->dirfds[STORE_DIR_ROOT], STORE_LOCK_NAME, false, err);
 	_cleanup_(json_decrefp) json_t *idx = NULL;
@@ -169,16 +169,19 @@ int image_name_normalize(const char *name, char **ret, struct kiln_error **err)
 	slash = memrchr(name, '/', repo_len);
 	colon = memrchr(slash ? slash : name, ':', repo_len - (size_t)(slash ? slash - name : 0));
 	if (colon) {
-		_cleanup_free_ char *tag = xstrndup(colon + 1, repo_len - (size_t)(colon + 1 - name));
+		_cleanup_free_ char *tag =
+			xstrndup(colon + 1, repo_len - (size_t)(colon + 1 - name));
 
 		if (!valid_tag(tag))
-			return err_at(err, NULL, "invalid image name '%s': bad tag '%s'", name, tag);
+			return err_at(err, NULL, "invalid image name '%s': bad tag '%s'", name,
+				      tag);
 		repo_len = (size_t)(colon - name);
 	}
 	if (!valid_repo(name, repo_len))
-		return err_at(err, NULL,
-			      "invalid image name '%s': expected [HOST[:PORT]/]NAME[:TAG] in lower case",
-			      name);
+		return err_at(
+			err, NULL,
+			"invalid image name '%s': expected [HOST[:PORT]/]NAME[:TAG] in lower case",
+			name);
 	*ret = (colon || at) ? xstrdup(name) : xasprintf("%s:latest", name);
 	return 0;
 }
@@ -223,7 +226,7 @@ int store_list(struct store *s, struct store_image_ref **ret, size_t *ret_n,
 	arr = json_object_get(idx, "manifests");
 	n = json_array_size(arr);
 	refs = xcalloc(n ? n : 1, sizeof(*refs));
-	json_array_foreach (arr, i, e) {
+	json_array_foreach(arr, i, e) {
 		r = ref_from_json(e, &refs[i], err);
 		if (r < 0) {
 			store_image_refs_free(refs, i);
@@ -267,9 +270,9 @@ static int tag_fn(json_t *idx, void *ctx, struct kiln_error **err)
 	char d[DIGEST_STR_SIZE];
 
 	remove_named(arr, t->name, &t->found);
-	json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
-					     t->media_type, "digest", digest_format(t->digest, d),
-					     "size", (json_int_t)t->size, "annotations",
+	json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", t->media_type,
+					     "digest", digest_format(t->digest, d), "size",
+					     (json_int_t)t->size, "annotations",
 					     ANNOTATION_REF_NAME, t->name));
 	return 0;
 }
@@ -302,8 +305,9 @@ int store_tag(struct store *s, const char *name, const struct digest *manifest,
 	if (!store_blob_exists(s, manifest, &t.size)) {
 		char d[DIGEST_STR_SIZE];
 
-		return err_new(err, KILN_ERR_INPUT, ENOENT, "tag '%s': no manifest '%s' in the store",
-			       norm, digest_format(manifest, d));
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
+			       "tag '%s': no manifest '%s' in the store", norm,
+			       digest_format(manifest, d));
 	}
 	r = manifest_media_type(s, manifest, &mt, err);
 	if (r < 0)

@@ -92,8 +92,8 @@ static int add_json(struct archive *a, const char *name, const json_t *j, struct
 
 /* ---- oci-archive ---- */
 
-static int save_oci(struct store *s, struct archive *a, const struct image *img,
-		    const char *name, char *buf, struct kiln_error **err)
+static int save_oci(struct store *s, struct archive *a, const struct image *img, const char *name,
+		    char *buf, struct kiln_error **err)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	char hex[DIGEST_HEX_LEN + 1], d[DIGEST_STR_SIZE];
@@ -110,9 +110,9 @@ static int save_oci(struct store *s, struct archive *a, const struct image *img,
 	if (r >= 0)
 		r = add_header(a, "blobs/sha256", AE_IFDIR, 0, err);
 	for (size_t i = 0; r >= 0 && i < img->n_layers + 2; i++) {
-		const struct digest *b = i == 0 ? &img->manifest_digest :
-					 i == 1 ? &img->config_digest :
-						  &img->layers[i - 2].digest;
+		const struct digest *b = i == 0	  ? &img->manifest_digest
+					 : i == 1 ? &img->config_digest
+						  : &img->layers[i - 2].digest;
 		_cleanup_free_ char *path = xasprintf("blobs/sha256/%s", digest_hex(b, hex));
 
 		r = add_blob(s, a, path, b, buf, err);
@@ -192,8 +192,8 @@ int store_save_archive(struct store *s, const char *what, enum archive_format fm
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_open_fd(a, outfd) != ARCHIVE_OK)
 		return tar_fail(a, "(archive)", err);
-	r = fmt == ARCHIVE_DOCKER ? save_docker(s, a, img, name, buf, err) :
-				    save_oci(s, a, img, name, buf, err);
+	r = fmt == ARCHIVE_DOCKER ? save_docker(s, a, img, name, buf, err)
+				  : save_oci(s, a, img, name, buf, err);
 	if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
 		r = tar_fail(a, "(end of archive)", err);
 	return r < 0 ? err_wrap(err, "save '%s'", what) : 0;

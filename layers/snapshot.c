@@ -51,7 +51,8 @@ static int unpack(struct store *s, const struct layer_desc *layer, const char *t
 
 	if (blob < 0)
 		return blob;
-	dfd = openat(s->dirfds[STORE_DIR_TMP], tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(s->dirfds[STORE_DIR_TMP], tmpname,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return err_sys(err, errno, "open '%s/tmp/%s'", s->root, tmpname);
 	return layers_apply(blob, dfd, flags, err);

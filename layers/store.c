@@ -128,7 +128,8 @@ static int open_dirs(struct store *s, bool create, struct kiln_error **err)
 			if (r < 0)
 				return r;
 		}
-		s->dirfds[i] = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		s->dirfds[i] =
+			openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (s->dirfds[i] < 0 && errno == ENOENT && i != STORE_DIR_BLOBS) {
 			/* a layout made by another tool: add our directories */
 			if (mkdirat(rootfd, name, 0755) < 0 && errno != EEXIST)
@@ -180,8 +181,8 @@ int store_open(const char *root, enum store_open_flags flags, struct store **ret
 	s->gc_lock = -1;
 	root = root ? root : def;
 	if (create) {
-		_cleanup_close_ int top = open(root[0] == '/' ? "/" : ".",
-					       O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int top =
+			open(root[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 		r = top < 0 ? err_sys(err, errno, "open '/'") : fs_mkdir_p(top, root, 0755, err);
 		if (r < 0)
@@ -296,8 +297,7 @@ int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_err
 	return 0;
 }
 
-int blob_writer_write(struct blob_writer *w, const void *data, size_t len,
-		      struct kiln_error **err)
+int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct kiln_error **err)
 {
 	int r = fs_write_all(w->fd, data, len, err);
 
@@ -388,8 +388,8 @@ int store_blob_write(struct store *s, const void *data, size_t len, const struct
 	return blob_writer_commit(w, expected, ret, NULL, err);
 }
 
-int store_blob_write_fd(struct store *s, int fd, const struct digest *expected,
-			struct digest *ret, uint64_t *ret_size, struct kiln_error **err)
+int store_blob_write_fd(struct store *s, int fd, const struct digest *expected, struct digest *ret,
+			uint64_t *ret_size, struct kiln_error **err)
 {
 	_cleanup_(blob_writer_freep) struct blob_writer *w = NULL;
 	_cleanup_free_ char *buf = xmalloc(1 << 17);

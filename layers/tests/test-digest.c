@@ -44,11 +44,13 @@ TEST(digest_parse_rejects_bad_input)
 	ASSERT_LT(digest_parse("sha512:abcd", &d, NULL), 0);
 	ASSERT_LT(digest_parse("sha256:ABC", &d, NULL), 0);
 	/* upper case hex is not canonical */
-	ASSERT_LT(digest_parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
-			       &d, NULL),
+	ASSERT_LT(digest_parse(
+			  "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+			  &d, NULL),
 		  0);
-	ASSERT_LT(digest_parse("sha256:zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-			       &d, &err),
+	ASSERT_LT(digest_parse(
+			  "sha256:zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+			  &d, &err),
 		  0);
 	ASSERT_NOT_NULL(strstr(err->msg, "invalid digest 'sha256:zz78"));
 }

@@ -343,10 +343,15 @@ TEST(apply_symlink_then_file_over_it)
 
 TEST(apply_whiteouts_and_opaque_dirs)
 {
-	const struct ent base[] = {{'d', "a", NULL},	   {'f', "a/x", "1"}, {'f', "a/y", "2"},
-				   {'d', "o", NULL},	   {'f', "o/old", "3"}};
-	const struct ent upper[] = {{'f', "a/.wh.x", ""}, {'d', "o", NULL},
-				    {'f', "o/.wh..wh..opq", ""}, {'f', "o/new", "4"}};
+	const struct ent base[] = {{'d', "a", NULL},
+				   {'f', "a/x", "1"},
+				   {'f', "a/y", "2"},
+				   {'d', "o", NULL},
+				   {'f', "o/old", "3"}};
+	const struct ent upper[] = {{'f', "a/.wh.x", ""},
+				    {'d', "o", NULL},
+				    {'f', "o/.wh..wh..opq", ""},
+				    {'f', "o/new", "4"}};
 	struct stat st;
 
 	mk_top();
@@ -375,8 +380,9 @@ TEST(apply_refuses_garbage)
 	fs_rm_rf(AT_FDCWD, top, NULL);
 }
 
-TAP_MAIN(TAP_ENTRY(commit_apply_round_trip), TAP_ENTRY(commit_is_deterministic_for_any_thread_count),
-	 TAP_ENTRY(apply_refuses_dotdot), TAP_ENTRY(apply_makes_absolute_names_relative),
+TAP_MAIN(TAP_ENTRY(commit_apply_round_trip),
+	 TAP_ENTRY(commit_is_deterministic_for_any_thread_count), TAP_ENTRY(apply_refuses_dotdot),
+	 TAP_ENTRY(apply_makes_absolute_names_relative),
 	 TAP_ENTRY(apply_never_follows_symlinked_parents),
 	 TAP_ENTRY(apply_refuses_relative_symlinked_parent), TAP_ENTRY(apply_refuses_hardlinks_out),
 	 TAP_ENTRY(apply_replaces_a_symlink_by_a_directory),

@@ -107,7 +107,8 @@ TEST(names_resolve_tag_untag)
 {
 	_cleanup_(store_freep) struct store *s = fresh_store();
 	_cleanup_(err_freep) struct kiln_error *err = NULL;
-	struct digest a = make_image(s, "app", "one"), b = make_image(s, "localhost:5000/app:2", "two");
+	struct digest a = make_image(s, "app", "one"),
+		      b = make_image(s, "localhost:5000/app:2", "two");
 	struct digest r;
 	char hex[DIGEST_HEX_LEN + 1];
 

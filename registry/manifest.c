@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Manifests: GET/HEAD/PUT with the OCI and Docker schema 2 media types, the
+ * digest of what came back checked when we asked by digest, and platform
+ * selection from an OCI index or a Docker manifest list.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/registry-internal.h"
+#include "util/error.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+static const char accept_all[] = REGISTRY_MT_OCI_INDEX
+	", " REGISTRY_MT_OCI_MANIFEST ", " REGISTRY_MT_DOCKER_LIST ", " REGISTRY_MT_DOCKER_MANIFEST;
+
+char *reg_sha256_digest(const void *data, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	struct strbuf sb = STRBUF_INIT;
+
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	strbuf_addstr(&sb, "sha256:");
+	for (unsigned i = 0; i < n; i++)
+		strbuf_addf(&sb, "%02x", md[i]);
+	return strbuf_detach(&sb, NULL);
+}
+
+bool reg_digest_valid(const char *digest)
+{
+	const char *hex = startswith(digest, "sha256:");
+	size_t n = 0;
+
+	if (!hex)
+		return false;
+	for (; hex[n]; n++)
+		if (!isdigit((unsigned char)hex[n]) && !(hex[n] >= 'a' && hex[n] <= 'f'))
+			return false;
+	return n == 64;
+}
+
+void registry_manifest_release(struct registry_manifest *m)
+{
+	if (!m)
+		return;
+	free(m->media_type);
+	free(m->digest);
+	free(m->data);
+	*m = (struct registry_manifest){0};
+}
+
+static char *media_type_of(const struct http_resp *rs)
+{
+	_cleanup_(json_decrefp) json_t *j = json_loadb(rs->body.buf, rs->body.len, 0, NULL);
+	const char *mt = json_string_value(json_object_get(j, "mediaType"));
+	size_t n;
+
+	if (mt)
+		return xstrdup(mt);
+	if (!rs->content_type)
+		return xstrdup(REGISTRY_MT_OCI_MANIFEST);
+	n = strcspn(rs->content_type, "; ");
+	return xstrndup(rs->content_type, n);
+}
+
+static int check_manifest(struct registry_client *c, const char *repo, const char *ref,
+			  const char *digest, struct kiln_error **err)
+{
+	if (reg_digest_valid(ref) && !streq(ref, digest))
+		return err_new(err, KILN_ERR_SYSTEM, EBADMSG,
+			       "registry '%s': repository '%s': manifest '%s' has digest '%s'",
+			       c->domain, repo, ref, digest);
+	return 0;
+}
+
+int registry_manifest_get(struct registry_client *c, const char *repo, const char *ref,
+			  struct registry_manifest *ret, struct kiln_error **err)
+{
+	_cleanup_free_ char *url = NULL, *what = xasprintf("GET manifest '%s'", ref);
+	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", repo), *digest = NULL;
+	struct http_resp rs = {.body = STRBUF_INIT};
+	struct http_req rq = {.method = "GET", .body_fd = -1, .accept = accept_all};
+	_cleanup_(json_decrefp) json_t *j = NULL;
+	int r = reg_ensure(c, err);
+
+	if (r < 0)
+		return r;
+	url = reg_url(c, "/v2/%s/manifests/%s", repo, ref);
+	rq.url = url;
+	r = reg_request(c, repo, scope, what, &rq, &rs, err);
+	if (r == 0 && rs.status != 200)
+		r = reg_status_error(c, repo, what, &rs, err);
+	if (r == 0) {
+		digest = reg_sha256_digest(rs.body.buf, rs.body.len);
+		r = check_manifest(c, repo, ref, digest, err);
+	}
+	if (r == 0)
+		j = json_loadb(rs.body.buf, rs.body.len, 0, NULL);
+	if (r == 0 && !json_is_object(j))
+		r = err_new(err, KILN_ERR_SYSTEM, EBADMSG,
+			    "registry '%s': repository '%s': manifest '%s' is not a JSON object",
+			    c->domain, repo, ref);
+	if (r == 0) {
+		ret->media_type = media_type_of(&rs);
+		ret->digest = TAKE_PTR(digest);
+		ret->len = rs.body.len;
+		ret->data = strbuf_detach(&rs.body, NULL);
+	}
+	http_resp_release(&rs);
+	return r;
+}
+
+int registry_manifest_head(struct registry_client *c, const char *repo, const char *ref,
+			   char **ret_digest, struct kiln_error **err)
+{
+	_cleanup_free_ char *url = NULL, *what = xasprintf("HEAD manifest '%s'", ref);
+	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", repo);
+	struct http_resp rs = {.body = STRBUF_INIT};
+	struct http_req rq = {.method = "HEAD", .body_fd = -1, .accept = accept_all};
+	int r = reg_ensure(c, err);
+
+	if (r < 0)
+		return r;
+	url = reg_url(c, "/v2/%s/manifests/%s", repo, ref);
+	rq.url = url;
+	r = reg_request(c, repo, scope, what, &rq, &rs, err);
+	if (r == 0 && rs.status == 200) {
+		if (ret_digest)
+			*ret_digest = rs.digest ? xstrdup(rs.digest) : NULL;
+		r = 1;
+	} else if (r == 0 && rs.status != 404) {
+		r = reg_status_error(c, repo, what, &rs, err);
+	}
+	http_resp_release(&rs);
+	return r;
+}
+
+int registry_manifest_put(struct registry_client *c, const char *repo, const char *ref,
+			  const char *media_type, const void *data, size_t len, char **ret_digest,
+			  struct kiln_error **err)
+{
+	_cleanup_free_ char *url = NULL, *what = xasprintf("PUT manifest '%s'", ref);
+	_cleanup_free_ char *scope = xasprintf("repository:%s:pull,push", repo);
+	struct http_resp rs = {.body = STRBUF_INIT};
+	struct http_req rq = {.method = "PUT", .body_fd = -1, .content_type = media_type};
+	int r = reg_ensure(c, err);
+
+	if (r < 0)
+		return r;
+	url = reg_url(c, "/v2/%s/manifests/%s", repo, ref);
+	rq.url = url;
+	rq.body = data;
+	rq.body_len = rq.body_size = len;
+	rq.has_body = true;
+	r = reg_request(c, repo, scope, what, &rq, &rs, err);
+	if (r == 0 && rs.status != 201 && rs.status != 200)
+		r = reg_status_error(c, repo, what, &rs, err);
+	if (r == 0 && ret_digest)
+		*ret_digest = reg_sha256_digest(data, len);
+	http_resp_release(&rs);
+	return r;
+}
+
+/* ---- platforms ---- */
+
+struct platform {
+	char *os, *arch, *variant;
+};
+
+static int parse_platform(const char *s, struct platform *ret, struct kiln_error **err)
+{
+	const char *s1 = strchr(s, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+
+	if (!s1 || s1 == s || !s1[1] || s1[1] == '/' || (s2 && (!s2[1] || strchr(s2 + 1, '/'))))
+		return err_usage(
+			err, "bad platform '%s' (expected OS/ARCH[/VARIANT], e.g. linux/amd64)", s);
+	ret->os = xstrndup(s, (size_t)(s1 - s));
+	ret->arch = s2 ? xstrndup(s1 + 1, (size_t)(s2 - s1 - 1)) : xstrdup(s1 + 1);
+	ret->variant = s2 ? xstrdup(s2 + 1) : NULL;
+	return 0;
+}
+
+static void platform_release(struct platform *p)
+{
+	free(p->os);
+	free(p->arch);
+	free(p->variant);
+}
+
+static bool platform_matches(json_t *pl, const struct platform *want)
+{
+	const char *os = json_string_value(json_object_get(pl, "os"));
+	const char *arch = json_string_value(json_object_get(pl, "architecture"));
+	const char *variant = json_string_value(json_object_get(pl, "variant"));
+
+	if (!os || !arch || !streq(os, want->os) || !streq(arch, want->arch))
+		return false;
+	return !want->variant || streq_ptr(variant, want->variant);
+}
+
+static char *list_platforms(json_t *manifests)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(manifests, i, m) {
+		json_t *pl = json_object_get(m, "platform");
+		const char *v = json_string_value(json_object_get(pl, "variant"));
+
+		strbuf_addf(&sb, "%s%s/%s%s%s", i ? ", " : "",
+			    json_string_value(json_object_get(pl, "os")) ?: "?",
+			    json_string_value(json_object_get(pl, "architecture")) ?: "?",
+			    v ? "/" : "", v ? v : "");
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+int registry_select_platform(const char *index_json, size_t len, const char *platform,
+			     char **ret_digest, char **ret_media_type, struct kiln_error **err)
+{
+	_cleanup_(json_decrefp) json_t *j = json_loadb(index_json, len, 0, NULL);
+	json_t *manifests = json_object_get(j, "manifests"), *m;
+	struct platform want = {0};
+	_cleanup_free_ char *avail = NULL;
+	size_t i;
+	int r = parse_platform(platform ? platform : "linux/amd64", &want, err);
+
+	if (r < 0)
+		return r;
+	json_array_foreach(manifests, i, m) {
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		const char *mt = json_string_value(json_object_get(m, "mediaType"));
+
+		if (d && reg_digest_valid(d) &&
+		    platform_matches(json_object_get(m, "platform"), &want)) {
+			*ret_digest = xstrdup(d);
+			*ret_media_type = xstrdup(mt ? mt : REGISTRY_MT_OCI_MANIFEST);
+			platform_release(&want);
+			return 0;
+		}
+	}
+	avail = list_platforms(manifests);
+	r = err_new(err, KILN_ERR_INPUT, ENOENT,
+		    "no image for platform '%s' in the index (it has: %s)",
+		    platform ? platform : "linux/amd64", *avail ? avail : "nothing");
+	platform_release(&want);
+	return r;
+}

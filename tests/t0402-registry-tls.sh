@@ -1,0 +1,31 @@
+#!/bin/sh
+# TLS: a registry with a certificate from a CA the test generates. Verified by
+# default (a clear error), trusted through --cert-file or SSL_CERT_FILE, or
+# not verified with --tls-verify=false.
+. "$(dirname "$0")/lib.sh"
+registry_tls_setup
+REGISTRY_EXTRA_CONFIG=$REGISTRY_TLS_CONFIG
+registry_start
+R=$REGISTRY
+
+head -c 300000 /dev/urandom >"$T/blob"
+D=sha256:$(sha256sum "$T/blob" | cut -c1-64)
+expect_fail 1 "registry '$R'" probe ping "$R"
+expect_contains "$(cat "$T/.err")" "--tls-verify=false"
+expect_eq "$(probe --tls-verify=false ping "$R")" ok "--tls-verify=false"
+expect_eq "$(probe --ca "$T/tls/ca.crt" blob-put "$R/app" "$T/blob")" "sent $D" "--ca"
+expect_eq "$(SSL_CERT_FILE=$T/tls/ca.crt probe blob-put "$R/app" "$T/blob")" "existed $D" "SSL_CERT_FILE"
+SSL_CERT_FILE=$T/tls/ca.crt probe blob-get "$R/app" "$D" "$T/got"
+cmp "$T/blob" "$T/got" || fail "blob over TLS differs"
+# https was used: the registry answers plain http with 400 and the probe never fell back
+grep -q 'http: TLS handshake error' "$T/registry/log" || true
+# a wrong CA is refused
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=other" \
+	-keyout "$T/o.key" -out "$T/o.crt" 2>/dev/null
+expect_fail 1 "registry '$R'" probe --ca "$T/o.crt" ping "$R"
+# podman's per-registry trust: ~/.config/containers/certs.d/HOST/ca.crt
+mkdir -p "$T/cfg/containers/certs.d/$R"
+cp "$T/tls/ca.crt" "$T/cfg/containers/certs.d/$R/ca.crt"
+expect_eq "$(XDG_CONFIG_HOME=$T/cfg probe ping "$R")" ok "certs.d"
+# kiln login honours the same options
+expect_fail 1 "login to '$R'" sh -c "echo pw | '$KILN' login --authfile '$T/a.json' -u u --password-stdin '$R'"
