@@ -33,7 +33,9 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	memset(ret, 0, sizeof(*ret));
 	ret->text = instr_text(in);
 	ret->in = in;
+	pthread_mutex_lock(&b->lock);
 	ret->info.id = ++b->next_step_id;
+	pthread_mutex_unlock(&b->lock);
 	ret->info.stage = (unsigned)s->index;
 	ret->info.stage_name = s->st->name;
 	ret->info.index = ++s->step_index;
@@ -114,14 +116,15 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s,
 		return 0;
 	}
 	r = image_read_named(b->store, s->base, &img, err);
-	if (r < 0) {
-		err_wrap(err, "FROM %s", s->base);
-		if (r == -ENOENT)
-			return err_at(err, &in->loc,
-				      "%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
-				      (*err)->msg, s->base);
-		return r;
+	if (r == -ENOENT) {
+		_cleanup_free_ char *why = xstrdup((*err)->msg);
+
+		return instr_error(b, in, err,
+				   "FROM %s: %s (pull it with 'kiln pull %s' or import it with 'kiln import')",
+				   s->base, why, s->base);
 	}
+	if (r < 0)
+		return err_wrap(err, "FROM %s", s->base);
 	s->config = json_deep_copy(img->config);
 	for (size_t i = 0; i < img->n_layers; i++)
 		stage_add_layer(s, &img->layers[i]);
