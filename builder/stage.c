@@ -191,8 +191,7 @@ static void meta_key(struct stage_state *s, const char *text)
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "meta", text);
 	cache_key_add(&k, "config", dump ? dump : "");
-	strv_foreach(&s->args, a)
-		cache_key_add(&k, "arg", *a);
+	/* ARG values reach the key through the RUN steps that see them (as BuildKit) */
 	cache_key_finish(&k, &s->key);
 }
 
