@@ -398,9 +398,8 @@ static bool component_may_match(const char *pc, const char *comp)
 
 	if (strstr(pc, "**"))
 		return true;
-	if (compile(&tmp) < 0)
-		return false;
-	r = pattern_match(&tmp, comp, strlen(comp));
+	/* a component of "[a/b]" does not compile alone: be conservative, descend */
+	r = compile(&tmp) < 0 || pattern_match(&tmp, comp, strlen(comp));
 	for (size_t t = 0; t < tmp.n_toks; t++)
 		free(tmp.toks[t].set);
 	free(tmp.toks);
