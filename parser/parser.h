@@ -60,7 +60,12 @@ struct instr_kv {
 	bool legacy; /* ENV/LABEL in the legacy "KEY value" form (value: the rest of the line) */
 };
 
-/* A here-document (RUN/COPY/ADD <<EOF). */
+/*
+ * A here-document (RUN/COPY/ADD <<EOF). For RUN, args[0] is the command line
+ * that names them ("<<EOF" alone: the body is the script; "<<EOF sh -x" or
+ * "cat <<EOF >/x": the command reads the body); for COPY/ADD, the "<<NAME"
+ * words in args stand for files holding the bodies.
+ */
 struct heredoc {
 	char *name; /* the delimiter, quotes removed */
 	char *body; /* the lines between, each ending in '\n'; tabs stripped for <<- */
@@ -147,7 +152,10 @@ enum parser_flags {
  * Parse @len bytes of @buf (need not be NUL-terminated). @filename is used in
  * locations and messages. On success *ret owns a new AST (free it with
  * dockerfile_free()); on failure returns < 0 with *err an input error at the
- * offending line and column, with the line as excerpt.
+ * offending line and column, with the line as excerpt (render it with
+ * err_format()). The AST holds no pointer into @buf. parser_parse() is
+ * parser_parse_flags() with 0: syntax and instruction checks, stop at the
+ * first error. Warnings never fail a parse; they are in df->diags.
  */
 int parser_parse(const char *buf, size_t len, const char *filename, struct dockerfile **ret,
 		 struct kiln_error **err);
