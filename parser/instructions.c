@@ -212,7 +212,7 @@ static int name_val_legacy(struct instruction *in, const char *rest, size_t n,
 	value = xstrndup(rest + v, n - v);
 	push_kv(in, rest, k, value, true)->legacy = true;
 	push_arg(in, rest, k);
-	push_arg(in, value, n - v);
+	push_arg(in, rest + v, n - v); /* not @value: a NUL byte would cut it short */
 	push_arg(in, "", 0);
 	return 0;
 }
