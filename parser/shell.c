@@ -274,7 +274,9 @@ static int dollar_replace(struct lex *lx, const char *name, struct strbuf *out)
 	if (r < 0)
 		return r;
 	v = getenv_(lx, name);
-	shell_replace(v ? v : "", pat.buf, repl.buf, lx->escape, all, out);
+	if (shell_replace(v ? v : "", pat.buf, repl.buf, lx->escape, all, out) < 0)
+		return lex_err(lx, "'%s': the expansion is larger than %u MiB", name,
+			       SHELL_MAX_EXPANSION >> 20);
 	return 0;
 }
 
@@ -357,6 +359,9 @@ static int special(struct lex *lx, int32_t c, struct strbuf *out, struct words *
 
 	if (r < 0)
 		return r;
+	if (out->len + tmp.len > SHELL_MAX_EXPANSION)
+		return lex_err(lx, "the expansion is larger than %u MiB",
+			       SHELL_MAX_EXPANSION >> 20);
 	strbuf_add(out, tmp.buf, tmp.len);
 	if (c == '$')
 		words_add(w, tmp.buf, tmp.len);
