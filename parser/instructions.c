@@ -335,7 +335,8 @@ int instr_parse_line(struct instruction *in, const char *line, size_t len, char 
 	while (n > 0 && text_is_hspace(*rest))
 		rest++, n--;
 	in->rest = xstrndup(rest, n);
-	off = words_extract_flags(rest, n, escape, &flag_words);
+	/* BuildKit takes flags apart with a backslash, whatever the escape directive */
+	off = words_extract_flags(rest, n, '\\', &flag_words);
 	set_flags(in, &flag_words);
 	rest += off;
 	n -= off;
