@@ -124,6 +124,9 @@ int v_stages(struct vctx *v)
 	const struct dockerfile *df = v->df;
 	int r = lint_casing(v);
 
+	if (r >= 0)
+		r = v_lint_rules(v);
+
 	for (size_t s = 0; r >= 0 && s < df->n_stages; s++) {
 		const struct stage *st = &df->stages[s];
 

@@ -114,7 +114,7 @@ static void run_dir(const char *sub, bool (*check)(const char *, const char *), 
 
 TEST(ok_fixtures)
 {
-	run_dir("ok", check_ok, 8);
+	run_dir("ok", check_ok, 9);
 }
 
 TEST(bad_fixtures)
