@@ -190,8 +190,9 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 /*
  * BuildKit's shell lexer. @env is a KEY=VALUE list (later entries do not
  * override earlier ones: keys are unique, see strv_env_set). @escape is '\\'
- * or '`'. Errors (unterminated quotes, bad substitutions, ${X?msg}) are
- * KILN_ERR_INPUT without a location; callers wrap them with the instruction.
+ * or '`'. Errors (unterminated quotes, bad substitutions, ${X?msg}, a word
+ * growing past 4 MiB) are KILN_ERR_INPUT without a location; callers wrap
+ * them with the instruction. ${X/pat/r} with an empty pat leaves X as it is.
  */
 /* Process one word: quotes removed, variables expanded, no splitting. */
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
