@@ -307,7 +307,8 @@ static int parse_line(struct dockerignore *di, const char *s, size_t n, const st
 		s++, n--;
 		text_trim(&s, &n);
 		if (n == 0)
-			return 0;
+			return err_at(err, loc,
+				      "illegal exclusion pattern '!': expected '!PATTERN'");
 	}
 	return add_pattern(di, s, n, exception, loc, err);
 }
