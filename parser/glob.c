@@ -83,6 +83,7 @@ static const char *compile_class(struct glob *g, const char *p, const char *end)
 static void compile(struct glob *g, const char *pat, char escape)
 {
 	const char *p = pat, *end = pat + strlen(pat), *q;
+	bool classes = true; /* once a '[' finds no ']', none after it can: keep this O(n) */
 	size_t w;
 
 	while (p < end) {
@@ -93,9 +94,10 @@ static void compile(struct glob *g, const char *pat, char escape)
 		} else if (*p == '?') {
 			gtok_push(g, (struct gtok){.kind = G_ANY});
 			p++;
-		} else if (*p == '[' && (q = compile_class(g, p + 1, end))) {
+		} else if (*p == '[' && classes && (q = compile_class(g, p + 1, end))) {
 			p = q;
 		} else {
+			classes = classes && *p != '[';
 			if (*p == escape && p + 1 < end)
 				p++;
 			gtok_push(g, (struct gtok){.kind = G_LIT,

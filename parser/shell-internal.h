@@ -22,3 +22,5 @@ int shell_replace(const char *value, const char *pat, const char *repl, char esc
 
 /* The most one word may expand to: nested ${v//p/$v$v} would grow without end. */
 #define SHELL_MAX_EXPANSION (4u << 20)
+/* The longest pattern ${v#pat} and ${v/pat/r} take once expanded (matching is O(value^2 x pat)). */
+#define SHELL_MAX_PATTERN (64u << 10)
