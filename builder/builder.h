@@ -115,10 +115,9 @@ struct sandbox_spec {
 	size_t n_mounts;
 };
 
-#define SANDBOX_SPEC_INIT                                            \
-	{                                                            \
-		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1,    \
-		.stdout_fd = 1, .stderr_fd = 2                    \
+#define SANDBOX_SPEC_INIT                                                                        \
+	{                                                                                        \
+		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 \
 	}
 
 /*

@@ -89,8 +89,9 @@ static int remount_ro_in(int root_fd, const struct sandbox_op *op)
 	static const struct {
 		unsigned long st, ms;
 	} locked[] = {
-		{ST_NOSUID, MS_NOSUID},	    {ST_NODEV, MS_NODEV},	  {ST_NOEXEC, MS_NOEXEC},
-		{ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+		{ST_NOSUID, MS_NOSUID},		{ST_NODEV, MS_NODEV},
+		{ST_NOEXEC, MS_NOEXEC},		{ST_NOATIME, MS_NOATIME},
+		{ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
 	};
 	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
 	struct statvfs sv;

@@ -44,8 +44,11 @@ struct layer_view {
 
 void sandbox_plan_init(struct sandbox_plan *p)
 {
-	*p = (struct sandbox_plan){.strings = STRV_INIT, .exec_paths = STRV_INIT,
-				   .argv = STRV_INIT, .env = STRV_INIT, .rootdir_fd = -1};
+	*p = (struct sandbox_plan){.strings = STRV_INIT,
+				   .exec_paths = STRV_INIT,
+				   .argv = STRV_INIT,
+				   .env = STRV_INIT,
+				   .rootdir_fd = -1};
 }
 
 void sandbox_plan_release(struct sandbox_plan *p)
@@ -123,8 +126,8 @@ static bool view_lookup(const struct layer_view *v, const char *rel, struct stat
 }
 
 /* Create one missing mount point (or a directory on its way). */
-static int create_one(struct sandbox_plan *p, const struct layer_view *v, const char *rel,
-		      bool dir, struct kiln_error **err)
+static int create_one(struct sandbox_plan *p, const struct layer_view *v, const char *rel, bool dir,
+		      struct kiln_error **err)
 {
 	struct stat pst;
 	char *slash = strrchr(rel, '/');
@@ -194,7 +197,8 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 		const struct sandbox_fixup *f = &p->fixups[i];
 		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
 
-		if (fchownat(extra_fd, f->path, f->st.st_uid, f->st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fchownat(extra_fd, f->path, f->st.st_uid, f->st.st_gid, AT_SYMLINK_NOFOLLOW) <
+		    0)
 			log_debug("sandbox: chown '%s' in the mount-point layer: %s", f->path,
 				  strerror(errno));
 		(void)fchmodat(extra_fd, f->path, f->st.st_mode & 07777, 0);
@@ -341,8 +345,7 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 	add_mount_in(p, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=0620");
 	add_make(p, SOP_MKDIR_IN, "/dev/shm", NULL);
-	add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-		     "mode=1777,size=65536k");
+	add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		add_make(p, SOP_SYMLINK_IN, links[i][0], links[i][1]);
 	return 0;
@@ -546,8 +549,8 @@ static void plan_namespaces(struct sandbox_plan *p, const struct sandbox_spec *s
 int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		       struct kiln_error **err)
 {
-	struct rootfs_ctx c __attribute__((cleanup(rootfs_ctx_release))) = {
-		.view.create_fd = -1, .workdir_fd = -1};
+	struct rootfs_ctx c __attribute__((cleanup(rootfs_ctx_release))) = {.view.create_fd = -1,
+									    .workdir_fd = -1};
 	_cleanup_free_ char *files_dir = NULL;
 	_cleanup_close_ int files_fd = -1;
 	int r;

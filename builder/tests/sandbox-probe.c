@@ -113,9 +113,25 @@ static void add_groups(struct probe *p, char *arg)
 	p->spec.groups = p->groups;
 }
 
-enum { OPT_LOWER = 256, OPT_UPPER, OPT_WORK, OPT_ROOTFS, OPT_NETWORK, OPT_UID, OPT_GID,
-       OPT_GROUPS, OPT_CWD, OPT_HOSTNAME, OPT_ENV, OPT_BIND, OPT_TMPFS, OPT_REPEAT,
-       OPT_USERNS, OPT_EXEC, OPT_OVERLAY };
+enum {
+	OPT_LOWER = 256,
+	OPT_UPPER,
+	OPT_WORK,
+	OPT_ROOTFS,
+	OPT_NETWORK,
+	OPT_UID,
+	OPT_GID,
+	OPT_GROUPS,
+	OPT_CWD,
+	OPT_HOSTNAME,
+	OPT_ENV,
+	OPT_BIND,
+	OPT_TMPFS,
+	OPT_REPEAT,
+	OPT_USERNS,
+	OPT_EXEC,
+	OPT_OVERLAY
+};
 
 static const struct option options[] = {
 	{"lower", required_argument, NULL, OPT_LOWER},
@@ -141,9 +157,15 @@ static const struct option options[] = {
 static void parse_option(struct probe *p, int c, char *arg)
 {
 	switch (c) {
-	case OPT_LOWER: strv_push(&p->lowers, arg); break;
-	case OPT_UPPER: p->spec.upperdir = arg; break;
-	case OPT_WORK: p->spec.workdir = arg; break;
+	case OPT_LOWER:
+		strv_push(&p->lowers, arg);
+		break;
+	case OPT_UPPER:
+		p->spec.upperdir = arg;
+		break;
+	case OPT_WORK:
+		p->spec.workdir = arg;
+		break;
 	case OPT_ROOTFS:
 		p->spec.rootfs = SANDBOX_ROOTFS_DIR;
 		p->spec.rootdir = arg;
@@ -153,19 +175,44 @@ static void parse_option(struct probe *p, int c, char *arg)
 			die("--network wants none or host, got '%s'", arg);
 		p->spec.network = streq(arg, "none") ? SANDBOX_NETWORK_NONE : SANDBOX_NETWORK_HOST;
 		break;
-	case OPT_UID: p->spec.uid = num(arg); break;
-	case OPT_GID: p->spec.gid = num(arg); break;
-	case OPT_GROUPS: add_groups(p, arg); break;
-	case OPT_CWD: p->spec.cwd = arg; break;
-	case OPT_HOSTNAME: p->spec.hostname = arg; break;
-	case OPT_ENV: strv_push(&p->env, arg); break;
-	case OPT_BIND: add_bind(p, arg); break;
-	case OPT_TMPFS: add_tmpfs(p, arg); break;
-	case OPT_REPEAT: p->repeat = num(arg); break;
-	case OPT_USERNS: p->userns = true; break;
-	case OPT_EXEC: p->exec = true; break;
-	case OPT_OVERLAY: p->overlay_dir = arg; break;
-	default: die("unknown option (see the comment at the top of %s)", __FILE__);
+	case OPT_UID:
+		p->spec.uid = num(arg);
+		break;
+	case OPT_GID:
+		p->spec.gid = num(arg);
+		break;
+	case OPT_GROUPS:
+		add_groups(p, arg);
+		break;
+	case OPT_CWD:
+		p->spec.cwd = arg;
+		break;
+	case OPT_HOSTNAME:
+		p->spec.hostname = arg;
+		break;
+	case OPT_ENV:
+		strv_push(&p->env, arg);
+		break;
+	case OPT_BIND:
+		add_bind(p, arg);
+		break;
+	case OPT_TMPFS:
+		add_tmpfs(p, arg);
+		break;
+	case OPT_REPEAT:
+		p->repeat = num(arg);
+		break;
+	case OPT_USERNS:
+		p->userns = true;
+		break;
+	case OPT_EXEC:
+		p->exec = true;
+		break;
+	case OPT_OVERLAY:
+		p->overlay_dir = arg;
+		break;
+	default:
+		die("unknown option (see the comment at the top of %s)", __FILE__);
 	}
 }
 
@@ -225,7 +272,8 @@ int main(int argc, char **argv)
 		die("exec '%s' failed", argv[optind]);
 	}
 	if (!p.env.n)
-		strv_push(&p.env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		strv_push(&p.env,
+			  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	p.spec.lowerdirs = (const char *const *)strv_argv(&p.lowers);
 	p.spec.n_lowerdirs = p.lowers.n;
 	p.spec.env = (const char *const *)strv_argv(&p.env);
