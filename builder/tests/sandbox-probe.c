@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,18 +232,33 @@ static int fail_with(struct kiln_error *e)
 	return PROBE_FAIL;
 }
 
+static double cpu_ms(void)
+{
+	struct rusage self, children;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &children);
+	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + children.ru_utime.tv_sec +
+			children.ru_stime.tv_sec) *
+		       1e3 +
+	       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + children.ru_utime.tv_usec +
+			children.ru_stime.tv_usec) /
+		       1e3;
+}
+
 static int run(struct probe *p)
 {
 	struct kiln_error *e = NULL;
 	int status = 0;
-	double t0 = now_ms();
+	double t0 = now_ms(), c0 = cpu_ms();
 	unsigned n = p->repeat ? p->repeat : 1;
 
 	for (unsigned i = 0; i < n; i++)
 		if (sandbox_run(&p->spec, &status, &e) < 0)
 			return fail_with(e);
 	if (p->repeat)
-		fprintf(stderr, "sandbox-probe: %u runs, %.2f ms each\n", n, (now_ms() - t0) / n);
+		fprintf(stderr, "sandbox-probe: %u runs, %.2f ms each (cpu %.2f ms)\n", n,
+			(now_ms() - t0) / n, (cpu_ms() - c0) / n);
 	return status;
 }
 
