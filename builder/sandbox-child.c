@@ -156,6 +156,32 @@ static int make_in(int root_fd, const struct sandbox_op *op)
 	return r;
 }
 
+/* The new mount API, for options longer than mount(2) takes (many overlay layers). */
+static int mount_fsconfig(const struct sandbox_op *op)
+{
+	int fs = fsopen(op->fstype, FSOPEN_CLOEXEC), mnt = -1, r = -1;
+
+	if (fs < 0)
+		return -1;
+	for (size_t i = 0; i < op->n_params; i++) {
+		const char *key = op->params[2 * i], *value = op->params[2 * i + 1];
+
+		if (fsconfig(fs, *value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key,
+			     *value ? value : NULL, 0) < 0)
+			goto out;
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto out;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt >= 0)
+		r = move_mount(mnt, "", AT_FDCWD, op->target, MOVE_MOUNT_F_EMPTY_PATH);
+out:
+	if (mnt >= 0)
+		close(mnt);
+	close(fs);
+	return r;
+}
+
 static int pivot(int root_fd)
 {
 	if (fchdir(root_fd) < 0)
@@ -189,6 +215,8 @@ static int run_op(const struct sandbox_op *op, int *root_fd)
 	switch (op->kind) {
 	case SOP_MOUNT:
 		return mount(op->source, op->target, op->fstype, op->mflags, op->data);
+	case SOP_MOUNT_FSCONFIG:
+		return mount_fsconfig(op);
 	case SOP_OPEN_ROOT:
 		*root_fd = open(op->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		return *root_fd < 0 ? -1 : 0;

@@ -45,6 +45,7 @@ struct layer_view {
 void sandbox_plan_init(struct sandbox_plan *p)
 {
 	*p = (struct sandbox_plan){.strings = STRV_INIT,
+				   .ovl_params = {STRV_INIT, STRV_INIT},
 				   .exec_paths = STRV_INIT,
 				   .argv = STRV_INIT,
 				   .env = STRV_INIT,
@@ -55,6 +56,8 @@ void sandbox_plan_release(struct sandbox_plan *p)
 {
 	free(p->ops);
 	strv_clear(&p->strings);
+	strv_clear(&p->ovl_params[0]);
+	strv_clear(&p->ovl_params[1]);
 	strv_clear(&p->exec_paths);
 	strv_clear(&p->argv);
 	strv_clear(&p->env);
@@ -470,7 +473,6 @@ static int plan_overlay(struct sandbox_plan *p, const struct sandbox_spec *spec,
 {
 	_cleanup_free_ const char **lowers = xcalloc(spec->n_lowerdirs + 1, sizeof(*lowers));
 	const char *ovl = keep(p, fs_path_join(spec->workdir, "ovl"));
-	const char *opts[2];
 	bool in_userns = !userns_is_initial();
 	int r;
 
@@ -495,19 +497,25 @@ static int plan_overlay(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return err_sys(err, errno, "open '%s/extra'", spec->workdir);
 	lowers[0] = keep(p, fs_path_join(spec->workdir, "extra"));
 	memcpy(lowers + 1, spec->lowerdirs, spec->n_lowerdirs * sizeof(*lowers));
-	opts[0] = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1, spec->upperdir,
-						  ovl, true));
-	opts[1] = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1, spec->upperdir,
-						  ovl, false));
 	/* In a user namespace try userxattr first; a kernel that refuses it gets the plain one. */
-	for (int i = in_userns ? 0 : 1; i < 2; i++) {
+	for (int i = in_userns ? 1 : 0; i >= 0; i--) {
+		const char *opts = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1,
+								   spec->upperdir, ovl, i));
 		struct sandbox_op *op = add_op(p, SOP_MOUNT, c->mountpoint,
 					       xasprintf("mount overlay on '%s'", c->mountpoint));
 
 		op->source = "overlay";
 		op->fstype = "overlay";
-		op->data = opts[i];
-		op->flags = i == 0 ? SOP_OR_NEXT : 0;
+		op->data = opts;
+		op->flags = i ? SOP_OR_NEXT : 0;
+		if (strlen(opts) < SANDBOX_MOUNT_DATA_MAX)
+			continue;
+		/* Too many layers for one page of options: one fsconfig() call per layer. */
+		sandbox_overlay_params(&p->ovl_params[i], lowers, spec->n_lowerdirs + 1,
+				       spec->upperdir, ovl, i);
+		op->kind = SOP_MOUNT_FSCONFIG;
+		op->params = p->ovl_params[i].v;
+		op->n_params = p->ovl_params[i].n / 2;
 	}
 	return 0;
 }

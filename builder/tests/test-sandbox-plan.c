@@ -181,6 +181,49 @@ TEST(overlay_plan_keeps_the_upperdir_empty)
 	remove_top();
 }
 
+TEST(many_layers_use_fsconfig)
+{
+	static const char *const dirs[] = {"upper", "work", NULL};
+	const char *const argv[] = {"true", NULL};
+	const char *lowers[60];
+	struct sandbox_plan p;
+	struct sandbox_spec spec = SANDBOX_SPEC_INIT;
+	struct kiln_error *e = NULL;
+	const struct sandbox_op *op;
+
+	fresh_top();
+	mkdirs(dirs);
+	for (size_t i = 0; i < ARRAY_SIZE(lowers); i++) {
+		char *name = xasprintf("snapshot-sha256-0123456789abcdef0123456789abcdef-%zu", i);
+		char *dir = at(name);
+
+		ASSERT_EQ(mkdir(dir, 0755), 0);
+		lowers[i] = dir;
+		free(name);
+	}
+	spec.lowerdirs = lowers;
+	spec.n_lowerdirs = ARRAY_SIZE(lowers);
+	spec.upperdir = at("upper");
+	spec.workdir = at("work");
+	spec.argv = argv;
+	sandbox_plan_init(&p);
+	ASSERT_EQ(sandbox_plan_build(&p, &spec, &e), 0);
+	op = find_op(&p, "mount overlay on");
+	ASSERT_NOT_NULL(op);
+	ASSERT_GE(strlen(op->data), SANDBOX_MOUNT_DATA_MAX);
+	ASSERT_EQ(op->kind, SOP_MOUNT_FSCONFIG);
+	/* extra/ + 60 layers, upperdir, workdir, index, metacopy, redirect_dir (+ userxattr) */
+	ASSERT_EQ(op->n_params, 61 + 5 + !userns_is_initial());
+	ASSERT_STREQ(op->params[0], "lowerdir+");
+	ASSERT_STREQ(op->params[3], lowers[0]);
+	sandbox_plan_release(&p);
+	for (size_t i = 0; i < ARRAY_SIZE(lowers); i++)
+		free((char *)lowers[i]);
+	free((char *)spec.upperdir);
+	free((char *)spec.workdir);
+	remove_top();
+}
+
 TEST(dir_mode_undoes_its_mount_points)
 {
 	static const char *const dirs[] = {"root", "root/etc", "work", NULL};
@@ -271,5 +314,5 @@ TEST(bad_specs_are_errors)
 }
 
 TAP_MAIN(TAP_ENTRY(overlay_options_escape_separators),
-	 TAP_ENTRY(overlay_plan_keeps_the_upperdir_empty),
+	 TAP_ENTRY(overlay_plan_keeps_the_upperdir_empty), TAP_ENTRY(many_layers_use_fsconfig),
 	 TAP_ENTRY(dir_mode_undoes_its_mount_points), TAP_ENTRY(bad_specs_are_errors))
