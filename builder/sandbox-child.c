@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <poll.h>
@@ -300,11 +299,16 @@ _noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
 	int err = ENOENT;
 
 	reset_signals();
-	if (p->set_groups && setgroups(p->n_groups, p->groups) < 0)
+	/*
+	 * Raw syscalls: glibc's wrappers would broadcast the change to the
+	 * threads of the parent, which it still believes are ours after a raw
+	 * clone. Credentials are per thread, and we are the only one.
+	 */
+	if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0)
 		fail(report_fd, SANDBOX_STAGE_GROUPS, errno);
-	if (setresgid(p->gid, p->gid, p->gid) < 0)
+	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETGID, errno);
-	if (setresuid(p->uid, p->uid, p->uid) < 0)
+	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUID, errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(report_fd, SANDBOX_STAGE_NO_NEW_PRIVS, errno);

@@ -59,6 +59,11 @@ expect_eq "$st" 125 "status of a failed overlay mount"
 expect_eq "$(cat "$T/err")" \
 	"sandbox-probe: error: sandbox: mount overlay on '$T/up3.work/root': Invalid argument" "message"
 
+say "threads allocating in the parent do not deadlock the child (200 steps)"
+out=$(timeout 120 "$PROBE" --lower "$T/lower" --upper "$T/up2" --work "$T/up2.work" \
+	--busy-threads 2 --repeat 200 -- true 2>&1) || fail "steps with busy threads: $out"
+say "$out"
+
 say "copy mode"
 mkdir "$T/copy" "$T/copy.work"
 tar -C "$T/copy" -xf "$(busybox_rootfs_tar)"

@@ -9,12 +9,16 @@
  *                 [--network none|host] [--uid N] [--gid N] [--groups N,N...]
  *                 [--cwd DIR] [--hostname NAME] [--env K=V]...
  *                 [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTIONS]]...
- *                 [--repeat N] -- CMD...
+ *                 [--repeat N] [--busy-threads N] -- CMD...
+ *
+ * --busy-threads N keeps N threads allocating memory while steps run: the
+ * sandbox must not deadlock on a malloc lock copied into the child.
  *
  * Exits with the command's status; 125 when the sandbox itself failed.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,7 @@ struct probe {
 	bool userns, exec;
 	const char *overlay_dir;
 	unsigned repeat;
+	unsigned busy_threads;
 };
 
 _printf_(1, 2) static _noreturn_ void die(const char *fmt, ...)
@@ -131,7 +136,8 @@ enum {
 	OPT_REPEAT,
 	OPT_USERNS,
 	OPT_EXEC,
-	OPT_OVERLAY
+	OPT_OVERLAY,
+	OPT_BUSY,
 };
 
 static const struct option options[] = {
@@ -152,6 +158,7 @@ static const struct option options[] = {
 	{"userns", no_argument, NULL, OPT_USERNS},
 	{"exec", no_argument, NULL, OPT_EXEC},
 	{"overlay-supported", required_argument, NULL, OPT_OVERLAY},
+	{"busy-threads", required_argument, NULL, OPT_BUSY},
 	{NULL, 0, NULL, 0},
 };
 
@@ -209,6 +216,9 @@ static void parse_option(struct probe *p, int c, char *arg)
 	case OPT_EXEC:
 		p->exec = true;
 		break;
+	case OPT_BUSY:
+		p->busy_threads = num(arg);
+		break;
 	case OPT_OVERLAY:
 		p->overlay_dir = arg;
 		break;
@@ -246,13 +256,28 @@ static double cpu_ms(void)
 		       1e3;
 }
 
+static void *busy(void *arg)
+{
+	for (size_t i = 0;; i++) {
+		char *s = xasprintf("%zu", i);
+
+		free(xmalloc(1 + i % 4096));
+		free(s);
+	}
+	return arg;
+}
+
 static int run(struct probe *p)
 {
 	struct kiln_error *e = NULL;
 	int status = 0;
 	double t0 = now_ms(), c0 = cpu_ms();
 	unsigned n = p->repeat ? p->repeat : 1;
+	pthread_t t;
 
+	for (unsigned i = 0; i < p->busy_threads; i++)
+		if (pthread_create(&t, NULL, busy, NULL) != 0)
+			die("pthread_create failed%s", "");
 	for (unsigned i = 0; i < n; i++)
 		if (sandbox_run(&p->spec, &status, &e) < 0)
 			return fail_with(e);
