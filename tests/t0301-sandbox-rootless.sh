@@ -120,6 +120,17 @@ expect_fail 125 "sandbox: exec '/etc/passwd': Permission denied" step up9 -- /et
 expect_fail 125 "sandbox: set the user id to 70000 (not mapped in the user namespace)" \
 	step up9 --uid 70000 -- true
 
+say "stdio: stdin is /dev/null unless given, stdout and stderr apart, no other fd inherited"
+expect_eq "$(echo piped | step up9 -- cat)" "" "stdin defaults to /dev/null"
+expect_eq "$(echo piped | step up9 --stdin -- cat)" piped "stdin passed on"
+step up9 -- sh -c 'echo out; echo err >&2' >"$T/o" 2>"$T/e"
+expect_eq "$(cat "$T/o"):$(cat "$T/e")" "out:err" "stdout and stderr"
+# (builtins only: no pipe or child of the shell's own holds an fd meanwhile)
+expect_eq "$(step up9 -- sh -c 'for f in 0 1 2 3 4 5 6 7 8 9 10; do
+	[ -e /proc/$$/fd/$f ] && printf "%s " $f; done; echo' 3>"$T/o" 4<"$T/rootfs.tar" 7>&1)" \
+	"0 1 2 " \
+	"open fds in the command"
+
 say "the working directory is created when missing"
 expect_eq "$(step up10 --cwd /new/dir -- pwd)" /new/dir "cwd"
 expect_eq "$(tree up10)" "./new ./new/dir " "cwd created in the layer, as Docker does"

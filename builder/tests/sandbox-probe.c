@@ -9,8 +9,9 @@
  *                 [--network none|host] [--uid N] [--gid N] [--groups N,N...]
  *                 [--cwd DIR] [--hostname NAME] [--env K=V]...
  *                 [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTIONS]]...
- *                 [--repeat N] [--busy-threads N] -- CMD...
+ *                 [--stdin] [--repeat N] [--busy-threads N] -- CMD...
  *
+ * The command's stdin is /dev/null unless --stdin passes ours on.
  * --busy-threads N keeps N threads allocating memory while steps run: the
  * sandbox must not deadlock on a malloc lock copied into the child.
  *
@@ -138,6 +139,7 @@ enum {
 	OPT_EXEC,
 	OPT_OVERLAY,
 	OPT_BUSY,
+	OPT_STDIN,
 };
 
 static const struct option options[] = {
@@ -159,6 +161,7 @@ static const struct option options[] = {
 	{"exec", no_argument, NULL, OPT_EXEC},
 	{"overlay-supported", required_argument, NULL, OPT_OVERLAY},
 	{"busy-threads", required_argument, NULL, OPT_BUSY},
+	{"stdin", no_argument, NULL, OPT_STDIN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -215,6 +218,9 @@ static void parse_option(struct probe *p, int c, char *arg)
 		break;
 	case OPT_EXEC:
 		p->exec = true;
+		break;
+	case OPT_STDIN:
+		p->spec.stdin_fd = 0;
 		break;
 	case OPT_BUSY:
 		p->busy_threads = num(arg);
