@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "builder/sandbox-internal.h"
@@ -117,13 +118,48 @@ static void add_fixup(struct sandbox_plan *p, const char *path, const struct sta
 		(struct sandbox_fixup){.path = xstrdup(path), .st = *st, .remove = remove};
 }
 
-/* Is @rel (no leading '/') in the image? A whiteout (0/0 char device) hides it. */
+static bool is_opaque(int layer_fd, const char *dir)
+{
+	static const char *const names[] = {"trusted.overlay.opaque", "user.overlay.opaque"};
+	_cleanup_close_ int fd =
+		openat(layer_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char value[2];
+
+	for (size_t i = 0; fd >= 0 && i < ARRAY_SIZE(names); i++)
+		if (fgetxattr(fd, names[i], value, sizeof(value)) == 1 && value[0] == 'y')
+			return true;
+	return false;
+}
+
+/* Does this layer hide what lower layers have at @rel (a whiteout, file or opaque dir above it)? */
+static bool layer_hides(int layer_fd, const char *rel)
+{
+	_cleanup_free_ char *prefix = xstrdup(rel);
+	struct stat st;
+
+	for (char *s = strchr(prefix, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (fstatat(layer_fd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return false;
+		if (!S_ISDIR(st.st_mode) || is_opaque(layer_fd, prefix))
+			return true;
+		*s = '/';
+	}
+	return false;
+}
+
+/*
+ * Is @rel (no leading '/') in the image, as overlayfs will show it? A
+ * whiteout (0/0 char device) hides it, and so does a whiteout, a file or an
+ * opaque directory above it in a higher layer.
+ */
 static bool view_lookup(const struct layer_view *v, const char *rel, struct stat *st)
 {
 	for (size_t i = 0; i < v->n; i++) {
-		if (fstatat(v->fds[i], rel, st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		return !(S_ISCHR(st->st_mode) && st->st_rdev == 0);
+		if (fstatat(v->fds[i], rel, st, AT_SYMLINK_NOFOLLOW) == 0)
+			return !(S_ISCHR(st->st_mode) && st->st_rdev == 0);
+		if (v->n > 1 && layer_hides(v->fds[i], rel))
+			return false;
 	}
 	return false;
 }

@@ -150,6 +150,19 @@ expect_eq "$(tree up12)" "" "mount points are not in the upperdir"
 expect_eq "$(step up12 --bind "$T/data:/etc/data" -- cat /etc/data/p)" payload "bind into /etc"
 expect_eq "$(tree up12)" "" "still nothing in the upperdir"
 
+say "opaque directories: marked with user.overlay.opaque, honoured when finding mount points"
+step opq -- sh -c 'rm -rf /var && mkdir -p /var/new && echo x >/var/new/f'
+if command -v python3 >/dev/null; then
+	expect_eq "$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.overlay.opaque").decode())' \
+		"$T/opq/var")" y "opaque xattr"
+fi
+[ -d "$T/lower/var/tmp" ] || fail "the base layer has no /var/tmp; the test assumes it does"
+lowers="lower opq"
+out=$(step up14 --tmpfs /var/tmp -- sh -c 'ls /var | tr "\n" " "; echo t >/var/tmp/t && cat /var/tmp/t')
+lowers=lower
+expect_eq "$out" "new tmp t" "/var/tmp mounted although the opaque /var hides the base layer's"
+expect_eq "$(tree up14)" "" "upperdir"
+
 say "copy mode: a plain rootfs directory, modified in place"
 as_builder mkdir copy copy.work
 sb --exec -- tar -C copy -xf rootfs.tar
