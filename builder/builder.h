@@ -132,6 +132,19 @@ struct sandbox_spec {
 int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
 
 /*
+ * `copy` storage: after a step ran in @rootdir (a plain directory that started
+ * as the merge of @lowerdirs, top first), write what it changed into the empty
+ * @diffdir exactly as overlayfs leaves an upperdir: new and changed entries
+ * (with owner, mode, times and xattrs; hard links kept), the directories they
+ * are in, and a 0/0 character device (a whiteout) for each deleted entry. So
+ * layers/ commits a diff the same way in both storage modes. Entries compare
+ * by type, mode, owner, size, mtime, rdev and symlink target, not content.
+ * Must run where the ids are mapped (in the user namespace, rootless).
+ */
+int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+		      const char *diffdir, struct kiln_error **err);
+
+/*
  * Can an overlayfs be mounted here (in the current namespaces, `userxattr`
  * inside a user namespace) with its upper layer in @dir? Tried once, in a
  * throwaway child and mount namespace, and cached per process. Returns 1, 0,

@@ -72,6 +72,7 @@ struct sandbox_report {
 struct sandbox_fixup {
 	char *path; /* relative to the tree it applies to */
 	struct stat st; /* owner, mode and times to give it back */
+	struct timespec after; /* dir mode, a parent: its mtime after our last creation in it */
 	bool remove; /* dir mode: we created it, remove it afterwards */
 };
 

@@ -164,17 +164,31 @@ static bool view_lookup(const struct layer_view *v, const char *rel, struct stat
 	return false;
 }
 
+/* Dir mode: the fixup that gives @parent its times back, made on first use. */
+static struct sandbox_fixup *parent_fixup(struct sandbox_plan *p, int dfd, const char *parent)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < p->n_fixups; i++)
+		if (!p->fixups[i].remove && streq(p->fixups[i].path, parent))
+			return &p->fixups[i];
+	if (fstatat(dfd, parent, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return NULL;
+	add_fixup(p, parent, &st, false);
+	return &p->fixups[p->n_fixups - 1];
+}
+
 /* Create one missing mount point (or a directory on its way). */
 static int create_one(struct sandbox_plan *p, const struct layer_view *v, const char *rel, bool dir,
 		      struct kiln_error **err)
 {
-	struct stat pst;
 	char *slash = strrchr(rel, '/');
 	_cleanup_free_ char *parent = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup(".");
+	struct sandbox_fixup *pf = v->in_place ? parent_fixup(p, v->create_fd, parent) : NULL;
+	size_t parent_at = pf ? (size_t)(pf - p->fixups) + 1 : 0; /* pf moves with add_fixup() */
+	struct stat st = {0};
 	int r;
 
-	if (v->in_place && fstatat(v->create_fd, parent, &pst, AT_SYMLINK_NOFOLLOW) == 0)
-		add_fixup(p, parent, &pst, false); /* give it its times back afterwards */
 	if (dir) {
 		r = mkdirat(v->create_fd, rel, 0755);
 	} else {
@@ -187,8 +201,11 @@ static int create_one(struct sandbox_plan *p, const struct layer_view *v, const 
 		return 0; /* made already, for an earlier mount point */
 	if (r < 0)
 		return err_sys(err, errno, "create mount point '/%s'", rel);
-	if (v->in_place)
-		add_fixup(p, rel, &pst, true);
+	if (!v->in_place)
+		return 0;
+	if (parent_at && fstatat(v->create_fd, parent, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		p->fixups[parent_at - 1].after = st.st_mtim;
+	add_fixup(p, rel, &st, true);
 	return 0;
 }
 
@@ -248,20 +265,40 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 	p->n_fixups = 0;
 }
 
+/*
+ * Dir mode, after the run: remove the mount points we created, and give their
+ * parents the times they had, unless the step itself changed them meanwhile
+ * (then they keep the step's).
+ */
 void sandbox_plan_undo(struct sandbox_plan *p)
 {
-	for (size_t i = p->n_fixups; p->rootdir_fd >= 0 && i-- > 0;) {
-		const struct sandbox_fixup *f = &p->fixups[i];
-		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+	struct stat cur;
 
-		if (!f->remove) {
-			(void)utimensat(p->rootdir_fd, f->path, ts, AT_SYMLINK_NOFOLLOW);
+	if (p->rootdir_fd < 0)
+		return;
+	for (size_t i = 0; i < p->n_fixups; i++) {
+		struct sandbox_fixup *f = &p->fixups[i];
+
+		if (f->remove || fstatat(p->rootdir_fd, f->path, &cur, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		}
-		if (unlinkat(p->rootdir_fd, f->path, 0) < 0 &&
+		if (cur.st_mtim.tv_sec != f->after.tv_sec ||
+		    cur.st_mtim.tv_nsec != f->after.tv_nsec)
+			f->st = cur; /* the step changed it: keep its times */
+	}
+	for (size_t i = p->n_fixups; i-- > 0;) {
+		const struct sandbox_fixup *f = &p->fixups[i];
+
+		if (f->remove && unlinkat(p->rootdir_fd, f->path, 0) < 0 &&
 		    unlinkat(p->rootdir_fd, f->path, AT_REMOVEDIR) < 0)
 			log_debug("sandbox: remove mount point '/%s': %s", f->path,
 				  strerror(errno));
+	}
+	for (size_t i = 0; i < p->n_fixups; i++) {
+		const struct sandbox_fixup *f = &p->fixups[i];
+		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+
+		if (!f->remove)
+			(void)utimensat(p->rootdir_fd, f->path, ts, AT_SYMLINK_NOFOLLOW);
 	}
 }
 

@@ -175,6 +175,36 @@ expect_eq "$(cat "$T/copy/c")" c "file written in place"
 [ ! -e "$T/copy/etc/resolv.conf" ] || fail "/etc/resolv.conf was left in the rootfs"
 expect_eq "$(cat "$T/copy/etc/hostname")" "$(cat "$T/lower/etc/hostname")" "the image's /etc/hostname"
 expect_eq "$(stat -c %Y "$T/copy/etc")" "$etc_mtime" "mtime of /etc restored"
+sb --rootfs copy --work copy.work -- sh -c 'echo n >/etc/new'
+[ "$(stat -c %Y "$T/copy/etc")" -gt "$etc_mtime" ] || fail "the step's change to /etc's mtime was undone"
+[ ! -e "$T/copy/etc/hosts" ] || fail "/etc/hosts was left in the rootfs"
+
+say "copy mode's diff walk gives what overlayfs gives"
+# one script, run over overlayfs and in copy mode; then the two diffs compare
+script='echo new >/new && mkdir -p /a/b && echo f >/a/b/f && chown -R 1000:1001 /a &&
+	echo more >>/etc/passwd && chmod 600 /etc/group && rm /bin/ls && rm -rf /usr/sbin &&
+	ln -s /a/b/f /link && echo h >/h1 && ln /h1 /h2 && mkfifo /fifo && touch -d @1 /home &&
+	rm /bin/cat && mkdir /bin/cat && rmdir /var/tmp && echo t >/var/tmp'
+step ovl -- sh -c "$script"
+as_builder mkdir copy2 copy2.work diff2
+sb --exec -- tar -C copy2 -xf rootfs.tar
+sb --rootfs copy2 --work copy2.work -- sh -c "$script"
+sb --rootfs copy2 --lower lower --diff diff2
+# type, mode, owner, (size and link target for non-directories), whiteouts' device numbers
+listing() {
+	(cd "$T/$1" && find . -mindepth 1 ! -type d -printf '%p %y %m %U:%G %s %l\n' &&
+		find . -mindepth 1 -type d -printf '%p %y %m %U:%G\n' &&
+		find . -type c -exec stat -c '%n %t:%T' {} +) | sort
+}
+listing ovl >"$T/ovl.list"
+listing diff2 >"$T/diff2.list"
+diff -u "$T/ovl.list" "$T/diff2.list" >&2 || fail "the copy-mode diff differs from overlayfs's upperdir"
+grep -q '^./bin/ls c 0 ' "$T/diff2.list" || fail "no whiteout for /bin/ls: $(cat "$T/diff2.list")"
+expect_eq "$(stat -c %i "$T/diff2/h1")" "$(stat -c %i "$T/diff2/h2")" "hard link kept"
+expect_eq "$(stat -c %Y "$T/diff2/home")" 1 "directory times"
+expect_eq "$(sb --rootfs copy2 --lower lower --diff diff3 2>&1 || true)" \
+	"sandbox-probe: error: diff 'copy2': open diff directory 'diff3': No such file or directory" \
+	"error for a missing diff directory"
 
 say "60 layers with long paths: more overlay options than mount(2) takes"
 as_builder sh -c 'for i in $(seq 1 60); do

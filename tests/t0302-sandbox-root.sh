@@ -70,3 +70,22 @@ tar -C "$T/copy" -xf "$(busybox_rootfs_tar)"
 "$PROBE" --rootfs "$T/copy" --work "$T/copy.work" -- sh -c 'echo c >/c && chown 123:456 /c'
 expect_eq "$(stat -c %u:%g "$T/copy/c")" 123:456 "owner in copy mode"
 [ ! -e "$T/copy/etc/hosts" ] || fail "/etc/hosts was left in the rootfs"
+
+say "copy mode's diff walk gives what overlayfs gives, as root"
+script='echo new >/new && mkdir -p /a/b && echo f >/a/b/f && chown -R 1000:1001 /a &&
+	echo more >>/etc/passwd && rm /bin/ls && rm -rf /usr/sbin && ln -s /a/b/f /link &&
+	setpriv --help >/dev/null 2>&1; rm /bin/cat && mkdir /bin/cat'
+step ovl -- sh -c "$script"
+mkdir "$T/copy2" "$T/copy2.work" "$T/diff2"
+tar -C "$T/copy2" -xf "$(busybox_rootfs_tar)"
+"$PROBE" --rootfs "$T/copy2" --work "$T/copy2.work" -- sh -c "$script"
+"$PROBE" --rootfs "$T/copy2" --lower "$T/lower" --diff "$T/diff2"
+listing() {
+	(cd "$T/$1" && find . -mindepth 1 ! -type d -printf '%p %y %m %U:%G %s %l\n' &&
+		find . -mindepth 1 -type d -printf '%p %y %m %U:%G\n' &&
+		find . -type c -exec stat -c '%n %t:%T' {} +) | sort
+}
+listing ovl >"$T/ovl.list"
+listing diff2 >"$T/diff2.list"
+diff -u "$T/ovl.list" "$T/diff2.list" >&2 || fail "the copy-mode diff differs from overlayfs's upperdir"
+grep -q '^./a/b/f f 644 1000:1001 ' "$T/diff2.list" || fail "owners: $(cat "$T/diff2.list")"

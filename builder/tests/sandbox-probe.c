@@ -5,6 +5,8 @@
  *
  *   sandbox-probe [--userns] --exec -- CMD...            CMD as root of our user namespace
  *   sandbox-probe [--userns] --overlay-supported DIR     prints 1 or 0
+ *   sandbox-probe [--userns] --rootfs DIR --lower DIR... --diff DIFF
+ *                                                        copy storage's diff
  *   sandbox-probe [--userns] (--lower DIR... --upper DIR | --rootfs DIR) --work DIR
  *                 [--network none|host] [--uid N] [--gid N] [--groups N,N...]
  *                 [--cwd DIR] [--hostname NAME] [--env K=V]...
@@ -45,6 +47,7 @@ struct probe {
 	gid_t *groups;
 	bool userns, exec;
 	const char *overlay_dir;
+	const char *diff_dir;
 	unsigned repeat;
 	unsigned busy_threads;
 };
@@ -140,6 +143,7 @@ enum {
 	OPT_OVERLAY,
 	OPT_BUSY,
 	OPT_STDIN,
+	OPT_DIFF,
 };
 
 static const struct option options[] = {
@@ -162,6 +166,7 @@ static const struct option options[] = {
 	{"overlay-supported", required_argument, NULL, OPT_OVERLAY},
 	{"busy-threads", required_argument, NULL, OPT_BUSY},
 	{"stdin", no_argument, NULL, OPT_STDIN},
+	{"diff", required_argument, NULL, OPT_DIFF},
 	{NULL, 0, NULL, 0},
 };
 
@@ -218,6 +223,9 @@ static void parse_option(struct probe *p, int c, char *arg)
 		break;
 	case OPT_EXEC:
 		p->exec = true;
+		break;
+	case OPT_DIFF:
+		p->diff_dir = arg;
 		break;
 	case OPT_STDIN:
 		p->spec.stdin_fd = 0;
@@ -311,6 +319,13 @@ int main(int argc, char **argv)
 			return fail_with(e);
 		printf("%d\n", r);
 		return 0;
+	}
+	if (p.diff_dir) {
+		r = sandbox_copy_diff(p.spec.rootdir ? p.spec.rootdir : ".",
+				      (const char *const *)strv_argv(&p.lowers), p.lowers.n,
+				      p.diff_dir, &e);
+		strv_clear(&p.lowers);
+		return r < 0 ? fail_with(e) : 0;
 	}
 	if (optind >= argc)
 		die("no command given%s", "");
