@@ -163,10 +163,10 @@ static int put_item(struct digester *d, const struct copy_item *it, struct kiln_
 			put_bytes(d, dg, sizeof(dg));
 		return r;
 	}
-	r = put_node(d, &n, err);
-	if (r >= 0 && S_ISDIR(it->st.st_mode))
-		r = copy_walk_item(d->o, it, &n, &digest_ops, d, err);
-	return r;
+	/* a directory source's own metadata never lands in the image: only its contents */
+	if (S_ISDIR(it->st.st_mode))
+		return copy_walk_item(d->o, it, &n, &digest_ops, d, err);
+	return put_node(d, &n, err);
 }
 
 static void put_options(struct digester *d, const struct copy_plan *p)

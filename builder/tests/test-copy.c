@@ -2,6 +2,7 @@
 /* COPY rules: destinations, wildcards, directories, symlinks, escapes, owners, modes. */
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 
 #include "copy-test.h"
 
@@ -542,6 +543,36 @@ TEST(special_files)
 	ASSERT_TRUE(t_exists(rootfd, "sp/f"));
 }
 
+TEST(xattrs_user_and_capability_only)
+{
+	char buf[64];
+	ssize_t n;
+
+	t_reset();
+	t_write(ctxfd, "x/f", "F", 0755);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/ctx/x/f", top);
+		if (setxattr(path, "user.kiln", "yes", 3, 0) < 0) {
+			printf("# skip: no user xattrs on %s\n", top);
+			return;
+		}
+		if (geteuid() == 0)
+			setxattr(path, "trusted.kiln", "no", 2, 0);
+	}
+	ASSERT_EQ(COPY1("/x", "x"), 0);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/root/x/f", top);
+		n = getxattr(path, "user.kiln", buf, sizeof(buf));
+		ASSERT_EQ(n, 3);
+		ASSERT_TRUE(memcmp(buf, "yes", 3) == 0);
+		ASSERT_TRUE(getxattr(path, "trusted.kiln", buf, sizeof(buf)) < 0);
+	}
+}
+
 TEST(directory_mtime_kept)
 {
 	struct timespec t[2] = {{1500000000, 0}, {1500000000, 0}};
@@ -616,6 +647,7 @@ int main(void)
 		TAP_ENTRY(hardlinks_stay_hardlinks),
 		TAP_ENTRY(heredoc_inline_source),
 		TAP_ENTRY(special_files),
+		TAP_ENTRY(xattrs_user_and_capability_only),
 		TAP_ENTRY(directory_mtime_kept),
 		TAP_ENTRY(result_lists_what_was_written),
 		TAP_ENTRY(copy_from_another_root),
