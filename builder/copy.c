@@ -84,7 +84,10 @@ static int set_meta(struct copier *c, int fd, int src_fd, const struct stat *st,
 	return 0;
 }
 
-/* Make room for a non-directory called @name. */
+/*
+ * Make room for a non-directory called @name: whatever is there goes, a
+ * directory too (Docker replaces a directory by a file of the same name).
+ */
 static int prepare_target(int dir, const char *name, const char *what, struct kiln_error **err)
 {
 	struct stat st;
@@ -92,8 +95,7 @@ static int prepare_target(int dir, const char *name, const char *what, struct ki
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : err_sys(err, errno, "stat '%s'", what);
 	if (S_ISDIR(st.st_mode))
-		return err_new(err, KILN_ERR_INPUT, EISDIR,
-			       "cannot overwrite directory '/%s' with a non-directory", what);
+		return fs_rm_rf(dir, name, err) < 0 ? err_wrap(err, "replace '/%s'", what) : 0;
 	if (unlinkat(dir, name, 0) < 0)
 		return err_sys(err, errno, "replace '%s'", what);
 	return 0;
@@ -256,7 +258,11 @@ static int write_node(struct copier *c, struct copy_node *n, int dir, const char
 
 /* ---- directories (walk callbacks) ---------------------------------------------------- */
 
-/* An existing symlink where a directory goes: follow it inside the root when it leads to one. */
+/*
+ * Something already where a directory goes: a directory is reused, a symlink
+ * is followed inside the root when it leads to one (/lib -> usr/lib stays),
+ * anything else is replaced.
+ */
 static int enter_existing(struct copier *c, struct copy_node *n, int dir, const struct stat *st,
 			  struct kiln_error **err)
 {
@@ -272,10 +278,6 @@ static int enter_existing(struct copier *c, struct copy_node *n, int dir, const 
 	if (S_ISLNK(st->st_mode) &&
 	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0)
 		return 1;
-	if (!S_ISLNK(st->st_mode))
-		return err_new(err, KILN_ERR_INPUT, ENOTDIR,
-			       "cannot copy directory '%s' onto non-directory '/%s'", n->rel.buf,
-			       path);
 	if (unlinkat(dir, n->name, 0) < 0)
 		return err_sys(err, errno, "replace '/%s'", path);
 	return 0;
@@ -481,14 +483,30 @@ static int place_item(struct copier *c, const struct copy_plan *p, struct copy_i
 	return place_file(c, p, it, err);
 }
 
-/* Several sources need a directory: written with a trailing '/' or already one. */
+/* How many of the sources as written matched something (items come in source order). */
+static size_t sources_used(const struct copy_plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += i == 0 || !streq(p->items[i].pattern, p->items[i - 1].pattern);
+	return n;
+}
+
+/*
+ * Several sources need a directory: written with a trailing '/' or already
+ * one. One wildcard matching several files makes the destination a directory
+ * (buildah accepts "COPY *.txt /testdir"; taking the last match as the file,
+ * as it does, would lose the others silently).
+ */
 static int check_several(struct copier *c, struct copy_plan *p, struct kiln_error **err)
 {
 	_cleanup_close_ int fd = -1;
 
 	if (p->n < 2 || p->dest_is_dir)
 		return 0;
-	if (copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
+	if (sources_used(p) == 1 ||
+	    copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
 		p->dest_is_dir = true;
 		return 0;
 	}

@@ -83,6 +83,22 @@ TEST(directory_onto_file_fails)
 	ASSERT_TRUE(t_content_is(rootfd, "f", "F"));
 }
 
+TEST(entries_replace_what_is_in_the_way)
+{
+	/* buildah-conformance replace/symlink-with-directory, both orders */
+	t_reset();
+	t_write(ctxfd, "tree1/maybe-directory", "a file\n", 0444);
+	t_write(ctxfd, "tree1/directory/file-in-directory", "f", 0444);
+	t_write(ctxfd, "tree2/maybe-directory/file-in-maybe-directory", "g", 0444);
+	ASSERT_EQ(COPY1("/", "tree1/"), 0);
+	ASSERT_EQ(COPY1("/", "tree2/"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory/file-in-maybe-directory", "g"));
+	ASSERT_EQ(COPY1("/", "tree1/"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory", "a file\n"));
+	/* read-only sources copy fine and keep their modes */
+	ASSERT_EQ(t_lstat(rootfd, "directory/file-in-directory").st_mode & 07777, 0444);
+}
+
 TEST(several_sources_need_directory)
 {
 	char *msg = NULL;
@@ -134,6 +150,14 @@ TEST(wildcards)
 	ASSERT_TRUE(t_content_is(rootfd, "s/f", "F2"));
 	ASSERT_EQ(COPY1("/br", "\\[x\\]"), 0);
 	ASSERT_TRUE(t_content_is(rootfd, "br", "brackets"));
+	/* a wildcard matching several makes a directory, even with another matching nothing
+	 * (buildah-bud copy-globs: Containerfile, Containerfile.missing) */
+	ASSERT_EQ(COPY1("/testdir", "*.txt"), 0);
+	ASSERT_TRUE(t_exists(rootfd, "testdir/a.txt") && t_exists(rootfd, "testdir/b.txt"));
+	ASSERT_EQ(COPY1("/testdir2", "*foo", "*.txt"), 0);
+	ASSERT_TRUE(t_exists(rootfd, "testdir2/a.txt") && t_exists(rootfd, "testdir2/b.txt"));
+	/* but two sources written out need a directory */
+	ASSERT_TRUE(COPY1("/testdir3", "a.txt", "*.txt") < 0);
 	/* a wildcard matching one file behaves as that file */
 	ASSERT_EQ(COPY1("/one", "c.*"), 0);
 	ASSERT_TRUE(t_content_is(rootfd, "one", "C"));
@@ -627,6 +651,7 @@ int main(void)
 		TAP_ENTRY(existing_directory_receives_file),
 		TAP_ENTRY(directory_copies_contents),
 		TAP_ENTRY(directory_onto_file_fails),
+		TAP_ENTRY(entries_replace_what_is_in_the_way),
 		TAP_ENTRY(several_sources_need_directory),
 		TAP_ENTRY(wildcards),
 		TAP_ENTRY(missing_source_names_it),
