@@ -127,6 +127,8 @@ struct expand {
 	const char *pattern;
 	size_t pivot;
 	size_t matched;
+	size_t first; /* this source's first item */
+	bool globstar; /* the pattern has "**": one path may be reached twice */
 };
 
 static void add_match(struct expand *x, const char *ctxpath)
@@ -134,6 +136,9 @@ static void add_match(struct expand *x, const char *ctxpath)
 	struct copy_item *it;
 	const char *slash = strrchr(ctxpath, '/');
 
+	for (size_t i = x->first; x->globstar && i < x->plan->n; i++)
+		if (streq(x->plan->items[i].ctxpath, ctxpath))
+			return;
 	ALLOC_GROW(x->plan->items, x->plan->n + 1, x->plan->alloc);
 	it = &x->plan->items[x->plan->n++];
 	memset(it, 0, sizeof(*it));
@@ -190,6 +195,38 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 	return 0;
 }
 
+/* "**": any number of directories, zero included (symlinks are not followed). */
+static int expand_globstar(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
+			   struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+	_cleanup_strbuf_ struct strbuf path = STRBUF_INIT;
+	_cleanup_close_ int fd = -1;
+	int r = expand_at(x, comps, n, i + 1, dir, err);
+
+	if (r < 0)
+		return r;
+	fd = fs_open_in(x->o->src_root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT,
+			NULL);
+	if (fd < 0)
+		return 0;
+	r = list_dir(fd, &names, err);
+	strv_foreach(&names, name) {
+		struct stat st;
+		bool descend;
+
+		if (r < 0)
+			break;
+		if (fstatat(fd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		join(&path, dir, *name);
+		if (ignored(x->o, path.buf, true, &descend) && !descend)
+			continue;
+		r = expand_globstar(x, comps, n, i, path.buf, err);
+	}
+	return r;
+}
+
 static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
 		     struct kiln_error **err)
 {
@@ -199,6 +236,8 @@ static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const c
 		add_match(x, dir);
 		return 0;
 	}
+	if (streq(comps[i], "**"))
+		return expand_globstar(x, comps, n, i, dir, err);
 	if (has_glob(comps[i]))
 		return expand_glob(x, comps, n, i, dir, err);
 	join(&path, dir, comps[i]);
@@ -238,7 +277,11 @@ static int add_url(const struct copy_opts *o, struct copy_plan *plan, const char
 static int expand_source(const struct copy_opts *o, struct copy_plan *plan, const char *pattern,
 			 struct kiln_error **err)
 {
-	struct expand x = {.o = o, .plan = plan, .pattern = pattern};
+	struct expand x = {.o = o,
+			   .plan = plan,
+			   .pattern = pattern,
+			   .first = plan->n,
+			   .globstar = strstr(pattern, "**") != NULL};
 	_cleanup_free_ char *clean = NULL;
 	_cleanup_strv_ struct strv comps = STRV_INIT;
 	char *save = NULL;
