@@ -83,10 +83,11 @@ void copy_patterns_clear(struct copy_patterns *p);
 /* ---- stat cache ------------------------------------------------------------- */
 
 /*
- * (path, size, mtime_ns, ino, dev) -> SHA-256 of the content, kept in a file
- * the builder names. Entries whose mtime is within 2 s of the time they are
- * looked at are not stored (git's racy-entry rule: a same-tick rewrite could
- * keep size and mtime).
+ * (path, size, mtime_ns, ctime_ns, ino, dev) -> SHA-256 of the content, kept
+ * in a file the builder names (one per source root: paths are relative to
+ * it). ctime catches a rewrite in place that puts the mtime back. Entries
+ * whose mtime or ctime is within 2 s of the cache's loading are not stored
+ * (git's racy-entry rule: a same-tick rewrite could keep size and times).
  */
 struct copy_stat_cache;
 
