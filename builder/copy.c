@@ -363,23 +363,38 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 static int file_target(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
 		       int *ret_dir, char **ret_dirpath, char **ret_name, struct kiln_error **err)
 {
+	bool into_dir = p->dest_is_dir || p->n > 1 || streq(p->dest, "/");
 	_cleanup_free_ char *dir = NULL;
 	char *slash;
 	int r;
 
-	if (p->dest_is_dir || p->n > 1 || streq(p->dest, "/")) {
-		dir = item_dir(p, it, false);
-		*ret_name = xstrdup(it->name);
-		return copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
+	*ret_dir = -1;
+	/* an existing directory (through symlinks in the image) receives the file */
+	if (!into_dir &&
+	    copy_dest_dir(c->root, p->dest, false, NULL, ret_dir, ret_dirpath, NULL) >= 0)
+		into_dir = true;
+	if (into_dir && !*it->name) {
+		if (*ret_dir >= 0) {
+			close(TAKE_FD(*ret_dir));
+			free(TAKE_PTR(*ret_dirpath));
+		}
+		return err_new(err, KILN_ERR_INPUT, EINVAL,
+			       "cannot tell a file name from '%s': name the destination file",
+			       it->pattern);
 	}
-	if (copy_dest_dir(c->root, p->dest, false, NULL, ret_dir, ret_dirpath, NULL) >= 0) {
+	if (*ret_dir >= 0) {
 		*ret_name = xstrdup(it->name);
 		return 0;
 	}
-	dir = xstrdup(p->dest);
-	slash = strrchr(dir, '/');
-	*ret_name = xstrdup(slash + 1);
-	slash[slash == dir] = '\0';
+	if (into_dir) {
+		dir = item_dir(p, it, false);
+		*ret_name = xstrdup(it->name);
+	} else {
+		dir = xstrdup(p->dest);
+		slash = strrchr(dir, '/');
+		*ret_name = xstrdup(slash + 1);
+		slash[slash == dir] = '\0';
+	}
 	r = copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
 	if (r < 0)
 		free(TAKE_PTR(*ret_name));

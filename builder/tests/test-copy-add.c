@@ -382,6 +382,16 @@ TEST(add_url)
 	t_write(topfd, "srv/file.txt", "changed\n", 0644);
 	ASSERT_EQ(copy_digest(&o, hex2, NULL), 0);
 	ASSERT_TRUE(strcmp(hex, hex2) != 0);
+	/* a URL without a file name needs one in the destination */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", server_port);
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "name the destination file"));
+	free(msg);
+	msg = NULL;
+	o.dest = "/index.html";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(S_ISREG(t_lstat(rootfd, "index.html").st_mode));
+	o.dest = "/dl/";
 	/* not found: an error naming the URL */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing", server_port);
 	ASSERT_TRUE(t_copy(&o, &msg) < 0);
