@@ -68,6 +68,16 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The conformance trees are read-only: writing into a copy of one needs root's DAC
+ * override, which the builder has inside its user namespace. */
+static bool need_root(void)
+{
+	if (geteuid() == 0)
+		return true;
+	printf("# skip: not root (copies of read-only trees are written to again)\n");
+	return false;
+}
+
 static bool tree_is(const char *dir, const char *want)
 {
 	struct strv l = STRV_INIT;
@@ -120,7 +130,7 @@ TEST(bud_copy_parents_hardlinks)
 {
 	int stage;
 
-	if (!use_context("buildah-bud/bud/copy-parents"))
+	if (!need_root() || !use_context("buildah-bud/bud/copy-parents"))
 		return;
 	/* stage 0: COPY --parents ./x/ ./y/ /, then the RUN lines' links */
 	ASSERT_EQ(COPYP("/", true, "./x/", "./y/"), 0);
@@ -146,6 +156,7 @@ TEST(bud_copy_parents_hardlinks)
 		  t_lstat(rootfd, "parents_dir_point/z/hardlink-a.txt").st_ino);
 	close(rootfd);
 	rootfd = openat(topfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	t_make_writable(topfd, "root2");
 	fs_rm_rf(topfd, "root2", NULL);
 }
 
@@ -243,7 +254,8 @@ TEST(conformance_replace_symlink_with_directory)
 	static const char *const orders[][2] = {{"tree1/", "tree2/"}, {"tree2/", "tree1/"}};
 
 	for (size_t i = 0; i < ARRAY_SIZE(orders); i++) {
-		if (!use_context("buildah-conformance/testdata/replace/symlink-with-directory"))
+		if (!need_root() ||
+		    !use_context("buildah-conformance/testdata/replace/symlink-with-directory"))
 			return;
 		ASSERT_EQ(COPYP("/", false, orders[i][0]), 0);
 		ASSERT_EQ(COPYP("/", false, orders[i][1]), 0);
