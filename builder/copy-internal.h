@@ -16,6 +16,25 @@
  *
  * Before copying, copy_digest() gives the step's content key (what lands in the
  * image, never mtimes), so the builder can skip the copy on a cache hit.
+ *
+ * How the builder calls it, for one COPY/ADD step:
+ *
+ *	struct copy_opts o = {.src_root = ctx_fd, .sources = srcs, .n_sources = n,
+ *			      .dest = dest, .workdir = cfg_workdir, .add = is_add,
+ *			      .stat_cache = sc};
+ *	copy_chmod_parse(flag_chmod, &o.chmod, err);       (when --chmod= is given)
+ *	copy_patterns_add(&ex, pattern) for each --exclude; o.excludes = &ex;
+ *	.dockerignore (context only): o.excluded, o.may_contain_included, o.exclude_ud
+ *	heredocs: o.inlines = {name, body, len}, o.n_inlines
+ *	--chown: copy_chown_resolve(root_fd, spec, &o.chown, err) needs the image root;
+ *	         before the root is mounted, hash the spec text into the step key
+ *	         instead (the parent key fixes what the names resolve to)
+ *	copy_digest(&o, hex, err)  -> look the step up; on a hit, stop here
+ *	mount the step's root; copy_run(root_fd, &o, &res, err)
+ *	copy_stat_cache_save(sc, err) once per build; copy_stat_cache_free(sc)
+ *
+ * One stat cache per source root (its paths are relative to it): the
+ * context's, e.g. under KILN_ROOT/cache/, and none for --from stages.
  */
 #include <stdbool.h>
 #include <stddef.h>
