@@ -313,13 +313,17 @@ static int open_item(const struct copy_opts *o, struct copy_item *it, struct kil
 		return 0;
 	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
 			    O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, FS_IN_ROOT, NULL);
-	if (it->fd < 0 || fstat(it->fd, &it->st) < 0) {
-		int e = it->fd == -ENXIO ? ENXIO : ENOENT;
-
-		return err_new(err, KILN_ERR_INPUT, e, "source '%s': %s", it->pattern,
-			       e == ENOENT ? "no such file or directory in the build context"
-					   : "cannot read a socket");
-	}
+	if (it->fd == -ENOENT || it->fd == -ENOTDIR)
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
+			       "source '%s': no such file or directory in the build context",
+			       it->pattern);
+	if (it->fd == -ENXIO)
+		return err_new(err, KILN_ERR_INPUT, ENXIO, "source '%s': cannot copy a socket",
+			       it->pattern);
+	if (it->fd < 0)
+		return err_sys(err, -it->fd, "source '%s'", it->pattern);
+	if (fstat(it->fd, &it->st) < 0)
+		return err_sys(err, errno, "source '%s'", it->pattern);
 	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) && !descend)
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory (excluded by .dockerignore)",

@@ -167,12 +167,21 @@ TEST(missing_source_names_it)
 {
 	char *msg = NULL;
 	static const char *const src[] = {"nope.txt"};
+	static const char *src_loop[1];
 	struct copy_opts o = t_opts("/", src, 1);
 
 	t_reset();
 	ASSERT_TRUE(t_copy(&o, &msg) < 0);
 	ASSERT_TRUE(t_contains(msg, "'nope.txt'"));
 	ASSERT_TRUE(t_contains(msg, "no such file or directory"));
+	free(msg);
+	msg = NULL;
+	/* a symlink loop says so */
+	t_symlink(ctxfd, "loop", "loop");
+	src_loop[0] = "loop";
+	o.sources = src_loop;
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "source 'loop': Too many levels of symbolic links"));
 	free(msg);
 }
 
