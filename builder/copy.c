@@ -158,6 +158,8 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	uint64_t bytes = 0;
 	int r;
 
+	if (h && streq(h->dir, dirpath) && streq(h->name, name))
+		return 0; /* the same file named twice: it is there already */
 	if (h) {
 		r = prepare_target(dir, name, what, err);
 		return r < 0 ? r : hl_link(c, h, dir, name, what, err);

@@ -534,6 +534,10 @@ TEST(hardlinks_stay_hardlinks)
 	b = t_lstat(rootfd, "h/z");
 	ASSERT_EQ(a.st_ino, b.st_ino);
 	ASSERT_EQ(a.st_nlink, 2);
+	/* the same linked file named twice, and both names as sources */
+	ASSERT_EQ(COPY1("/twice/", "d/a", "d/a", "d/z"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "twice/a", "A"));
+	ASSERT_EQ(t_lstat(rootfd, "twice/a").st_ino, t_lstat(rootfd, "twice/z").st_ino);
 }
 
 TEST(heredoc_inline_source)
