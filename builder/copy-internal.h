@@ -232,7 +232,7 @@ struct copy_node {
 	bool announced; /* enter() was called (lazy for excluded-but-walked dirs) */
 	int dst_fd; /* copy: the destination directory made for this dir */
 	char *dst_path; /* copy: its path below the destination root */
-	bool dst_created; /* copy: made by this copy, so it gets the source's metadata */
+	bool dst_meta; /* copy: gets the source's metadata when left (made or reused) */
 };
 
 struct copy_walk_ops {

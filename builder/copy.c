@@ -263,7 +263,9 @@ static int write_node(struct copier *c, struct copy_node *n, int dir, const char
 /*
  * Something already where a directory goes: a directory is reused, a symlink
  * is followed inside the root when it leads to one (/lib -> usr/lib stays),
- * anything else is replaced.
+ * anything else is replaced. A reused directory takes the source's owner,
+ * mode and times too, as in BuildKit and buildah (and Docker's untar): only
+ * the destination directory itself keeps its own.
  */
 static int enter_existing(struct copier *c, struct copy_node *n, int dir, const struct stat *st,
 			  struct kiln_error **err)
@@ -275,11 +277,14 @@ static int enter_existing(struct copier *c, struct copy_node *n, int dir, const 
 		if (n->dst_fd < 0)
 			return err_sys(err, errno, "open '/%s'", path);
 		n->dst_path = TAKE_PTR(path);
+		n->dst_meta = true;
 		return 1;
 	}
 	if (S_ISLNK(st->st_mode) &&
-	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0)
+	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0) {
+		n->dst_meta = true;
 		return 1;
+	}
 	if (unlinkat(dir, n->name, 0) < 0)
 		return err_sys(err, errno, "replace '/%s'", path);
 	return 0;
@@ -296,13 +301,13 @@ static int cb_enter(void *ud, struct copy_node *n, struct kiln_error **err)
 		r = enter_existing(c, n, dir, &st, err);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	n->dst_path = join_path(n->parent->dst_path, n->name);
 	if (mkdirat(dir, n->name, 0700) < 0)
-		return err_sys(err, errno, "mkdir '/%s/%s'", n->parent->dst_path, n->name);
+		return err_sys(err, errno, "mkdir '/%s'", n->dst_path);
 	n->dst_fd = openat(dir, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (n->dst_fd < 0)
-		return err_sys(err, errno, "open '/%s/%s'", n->parent->dst_path, n->name);
-	n->dst_path = join_path(n->parent->dst_path, n->name);
-	n->dst_created = true;
+		return err_sys(err, errno, "open '/%s'", n->dst_path);
+	n->dst_meta = true;
 	record(c, n->dst_path, "", true);
 	return 0;
 }
@@ -314,7 +319,7 @@ static int cb_leaf(void *ud, struct copy_node *n, struct kiln_error **err)
 
 static int cb_leave(void *ud, struct copy_node *n, struct kiln_error **err)
 {
-	if (!n->dst_created)
+	if (!n->dst_meta)
 		return 0;
 	return set_meta(ud, n->dst_fd, n->fd, &n->st, n->dst_path, err);
 }

@@ -610,6 +610,32 @@ TEST(xattrs_user_and_capability_only)
 	}
 }
 
+TEST(reused_directory_takes_source_metadata)
+{
+	/* checked against buildah: FROM scratch; COPY a/ /; COPY --chown=7:7 b/ / */
+	struct timespec t[2] = {{1000000000, 0}, {1000000000, 0}};
+	static const char *const src[] = {"b/"};
+	struct copy_opts o = t_opts("/", src, 1);
+	struct stat st;
+
+	t_reset();
+	t_write(ctxfd, "a/d/x", "x", 0644);
+	t_write(ctxfd, "b/d/y", "y", 0644);
+	fchmodat(ctxfd, "b/d", 0700, 0);
+	utimensat(ctxfd, "b/d", t, 0);
+	ASSERT_EQ(COPY1("/", "a/"), 0);
+	o.chown = (struct copy_chown){.set = true, .uid = 7, .gid = 7};
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	st = t_lstat(rootfd, "d");
+	ASSERT_EQ(st.st_mode & 07777, 0700);
+	ASSERT_EQ(st.st_mtim.tv_sec, 1000000000);
+	if (geteuid() == 0)
+		ASSERT_EQ(st.st_uid, 7);
+	ASSERT_TRUE(t_exists(rootfd, "d/x") && t_exists(rootfd, "d/y"));
+	/* the destination directory itself keeps its own */
+	ASSERT_EQ(t_lstat(rootfd, ".").st_mode & 07777, 0755);
+}
+
 TEST(directory_mtime_kept)
 {
 	struct timespec t[2] = {{1500000000, 0}, {1500000000, 0}};
@@ -686,6 +712,7 @@ int main(void)
 		TAP_ENTRY(heredoc_inline_source),
 		TAP_ENTRY(special_files),
 		TAP_ENTRY(xattrs_user_and_capability_only),
+		TAP_ENTRY(reused_directory_takes_source_metadata),
 		TAP_ENTRY(directory_mtime_kept),
 		TAP_ENTRY(result_lists_what_was_written),
 		TAP_ENTRY(copy_from_another_root),
