@@ -326,8 +326,7 @@ static int cb_leave(void *ud, struct copy_node *n, struct kiln_error **err)
 
 static const struct copy_walk_ops copy_ops = {cb_enter, cb_leaf, cb_leave};
 
-/* ---- placing the items ------------------------------------------------------------------------
- */
+/* ---- placing the items ---------------------------------------------------------------- */
 
 static char *item_dir(const struct copy_plan *p, const struct copy_item *it, bool is_dir)
 {
