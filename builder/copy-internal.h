@@ -163,6 +163,8 @@ struct copy_opts {
 	struct timespec inline_mtime; /* mtime of heredoc files (0 = now) */
 
 	struct copy_stat_cache *stat_cache; /* for copy_digest(); may be NULL */
+	/* Threads copying file contents in copy_run(): 0 = one per CPU (at most 4), 1 = none. */
+	unsigned jobs;
 };
 
 /* What copy_run() wrote: paths relative to the destination root, no leading '/'. */
@@ -233,6 +235,8 @@ struct copy_node {
 	int dst_fd; /* copy: the destination directory made for this dir */
 	char *dst_path; /* copy: its path below the destination root */
 	bool dst_meta; /* copy: gets the source's metadata when left (made or reused) */
+	bool serial; /* copy: reached through a symlink in the image: no parallel jobs */
+	struct copy_dref *src_ref, *dst_ref; /* copy: shared with the pool's jobs */
 };
 
 struct copy_walk_ops {
@@ -249,6 +253,41 @@ int copy_walk_item(const struct copy_opts *o, const struct copy_item *item, stru
 int copy_node_open(const struct copy_node *n, struct kiln_error **err);
 /* A symlink node's target. */
 int copy_node_readlink(const struct copy_node *n, struct strbuf *ret, struct kiln_error **err);
+
+/* The pool copying file contents in parallel (copy-pool.c). */
+struct copy_dref {
+	int fd; /* owned; closed by the last release */
+	unsigned refs; /* under the pool's lock */
+	struct copy_dref *src; /* for a destination directory: its source (one reference) */
+	bool meta; /* apply @st to it when the last reference goes */
+	struct stat st;
+	char *path; /* below the destination root, for messages */
+};
+
+struct copy_job {
+	struct copy_dref *src, *dst; /* the directories; the job holds a reference on each */
+	char *name; /* the entry, in both */
+	char *what; /* its destination path, for messages and the result list */
+	struct stat st;
+};
+
+struct copy_pool_ops {
+	int (*run)(void *ud, const struct copy_job *j, struct kiln_error **err);
+	int (*dir_done)(void *ud, struct copy_dref *d, struct kiln_error **err);
+};
+
+struct copy_pool;
+/* NULL when no thread could be started (then copy serially). */
+struct copy_pool *copy_pool_new(unsigned workers, const struct copy_pool_ops *ops, void *ud);
+/* A shared directory holding a dup of @fd, with one reference for the caller. */
+struct copy_dref *copy_pool_dref(struct copy_pool *p, int fd, struct copy_dref *src);
+void copy_pool_release(struct copy_pool *p, struct copy_dref *d);
+/* Queue @j (takes its strings); -ECANCELED once a job failed. */
+int copy_pool_submit(struct copy_pool *p, struct copy_job *j);
+/* Wait for every queued job; the first failure, if any. */
+int copy_pool_drain(struct copy_pool *p, struct kiln_error **err);
+/* Stop and join the threads, close what is left. */
+void copy_pool_free(struct copy_pool *p);
 
 /* Archives (ADD). */
 bool copy_is_archive(int fd);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* COPY rules: destinations, wildcards, directories, symlinks, escapes, owners, modes. */
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -682,6 +683,83 @@ TEST(copy_from_another_root)
 	ASSERT_TRUE(t_content_is(rootfd, "bin/myexe", "symlink-test"));
 }
 
+/* "path mode uid:gid size mtime content" for every entry below @dir, sorted. */
+static void describe(int dfd, const char *dir, struct strv *out)
+{
+	struct strv names = STRV_INIT;
+	int fd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strv_push(&names, de->d_name);
+	if (d)
+		closedir(d);
+	strv_foreach(&names, name) {
+		char path[512], *data;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, *name);
+		st = t_lstat(dfd, path);
+		data = S_ISREG(st.st_mode) ? t_read(dfd, path) : NULL;
+		strv_pushf(out, "%s %o %u:%u %lld %lld.%09ld %s", strchr(path, '/') + 1, st.st_mode,
+			   st.st_uid, st.st_gid, (long long)st.st_size,
+			   (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, data ? data : "");
+		free(data);
+		if (S_ISDIR(st.st_mode))
+			describe(dfd, path, out);
+	}
+	strv_clear(&names);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+TEST(parallel_copy_equals_serial)
+{
+	static const char *const src[] = {"big"};
+	struct copy_opts o = t_opts("/serial", src, 1);
+	struct strv a = STRV_INIT, b = STRV_INIT;
+	char *ja, *jb;
+
+	t_reset();
+	for (int i = 0; i < 40; i++)
+		for (int k = 0; k < 12; k++) {
+			char path[64], data[64];
+			struct timespec t[2] = {{1000000000 + i * 7 + k, k}, {1000000000 + i, k}};
+
+			snprintf(path, sizeof(path), "big/d%02d/s%d/f%02d", i % 7, i % 3, k + i);
+			snprintf(data, sizeof(data), "%d-%d", i, k);
+			t_write(ctxfd, path, data, 0600 | (mode_t)(k % 3) << 3);
+			utimensat(ctxfd, path, t, 0);
+		}
+	t_symlink(ctxfd, "d00", "big/link");
+	ASSERT_EQ(copy_chmod_parse("u+x", &o.chmod, NULL), 0);
+	o.chown = (struct copy_chown){.set = true, .uid = 3, .gid = 4};
+	o.jobs = 1;
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	o.jobs = 4;
+	o.dest = "/parallel";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	describe(rootfd, "serial", &a);
+	describe(rootfd, "parallel", &b);
+	qsort(a.v, a.n, sizeof(char *), cmp_str);
+	qsort(b.v, b.n, sizeof(char *), cmp_str);
+	ja = strv_join(&a, "\n");
+	jb = strv_join(&b, "\n");
+	ASSERT_TRUE(a.n > 300);
+	if (strcmp(ja, jb) != 0)
+		printf("# serial:\n%s\n# parallel:\n%s\n", ja, jb);
+	ASSERT_STREQ(ja, jb);
+	free(ja);
+	free(jb);
+	strv_clear(&a);
+	strv_clear(&b);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -716,6 +794,7 @@ int main(void)
 		TAP_ENTRY(directory_mtime_kept),
 		TAP_ENTRY(result_lists_what_was_written),
 		TAP_ENTRY(copy_from_another_root),
+		TAP_ENTRY(parallel_copy_equals_serial),
 	};
 	int r = tap_run(tests, ARRAY_SIZE(tests));
 
