@@ -148,8 +148,8 @@ static int clean_entry(const char *name, struct strbuf *out)
 }
 
 /* The directory holding @clean (created as needed, resolved inside the destination). */
-static int entry_parent(struct unpacker *u, const char *clean, int *ret_dir, const char **ret_base,
-			struct kiln_error **err)
+static int entry_parent(struct unpacker *u, const char *clean, bool create, int *ret_dir,
+			const char **ret_base, struct kiln_error **err)
 {
 	_cleanup_free_ char *parent = xstrdup(clean);
 	char *slash = strrchr(parent, '/');
@@ -159,7 +159,7 @@ static int entry_parent(struct unpacker *u, const char *clean, int *ret_dir, con
 		*slash = '\0';
 	else
 		parent[0] = '\0';
-	return copy_dest_dir(u->dest, parent, true, NULL, ret_dir, NULL, err);
+	return copy_dest_dir(u->dest, parent, create, NULL, ret_dir, NULL, err);
 }
 
 static int make_room(int dir, const char *base, bool for_dir, const char *name,
@@ -263,7 +263,7 @@ static int un_hardlink(struct unpacker *u, int dir, const char *base, struct arc
 		return err_new(err, KILN_ERR_INPUT, EXDEV,
 			       "archive entry '%s' links to '%s', outside the destination", name,
 			       archive_entry_hardlink(e));
-	if (entry_parent(u, target.buf, &tdir, &tbase, err) < 0)
+	if (entry_parent(u, target.buf, false, &tdir, &tbase, err) < 0)
 		return -EXDEV;
 	if (linkat(tdir, tbase, dir, base, 0) < 0)
 		return err_sys(err, errno, "hardlink '%s' to '%s'", name, target.buf);
@@ -308,7 +308,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e, struct kiln
 			       archive_entry_pathname(e));
 	if (!name.len)
 		return 0; /* "./": the destination itself */
-	r = entry_parent(u, name.buf, &dir, &base, err);
+	r = entry_parent(u, name.buf, true, &dir, &base, err);
 	if (r < 0)
 		return err_wrap(err, "archive entry '%s'", name.buf);
 	r = make_room(dir, base, !hard && type == AE_IFDIR, name.buf, err);

@@ -218,6 +218,7 @@ TEST(add_hardlink_out_is_refused)
 	py_tar("hl1.tar", "add('a'); link('shadow', '/etc/shadow', tarfile.LNKTYPE)");
 	ASSERT_TRUE(add1("/dst/", "hl1.tar", &msg) < 0);
 	free(msg);
+	ASSERT_FALSE(t_exists(rootfd, "dst/etc")); /* looking the target up creates nothing */
 	msg = NULL;
 	snprintf(body, sizeof(body), "link('h', '../../../outside/secret', tarfile.LNKTYPE)");
 	py_tar("hl2.tar", body);
