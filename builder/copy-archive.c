@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "builder/copy-internal.h"
@@ -217,6 +218,20 @@ static int meta_at(struct unpacker *u, int dir, const char *base, struct archive
 	return 0;
 }
 
+/* The archive's xattrs worth keeping (PAX SCHILY.xattr), set after the chown. */
+static void set_xattrs(int fd, struct archive_entry *e, const char *name)
+{
+	const char *key;
+	const void *value;
+	size_t size;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK)
+		if (copy_keep_xattr(key) && fsetxattr(fd, key, value, size, 0) < 0)
+			log_warn("set xattr '%s' of '%s': %s, ignoring", key, name,
+				 strerror(errno));
+}
+
 static int un_reg(struct unpacker *u, int dir, const char *base, struct archive_entry *e,
 		  const char *name, struct kiln_error **err)
 {
@@ -227,7 +242,11 @@ static int un_reg(struct unpacker *u, int dir, const char *base, struct archive_
 	if (fd < 0)
 		return err_sys(err, errno, "create '%s'", name);
 	r = write_data(u, fd, name, err);
-	return r < 0 ? r : meta_at(u, dir, base, e, false, name, err);
+	if (r >= 0)
+		r = meta_at(u, dir, base, e, false, name, err);
+	if (r >= 0)
+		set_xattrs(fd, e, name);
+	return r;
 }
 
 static int un_dir(struct unpacker *u, int dir, const char *base, struct archive_entry *e,

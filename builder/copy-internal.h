@@ -304,7 +304,9 @@ int copy_fetch_url(const char *url, int *ret_fd, struct timespec *ret_mtime,
  * missing directories 0755 owned by @owner (when set) if @create, as BuildKit's MkdirAll. */
 int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *owner,
 		  int *ret_fd, char **ret_canon, struct kiln_error **err);
-/* Copy the xattrs worth keeping (user.*, security.capability) from @src to @dst. */
+/* The xattrs worth keeping: user.* (not user.overlay.*) and security.capability. */
+bool copy_keep_xattr(const char *name);
+/* Copy the xattrs worth keeping from @src to @dst (after any chown, which drops caps). */
 void copy_xattrs(int src, int dst, const char *what);
 /* Stream @src into @dst (copy_file_range, sendfile, read/write), stopping at @size when
  * it is not 0; *hint (start at 0) remembers which one worked, across calls. */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "copy-test.h"
@@ -257,6 +258,28 @@ TEST(add_archive_owner_comes_from_the_archive)
 	ASSERT_EQ(t_lstat(rootfd, "own/f").st_mode & 07777, 0640);
 }
 
+TEST(add_archive_xattrs)
+{
+	char path[256], buf[64];
+	ssize_t n;
+
+	t_reset();
+	py_tar("x.tar",
+	       "i = tarfile.TarInfo('f'); i.size = 1\n"
+	       "i.pax_headers = {'SCHILY.xattr.user.kiln': 'yes', 'SCHILY.xattr.trusted.no': 'x'}\n"
+	       "t.addfile(i, io.BytesIO(b'F'))");
+	ASSERT_EQ(add1("/x/", "x.tar", NULL), 0);
+	snprintf(path, sizeof(path), "%s/root/x/f", top);
+	n = getxattr(path, "user.kiln", buf, sizeof(buf));
+	if (n < 0 && errno == ENOTSUP) {
+		printf("# skip: no user xattrs here\n");
+		return;
+	}
+	ASSERT_EQ(n, 3);
+	ASSERT_TRUE(memcmp(buf, "yes", 3) == 0);
+	ASSERT_TRUE(getxattr(path, "trusted.no", buf, sizeof(buf)) < 0);
+}
+
 TEST(add_checksum)
 {
 	/* sha256("hello\n") */
@@ -418,6 +441,7 @@ int main(void)
 		TAP_ENTRY(add_symlink_then_write_through_stays_inside),
 		TAP_ENTRY(add_hardlink_out_is_refused),
 		TAP_ENTRY(add_archive_owner_comes_from_the_archive),
+		TAP_ENTRY(add_archive_xattrs),
 		TAP_ENTRY(add_checksum),
 		TAP_ENTRY(add_url),
 	};
