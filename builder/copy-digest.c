@@ -21,6 +21,12 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
+struct linked {
+	dev_t dev;
+	ino_t ino;
+	size_t index; /* which multiply-linked file, in walk order */
+};
+
 struct digester {
 	const struct copy_opts *o;
 	const struct copy_item *item;
@@ -28,6 +34,8 @@ struct digester {
 	uid_t uid;
 	gid_t gid;
 	struct strbuf path, link;
+	struct linked *links; /* files with several links: copied as hardlinks of each other */
+	size_t n_links, links_alloc;
 };
 
 static void put_u64(struct digester *d, uint64_t v)
@@ -75,6 +83,19 @@ static int content_digest(struct digester *d, const struct copy_node *n, unsigne
 	return 0;
 }
 
+/* Which group of hardlinked files @st belongs to (1-based), so linking changes the key. */
+static uint64_t link_group(struct digester *d, const struct stat *st)
+{
+	if (st->st_nlink < 2)
+		return 0;
+	for (size_t i = 0; i < d->n_links; i++)
+		if (d->links[i].dev == st->st_dev && d->links[i].ino == st->st_ino)
+			return d->links[i].index + 1;
+	ALLOC_GROW(d->links, d->n_links + 1, d->links_alloc);
+	d->links[d->n_links] = (struct linked){st->st_dev, st->st_ino, d->n_links};
+	return ++d->n_links;
+}
+
 /* One entry: path, type, resulting mode and owner, and what defines its content. */
 static int put_node(struct digester *d, const struct copy_node *n, struct kiln_error **err)
 {
@@ -94,6 +115,7 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 			return r;
 		put_u64(d, (uint64_t)n->st.st_size);
 		put_bytes(d, dg, sizeof(dg));
+		put_u64(d, link_group(d, &n->st));
 	} else if (type == S_IFLNK) {
 		r = copy_node_readlink(n, &d->link, err);
 		if (r < 0)
@@ -221,6 +243,7 @@ int copy_digest(const struct copy_opts *o, char ret_hex[65], struct kiln_error *
 	copy_plan_release(&p);
 	strbuf_release(&d.path);
 	strbuf_release(&d.link);
+	free(d.links);
 	if (r < 0)
 		return r;
 	EVP_DigestFinal_ex(ctx, out, NULL);

@@ -202,6 +202,16 @@ TEST(digest_follows_what_lands_in_the_image)
 	digest_of(&o, h);
 	ASSERT_TRUE(strcmp(h, base) != 0);
 	t_symlink(ctxfd, "a.txt", "app/link");
+	/* two files becoming hardlinks of each other (same content, same modes) */
+	t_write(ctxfd, "app/sub/twin", "A", 0644);
+	age(ctxfd, "app/sub/twin", 1000000000);
+	digest_of(&o, base);
+	unlinkat(ctxfd, "app/sub/twin", 0);
+	ASSERT_EQ(linkat(ctxfd, "app/a.txt", ctxfd, "app/sub/twin", 0), 0);
+	digest_of(&o, h);
+	ASSERT_TRUE(strcmp(h, base) != 0);
+	unlinkat(ctxfd, "app/sub/twin", 0);
+	digest_of(&o, base);
 	/* a new file */
 	t_write(ctxfd, "app/new", "", 0644);
 	digest_of(&o, h);
