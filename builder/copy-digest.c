@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "builder/copy-internal.h"
@@ -58,7 +59,44 @@ static void put_str(struct digester *d, const char *s)
 	put_bytes(d, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* The content digest of a regular file, from the stat cache when it is fresh. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Fold the xattrs copy_run() keeps into @dg: SHA-256(dg, (name, value)...)
+ * in name order; @dg is left alone when there are none. A change of xattr
+ * changes the ctime, so what the stat cache holds stays right.
+ */
+static void fold_xattrs(int fd, unsigned char dg[32])
+{
+	char names[4096], value[4096];
+	char *kept[128];
+	size_t n = 0;
+	ssize_t len = flistxattr(fd, names, sizeof(names));
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
+
+	for (char *p = names; len > 0 && p < names + len && n < ARRAY_SIZE(kept);
+	     p += strlen(p) + 1)
+		if (copy_keep_xattr(p))
+			kept[n++] = p;
+	if (!n || !(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		return;
+	qsort(kept, n, sizeof(char *), cmp_str);
+	EVP_DigestUpdate(ctx, dg, 32);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t vlen = fgetxattr(fd, kept[i], value, sizeof(value));
+
+		EVP_DigestUpdate(ctx, kept[i], strlen(kept[i]) + 1);
+		if (vlen > 0)
+			EVP_DigestUpdate(ctx, value, (size_t)vlen);
+		EVP_DigestUpdate(ctx, "", 1);
+	}
+	EVP_DigestFinal_ex(ctx, dg, NULL);
+}
+
+/* The digest of a regular file's content and kept xattrs, from the stat cache when fresh. */
 static int content_digest(struct digester *d, const struct copy_node *n, unsigned char dg[32],
 			  struct kiln_error **err)
 {
@@ -76,6 +114,8 @@ static int content_digest(struct digester *d, const struct copy_node *n, unsigne
 		return fd;
 	copy_content_reads++;
 	r = copy_sha256_fd(fd, dg, err);
+	if (r >= 0)
+		fold_xattrs(fd, dg);
 	close(fd);
 	if (r < 0)
 		return err_wrap(err, "digest '%s'", d->path.buf);
@@ -123,6 +163,10 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 		put_str(d, d->link.buf);
 	} else if (type == S_IFCHR || type == S_IFBLK) {
 		put_u64(d, n->st.st_rdev);
+	} else if (type == S_IFDIR && n->fd >= 0) {
+		memset(dg, 0, sizeof(dg));
+		fold_xattrs(n->fd, dg);
+		put_bytes(d, dg, sizeof(dg));
 	}
 	return 0;
 }

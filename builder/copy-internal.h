@@ -102,7 +102,8 @@ void copy_patterns_clear(struct copy_patterns *p);
 /* ---- stat cache ------------------------------------------------------------- */
 
 /*
- * (path, size, mtime_ns, ctime_ns, ino, dev) -> SHA-256 of the content, kept
+ * (path, size, mtime_ns, ctime_ns, ino, dev) -> SHA-256 of the content (with
+ * the xattrs COPY keeps folded in, when there are any), kept
  * in a file the builder names (one per source root: paths are relative to
  * it). ctime catches a rewrite in place that puts the mtime back. Entries
  * whose mtime or ctime is within 2 s of the cache's loading are not stored

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* --chmod, --chown name resolution, --exclude patterns, the content key and the stat cache. */
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "copy-test.h"
@@ -212,6 +213,24 @@ TEST(digest_follows_what_lands_in_the_image)
 	ASSERT_TRUE(strcmp(h, base) != 0);
 	unlinkat(ctxfd, "app/sub/twin", 0);
 	digest_of(&o, base);
+	/* an xattr that COPY keeps (with the stat cache: a new xattr changes the ctime) */
+	{
+		char path[256];
+		struct copy_stat_cache *sc = copy_stat_cache_load(topfd, "sc-x");
+
+		o.stat_cache = sc;
+		digest_of(&o, base);
+		snprintf(path, sizeof(path), "%s/ctx/app/a.txt", top);
+		if (setxattr(path, "user.kiln", "1", 1, 0) == 0) {
+			digest_of(&o, h);
+			ASSERT_TRUE(strcmp(h, base) != 0);
+			removexattr(path, "user.kiln");
+			digest_of(&o, h);
+			ASSERT_STREQ(h, base);
+		}
+		o.stat_cache = NULL;
+		copy_stat_cache_free(sc);
+	}
 	/* a new file */
 	t_write(ctxfd, "app/new", "", 0644);
 	digest_of(&o, h);
