@@ -304,26 +304,51 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 	return 0;
 }
 
+/* Reopen an O_PATH item for reading, checking it is still the same file. */
+static int reopen_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
+{
+	struct stat st;
+	int fd;
+
+	if (S_ISDIR(it->st.st_mode)) {
+		fd = openat(it->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+	} else {
+		fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
+				O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, FS_IN_ROOT, NULL);
+	}
+	if (fd < 0)
+		return err_sys(err, -fd, "source '%s'", it->pattern);
+	close(it->fd);
+	it->fd = fd;
+	if (fstat(fd, &st) < 0 || st.st_ino != it->st.st_ino || st.st_dev != it->st.st_dev)
+		return err_new(err, KILN_ERR_INPUT, EAGAIN, "source '%s' changed while being read",
+			       it->pattern);
+	return 0;
+}
+
 /* Open what the item names (symlinks followed inside the source root) and check it is there. */
 static int open_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
 {
 	bool descend;
+	int r;
 
 	if (it->url)
 		return 0;
-	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
-			    O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, FS_IN_ROOT, NULL);
+	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".", O_PATH, 0, FS_IN_ROOT,
+			    NULL);
 	if (it->fd == -ENOENT || it->fd == -ENOTDIR)
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory in the build context",
-			       it->pattern);
-	if (it->fd == -ENXIO)
-		return err_new(err, KILN_ERR_INPUT, ENXIO, "source '%s': cannot copy a socket",
 			       it->pattern);
 	if (it->fd < 0)
 		return err_sys(err, -it->fd, "source '%s'", it->pattern);
 	if (fstat(it->fd, &it->st) < 0)
 		return err_sys(err, errno, "source '%s'", it->pattern);
+	/* only directories and regular files are opened for reading: never a device */
+	if ((S_ISDIR(it->st.st_mode) || S_ISREG(it->st.st_mode)) &&
+	    (r = reopen_item(o, it, err)) < 0)
+		return r;
 	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) && !descend)
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory (excluded by .dockerignore)",

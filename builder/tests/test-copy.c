@@ -2,6 +2,7 @@
 /* COPY rules: destinations, wildcards, directories, symlinks, escapes, owners, modes. */
 #include <dirent.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 
@@ -579,6 +580,14 @@ TEST(special_files)
 	ASSERT_EQ(t_lstat(rootfd, "sp/fifo").st_mode & 07777, 0640);
 	ASSERT_FALSE(t_exists(rootfd, "sp/sock")); /* skipped with a warning */
 	ASSERT_TRUE(t_exists(rootfd, "sp/f"));
+	/* named directly (opened O_PATH only: a device is never opened) */
+	ASSERT_EQ(COPY1("/top-fifo", "sp/fifo"), 0);
+	ASSERT_TRUE(S_ISFIFO(t_lstat(rootfd, "top-fifo").st_mode));
+	if (geteuid() == 0 && mknodat(ctxfd, "sp/null", S_IFCHR | 0666, makedev(1, 3)) == 0) {
+		ASSERT_EQ(COPY1("/null", "sp/null"), 0);
+		ASSERT_TRUE(S_ISCHR(t_lstat(rootfd, "null").st_mode));
+		ASSERT_EQ(t_lstat(rootfd, "null").st_rdev, makedev(1, 3));
+	}
 }
 
 TEST(xattrs_user_and_capability_only)
