@@ -578,7 +578,8 @@ int copy_node_open(const struct copy_node *n, struct kiln_error **err)
 	if (n->parent_fd < 0)
 		fd = fcntl(n->fd, F_DUPFD_CLOEXEC, 3);
 	else
-		fd = openat(n->parent_fd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(n->parent_fd, n->name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, errno, "open '%s'", n->rel.len ? n->rel.buf : n->name);
 	if (n->parent_fd < 0 && lseek(fd, 0, SEEK_SET) < 0) {

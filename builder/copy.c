@@ -205,7 +205,8 @@ static int queue_reg(struct copier *c, struct copy_node *n, const char *dirpath,
 static int run_job(void *ud, const struct copy_job *j, struct kiln_error **err)
 {
 	struct copier *c = ud;
-	_cleanup_close_ int src = openat(j->src->fd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int src = openat(j->src->fd, j->name,
+					 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	_cleanup_close_ int dst = -1;
 	uint64_t bytes = 0;
 	int r;
