@@ -33,6 +33,7 @@ struct sc_entry {
 	uint64_t hash;
 	uint64_t size, mtime_ns, ctime_ns, ino, dev;
 	unsigned char digest[32];
+	bool used; /* looked up or stored since loading */
 };
 
 struct copy_stat_cache {
@@ -42,6 +43,7 @@ struct copy_stat_cache {
 	size_t n, cap; /* cap is a power of two */
 	bool dirty;
 	int64_t now_ns;
+	size_t n_used;
 };
 
 static uint64_t hash_path(const char *s)
@@ -197,6 +199,10 @@ bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const stru
 	if (!c)
 		return false;
 	e = find_slot(c, path, hash_path(path));
+	if (e->path && !e->used) {
+		e->used = true;
+		c->n_used++;
+	}
 	if (!e->path || e->size != (uint64_t)st->st_size || e->mtime_ns != ns_of(&st->st_mtim) ||
 	    e->ctime_ns != ns_of(&st->st_ctim) || e->ino != (uint64_t)st->st_ino ||
 	    e->dev != (uint64_t)st->st_dev)
@@ -214,6 +220,10 @@ void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const stru
 	    (int64_t)ns_of(&st->st_ctim) > c->now_ns - RACY_NS)
 		return;
 	e = insert(c, path);
+	if (!e->used) {
+		e->used = true;
+		c->n_used++;
+	}
 	e->size = (uint64_t)st->st_size;
 	e->mtime_ns = ns_of(&st->st_mtim);
 	e->ctime_ns = ns_of(&st->st_ctim);
@@ -223,19 +233,39 @@ void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const stru
 	c->dirty = true;
 }
 
+static void add_hex(struct strbuf *sb, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	strbuf_grow(sb, 2 * n);
+	for (size_t i = 0; i < n; i++) {
+		sb->buf[sb->len++] = digits[p[i] >> 4];
+		sb->buf[sb->len++] = digits[p[i] & 15];
+	}
+	sb->buf[sb->len] = '\0';
+}
+
+/*
+ * Entries nobody looked at since loading are dropped once they outnumber
+ * the used ones twice over (plus some slack): files renamed or deleted do
+ * not pile up, and a build that stopped early loses little.
+ */
 int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	bool prune;
 
-	if (!c || !c->dirty)
+	if (!c)
+		return 0;
+	prune = c->n > 2 * c->n_used + 1024;
+	if (!c->dirty && !prune)
 		return 0;
 	for (size_t i = 0; i < c->cap; i++) {
 		const struct sc_entry *e = &c->slots[i];
 
-		if (!e->path)
+		if (!e->path || (prune && !e->used))
 			continue;
-		for (size_t k = 0; k < 32; k++)
-			strbuf_addf(&sb, "%02x", e->digest[k]);
+		add_hex(&sb, e->digest, 32);
 		strbuf_addf(&sb,
 			    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
 			    e->size, e->mtime_ns, e->ctime_ns, e->ino, e->dev, e->path);

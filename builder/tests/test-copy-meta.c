@@ -380,6 +380,28 @@ TEST(stat_cache_spares_reads)
 	digest_of(&o, h);
 	ASSERT_EQ(copy_content_reads - before, 2);
 	copy_stat_cache_free(c);
+	/* entries for files long gone are pruned once they outnumber the live ones */
+	{
+		struct strbuf sb = STRBUF_INIT;
+		char *data;
+		size_t lines = 0;
+
+		for (int i = 0; i < 3000; i++)
+			strbuf_addf(&sb, "%064d 1 2 3 4 5 gone/%d\n", 0, i);
+		ASSERT_EQ(fs_atomic_write(topfd, "statcache", sb.buf, sb.len, 0644, NULL), 0);
+		strbuf_release(&sb);
+		c = copy_stat_cache_load(topfd, "statcache");
+		o.stat_cache = c;
+		digest_of(&o, h);
+		ASSERT_EQ(copy_stat_cache_save(c, NULL), 0);
+		copy_stat_cache_free(c);
+		data = t_read(topfd, "statcache");
+		for (char *q = data; q && *q; q++)
+			lines += *q == '\n';
+		ASSERT_TRUE(data && !strstr(data, "gone/"));
+		ASSERT_TRUE(lines >= 3 && lines < 10);
+		free(data);
+	}
 	/* a corrupt cache file is only a miss */
 	t_write(topfd, "statcache", "garbage\nzz 1 2 3\n", 0644);
 	c = copy_stat_cache_load(topfd, "statcache");
