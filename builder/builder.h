@@ -127,7 +127,9 @@ struct sandbox_spec {
  * uid that is not mapped) is an error: "sandbox: mount overlay on '…':
  * Operation not permitted", "sandbox: exec 'nosuch': No such file or
  * directory". Processes the command leaves behind are killed when it exits;
- * a killed kiln leaves no process and no mount behind.
+ * a killed kiln leaves no process and no mount behind. Safe to call from any
+ * thread of a multi-threaded kiln; SIGCHLD must not be ignored (SIG_IGN), and
+ * nothing else may reap children with waitpid(-1) meanwhile.
  */
 int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
 

@@ -362,6 +362,7 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 		_exit(127);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+	umask(022); /* Docker's, whatever the caller's: modes in layers must not depend on it */
 	run_ops(p, report_fd);
 	pid = sandbox_raw_clone(0);
 	if (pid < 0)

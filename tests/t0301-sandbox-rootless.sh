@@ -131,6 +131,10 @@ expect_eq "$(step up9 -- sh -c 'for f in 0 1 2 3 4 5 6 7 8 9 10; do
 	"0 1 2 " \
 	"open fds in the command"
 
+say "umask 022 whatever the caller's"
+expect_eq "$(umask 077 && step up9 -- sh -c 'umask; touch /tmp/u && stat -c %a /tmp/u')" \
+	"$(printf '0022\n644')" "umask"
+
 say "the working directory is created when missing"
 expect_eq "$(step up10 --cwd /new/dir -- pwd)" /new/dir "cwd"
 expect_eq "$(tree up10)" "./new ./new/dir " "cwd created in the layer, as Docker does"
