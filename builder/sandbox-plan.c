@@ -546,7 +546,6 @@ static int plan_overlay(struct sandbox_plan *p, const struct sandbox_spec *spec,
 {
 	_cleanup_free_ const char **lowers = xcalloc(spec->n_lowerdirs + 1, sizeof(*lowers));
 	const char *ovl = keep(p, fs_path_join(spec->workdir, "ovl"));
-	bool in_userns = !userns_is_initial();
 	int r;
 
 	if (!spec->upperdir)
@@ -570,8 +569,12 @@ static int plan_overlay(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return err_sys(err, errno, "open '%s/extra'", spec->workdir);
 	lowers[0] = keep(p, fs_path_join(spec->workdir, "extra"));
 	memcpy(lowers + 1, spec->lowerdirs, spec->n_lowerdirs * sizeof(*lowers));
-	/* In a user namespace try userxattr first; a kernel that refuses it gets the plain one. */
-	for (int i = in_userns ? 1 : 0; i >= 0; i--) {
+	/*
+	 * userxattr first, as root too: kiln's snapshots and its own COPY mounts
+	 * mark opaque directories with user.overlay.*, so one store reads the same
+	 * both ways. A kernel that refuses it (before 5.11) gets the plain one.
+	 */
+	for (int i = 1; i >= 0; i--) {
 		const char *opts = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1,
 								   spec->upperdir, ovl, i));
 		struct sandbox_op *op = add_op(p, SOP_MOUNT, c->mountpoint,
