@@ -24,6 +24,7 @@ struct copy_step {
 	char *dest;
 	struct copy_inline *inlines;
 	size_t n_inlines;
+	struct strv inline_data; /* the expanded bodies of unquoted here-documents */
 	struct copy_patterns excludes;
 	struct strv lowers;	 /* the stage's snapshots, top first */
 	struct step_dirs from;	 /* --from: the source's read-only view */
@@ -36,6 +37,7 @@ static void copy_step_release(struct copy_step *c)
 	strv_clear(&c->sources);
 	free(c->dest);
 	free(c->inlines);
+	strv_clear(&c->inline_data);
 	copy_patterns_clear(&c->excludes);
 	strv_clear(&c->lowers);
 	step_dirs_release(&c->from);
@@ -71,6 +73,31 @@ static const struct heredoc *find_heredoc(const struct instruction *in, const ch
 	return NULL;
 }
 
+/* An unquoted here-document's body: variables expanded, quotes kept (as BuildKit). */
+static int expand_heredoc(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  const struct heredoc *h, struct copy_step *c, const char **ret,
+			  struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	struct kiln_error *e = NULL;
+	char *v = NULL;
+
+	*ret = h->body;
+	if (!h->expand)
+		return 0;
+	args_expansion_env(s, &env);
+	if (shell_expand_keep_quotes(h->body, &env, b->df->escape, &v, &e) < 0) {
+		int r = instr_error(b, in, err, "%s: here-document %s: %s", in->keyword, h->name,
+				    e ? e->msg : "bad expansion");
+
+		err_free(e);
+		return r;
+	}
+	strv_push_take(&c->inline_data, v);
+	*ret = v;
+	return 0;
+}
+
 static int expand_args(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		       struct copy_step *c, struct kiln_error **err)
 {
@@ -85,8 +112,13 @@ static int expand_args(struct build_ctx *b, struct stage_state *s, const struct 
 		char *v = NULL;
 
 		if (h) {
+			const char *data;
+
+			r = expand_heredoc(b, s, in, h, c, &data, err);
+			if (r < 0)
+				return r;
 			c->inlines[c->n_inlines++] = (struct copy_inline){
-				.name = h->name, .data = h->body, .len = strlen(h->body)};
+				.name = h->name, .data = data, .len = strlen(data)};
 			continue;
 		}
 		r = expand_word(b, s, in, in->args.v[i], &v, err);
@@ -231,7 +263,7 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, struct copy_step 
 int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 	       struct step *st, struct kiln_error **err)
 {
-	struct copy_step c = {.sources = STRV_INIT, .lowers = STRV_INIT, .src_root = -1};
+	struct copy_step c = {.sources = STRV_INIT, .lowers = STRV_INIT, .inline_data = STRV_INIT, .src_root = -1};
 	_cleanup_free_ char *text = instr_text(in);
 	char content[65];
 	struct digest key;
