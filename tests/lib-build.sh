@@ -9,7 +9,7 @@
 #   kb_fail ARGS...         the same, expecting exit 1 (message in $T/log)
 #   cfg NAME JQ             a jq query on the raw config blob (skopeo inspect --config --raw)
 #   unpack NAME             umoci unpack as root into $T/u-NAME; prints the rootfs path
-#   prun NAME [ARGS...]     podman run as the builder; prints stdout+stderr
+#   prun NAME [ARGS...]     podman run as the builder (or root); prints the output
 need_cmd umoci podman runc skopeo jq
 
 KILN_BUILD_AS=${KILN_BUILD_AS:-builder}
@@ -56,7 +56,7 @@ kb_fail() {
 }
 
 cfg() {
-	skopeo inspect --config --raw "oci:$KILN_ROOT:$1" | jq -c "$2"
+	skopeo inspect --config --raw "oci:$KILN_ROOT:$1" | jq -cS "$2"
 }
 
 unpack() {
@@ -69,12 +69,15 @@ prun() {
 	n=$1
 	shift
 	if [ "$KILN_BUILD_AS" = root ]; then
-		podman --runtime runc run --rm --network none --ulimit nofile=1024:1024 \
-			--ulimit nproc=1024:1024 "oci:$KILN_ROOT:$n" "$@" 2>&1 || fail "podman run $n $*"
+		podman --runtime runc run -q --rm --network none --ulimit nofile=1024:1024 \
+			--ulimit nproc=1024:1024 "oci:$KILN_ROOT:$n" "$@" >"$T/.prun" 2>&1 ||
+			fail "podman run $n $*: $(cat "$T/.prun")"
 	else
-		as_builder podman --runtime runc run --rm --network none "oci:$KILN_ROOT:$n" "$@" 2>&1 ||
-			fail "podman run $n $*"
+		as_builder podman --runtime runc run -q --rm --network none "oci:$KILN_ROOT:$n" \
+			"$@" >"$T/.prun" 2>&1 || fail "podman run $n $*: $(cat "$T/.prun")"
 	fi
+	# podman's own warnings ("/" is not a shared mount) are not the container's
+	grep -v '^time=.* level=warning' "$T/.prun" || true
 }
 
 # The store's state: the image list and index.json, to compare before/after.
