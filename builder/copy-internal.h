@@ -65,6 +65,12 @@ struct copy_chown {
  */
 int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 		       struct kiln_error **err);
+/*
+ * The same for USER, as runc does at run time: a uid alone takes the primary
+ * group of its /etc/passwd entry, or 0 when it has none.
+ */
+int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
+		      struct kiln_error **err);
 
 /* ---- --exclude patterns (.dockerignore syntax) ---------------------------- */
 

@@ -164,11 +164,11 @@ static bool parse_id(const char *s, unsigned long *ret)
 }
 
 /*
- * Find the line of /etc/passwd or /etc/group whose first field is @name:
- * field 2 (0-based) is the id, field 3 of passwd the primary group.
+ * Find the line of /etc/passwd or /etc/group whose field @key (0: the name, 2:
+ * the id) is @name: field 2 (0-based) is the id, field 3 of passwd the primary group.
  */
-static int db_lookup(int root_fd, const char *file, const char *name, unsigned long *ret_id,
-		     unsigned long *ret_gid, struct kiln_error **err)
+static int db_lookup_by(int root_fd, const char *file, int key, const char *name,
+			unsigned long *ret_id, unsigned long *ret_gid, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_close_ int fd = fs_open_in(root_fd, file, O_RDONLY, 0, FS_IN_ROOT, NULL);
@@ -189,7 +189,7 @@ static int db_lookup(int root_fd, const char *file, const char *name, unsigned l
 				*q = '\0';
 				f[nf++] = q + 1;
 			}
-		if (nf >= 3 && strlen(f[0]) == nlen && streq(f[0], name) &&
+		if (nf >= 3 && strlen(f[key]) == nlen && streq(f[key], name) &&
 		    parse_id(f[2], ret_id)) {
 			if (ret_gid && (nf < 4 || !parse_id(f[3], ret_gid)))
 				return -ENOENT;
@@ -198,6 +198,12 @@ static int db_lookup(int root_fd, const char *file, const char *name, unsigned l
 		line = nl ? nl + 1 : NULL;
 	}
 	return -ENOENT;
+}
+
+static int db_lookup(int root_fd, const char *file, const char *name, unsigned long *ret_id,
+		     unsigned long *ret_gid, struct kiln_error **err)
+{
+	return db_lookup_by(root_fd, file, 0, name, ret_id, ret_gid, err);
 }
 
 int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
@@ -238,6 +244,23 @@ int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 	ret->set = true;
 	ret->uid = (uid_t)uid;
 	ret->gid = (gid_t)gid;
+	return 0;
+}
+
+int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
+		      struct kiln_error **err)
+{
+	unsigned long uid, gid;
+	int r;
+
+	if (strchr(spec, ':') || !parse_id(spec, &uid))
+		return copy_chown_resolve(root_fd, spec, ret, err);
+	r = db_lookup_by(root_fd, "/etc/passwd", 2, spec, &uid, &gid, err);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	ret->set = true;
+	ret->uid = (uid_t)uid;
+	ret->gid = r < 0 ? 0 : (gid_t)gid;
 	return 0;
 }
 

@@ -218,7 +218,7 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 
 		r = expand_word(b, s, in, chown, &spec, err);
 		if (r >= 0)
-			r = resolve_owner(&c->lowers, spec, &o->chown, err);
+			r = resolve_owner(&c->lowers, spec, false, &o->chown, err);
 		if (r < 0)
 			return err_wrap(err, "%s --chown=%s", in->keyword, chown);
 	}

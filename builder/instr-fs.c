@@ -189,9 +189,11 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
  * "user[:group]" -> numbers, from /etc/passwd and /etc/group of the image: the
  * top-most layer that has an /etc/passwd holds the one the image sees.
  */
-int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
-		  struct kiln_error **err)
+int resolve_owner(const struct strv *lowers, const char *spec, bool as_user,
+		  struct copy_chown *ret, struct kiln_error **err)
 {
+	int (*resolve)(int, const char *, struct copy_chown *, struct kiln_error **) =
+		as_user ? copy_user_resolve : copy_chown_resolve;
 	_cleanup_close_ int none = -1;
 	int r = -ENOENT;
 
@@ -201,13 +203,13 @@ int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown
 
 		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		r = copy_chown_resolve(root, spec, ret, err);
+		r = resolve(root, spec, ret, err);
 	}
 	if (r != -ENOENT)
 		return r;
 	/* no passwd file at all: only numbers can work */
 	none = open("/proc/self/fdinfo", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return copy_chown_resolve(none, spec, ret, err);
+	return resolve(none, spec, ret, err);
 }
 
 static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct strv *lowers,
@@ -221,7 +223,7 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
 	*ret_gid = 0;
 	if (!user || !*user)
 		return 0;
-	r = resolve_owner(lowers, user, &c, err);
+	r = resolve_owner(lowers, user, true, &c, err);
 	if (r < 0)
 		return err_wrap(err, "USER '%s'", user);
 	*ret_uid = c.uid;
