@@ -39,6 +39,8 @@ WORKDIR sub
 WORKDIR /abs/$ONE
 WORKDIR deeper
 RUN pwd > /pwd.txt && echo "$TWO|$LEGACY|$FROM_ARG|$FROM_GLOBAL|$THREE" > /env.txt
+ENV ONE=one-again SEEN=$ONE
+LABEL seen.label=$ONE
 USER app
 RUN id > /tmp/id-name.txt
 USER 1234:2345
@@ -75,7 +77,7 @@ expect_contains "$(cat "$r/out/id-uid.txt")" "uid=4321 gid=0(root)" "USER 4321 i
 
 q() { cfg cfg:1 "$1"; }
 env=$(q '.config.Env')
-for kv in ONE=1 'TWO=two words' THREE=from-base 'LEGACY=legacy form value' \
+for kv in ONE=one-again SEEN=1 'TWO=two words' THREE=from-base 'LEGACY=legacy form value' \
 	FROM_ARG=default-cli FROM_GLOBAL=base:1 BASE_ENV=from-base PATH=/opt/bin:/usr/sbin:/usr/bin:/sbin:/bin; do
 	expect_contains "$env" "\"$kv\"" "Env"
 done
@@ -86,7 +88,7 @@ expect_eq "$(q .config.Entrypoint)" '["/bin/echo","entry"]' "Entrypoint"
 expect_eq "$(q .config.Cmd)" null "ENTRYPOINT resets the inherited CMD"
 expect_eq "$(q '.config.ExposedPorts|keys')" '["80/tcp","8080/tcp","9090/udp"]' "ExposedPorts"
 expect_eq "$(q '.config.Labels')" \
-	'{"base.label":"yes","from.cli":"yes","legacy.label":"legacy value","multi.a":"a b","multi.b":"cli"}' \
+	'{"base.label":"yes","from.cli":"yes","legacy.label":"legacy value","multi.a":"a b","multi.b":"cli","seen.label":"one-again"}' \
 	"Labels (--label wins)"
 expect_eq "$(q '.config.Volumes|keys')" '["/cache","/data","/logs"]' "Volumes"
 expect_eq "$(q .config.StopSignal)" '"SIGUSR1"' "StopSignal"
