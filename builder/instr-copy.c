@@ -291,14 +291,19 @@ out:
 	return r;
 }
 
-/* WORKDIR: set it, and create the directory (a layer only when it was missing). */
+/*
+ * WORKDIR: set it, and create the directory (a layer only when it was missing),
+ * owned by the current USER as BuildKit does.
+ */
 int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		  struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
 	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
+	const char *user = imgcfg_get_string(s->config, "User");
 	_cleanup_close_ int root = -1, dfd = -1;
+	struct copy_chown owner = {0};
 	struct step_dirs d = {0};
 	struct cache_key k;
 	struct digest key;
@@ -313,11 +318,15 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	imgcfg_set_string(s->config, "WorkingDir", full);
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "WORKDIR", full);
+	if (user && *user)
+		cache_key_add(&k, "user", user);
 	cache_key_finish(&k, &key);
 	r = try_cache(b, s, &key, text, err);
 	if (r != 0)
 		goto out;
 	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
+	if (r >= 0 && user && *user && (r = resolve_owner(&lowers, user, false, &owner, err)) < 0)
+		r = err_wrap(err, "WORKDIR: USER '%s'", user);
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
 	if (r >= 0)
@@ -325,7 +334,7 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r >= 0 && (root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = err_sys(err, errno, "open '%s'", d.merged);
 	if (r >= 0)
-		r = copy_dest_dir(root, full, true, NULL, &dfd, &canon, err);
+		r = copy_dest_dir(root, full, true, owner.set ? &owner : NULL, &dfd, &canon, err);
 	if (root >= 0)
 		close(TAKE_FD(root));
 	if (dfd >= 0)

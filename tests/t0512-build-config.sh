@@ -42,7 +42,8 @@ RUN pwd > /pwd.txt && echo "$TWO|$LEGACY|$FROM_ARG|$FROM_GLOBAL|$THREE" > /env.t
 ENV ONE=one-again SEEN=$ONE
 LABEL seen.label=$ONE
 USER app
-RUN id > /tmp/id-name.txt
+WORKDIR /home/app/work
+RUN id > /tmp/id-name.txt && touch /home/app/work/mine
 USER 1234:2345
 RUN id > /tmp/id-uidgid.txt
 USER 4321
@@ -69,6 +70,8 @@ id=$(cat "$T/out")
 
 r=$(unpack cfg:1)
 expect_eq "$(cat "$r/pwd.txt")" /abs/1/deeper "WORKDIR relative to the previous one"
+expect_eq "$(stat -c %u:%g "$r/home/app/work" "$r/home/app")" "1234:2345
+1234:2345" "WORKDIR after USER app: created owned by app, as BuildKit"
 [ -d "$r/srv/rel/sub" ] || fail "WORKDIR rel/sub under the inherited /srv was not created"
 expect_eq "$(cat "$r/env.txt")" "two words|legacy form value|default-cli|base:1|from-base" "ENV/ARG in RUN"
 expect_contains "$(cat "$r/out/id-name.txt")" "uid=1234(app) gid=2345(appgrp)" "USER app in RUN"
@@ -82,7 +85,7 @@ for kv in ONE=one-again SEEN=1 'TWO=two words' THREE=from-base 'LEGACY=legacy fo
 	expect_contains "$env" "\"$kv\"" "Env"
 done
 case "$env" in *STAGE_ARG* | *OVERRIDDEN=*) fail "ARGs leaked into Env: $env" ;; esac
-expect_eq "$(q .config.WorkingDir)" '"/abs/1/deeper"' "WorkingDir"
+expect_eq "$(q .config.WorkingDir)" '"/home/app/work"' "WorkingDir"
 expect_eq "$(q .config.User)" '"app:appgrp"' "User"
 expect_eq "$(q .config.Entrypoint)" '["/bin/echo","entry"]' "Entrypoint"
 expect_eq "$(q .config.Cmd)" null "ENTRYPOINT resets the inherited CMD"
@@ -110,7 +113,7 @@ expect_eq "$out" "entry more args" "podman run with arguments"
 out=$(as_builder podman --runtime runc run -q --rm --network none --entrypoint sh \
 	"oci:$KILN_ROOT:cfg:1" -c 'id; pwd; echo $TWO' 2>/dev/null) || fail "podman run --entrypoint sh"
 expect_contains "$out" "uid=1234(app) gid=2345(appgrp)" "podman: user"
-expect_contains "$out" "/abs/1/deeper" "podman: workdir"
+expect_contains "$out" "/home/app/work" "podman: workdir"
 expect_contains "$out" "two words" "podman: env"
 
 # ENTRYPOINT and CMD in the same stage: both kept, CMD as ENTRYPOINT's arguments;
