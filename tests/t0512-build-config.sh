@@ -125,6 +125,7 @@ FROM busybox:1 AS tools
 FROM scratch
 COPY --from=tools /bin/busybox /bin/busybox
 COPY f /f
+ENV PATH=$PATH:/extra
 CMD ["default-arg"]
 ENTRYPOINT ["/bin/busybox", "echo"]
 CMD ["kept-arg"]
@@ -132,7 +133,9 @@ EOF
 kb -t scratch:1 "$s"
 expect_eq "$(cfg scratch:1 .config.Cmd)" '["kept-arg"]' "CMD after ENTRYPOINT kept"
 expect_eq "$(cfg scratch:1 '.rootfs.diff_ids|length')" 2 "FROM scratch: only the two COPY layers"
-expect_eq "$(cfg scratch:1 '.config.Env')" null "FROM scratch: no Env"
+expect_eq "$(cfg scratch:1 '.config.Env')" '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/extra"]' \
+	"FROM scratch: BuildKit's default PATH"
+expect_eq "$(cfg scratch:1 '.config.WorkingDir')" '"/"' "FROM scratch: WorkingDir /"
 r=$(unpack scratch:1)
 expect_eq "$(ls "$r" | tr '\n' ' ')" "bin f " "FROM scratch rootfs"
 expect_eq "$(prun scratch:1)" "kept-arg" "podman run FROM scratch"
