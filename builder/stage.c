@@ -120,10 +120,14 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s,
 	r = image_read_named(b->store, s->base, &img, err);
 	if (r < 0) {
 		err_wrap(err, "FROM %s", s->base);
-		if (r == -ENOENT)
+		if (r == -ENOENT && err && *err) {
+			/* err_at replaces (frees) *err: keep its message first */
+			_cleanup_free_ char *msg = xstrdup((*err)->msg);
+
 			return err_at(err, &in->loc,
 				      "%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
-				      (*err)->msg, s->base);
+				      msg, s->base);
+		}
 		return r;
 	}
 	s->config = json_deep_copy(img->config);
