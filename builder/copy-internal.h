@@ -71,6 +71,9 @@ int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
  */
 int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 		      struct kiln_error **err);
+/* The home directory of @uid's /etc/passwd entry (*ret NULL when it has none);
+ * -ENOENT without an entry. */
+int copy_user_home(int root_fd, uid_t uid, char **ret, struct kiln_error **err);
 
 /* ---- --exclude patterns (.dockerignore syntax) ---------------------------- */
 

@@ -165,10 +165,12 @@ static bool parse_id(const char *s, unsigned long *ret)
 
 /*
  * Find the line of /etc/passwd or /etc/group whose field @key (0: the name, 2:
- * the id) is @name: field 2 (0-based) is the id, field 3 of passwd the primary group.
+ * the id) is @name: field 2 (0-based) is the id, field 3 of passwd the primary
+ * group, field 5 the home directory.
  */
 static int db_lookup_by(int root_fd, const char *file, int key, const char *name,
-			unsigned long *ret_id, unsigned long *ret_gid, struct kiln_error **err)
+			unsigned long *ret_id, unsigned long *ret_gid, char **ret_home,
+			struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_close_ int fd = fs_open_in(root_fd, file, O_RDONLY, 0, FS_IN_ROOT, NULL);
@@ -179,12 +181,12 @@ static int db_lookup_by(int root_fd, const char *file, int key, const char *name
 	if (strbuf_read_fd(&sb, fd, err) < 0)
 		return err_wrap(err, "read '%s'", file);
 	for (char *line = sb.buf; line && *line;) {
-		char *nl = strchr(line, '\n'), *f[5] = {line};
+		char *nl = strchr(line, '\n'), *f[7] = {line};
 		size_t nf = 1;
 
 		if (nl)
 			*nl = '\0';
-		for (char *q = line; *q && nf < 5; q++)
+		for (char *q = line; *q && nf < 7; q++)
 			if (*q == ':') {
 				*q = '\0';
 				f[nf++] = q + 1;
@@ -193,6 +195,8 @@ static int db_lookup_by(int root_fd, const char *file, int key, const char *name
 		    parse_id(f[2], ret_id)) {
 			if (ret_gid && (nf < 4 || !parse_id(f[3], ret_gid)))
 				return -ENOENT;
+			if (ret_home)
+				*ret_home = nf >= 6 && *f[5] ? xstrdup(f[5]) : NULL;
 			return 0;
 		}
 		line = nl ? nl + 1 : NULL;
@@ -203,7 +207,7 @@ static int db_lookup_by(int root_fd, const char *file, int key, const char *name
 static int db_lookup(int root_fd, const char *file, const char *name, unsigned long *ret_id,
 		     unsigned long *ret_gid, struct kiln_error **err)
 {
-	return db_lookup_by(root_fd, file, 0, name, ret_id, ret_gid, err);
+	return db_lookup_by(root_fd, file, 0, name, ret_id, ret_gid, NULL, err);
 }
 
 int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
@@ -255,13 +259,22 @@ int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 
 	if (strchr(spec, ':') || !parse_id(spec, &uid))
 		return copy_chown_resolve(root_fd, spec, ret, err);
-	r = db_lookup_by(root_fd, "/etc/passwd", 2, spec, &uid, &gid, err);
+	r = db_lookup_by(root_fd, "/etc/passwd", 2, spec, &uid, &gid, NULL, err);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	ret->set = true;
 	ret->uid = (uid_t)uid;
 	ret->gid = r < 0 ? 0 : (gid_t)gid;
 	return 0;
+}
+
+int copy_user_home(int root_fd, uid_t uid, char **ret, struct kiln_error **err)
+{
+	_cleanup_free_ char *id = xasprintf("%lu", (unsigned long)uid);
+	unsigned long u;
+
+	*ret = NULL;
+	return db_lookup_by(root_fd, "/etc/passwd", 2, id, &u, NULL, ret, err);
 }
 
 /* ---- --exclude patterns ------------------------------------------------------ */

@@ -231,6 +231,26 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
 	return 0;
 }
 
+/* HOME for RUN when the environment lacks it, as runc: @uid's passwd entry, else "/". */
+static void run_home(const struct strv *lowers, uid_t uid, struct strv *env)
+{
+	_cleanup_free_ char *home = NULL;
+	int r = -ENOENT;
+
+	if (strv_env_find(env, "HOME") >= 0)
+		return;
+	for (size_t i = 0; i < lowers->n && r == -ENOENT; i++) {
+		_cleanup_close_ int root = open(lowers->v[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat st;
+
+		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		r = copy_user_home(root, uid, &home, NULL);
+		break;
+	}
+	strv_env_set(env, "HOME", r >= 0 && home ? home : "/");
+}
+
 static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
 {
 	struct sandbox_mount *v = xcalloc(m->n + 1, sizeof(*v));
@@ -271,6 +291,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	if (r < 0)
 		return r;
 	run_env(b, s, &env);
+	run_home(lowers, spec.uid, &env);
 	strv_foreach(&m->env, kv) {
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));

@@ -43,13 +43,13 @@ ENV ONE=one-again SEEN=$ONE
 LABEL seen.label=$ONE
 USER app
 WORKDIR /home/app/work
-RUN id > /tmp/id-name.txt && touch /home/app/work/mine
+RUN id > /tmp/id-name.txt && touch /home/app/work/mine && echo "$HOME" > /tmp/home-app.txt
 USER 1234:2345
 RUN id > /tmp/id-uidgid.txt
 USER 4321
-RUN id > /tmp/id-uid.txt
+RUN id > /tmp/id-uid.txt && echo "$HOME" > /tmp/home-4321.txt
 USER root
-RUN mkdir /out && cp /tmp/id-*.txt /out/
+RUN mkdir /out && cp /tmp/id-*.txt /tmp/home-*.txt /out/ && echo "$HOME" > /out/home-root.txt
 ENTRYPOINT ["/bin/echo", "entry"]
 EXPOSE 8080 9090/udp
 LABEL multi.a="a b" multi.b=$ONE
@@ -77,6 +77,10 @@ expect_eq "$(cat "$r/env.txt")" "two words|legacy form value|default-cli|base:1|
 expect_contains "$(cat "$r/out/id-name.txt")" "uid=1234(app) gid=2345(appgrp)" "USER app in RUN"
 expect_contains "$(cat "$r/out/id-uidgid.txt")" "uid=1234(app) gid=2345(appgrp)" "USER 1234:2345 in RUN"
 expect_contains "$(cat "$r/out/id-uid.txt")" "uid=4321 gid=0(root)" "USER 4321 in RUN"
+# HOME in RUN, as runc sets it: the passwd entry's, else /
+expect_eq "$(cat "$r/out/home-app.txt")" /home/app "HOME of app in RUN"
+expect_eq "$(cat "$r/out/home-4321.txt")" / "HOME of a uid without a passwd entry"
+expect_eq "$(cat "$r/out/home-root.txt")" /root "HOME of root in RUN"
 
 q() { cfg cfg:1 "$1"; }
 env=$(q '.config.Env')
