@@ -71,9 +71,13 @@ int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
  */
 int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 		      struct kiln_error **err);
-/* The home directory of @uid's /etc/passwd entry (*ret NULL when it has none);
+/* The name and home directory (NULL when empty) of @uid's /etc/passwd entry;
  * -ENOENT without an entry. */
-int copy_user_home(int root_fd, uid_t uid, char **ret, struct kiln_error **err);
+int copy_user_entry(int root_fd, uid_t uid, char **ret_name, char **ret_home,
+		    struct kiln_error **err);
+/* The groups of /etc/group that list @name as a member (runc's supplementary groups). */
+int copy_user_groups(int root_fd, const char *name, gid_t **ret, size_t *ret_n,
+		     struct kiln_error **err);
 
 /* ---- --exclude patterns (.dockerignore syntax) ---------------------------- */
 

@@ -11,6 +11,7 @@
 #include "builder/mounts-internal.h"
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
+#include "builder/userns-internal.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -231,24 +232,32 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
 	return 0;
 }
 
-/* HOME for RUN when the environment lacks it, as runc: @uid's passwd entry, else "/". */
-static void run_home(const struct strv *lowers, uid_t uid, struct strv *env)
+/*
+ * As runc: HOME, when the environment lacks it, from @uid's passwd entry (else
+ * "/"), and the supplementary groups that list the user in /etc/group (none
+ * where setgroups(2) is denied: a single-id map).
+ */
+static void run_identity(const struct strv *lowers, uid_t uid, struct strv *env,
+			 gid_t **ret_groups, size_t *ret_n)
 {
-	_cleanup_free_ char *home = NULL;
+	_cleanup_free_ char *name = NULL, *home = NULL;
 	int r = -ENOENT;
 
-	if (strv_env_find(env, "HOME") >= 0)
-		return;
-	for (size_t i = 0; i < lowers->n && r == -ENOENT; i++) {
+	*ret_groups = NULL;
+	*ret_n = 0;
+	for (size_t i = 0; i < lowers->n; i++) {
 		_cleanup_close_ int root = open(lowers->v[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		struct stat st;
 
 		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		r = copy_user_home(root, uid, &home, NULL);
+		r = copy_user_entry(root, uid, &name, &home, NULL);
+		if (r >= 0 && name && !userns_setgroups_denied())
+			copy_user_groups(root, name, ret_groups, ret_n, NULL);
 		break;
 	}
-	strv_env_set(env, "HOME", r >= 0 && home ? home : "/");
+	if (strv_env_find(env, "HOME") < 0)
+		strv_env_set(env, "HOME", r >= 0 && home ? home : "/");
 }
 
 static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
@@ -281,6 +290,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	_cleanup_free_ struct sandbox_mount *mounts = sandbox_mounts(m);
 	_cleanup_strv_ struct strv env = STRV_INIT;
 	_cleanup_strv_ struct strv tmpfs_opts = STRV_INIT;
+	_cleanup_free_ gid_t *groups = NULL;
 	struct sandbox_spec spec = SANDBOX_SPEC_INIT;
 	const char *wd = imgcfg_get_string(s->config, "WorkingDir");
 	struct output_pump pump = {.b = b, .st = st};
@@ -291,7 +301,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	if (r < 0)
 		return r;
 	run_env(b, s, &env);
-	run_home(lowers, spec.uid, &env);
+	run_identity(lowers, spec.uid, &env, &groups, &spec.n_groups);
+	spec.groups = groups;
 	strv_foreach(&m->env, kv) {
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));

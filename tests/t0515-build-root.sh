@@ -15,7 +15,8 @@ chown 777:888 "$c/tree/f"
 cat >"$c/Dockerfile" <<'EOF'
 FROM busybox:1
 RUN echo 'app:x:1234:2345::/home/app:/bin/sh' >> /etc/passwd && \
-    echo 'appgrp:x:2345:' >> /etc/group && mkdir /gone && touch /gone/x
+    echo 'appgrp:x:2345:' >> /etc/group && echo 'extra:x:5555:app' >> /etc/group && \
+    mkdir /gone && touch /gone/x
 RUN rm -r /gone && chown 4242:4343 /etc/group && mknod /dev-null-copy c 1 3 && \
     ls /root > /root-ls.txt && test ! -e /work/HELPERS-COMMON.md && \
     tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net.txt
@@ -43,7 +44,7 @@ expect_eq "$(stat -c %u:%g "$r/tree/f")" 0:0 "COPY without --chown: root-owned, 
 expect_eq "$(readlink "$r/tree/link")" f "a context symlink stays a symlink"
 expect_eq "$(stat -c %u:%g:%a "$r/owned")" 1234:2345:640 "--chown=app:appgrp --chmod=640"
 expect_eq "$(cat "$r/hd")" "heredoc as root" "COPY <<EOT"
-expect_contains "$(cat "$r/id.txt")" "uid=1234(app) gid=2345(appgrp)" "USER app in RUN"
+expect_contains "$(cat "$r/id.txt")" "uid=1234(app) gid=2345(appgrp) groups=5555(extra)" "USER app in RUN"
 out=$(prun root:1)
 expect_eq "$out" "heredoc as root
 0
