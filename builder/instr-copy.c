@@ -263,7 +263,10 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, struct copy_step 
 int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 	       struct step *st, struct kiln_error **err)
 {
-	struct copy_step c = {.sources = STRV_INIT, .lowers = STRV_INIT, .inline_data = STRV_INIT, .src_root = -1};
+	struct copy_step c = {.sources = STRV_INIT,
+			      .lowers = STRV_INIT,
+			      .inline_data = STRV_INIT,
+			      .src_root = -1};
 	_cleanup_free_ char *text = instr_text(in);
 	char content[65];
 	struct digest key;

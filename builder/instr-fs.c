@@ -190,8 +190,8 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
  * "user[:group]" -> numbers, from /etc/passwd and /etc/group of the image: the
  * top-most layer that has an /etc/passwd holds the one the image sees.
  */
-int resolve_owner(const struct strv *lowers, const char *spec, bool as_user,
-		  struct copy_chown *ret, struct kiln_error **err)
+int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
+		  struct kiln_error **err)
 {
 	int (*resolve)(int, const char *, struct copy_chown *, struct kiln_error **) =
 		as_user ? copy_user_resolve : copy_chown_resolve;
@@ -237,8 +237,8 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
  * "/"), and the supplementary groups that list the user in /etc/group (none
  * where setgroups(2) is denied: a single-id map).
  */
-static void run_identity(const struct strv *lowers, uid_t uid, struct strv *env,
-			 gid_t **ret_groups, size_t *ret_n)
+static void run_identity(const struct strv *lowers, uid_t uid, struct strv *env, gid_t **ret_groups,
+			 size_t *ret_n)
 {
 	_cleanup_free_ char *name = NULL, *home = NULL;
 	int r = -ENOENT;

@@ -124,9 +124,10 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s,
 			/* err_at replaces (frees) *err: keep its message first */
 			_cleanup_free_ char *msg = xstrdup((*err)->msg);
 
-			return err_at(err, &in->loc,
-				      "%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
-				      msg, s->base);
+			return err_at(
+				err, &in->loc,
+				"%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
+				msg, s->base);
 		}
 		return r;
 	}
