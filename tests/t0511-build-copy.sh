@@ -154,3 +154,12 @@ bad "COPY shadow-link /x" "shadow-link"
 bad "COPY debug.log /x" "debug.log"
 bad "COPY one.txt two.txt /not-a-dir" "/not-a-dir"
 as_runner "$KILN" fsck >"$T/fsck" 2>&1 || fail "fsck after failed builds: $(cat "$T/fsck")"
+
+# ".." is clamped at the context root, as BuildKit: ../secret is the context's secret
+echo "kiln-inside-secret" >"$c/secret"
+printf 'FROM busybox:1\nCOPY ../secret ../../secret2 /\n' >"$c/Dockerfile"
+cp "$c/secret" "$c/secret2"
+kb -t clamp:1 "$c"
+r=$(unpack clamp:1)
+expect_eq "$(cat "$r/secret" "$r/secret2")" "kiln-inside-secret
+kiln-inside-secret" "COPY ../secret reads the context's secret"
