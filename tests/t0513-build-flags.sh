@@ -105,3 +105,11 @@ printf 'FROM nosuch:1\n' >"$c/Dockerfile"
 kb_fail -t failed:3 "$c"
 grep -q "Dockerfile:1:1: .*FROM nosuch:1.*(pull it with 'kiln pull nosuch:1'" "$T/log" ||
 	fail "FROM of a missing image: $(cat -A "$T/log")"
+
+# a bad -t is a usage error before anything is built: no blob written
+printf 'FROM busybox:1\nRUN echo x > /x\n' >"$c/Dockerfile"
+own_ctx
+blobs=$(ls "$KILN_ROOT/blobs/sha256" | wc -l)
+expect_fail 2 "invalid image name 'UPPER:1'" as_runner "$KILN" build -q -t ok:1 -t UPPER:1 "$c"
+expect_eq "$(ls "$KILN_ROOT/blobs/sha256" | wc -l)" "$blobs" "blobs after a bad -t"
+expect_fail 1 "ok:1" as_runner "$KILN" inspect ok:1
