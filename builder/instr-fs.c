@@ -233,18 +233,18 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
 }
 
 /*
- * As runc: HOME, when the environment lacks it, from @uid's passwd entry (else
- * "/"), and the supplementary groups that list the user in /etc/group (none
- * where setgroups(2) is denied: a single-id map).
+ * As Docker's runtime: HOME, when the environment lacks it, from @uid's passwd
+ * entry (else "/"); the groups are @gid then those of /etc/group that list the
+ * user (none where setgroups(2) is denied: a single-id map).
  */
-static void run_identity(const struct strv *lowers, uid_t uid, struct strv *env, gid_t **ret_groups,
-			 size_t *ret_n)
+static void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
+			 gid_t **ret_groups, size_t *ret_n)
 {
 	_cleanup_free_ char *name = NULL, *home = NULL;
+	_cleanup_free_ gid_t *member = NULL;
+	size_t n_member = 0;
 	int r = -ENOENT;
 
-	*ret_groups = NULL;
-	*ret_n = 0;
 	for (size_t i = 0; i < lowers->n; i++) {
 		_cleanup_close_ int root = open(lowers->v[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		struct stat st;
@@ -252,12 +252,21 @@ static void run_identity(const struct strv *lowers, uid_t uid, struct strv *env,
 		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		r = copy_user_entry(root, uid, &name, &home, NULL);
-		if (r >= 0 && name && !userns_setgroups_denied())
-			copy_user_groups(root, name, ret_groups, ret_n, NULL);
+		if (r >= 0 && name)
+			copy_user_groups(root, name, &member, &n_member, NULL);
 		break;
 	}
 	if (strv_env_find(env, "HOME") < 0)
 		strv_env_set(env, "HOME", r >= 0 && home ? home : "/");
+	*ret_groups = NULL;
+	*ret_n = 0;
+	if (userns_setgroups_denied())
+		return;
+	*ret_groups = xcalloc(n_member + 1, sizeof(gid_t));
+	(*ret_groups)[(*ret_n)++] = gid;
+	for (size_t i = 0; i < n_member; i++)
+		if (member[i] != gid)
+			(*ret_groups)[(*ret_n)++] = member[i];
 }
 
 static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
@@ -301,7 +310,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	if (r < 0)
 		return r;
 	run_env(b, s, &env);
-	run_identity(lowers, spec.uid, &env, &groups, &spec.n_groups);
+	run_identity(lowers, spec.uid, spec.gid, &env, &groups, &spec.n_groups);
 	spec.groups = groups;
 	strv_foreach(&m->env, kv) {
 		const char *eq = strchr(*kv, '=');

@@ -75,9 +75,9 @@ expect_eq "$(stat -c %u:%g "$r/home/app/work" "$r/home/app")" "1234:2345
 [ -d "$r/srv/rel/sub" ] || fail "WORKDIR rel/sub under the inherited /srv was not created"
 expect_eq "$(cat "$r/env.txt")" "two words|legacy form value|default-cli|base:1|from-base" "ENV/ARG in RUN"
 expect_contains "$(cat "$r/out/id-name.txt")" "uid=1234(app) gid=2345(appgrp)" "USER app in RUN"
-expect_contains "$(cat "$r/out/id-name.txt")" "groups=5555(extra)" "USER app's supplementary groups in RUN"
+expect_contains "$(cat "$r/out/id-name.txt")" "groups=2345(appgrp),5555(extra)" "USER app's supplementary groups in RUN"
 expect_contains "$(cat "$r/out/id-uidgid.txt")" "uid=1234(app) gid=2345(appgrp)" "USER 1234:2345 in RUN"
-expect_contains "$(cat "$r/out/id-uid.txt")" "uid=4321 gid=0(root)" "USER 4321 in RUN"
+expect_contains "$(cat "$r/out/id-uid.txt")" "uid=4321 gid=0(root) groups=0(root)" "USER 4321 in RUN"
 # HOME in RUN, as runc sets it: the passwd entry's, else /
 expect_eq "$(cat "$r/out/home-app.txt")" /home/app "HOME of app in RUN"
 expect_eq "$(cat "$r/out/home-4321.txt")" / "HOME of a uid without a passwd entry"

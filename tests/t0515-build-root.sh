@@ -44,7 +44,7 @@ expect_eq "$(stat -c %u:%g "$r/tree/f")" 0:0 "COPY without --chown: root-owned, 
 expect_eq "$(readlink "$r/tree/link")" f "a context symlink stays a symlink"
 expect_eq "$(stat -c %u:%g:%a "$r/owned")" 1234:2345:640 "--chown=app:appgrp --chmod=640"
 expect_eq "$(cat "$r/hd")" "heredoc as root" "COPY <<EOT"
-expect_contains "$(cat "$r/id.txt")" "uid=1234(app) gid=2345(appgrp) groups=5555(extra)" "USER app in RUN"
+expect_contains "$(cat "$r/id.txt")" "uid=1234(app) gid=2345(appgrp) groups=2345(appgrp),5555(extra)" "USER app in RUN"
 out=$(prun root:1)
 expect_eq "$out" "heredoc as root
 0
