@@ -84,6 +84,19 @@ struct copy_chown {
  */
 int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 		       struct kiln_error **err);
+/*
+ * The same for USER, as runc does at run time: a uid alone takes the primary
+ * group of its /etc/passwd entry, or 0 when it has none.
+ */
+int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
+		      struct kiln_error **err);
+/* The name and home directory (NULL when empty) of @uid's /etc/passwd entry;
+ * -ENOENT without an entry. */
+int copy_user_entry(int root_fd, uid_t uid, char **ret_name, char **ret_home,
+		    struct kiln_error **err);
+/* The groups of /etc/group that list @name as a member (runc's supplementary groups). */
+int copy_user_groups(int root_fd, const char *name, gid_t **ret, size_t *ret_n,
+		     struct kiln_error **err);
 
 /* ---- --exclude patterns (.dockerignore syntax) ---------------------------- */
 

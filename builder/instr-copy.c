@@ -24,6 +24,7 @@ struct copy_step {
 	char *dest;
 	struct copy_inline *inlines;
 	size_t n_inlines;
+	struct strv inline_data; /* the expanded bodies of unquoted here-documents */
 	struct copy_patterns excludes;
 	struct strv lowers;	 /* the stage's snapshots, top first */
 	struct step_dirs from;	 /* --from: the source's read-only view */
@@ -36,6 +37,7 @@ static void copy_step_release(struct copy_step *c)
 	strv_clear(&c->sources);
 	free(c->dest);
 	free(c->inlines);
+	strv_clear(&c->inline_data);
 	copy_patterns_clear(&c->excludes);
 	strv_clear(&c->lowers);
 	step_dirs_release(&c->from);
@@ -71,6 +73,31 @@ static const struct heredoc *find_heredoc(const struct instruction *in, const ch
 	return NULL;
 }
 
+/* An unquoted here-document's body: variables expanded, quotes kept (as BuildKit). */
+static int expand_heredoc(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  const struct heredoc *h, struct copy_step *c, const char **ret,
+			  struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	struct kiln_error *e = NULL;
+	char *v = NULL;
+
+	*ret = h->body;
+	if (!h->expand)
+		return 0;
+	args_expansion_env(s, &env);
+	if (shell_expand_keep_quotes(h->body, &env, b->df->escape, &v, &e) < 0) {
+		int r = instr_error(b, in, err, "%s: here-document %s: %s", in->keyword, h->name,
+				    e ? e->msg : "bad expansion");
+
+		err_free(e);
+		return r;
+	}
+	strv_push_take(&c->inline_data, v);
+	*ret = v;
+	return 0;
+}
+
 static int expand_args(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		       struct copy_step *c, struct kiln_error **err)
 {
@@ -85,8 +112,13 @@ static int expand_args(struct build_ctx *b, struct stage_state *s, const struct 
 		char *v = NULL;
 
 		if (h) {
+			const char *data;
+
+			r = expand_heredoc(b, s, in, h, c, &data, err);
+			if (r < 0)
+				return r;
 			c->inlines[c->n_inlines++] = (struct copy_inline){
-				.name = h->name, .data = h->body, .len = strlen(h->body)};
+				.name = h->name, .data = data, .len = strlen(data)};
 			continue;
 		}
 		r = expand_word(b, s, in, in->args.v[i], &v, err);
@@ -186,7 +218,7 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 
 		r = expand_word(b, s, in, chown, &spec, err);
 		if (r >= 0)
-			r = resolve_owner(&c->lowers, spec, &o->chown, err);
+			r = resolve_owner(&c->lowers, spec, false, &o->chown, err);
 		if (r < 0)
 			return err_wrap(err, "%s --chown=%s", in->keyword, chown);
 	}
@@ -242,7 +274,10 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, struct copy_step 
 int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 	       struct step *st, struct kiln_error **err)
 {
-	struct copy_step c = {.sources = STRV_INIT, .lowers = STRV_INIT, .src_root = -1};
+	struct copy_step c = {.sources = STRV_INIT,
+			      .lowers = STRV_INIT,
+			      .inline_data = STRV_INIT,
+			      .src_root = -1};
 	_cleanup_free_ char *text = instr_text(in);
 	char content[65];
 	struct digest key;
@@ -272,14 +307,19 @@ out:
 	return r;
 }
 
-/* WORKDIR: set it, and create the directory (a layer only when it was missing). */
+/*
+ * WORKDIR: set it, and create the directory (a layer only when it was missing),
+ * owned by the current USER as BuildKit does.
+ */
 int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		  struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
 	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
+	const char *user = imgcfg_get_string(s->config, "User");
 	_cleanup_close_ int root = -1, dfd = -1;
+	struct copy_chown owner = {0};
 	struct step_dirs d = {0};
 	struct cache_key k;
 	struct digest key;
@@ -294,6 +334,8 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	imgcfg_set_string(s->config, "WorkingDir", full);
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "WORKDIR", full);
+	if (user && *user)
+		cache_key_add(&k, "user", user);
 	cache_key_finish(&k, &key);
 	r = try_cache(b, s, &key, text, err);
 	if (r > 0) {
@@ -303,6 +345,8 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r < 0)
 		return r;
 	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
+	if (r >= 0 && user && *user && (r = resolve_owner(&lowers, user, false, &owner, err)) < 0)
+		r = err_wrap(err, "WORKDIR: USER '%s'", user);
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
 	if (r >= 0)
@@ -310,7 +354,7 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r >= 0 && (root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = err_sys(err, errno, "open '%s'", d.merged);
 	if (r >= 0)
-		r = copy_dest_dir(root, full, true, NULL, &dfd, &canon, err);
+		r = copy_dest_dir(root, full, true, owner.set ? &owner : NULL, &dfd, &canon, err);
 	if (root >= 0)
 		close(TAKE_FD(root));
 	if (dfd >= 0)

@@ -11,6 +11,7 @@
 #include "builder/mounts-internal.h"
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
+#include "builder/userns-internal.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -189,9 +190,11 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
  * "user[:group]" -> numbers, from /etc/passwd and /etc/group of the image: the
  * top-most layer that has an /etc/passwd holds the one the image sees.
  */
-int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
+int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err)
 {
+	int (*resolve)(int, const char *, struct copy_chown *, struct kiln_error **) =
+		as_user ? copy_user_resolve : copy_chown_resolve;
 	_cleanup_close_ int none = -1;
 	int r = -ENOENT;
 
@@ -201,13 +204,13 @@ int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown
 
 		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		r = copy_chown_resolve(root, spec, ret, err);
+		r = resolve(root, spec, ret, err);
 	}
 	if (r != -ENOENT)
 		return r;
 	/* no passwd file at all: only numbers can work */
 	none = open("/proc/self/fdinfo", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return copy_chown_resolve(none, spec, ret, err);
+	return resolve(none, spec, ret, err);
 }
 
 static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct strv *lowers,
@@ -221,12 +224,49 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
 	*ret_gid = 0;
 	if (!user || !*user)
 		return 0;
-	r = resolve_owner(lowers, user, &c, err);
+	r = resolve_owner(lowers, user, true, &c, err);
 	if (r < 0)
 		return err_wrap(err, "USER '%s'", user);
 	*ret_uid = c.uid;
 	*ret_gid = c.gid;
 	return 0;
+}
+
+/*
+ * As Docker's runtime: HOME, when the environment lacks it, from @uid's passwd
+ * entry (else "/"); the groups are @gid then those of /etc/group that list the
+ * user (none where setgroups(2) is denied: a single-id map).
+ */
+static void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
+			 gid_t **ret_groups, size_t *ret_n)
+{
+	_cleanup_free_ char *name = NULL, *home = NULL;
+	_cleanup_free_ gid_t *member = NULL;
+	size_t n_member = 0;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < lowers->n; i++) {
+		_cleanup_close_ int root = open(lowers->v[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat st;
+
+		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		r = copy_user_entry(root, uid, &name, &home, NULL);
+		if (r >= 0 && name)
+			copy_user_groups(root, name, &member, &n_member, NULL);
+		break;
+	}
+	if (strv_env_find(env, "HOME") < 0)
+		strv_env_set(env, "HOME", r >= 0 && home ? home : "/");
+	*ret_groups = NULL;
+	*ret_n = 0;
+	if (userns_setgroups_denied())
+		return;
+	*ret_groups = xcalloc(n_member + 1, sizeof(gid_t));
+	(*ret_groups)[(*ret_n)++] = gid;
+	for (size_t i = 0; i < n_member; i++)
+		if (member[i] != gid)
+			(*ret_groups)[(*ret_n)++] = member[i];
 }
 
 static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
@@ -259,6 +299,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	_cleanup_free_ struct sandbox_mount *mounts = sandbox_mounts(m);
 	_cleanup_strv_ struct strv env = STRV_INIT;
 	_cleanup_strv_ struct strv tmpfs_opts = STRV_INIT;
+	_cleanup_free_ gid_t *groups = NULL;
 	struct sandbox_spec spec = SANDBOX_SPEC_INIT;
 	const char *wd = imgcfg_get_string(s->config, "WorkingDir");
 	struct output_pump pump = {.b = b, .st = st};
@@ -269,6 +310,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	if (r < 0)
 		return r;
 	run_env(b, s, &env);
+	run_identity(lowers, spec.uid, spec.gid, &env, &groups, &spec.n_groups);
+	spec.groups = groups;
 	strv_foreach(&m->env, kv) {
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));

@@ -17,23 +17,34 @@
  * moves the cache key on with the instruction's text.
  */
 
+/* Every pair is expanded with the environment from before the instruction, as Docker:
+ * in "ENV A=2 B=$A", B gets the previous A. */
 static int do_env_label(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 			bool label, struct kiln_error **err)
 {
+	_cleanup_strv_ struct strv kv = STRV_INIT;
+
 	for (size_t i = 0; i < in->n_kvs; i++) {
-		_cleanup_free_ char *key = NULL, *value = NULL;
+		char *key = NULL, *value = NULL;
 		int r = expand_word(b, s, in, in->kvs[i].key, &key, err);
 
 		if (r >= 0)
 			r = expand_word(b, s, in, in->kvs[i].value, &value, err);
-		if (r < 0)
+		if (r >= 0 && !*key)
+			r = instr_error(b, in, err, "%s names an empty key", in->keyword);
+		if (r < 0) {
+			free(key);
+			free(value);
 			return r;
-		if (!*key)
-			return instr_error(b, in, err, "%s names an empty key", in->keyword);
+		}
+		strv_push_take(&kv, key);
+		strv_push_take(&kv, value);
+	}
+	for (size_t i = 0; i + 1 < kv.n; i += 2) {
 		if (label)
-			imgcfg_set_label(s->config, key, value);
+			imgcfg_set_label(s->config, kv.v[i], kv.v[i + 1]);
 		else
-			imgcfg_set_env(s->config, key, value);
+			imgcfg_set_env(s->config, kv.v[i], kv.v[i + 1]);
 	}
 	return 0;
 }

@@ -36,8 +36,8 @@ bool rootfs_dir_empty(const char *dir);
 int rootfs_private_mounts(struct kiln_error **err);
 
 struct copy_chown;
-/* instr-fs.c, shared with instr-copy.c */
-int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
+/* instr-fs.c, shared with instr-copy.c; @as_user: USER's rules (copy_user_resolve) */
+int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err);
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		const struct digest *key, const char *created_by, struct kiln_error **err);

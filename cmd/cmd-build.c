@@ -7,6 +7,7 @@
 #include "builder/builder.h"
 #include "cmd/cmd.h"
 #include "cmd/progress.h"
+#include "layers/layers.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
 
@@ -81,9 +82,20 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 	int n;
 
 	switch (c) {
-	case 't':
+	case 't': {
+		/* a bad name is a usage error before anything is built, as docker build */
+		_cleanup_free_ char *norm = NULL;
+		struct kiln_error *e = NULL;
+
+		if (image_name_normalize(v, &norm, &e) < 0) {
+			int r = err_usage(err, "-t: %s", e->msg);
+
+			err_free(e);
+			return r;
+		}
 		strv_push(&o->tags, v);
 		return 0;
+	}
 	case 'f':
 		o->dockerfile = v;
 		return 0;

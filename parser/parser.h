@@ -197,6 +197,12 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 /* Process one word: quotes removed, variables expanded, no splitting. */
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
 		      struct kiln_error **err);
+/*
+ * Variables expanded and escapes processed, quotes kept as written: the body of
+ * an unquoted COPY/ADD here-document (BuildKit's ExpandRaw).
+ */
+int shell_expand_keep_quotes(const char *text, const struct strv *env, char escape, char **ret,
+			     struct kiln_error **err);
 /* Process and split into words, as for unquoted shell words. Appends to @ret. */
 int shell_expand_words(const char *text, const struct strv *env, char escape, struct strv *ret,
 		       struct kiln_error **err);

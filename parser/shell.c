@@ -21,6 +21,7 @@ struct lex {
 	size_t n, pos;
 	const struct strv *env;
 	char escape;
+	bool keep_quotes; /* quotes are ordinary characters (BuildKit's SkipProcessQuotes) */
 	struct kiln_error **err;
 };
 
@@ -393,7 +394,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 			take(lx, NULL);
 			return 0;
 		}
-		if (c == '\'' || c == '"' || c == '$') {
+		if (c == '$' || ((c == '\'' || c == '"') && !lx->keep_quotes)) {
 			if ((r = special(lx, c, out, w)) < 0)
 				return r;
 			continue;
@@ -423,6 +424,26 @@ int shell_expand_word(const char *word, const struct strv *env, char escape, cha
 		      struct kiln_error **err)
 {
 	struct lex lx = {.s = word, .n = strlen(word), .env = env, .escape = escape, .err = err};
+	struct strbuf out = STRBUF_INIT;
+	int r = process_stop_on(&lx, R_EOF, false, &out, NULL);
+
+	if (r < 0) {
+		strbuf_release(&out);
+		return r;
+	}
+	*ret = strbuf_detach(&out, NULL);
+	return 0;
+}
+
+int shell_expand_keep_quotes(const char *text, const struct strv *env, char escape, char **ret,
+			     struct kiln_error **err)
+{
+	struct lex lx = {.s = text,
+			 .n = strlen(text),
+			 .env = env,
+			 .escape = escape,
+			 .keep_quotes = true,
+			 .err = err};
 	struct strbuf out = STRBUF_INIT;
 	int r = process_stop_on(&lx, R_EOF, false, &out, NULL);
 
