@@ -1,0 +1,33 @@
+#!/bin/sh
+# Regression tests for the build bugs the conformance corpora found
+# (tests/t060[1-3]-conformance-*.sh); one section per fix.
+. "$(dirname "$0")/lib.sh"
+need_cmd umoci skopeo
+
+export KILN_ROOT="$T/store"
+as_builder "$KILN" import "$(busybox_rootfs_tar)" busybox >/dev/null
+
+# build DIR [ARGS...]: build $T/DIR (its Dockerfile) as builder, tag DIR:1
+build() {
+	d=$1
+	shift
+	chmod -R a+rX "$T/$d"
+	as_builder env KILN_ROOT="$KILN_ROOT" "$KILN" build --progress=plain -t "$d:1" "$@" "$T/$d" \
+		>"$T/$d.id" 2>"$T/$d.log"
+}
+
+# unpack DIR: the rootfs of DIR:1 in $T/DIR.rootfs
+unpack() {
+	umoci unpack --image "$KILN_ROOT:$1:1" "$T/$1.bundle" >/dev/null
+	echo "$T/$1.bundle/rootfs"
+}
+
+# -- RUN --mount=type=cache: the cache directory lives in the store, whatever the
+#    current directory is, and survives from one build to the next
+mkdir "$T/cachew" "$T/cacher"
+printf 'FROM busybox\nRUN --mount=type=cache,target=/c echo kept >/c/f\n' >"$T/cachew/Dockerfile"
+printf 'FROM busybox\nRUN --mount=type=cache,target=/c cat /c/f >/out\n' >"$T/cacher/Dockerfile"
+build cachew || fail "cache mount build failed: $(cat "$T/cachew.log")"
+build cacher || fail "cache mount read failed: $(cat "$T/cacher.log")"
+expect_eq "$(cat "$(unpack cacher)/out")" kept "file read from the cache mount"
+[ ! -e "$T/${KILN_ROOT#/}" ] || fail "the cache directory was made below the current directory"
