@@ -126,17 +126,21 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const struct 
 static int open_source(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		       struct copy_step *c, struct kiln_error **err)
 {
-	const char *from = instr_flag_get(in, "from");
+	const char *raw = instr_flag_get(in, "from");
 	_cleanup_(image_freep) struct image *img = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
+	_cleanup_free_ char *from = NULL;
 	const struct stage_state *st;
 	int r;
 
-	if (!from) {
+	if (!raw) {
 		c->src_root = fcntl(b->context_fd, F_DUPFD_CLOEXEC, 3);
 		return c->src_root < 0 ? err_sys(err, errno, "dup") : 0;
 	}
-	r = from_layers(b, s, in, from, &img, &st, err);
+	/* --from="${VARIANT}": ARGs and ENV expand, quotes go, as in BuildKit */
+	r = expand_word(b, s, in, raw, &from, err);
+	if (r >= 0)
+		r = from_layers(b, s, in, from, &img, &st, err);
 	if (r >= 0)
 		r = img ? rootfs_lowers(b, img->layers, img->n_layers, &lowers, err)
 			: rootfs_lowers(b, st->layers, st->n_layers, &lowers, err);

@@ -31,3 +31,22 @@ build cachew || fail "cache mount build failed: $(cat "$T/cachew.log")"
 build cacher || fail "cache mount read failed: $(cat "$T/cacher.log")"
 expect_eq "$(cat "$(unpack cacher)/out")" kept "file read from the cache mount"
 [ ! -e "$T/${KILN_ROOT#/}" ] || fail "the cache directory was made below the current directory"
+
+# -- COPY --from="${ARG}": the flag expands with the stage's ARGs (quotes removed),
+#    and the stage it names is built even though the plan cannot know it yet
+mkdir "$T/fromarg"
+cat >"$T/fromarg/Dockerfile" <<'DF'
+FROM busybox AS one
+RUN echo one >/v
+FROM busybox AS two
+RUN echo two >/v
+FROM busybox
+ARG WHICH="one"
+COPY --from="${WHICH}" /v /first
+ARG WHICH=two
+COPY --from=$WHICH /v /second
+DF
+build fromarg || fail "COPY --from=\"\${ARG}\" failed: $(cat "$T/fromarg.log")"
+r=$(unpack fromarg)
+expect_eq "$(cat "$r/first")" one "COPY --from=\"\${WHICH}\" with WHICH=\"one\""
+expect_eq "$(cat "$r/second")" two "COPY --from=\$WHICH after ARG WHICH=two"

@@ -52,8 +52,8 @@ SPEC = {
     "copy-from-stage-scoped-arg/Containerfile": {
         "checks": [("file", "/variant", "build\nbuild:staging")]},
     "copy-from-stage-scoped-arg/Containerfile.multi-copy-arg-override": {
-        "checks": [("file", "/variant_first", "build:staging"),
-                   ("file", "/variant_second", "build:dev")]},
+        "checks": [("file", "/variant_first", "build\nbuild:staging"),
+                   ("file", "/variant_second", "build\nbuild:dev")]},
     # -- copy-globs --
     "copy-globs/Containerfile": {"checks": [("exists", "/testdir/test1.txt"),
                                             ("exists", "/testdir/test2.txt")]},
