@@ -261,6 +261,35 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 	return 0;
 }
 
+/* Whether anything below the excluded directory @dirfd (@ctxrel in the context) is brought
+ * back by a "!" rule: only then does the directory exist for COPY, as in Docker, which sends
+ * no entry for it otherwise. */
+static bool any_included(const struct copy_opts *o, int dirfd, const char *ctxrel)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+	_cleanup_strbuf_ struct strbuf rel = STRBUF_INIT;
+
+	if (list_dir(dirfd, &names, NULL) < 0)
+		return true; /* let the copy report it */
+	strv_foreach(&names, name) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+		bool descend;
+
+		if (fstatat(dirfd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		join(&rel, ctxrel, *name);
+		if (!ignored(o, rel.buf, S_ISDIR(st.st_mode), &descend))
+			return true;
+		if (!descend)
+			continue;
+		fd = openat(dirfd, *name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && any_included(o, fd, rel.buf))
+			return true;
+	}
+	return false;
+}
+
 /* Open what the item names (symlinks followed inside the source root) and check it is there. */
 static int open_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
 {
@@ -277,7 +306,8 @@ static int open_item(const struct copy_opts *o, struct copy_item *it, struct kil
 			       e == ENOENT ? "no such file or directory in the build context"
 					   : "cannot read a socket");
 	}
-	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) && !descend)
+	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) &&
+	    (!descend || !any_included(o, it->fd, it->ctxpath)))
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory (excluded by .dockerignore)",
 			       it->pattern);

@@ -50,3 +50,20 @@ build fromarg || fail "COPY --from=\"\${ARG}\" failed: $(cat "$T/fromarg.log")"
 r=$(unpack fromarg)
 expect_eq "$(cat "$r/first")" one "COPY --from=\"\${WHICH}\" with WHICH=\"one\""
 expect_eq "$(cat "$r/second")" two "COPY --from=\$WHICH after ARG WHICH=two"
+
+# -- .dockerignore: a directory excluded by a pattern exists for COPY only when a
+#    "!" rule actually brings something in it back (a rule that could, but
+#    matches nothing, does not make it appear)
+mkdir -p "$T/ignnone/d" "$T/ignsome/d"
+for c in ignnone ignsome; do
+	echo x >"$T/$c/d/file1"
+	printf 'FROM scratch\nCOPY d /d\n' >"$T/$c/Dockerfile"
+done
+echo y >"$T/ignsome/d/file"
+printf '**\n!d/file\n' >"$T/ignnone/.dockerignore"
+cp "$T/ignnone/.dockerignore" "$T/ignsome/.dockerignore"
+build ignnone && fail "COPY of an excluded directory with nothing brought back built"
+grep -q "excluded by .dockerignore" "$T/ignnone.log" || fail "no reason given: $(cat "$T/ignnone.log")"
+build ignsome || fail "COPY of an excluded directory with d/file brought back: $(cat "$T/ignsome.log")"
+r=$(unpack ignsome)
+expect_eq "$(cd "$r/d" && ls)" file "the directory holds only what the ! rule brought back"
