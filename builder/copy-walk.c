@@ -127,6 +127,8 @@ struct expand {
 	const char *pattern;
 	size_t pivot;
 	size_t matched;
+	size_t first;	/* this pattern's first item in the plan */
+	bool dedupe;	/* several "**": one path can match more than one way */
 };
 
 static void add_match(struct expand *x, const char *ctxpath)
@@ -134,6 +136,9 @@ static void add_match(struct expand *x, const char *ctxpath)
 	struct copy_item *it;
 	const char *slash = strrchr(ctxpath, '/');
 
+	for (size_t i = x->first; x->dedupe && i < x->plan->n; i++)
+		if (streq(x->plan->items[i].ctxpath, ctxpath))
+			return;
 	ALLOC_GROW(x->plan->items, x->plan->n + 1, x->plan->alloc);
 	it = &x->plan->items[x->plan->n++];
 	memset(it, 0, sizeof(*it));
@@ -190,6 +195,35 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 	return 0;
 }
 
+/* "**" as a whole component matches any number of directories, none included (BuildKit). */
+static int expand_globstar(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
+			   struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+	_cleanup_strbuf_ struct strbuf path = STRBUF_INIT;
+	_cleanup_close_ int fd = fs_open_in(x->o->src_root, *dir ? dir : ".",
+					    O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT, NULL);
+	int r = expand_at(x, comps, n, i + 1, dir, err);
+
+	if (r < 0 || fd < 0)
+		return r;
+	r = list_dir(fd, &names, err);
+	strv_foreach(&names, name) {
+		struct stat st;
+		bool descend;
+
+		if (r < 0)
+			break;
+		if (fstatat(fd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		join(&path, dir, *name);
+		if (ignored(x->o, path.buf, true, &descend) && !descend)
+			continue;
+		r = expand_at(x, comps, n, i, path.buf, err);
+	}
+	return r;
+}
+
 static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
 		     struct kiln_error **err)
 {
@@ -199,6 +233,8 @@ static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const c
 		add_match(x, dir);
 		return 0;
 	}
+	if (streq(comps[i], "**"))
+		return expand_globstar(x, comps, n, i, dir, err);
 	if (has_glob(comps[i]))
 		return expand_glob(x, comps, n, i, dir, err);
 	join(&path, dir, comps[i]);
@@ -250,9 +286,12 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 	{
 		_cleanup_free_ char *tmp = xstrdup(clean);
 
-		for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save))
+		for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+			x.dedupe = x.dedupe || (streq(c, "**") && strv_find(&comps, "**") >= 0);
 			strv_push(&comps, c);
+		}
 	}
+	x.first = plan->n;
 	r = expand_at(&x, comps.v, comps.n, 0, "", err);
 	if (r < 0)
 		return r;

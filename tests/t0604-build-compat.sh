@@ -67,3 +67,22 @@ grep -q "excluded by .dockerignore" "$T/ignnone.log" || fail "no reason given: $
 build ignsome || fail "COPY of an excluded directory with d/file brought back: $(cat "$T/ignsome.log")"
 r=$(unpack ignsome)
 expect_eq "$(cd "$r/d" && ls)" file "the directory holds only what the ! rule brought back"
+
+# -- COPY sources: "**" as a whole component matches any number of directories
+#    (none included), as in BuildKit; a single "*" stays within one component
+mkdir -p "$T/globstar/a/b/c"
+echo x >"$T/globstar/a/x.txt"
+echo y >"$T/globstar/a/b/c/y.txt"
+echo z >"$T/globstar/z.txt"
+cat >"$T/globstar/Dockerfile" <<'DF'
+FROM scratch
+COPY a/**/*.txt /all/
+COPY **/**/c/*.txt /deep/
+COPY a/*/*.txt /one/
+DF
+build globstar && fail "COPY a/*/*.txt matched a file two levels down"
+sed -i '$d' "$T/globstar/Dockerfile"
+build globstar || fail "COPY with ** failed: $(cat "$T/globstar.log")"
+r=$(unpack globstar)
+expect_eq "$(cd "$r/all" && ls | tr '\n' ' ')" "x.txt y.txt " "a/**/*.txt"
+expect_eq "$(cd "$r/deep" && ls | tr '\n' ' ')" "y.txt " "**/**/c/*.txt"
