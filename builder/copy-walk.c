@@ -341,9 +341,11 @@ static int open_item(const struct copy_opts *o, struct copy_item *it, struct kil
 	if (it->fd < 0 || fstat(it->fd, &it->st) < 0) {
 		int e = it->fd == -ENXIO ? ENXIO : ENOENT;
 
-		return err_new(err, KILN_ERR_INPUT, e, "source '%s': %s", it->pattern,
-			       e == ENOENT ? "no such file or directory in the build context"
-					   : "cannot read a socket");
+		if (e == ENXIO)
+			return err_new(err, KILN_ERR_INPUT, e, "source '%s': cannot read a socket",
+				       it->pattern);
+		return err_new(err, KILN_ERR_INPUT, e, "source '%s': no such file or directory in %s",
+			       it->pattern, o->src_desc ? o->src_desc : "the build context");
 	}
 	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) &&
 	    (!descend || !any_included(o, it->fd, it->ctxpath)))

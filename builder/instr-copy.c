@@ -27,6 +27,7 @@ struct copy_step {
 	struct copy_patterns excludes;
 	struct strv lowers;	 /* the stage's snapshots, top first */
 	struct step_dirs from;	 /* --from: the source's read-only view */
+	char *src_desc;		 /* --from: "stage 'NAME'" or "image 'REF'" */
 	int src_root;
 	struct copy_opts o;
 };
@@ -39,6 +40,7 @@ static void copy_step_release(struct copy_step *c)
 	copy_patterns_clear(&c->excludes);
 	strv_clear(&c->lowers);
 	step_dirs_release(&c->from);
+	free(c->src_desc);
 	if (c->src_root >= 0)
 		close(c->src_root);
 }
@@ -142,6 +144,9 @@ static int open_source(struct build_ctx *b, struct stage_state *s, const struct 
 	if (r >= 0)
 		r = from_layers(b, s, in, from, &img, &st, err);
 	if (r >= 0)
+		c->src_desc = img ? xasprintf("image '%s'", from)
+				  : xasprintf("stage '%s'", st->st->name ? st->st->name : from);
+	if (r >= 0)
 		r = img ? rootfs_lowers(b, img->layers, img->n_layers, &lowers, err)
 			: rootfs_lowers(b, st->layers, st->n_layers, &lowers, err);
 	if (r >= 0)
@@ -162,6 +167,7 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	int r;
 
 	o->src_root = c->src_root;
+	o->src_desc = c->src_desc;
 	o->sources = (const char *const *)c->sources.v;
 	o->n_sources = c->sources.n;
 	o->inlines = c->inlines;

@@ -86,3 +86,16 @@ build globstar || fail "COPY with ** failed: $(cat "$T/globstar.log")"
 r=$(unpack globstar)
 expect_eq "$(cd "$r/all" && ls | tr '\n' ' ')" "x.txt y.txt " "a/**/*.txt"
 expect_eq "$(cd "$r/deep" && ls | tr '\n' ' ')" "y.txt " "**/**/c/*.txt"
+
+# -- a COPY --from source that is missing is reported in the stage or image it
+#    was looked for in, not in "the build context"
+mkdir "$T/fromgone"
+printf 'FROM busybox AS b\nFROM scratch\nCOPY --from=b /nope /\nCOPY --from=busybox /nope2 /\n' \
+	>"$T/fromgone/Dockerfile"
+build fromgone && fail "COPY --from of a missing file built"
+grep -q "source '/nope': no such file or directory in stage 'b'" "$T/fromgone.log" ||
+	fail "the stage is not named: $(tail -1 "$T/fromgone.log")"
+sed -i 3d "$T/fromgone/Dockerfile"
+build fromgone && fail "COPY --from of a missing file built"
+grep -q "source '/nope2': no such file or directory in image 'busybox'" "$T/fromgone.log" ||
+	fail "the image is not named: $(tail -1 "$T/fromgone.log")"
