@@ -19,6 +19,9 @@ other than busybox it is skipped-offline by the harness before any of this appli
 
 import os
 
+# INDEX.md: "pass --build-arg SAFEIMAGE=<your small image>"
+DEFAULT_ARGS = ["SAFEIMAGE=busybox"]
+
 NAME_PREFIXES = ("Dockerfile", "Containerfile", "Dockermultistagefrom")
 
 BUSYBOX_PATH = ("cfg", "config.Env", '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]')
@@ -121,6 +124,15 @@ SPEC = {
     # -- multiarch: a foreign-arch busybox does not exist offline --
     "multiarch/Containerfile.reset-platform": {
         "offline": "needs busybox for a foreign architecture (FROM --platform)"},
+    # -- $SAFEIMAGE (busybox here, see DEFAULT_ARGS) --
+    "copy-chown/Containerfile.chown_user": {
+        "offline": "runs adduser, which Debian's busybox-static (the test base) lacks"},
+    "multiarch/Dockerfile.fail-multistage": {
+        "offline": "reads /etc/os-release of upstream's SAFEIMAGE (quay.io/libpod/testimage)"},
+    # -- from-with-arg: upstream uses base=alpine; busybox exercises the same ARGs --
+    "from-with-arg/Containerfile": {
+        "build_args": ["base=busybox", "toolchainname=busybox", "destinationpath=/tmp/"],
+        "checks": [("exists", "/tmp/bin/busybox")]},
     # -- exit42 --
     "exit42/Containerfile": {"must_fail": True, "checks": [("err", "42")]},
     # -- buildah-only --
@@ -184,6 +196,7 @@ def cases(base, Case):
         offline = spec.pop("offline", None)
         if top == "recurse":
             prep = "recurse"
+        spec["build_args"] = DEFAULT_ARGS + spec.get("build_args", [])
         c = Case("buildah-bud", rel, ctx, os.path.join(base, rel), **spec)
         if prep:
             c.prepare = PREPARE[prep]

@@ -89,16 +89,15 @@ def expand(word, env):
 
 
 def arg_defaults(instructions, build_args):
+    """ARG values: a build arg overrides only an ARG that is declared."""
+    given = dict(a.partition("=")[::2] for a in build_args)
     env = {}
     for ins in instructions:
         if ins["kind"] == "ARG":
             for kv in ins.get("kvs", []):
-                v = kv.get("value")
+                v = given.get(kv["key"], kv.get("value"))
                 if v is not None:
                     env[kv["key"]] = expand(v, env)
-    for a in build_args:
-        k, _, v = a.partition("=")
-        env[k] = v
     return env
 
 
