@@ -90,6 +90,22 @@ static void add_dep(struct build_ctx *b, struct stage_state *s, size_t dep)
 	mark_needed(b, dep);
 }
 
+/* A --from of stage @i. Its value is expanded when the step runs, with the ARGs
+ * of that point of the stage: one that needs expansion (or quote removal) may
+ * name any earlier stage, so all of them are built first. */
+static void mark_from(struct build_ctx *b, struct stage_state *s, const char *name, size_t i)
+{
+	int dep;
+
+	if (strpbrk(name, "$\"'\\")) {
+		for (size_t j = 0; j < i; j++)
+			add_dep(b, s, j);
+		return;
+	}
+	if ((dep = find_stage(b, name, i)) >= 0)
+		add_dep(b, s, (size_t)dep);
+}
+
 /* A stage's own dependencies: its base and every --from of COPY and RUN --mount. */
 static void mark_needed(struct build_ctx *b, size_t i)
 {
@@ -104,7 +120,6 @@ static void mark_needed(struct build_ctx *b, size_t i)
 	for (size_t k = st->first + 1; k < st->first + st->n; k++) {
 		const struct instruction *in = &b->df->instrs[k];
 		const char *from = instr_flag_get(in, "from");
-		int dep;
 
 		for (size_t f = 0; f < in->n_flags && in->kind == INSTR_RUN; f++) {
 			const char *m = in->flags[f].value, *p;
@@ -112,11 +127,10 @@ static void mark_needed(struct build_ctx *b, size_t i)
 			if (!streq(in->flags[f].name, "mount") || !(p = strstr(m, "from=")))
 				continue;
 			_cleanup_free_ char *name = xstrndup(p + 5, strcspn(p + 5, ","));
-			if ((dep = find_stage(b, name, i)) >= 0)
-				add_dep(b, s, (size_t)dep);
+			mark_from(b, s, name, i);
 		}
-		if (from && (dep = find_stage(b, from, i)) >= 0)
-			add_dep(b, s, (size_t)dep);
+		if (from)
+			mark_from(b, s, from, i);
 	}
 }
 

@@ -145,6 +145,8 @@ struct copy_inline {
 struct copy_opts {
 	/* Where sources are read: the build context, another stage's or an image's root. */
 	int src_root;
+	/* What @src_root is, for messages ("stage 'build'"); NULL = the build context. */
+	const char *src_desc;
 	/* Source patterns as written (after variable expansion); may contain wildcards. */
 	const char *const *sources;
 	size_t n_sources;

@@ -28,6 +28,7 @@ struct copy_step {
 	struct copy_patterns excludes;
 	struct strv lowers;	 /* the stage's snapshots, top first */
 	struct step_dirs from;	 /* --from: the source's read-only view */
+	char *src_desc;		 /* --from: "stage 'NAME'" or "image 'REF'" */
 	int src_root;
 	struct copy_opts o;
 };
@@ -41,6 +42,7 @@ static void copy_step_release(struct copy_step *c)
 	copy_patterns_clear(&c->excludes);
 	strv_clear(&c->lowers);
 	step_dirs_release(&c->from);
+	free(c->src_desc);
 	if (c->src_root >= 0)
 		close(c->src_root);
 }
@@ -158,17 +160,24 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const struct 
 static int open_source(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		       struct copy_step *c, struct kiln_error **err)
 {
-	const char *from = instr_flag_get(in, "from");
+	const char *raw = instr_flag_get(in, "from");
 	_cleanup_(image_freep) struct image *img = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
+	_cleanup_free_ char *from = NULL;
 	const struct stage_state *st;
 	int r;
 
-	if (!from) {
+	if (!raw) {
 		c->src_root = fcntl(b->context_fd, F_DUPFD_CLOEXEC, 3);
 		return c->src_root < 0 ? err_sys(err, errno, "dup") : 0;
 	}
-	r = from_layers(b, s, in, from, &img, &st, err);
+	/* --from="${VARIANT}": ARGs and ENV expand, quotes go, as in BuildKit */
+	r = expand_word(b, s, in, raw, &from, err);
+	if (r >= 0)
+		r = from_layers(b, s, in, from, &img, &st, err);
+	if (r >= 0)
+		c->src_desc = img ? xasprintf("image '%s'", from)
+				  : xasprintf("stage '%s'", st->st->name ? st->st->name : from);
 	if (r >= 0)
 		r = img ? rootfs_lowers(b, img->layers, img->n_layers, &lowers, err)
 			: rootfs_lowers(b, st->layers, st->n_layers, &lowers, err);
@@ -190,6 +199,7 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	int r;
 
 	o->src_root = c->src_root;
+	o->src_desc = c->src_desc;
 	o->sources = (const char *const *)c->sources.v;
 	o->n_sources = c->sources.n;
 	o->inlines = c->inlines;

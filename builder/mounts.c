@@ -239,14 +239,20 @@ static int prepare_bind(struct build_ctx *b, struct stage_state *s, struct run_m
 
 static int prepare_cache(struct build_ctx *b, struct run_mount *m, struct kiln_error **err)
 {
-	_cleanup_free_ char *cache = store_dir_path(b->store, STORE_DIR_CACHE), *dir = NULL;
+	_cleanup_free_ char *cache = store_dir_path(b->store, STORE_DIR_CACHE), *dir = NULL,
+			    *rel = NULL;
+	_cleanup_close_ int cache_fd = open(cache, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct digest d;
 	char hex[DIGEST_HEX_LEN + 1];
 	struct stat st;
 
+	if (cache_fd < 0)
+		return err_sys(err, errno, "open '%s'", cache);
 	digest_buffer(m->id, strlen(m->id), &d);
-	dir = xasprintf("%s/mounts/%s", cache, digest_hex(&d, hex));
-	if (fs_mkdir_p(AT_FDCWD, dir, 0755, err) < 0)
+	rel = xasprintf("mounts/%s", digest_hex(&d, hex));
+	dir = xasprintf("%s/%s", cache, rel);
+	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
+	if (fs_mkdir_p(cache_fd, rel, 0755, err) < 0)
 		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
 	if (stat(dir, &st) == 0 && st.st_nlink == 2 && st.st_uid == 0) {
 		/* a new cache directory gets the requested owner and mode */

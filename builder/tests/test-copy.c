@@ -165,6 +165,24 @@ TEST(wildcards)
 	ASSERT_TRUE(t_content_is(rootfd, "one", "C"));
 }
 
+TEST(globstar_matches_any_depth)
+{
+	t_reset();
+	t_write(ctxfd, "a/x.txt", "X", 0644);
+	t_write(ctxfd, "a/b/c/y.txt", "Y", 0644);
+	t_write(ctxfd, "a/b/c/z.md", "Z", 0644);
+	/* "**" matches no directory, one, or several */
+	ASSERT_EQ(COPY1("/all/", "a/**/*.txt"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "all/x.txt", "X"));
+	ASSERT_TRUE(t_content_is(rootfd, "all/y.txt", "Y"));
+	ASSERT_FALSE(t_exists(rootfd, "all/z.md"));
+	/* two of them: each file once */
+	ASSERT_EQ(COPY1("/two/", "**/**/c/*.md"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "two/z.md", "Z"));
+	/* "*" alone stays within one component */
+	ASSERT_TRUE(COPY1("/one/", "a/*/*.txt") < 0);
+}
+
 TEST(missing_source_names_it)
 {
 	char *msg = NULL;
@@ -780,6 +798,7 @@ int main(void)
 		TAP_ENTRY(entries_replace_what_is_in_the_way),
 		TAP_ENTRY(several_sources_need_directory),
 		TAP_ENTRY(wildcards),
+		TAP_ENTRY(globstar_matches_any_depth),
 		TAP_ENTRY(missing_source_names_it),
 		TAP_ENTRY(relative_destination_uses_workdir),
 		TAP_ENTRY(dotdot_is_clamped_to_the_context),

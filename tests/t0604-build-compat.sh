@@ -1,0 +1,101 @@
+#!/bin/sh
+# Regression tests for the build bugs the conformance corpora found
+# (tests/t060[1-3]-conformance-*.sh); one section per fix.
+. "$(dirname "$0")/lib.sh"
+need_cmd umoci skopeo
+
+export KILN_ROOT="$T/store"
+as_builder "$KILN" import "$(busybox_rootfs_tar)" busybox >/dev/null
+
+# build DIR [ARGS...]: build $T/DIR (its Dockerfile) as builder, tag DIR:1
+build() {
+	d=$1
+	shift
+	chmod -R a+rX "$T/$d"
+	as_builder env KILN_ROOT="$KILN_ROOT" "$KILN" build --progress=plain -t "$d:1" "$@" "$T/$d" \
+		>"$T/$d.id" 2>"$T/$d.log"
+}
+
+# unpack DIR: the rootfs of DIR:1 in $T/DIR.rootfs
+unpack() {
+	umoci unpack --image "$KILN_ROOT:$1:1" "$T/$1.bundle" >/dev/null
+	echo "$T/$1.bundle/rootfs"
+}
+
+# -- RUN --mount=type=cache: the cache directory lives in the store, whatever the
+#    current directory is, and survives from one build to the next
+mkdir "$T/cachew" "$T/cacher"
+printf 'FROM busybox\nRUN --mount=type=cache,target=/c echo kept >/c/f\n' >"$T/cachew/Dockerfile"
+printf 'FROM busybox\nRUN --mount=type=cache,target=/c cat /c/f >/out\n' >"$T/cacher/Dockerfile"
+build cachew || fail "cache mount build failed: $(cat "$T/cachew.log")"
+build cacher || fail "cache mount read failed: $(cat "$T/cacher.log")"
+expect_eq "$(cat "$(unpack cacher)/out")" kept "file read from the cache mount"
+[ ! -e "$T/${KILN_ROOT#/}" ] || fail "the cache directory was made below the current directory"
+
+# -- COPY --from="${ARG}": the flag expands with the stage's ARGs (quotes removed),
+#    and the stage it names is built even though the plan cannot know it yet
+mkdir "$T/fromarg"
+cat >"$T/fromarg/Dockerfile" <<'DF'
+FROM busybox AS one
+RUN echo one >/v
+FROM busybox AS two
+RUN echo two >/v
+FROM busybox
+ARG WHICH="one"
+COPY --from="${WHICH}" /v /first
+ARG WHICH=two
+COPY --from=$WHICH /v /second
+DF
+build fromarg || fail "COPY --from=\"\${ARG}\" failed: $(cat "$T/fromarg.log")"
+r=$(unpack fromarg)
+expect_eq "$(cat "$r/first")" one "COPY --from=\"\${WHICH}\" with WHICH=\"one\""
+expect_eq "$(cat "$r/second")" two "COPY --from=\$WHICH after ARG WHICH=two"
+
+# -- .dockerignore: a directory excluded by a pattern exists for COPY only when a
+#    "!" rule actually brings something in it back (a rule that could, but
+#    matches nothing, does not make it appear)
+mkdir -p "$T/ignnone/d" "$T/ignsome/d"
+for c in ignnone ignsome; do
+	echo x >"$T/$c/d/file1"
+	printf 'FROM scratch\nCOPY d /d\n' >"$T/$c/Dockerfile"
+done
+echo y >"$T/ignsome/d/file"
+printf '**\n!d/file\n' >"$T/ignnone/.dockerignore"
+cp "$T/ignnone/.dockerignore" "$T/ignsome/.dockerignore"
+build ignnone && fail "COPY of an excluded directory with nothing brought back built"
+grep -q "excluded by .dockerignore" "$T/ignnone.log" || fail "no reason given: $(cat "$T/ignnone.log")"
+build ignsome || fail "COPY of an excluded directory with d/file brought back: $(cat "$T/ignsome.log")"
+r=$(unpack ignsome)
+expect_eq "$(cd "$r/d" && ls)" file "the directory holds only what the ! rule brought back"
+
+# -- COPY sources: "**" as a whole component matches any number of directories
+#    (none included), as in BuildKit; a single "*" stays within one component
+mkdir -p "$T/globstar/a/b/c"
+echo x >"$T/globstar/a/x.txt"
+echo y >"$T/globstar/a/b/c/y.txt"
+echo z >"$T/globstar/z.txt"
+cat >"$T/globstar/Dockerfile" <<'DF'
+FROM scratch
+COPY a/**/*.txt /all/
+COPY **/**/c/*.txt /deep/
+COPY a/*/*.txt /one/
+DF
+build globstar && fail "COPY a/*/*.txt matched a file two levels down"
+sed -i '$d' "$T/globstar/Dockerfile"
+build globstar || fail "COPY with ** failed: $(cat "$T/globstar.log")"
+r=$(unpack globstar)
+expect_eq "$(cd "$r/all" && ls | tr '\n' ' ')" "x.txt y.txt " "a/**/*.txt"
+expect_eq "$(cd "$r/deep" && ls | tr '\n' ' ')" "y.txt " "**/**/c/*.txt"
+
+# -- a COPY --from source that is missing is reported in the stage or image it
+#    was looked for in, not in "the build context"
+mkdir "$T/fromgone"
+printf 'FROM busybox AS b\nFROM scratch\nCOPY --from=b /nope /\nCOPY --from=busybox /nope2 /\n' \
+	>"$T/fromgone/Dockerfile"
+build fromgone && fail "COPY --from of a missing file built"
+grep -q "source '/nope': no such file or directory in stage 'b'" "$T/fromgone.log" ||
+	fail "the stage is not named: $(tail -1 "$T/fromgone.log")"
+sed -i 3d "$T/fromgone/Dockerfile"
+build fromgone && fail "COPY --from of a missing file built"
+grep -q "source '/nope2': no such file or directory in image 'busybox'" "$T/fromgone.log" ||
+	fail "the image is not named: $(tail -1 "$T/fromgone.log")"
