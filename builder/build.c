@@ -251,6 +251,7 @@ static void build_release(struct build_ctx *b)
 	strv_clear(&b->build_args);
 	strv_clear(&b->used_args);
 	strv_clear(&b->meta_args);
+	strv_clear(&b->pulled);
 	free(b->dockerfile_name);
 	free(b->created);
 }

@@ -113,15 +113,10 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s,
 		digest_buffer("scratch", 7, &s->key);
 		return 0;
 	}
-	r = image_read_named(b->store, s->base, &img, err);
-	if (r < 0) {
-		err_wrap(err, "FROM %s", s->base);
-		if (r == -ENOENT)
-			return err_at(err, &in->loc,
-				      "%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
-				      (*err)->msg, s->base);
-		return r;
-	}
+	r = build_image_read(b, s->base, &img, err);
+	if (r < 0)
+		return instr_error(b, in, err, "FROM %s: %s", s->base,
+				   err && *err ? (*err)->msg : "failed");
 	s->config = json_deep_copy(img->config);
 	for (size_t i = 0; i < img->n_layers; i++)
 		stage_add_layer(s, &img->layers[i]);
