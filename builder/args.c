@@ -68,6 +68,16 @@ int instr_error(struct build_ctx *b, const struct instruction *in, struct kiln_e
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	r = err_at(err, &in->loc, "%s", msg);
+	if (err && *err && b->text.len && in->loc.line) {
+		const char *l = b->text.buf;
+
+		for (unsigned n = 1; n < in->loc.line && l; n++) {
+			l = strchr(l, '\n');
+			l = l ? l + 1 : NULL;
+		}
+		if (l)
+			err_set_excerpt(*err, l, strcspn(l, "\r\n"));
+	}
 	return r;
 }
 
@@ -126,8 +136,10 @@ static const char *build_arg(struct build_ctx *b, const char *name)
 {
 	const char *v = strv_env_get(&b->build_args, name);
 
+	pthread_mutex_lock(&b->lock);
 	if (v && strv_find(&b->used_args, name) < 0)
 		strv_push(&b->used_args, name);
+	pthread_mutex_unlock(&b->lock);
 	return v;
 }
 

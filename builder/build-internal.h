@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "builder/builder.h"
@@ -10,6 +11,7 @@
 #include "layers/layers.h"
 #include "parser/parser.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/strv.h"
 
 /*
@@ -32,6 +34,9 @@ struct stage_state {
 	bool cache_off; /* --no-cache or --no-cache-filter for this stage */
 	char *workdir_created; /* last WORKDIR made sure of */
 	unsigned step_index, step_total;
+	size_t *deps; /* stages this one reads from (FROM, --from, --mount from=) */
+	size_t n_deps, alloc_deps;
+	bool started;
 	struct digest manifest; /* written for the target */
 };
 
@@ -41,6 +46,7 @@ struct build_ctx {
 	struct store *store;
 	struct dockerfile *df;
 	char *dockerfile_name; /* for messages */
+	struct strbuf text;    /* the Dockerfile, for the source line under errors */
 	int context_fd;
 	struct dockerignore *ignore;
 	struct strv build_args; /* --build-arg values: K=V */
@@ -55,6 +61,8 @@ struct build_ctx {
 	enum layer_compression compression;
 	struct copy_stat_cache *stat_cache;
 	struct strv pulled; /* images pulled by this build (pull.c) */
+	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */
+	pthread_mutex_t lock; /* next_step_id, used_args, stat_cache; parallel stages */
 };
 
 /* One step's progress bookkeeping. */

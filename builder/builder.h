@@ -115,10 +115,9 @@ struct sandbox_spec {
 	size_t n_mounts;
 };
 
-#define SANDBOX_SPEC_INIT                                            \
-	{                                                            \
-		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1,    \
-		.stdout_fd = 1, .stderr_fd = 2                    \
+#define SANDBOX_SPEC_INIT                                                                        \
+	{                                                                                        \
+		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 \
 	}
 
 /*
@@ -131,6 +130,19 @@ struct sandbox_spec {
  * a killed kiln leaves no process and no mount behind.
  */
 int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
+
+/*
+ * `copy` storage: after a step ran in @rootdir (a plain directory that started
+ * as the merge of @lowerdirs, top first), write what it changed into the empty
+ * @diffdir exactly as overlayfs leaves an upperdir: new and changed entries
+ * (with owner, mode, times and xattrs; hard links kept), the directories they
+ * are in, and a 0/0 character device (a whiteout) for each deleted entry. So
+ * layers/ commits a diff the same way in both storage modes. Entries compare
+ * by type, mode, owner, size, mtime, rdev and symlink target, not content.
+ * Must run where the ids are mapped (in the user namespace, rootless).
+ */
+int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+		      const char *diffdir, struct kiln_error **err);
 
 /*
  * Can an overlayfs be mounted here (in the current namespaces, `userxattr`

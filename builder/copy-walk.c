@@ -127,6 +127,8 @@ struct expand {
 	const char *pattern;
 	size_t pivot;
 	size_t matched;
+	size_t first; /* this source's first item */
+	bool globstar; /* the pattern has "**": one path may be reached twice */
 };
 
 static void add_match(struct expand *x, const char *ctxpath)
@@ -134,6 +136,9 @@ static void add_match(struct expand *x, const char *ctxpath)
 	struct copy_item *it;
 	const char *slash = strrchr(ctxpath, '/');
 
+	for (size_t i = x->first; x->globstar && i < x->plan->n; i++)
+		if (streq(x->plan->items[i].ctxpath, ctxpath))
+			return;
 	ALLOC_GROW(x->plan->items, x->plan->n + 1, x->plan->alloc);
 	it = &x->plan->items[x->plan->n++];
 	memset(it, 0, sizeof(*it));
@@ -190,6 +195,38 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 	return 0;
 }
 
+/* "**": any number of directories, zero included (symlinks are not followed). */
+static int expand_globstar(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
+			   struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+	_cleanup_strbuf_ struct strbuf path = STRBUF_INIT;
+	_cleanup_close_ int fd = -1;
+	int r = expand_at(x, comps, n, i + 1, dir, err);
+
+	if (r < 0)
+		return r;
+	fd = fs_open_in(x->o->src_root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT,
+			NULL);
+	if (fd < 0)
+		return 0;
+	r = list_dir(fd, &names, err);
+	strv_foreach(&names, name) {
+		struct stat st;
+		bool descend;
+
+		if (r < 0)
+			break;
+		if (fstatat(fd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		join(&path, dir, *name);
+		if (ignored(x->o, path.buf, true, &descend) && !descend)
+			continue;
+		r = expand_globstar(x, comps, n, i, path.buf, err);
+	}
+	return r;
+}
+
 static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
 		     struct kiln_error **err)
 {
@@ -199,6 +236,8 @@ static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const c
 		add_match(x, dir);
 		return 0;
 	}
+	if (streq(comps[i], "**"))
+		return expand_globstar(x, comps, n, i, dir, err);
 	if (has_glob(comps[i]))
 		return expand_glob(x, comps, n, i, dir, err);
 	join(&path, dir, comps[i]);
@@ -238,7 +277,11 @@ static int add_url(const struct copy_opts *o, struct copy_plan *plan, const char
 static int expand_source(const struct copy_opts *o, struct copy_plan *plan, const char *pattern,
 			 struct kiln_error **err)
 {
-	struct expand x = {.o = o, .plan = plan, .pattern = pattern};
+	struct expand x = {.o = o,
+			   .plan = plan,
+			   .pattern = pattern,
+			   .first = plan->n,
+			   .globstar = strstr(pattern, "**") != NULL};
 	_cleanup_free_ char *clean = NULL;
 	_cleanup_strv_ struct strv comps = STRV_INIT;
 	char *save = NULL;
@@ -261,22 +304,51 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 	return 0;
 }
 
+/* Reopen an O_PATH item for reading, checking it is still the same file. */
+static int reopen_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
+{
+	struct stat st;
+	int fd;
+
+	if (S_ISDIR(it->st.st_mode)) {
+		fd = openat(it->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+	} else {
+		fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
+				O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, FS_IN_ROOT, NULL);
+	}
+	if (fd < 0)
+		return err_sys(err, -fd, "source '%s'", it->pattern);
+	close(it->fd);
+	it->fd = fd;
+	if (fstat(fd, &st) < 0 || st.st_ino != it->st.st_ino || st.st_dev != it->st.st_dev)
+		return err_new(err, KILN_ERR_INPUT, EAGAIN, "source '%s' changed while being read",
+			       it->pattern);
+	return 0;
+}
+
 /* Open what the item names (symlinks followed inside the source root) and check it is there. */
 static int open_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
 {
 	bool descend;
+	int r;
 
 	if (it->url)
 		return 0;
-	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
-			    O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, FS_IN_ROOT, NULL);
-	if (it->fd < 0 || fstat(it->fd, &it->st) < 0) {
-		int e = it->fd == -ENXIO ? ENXIO : ENOENT;
-
-		return err_new(err, KILN_ERR_INPUT, e, "source '%s': %s", it->pattern,
-			       e == ENOENT ? "no such file or directory in the build context"
-					   : "cannot read a socket");
-	}
+	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".", O_PATH, 0, FS_IN_ROOT,
+			    NULL);
+	if (it->fd == -ENOENT || it->fd == -ENOTDIR)
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
+			       "source '%s': no such file or directory in the build context",
+			       it->pattern);
+	if (it->fd < 0)
+		return err_sys(err, -it->fd, "source '%s'", it->pattern);
+	if (fstat(it->fd, &it->st) < 0)
+		return err_sys(err, errno, "source '%s'", it->pattern);
+	/* only directories and regular files are opened for reading: never a device */
+	if ((S_ISDIR(it->st.st_mode) || S_ISREG(it->st.st_mode)) &&
+	    (r = reopen_item(o, it, err)) < 0)
+		return r;
 	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) && !descend)
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory (excluded by .dockerignore)",
@@ -506,7 +578,8 @@ int copy_node_open(const struct copy_node *n, struct kiln_error **err)
 	if (n->parent_fd < 0)
 		fd = fcntl(n->fd, F_DUPFD_CLOEXEC, 3);
 	else
-		fd = openat(n->parent_fd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(n->parent_fd, n->name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, errno, "open '%s'", n->rel.len ? n->rel.buf : n->name);
 	if (n->parent_fd < 0 && lseek(fd, 0, SEEK_SET) < 0) {

@@ -193,6 +193,17 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	return 0;
 }
 
+int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_hex[65],
+		       struct kiln_error **err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = copy_digest(o, ret_hex, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
 static void copy_cache_key(struct stage_state *s, const struct instruction *in,
 			   const char *text, const char *content, struct digest *ret)
 {
@@ -245,13 +256,15 @@ int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruct
 	if (r >= 0)
 		r = set_options(b, s, in, &c, err);
 	if (r >= 0)
-		r = copy_digest(&c.o, content, err);
+		r = locked_copy_digest(b, &c.o, content, err);
 	if (r < 0)
 		goto out;
 	copy_cache_key(s, in, text, content, &key);
 	r = try_cache(b, s, &key, text, err);
 	if (r == 0)
 		r = do_copy(b, s, &c, &key, text, err);
+	else if (r > 0)
+		r = 1;
 	if (r >= 0)
 		s->key = key;
 out:
@@ -283,8 +296,12 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	cache_key_add(&k, "WORKDIR", full);
 	cache_key_finish(&k, &key);
 	r = try_cache(b, s, &key, text, err);
-	if (r != 0)
-		goto out;
+	if (r > 0) {
+		s->key = key;
+		return 1;
+	}
+	if (r < 0)
+		return r;
 	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
@@ -301,7 +318,6 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r >= 0)
 		r = commit_step(b, s, &d, &key, text, err);
 	step_dirs_release(&d);
-out:
 	if (r >= 0)
 		s->key = key;
 	return r < 0 ? r : 0;

@@ -398,7 +398,7 @@ int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_
 		o.n_sources = 1;
 		o.dest = "/.kiln-bind/";
 		o.stat_cache = b->stat_cache;
-		r = copy_digest(&o, hex, err);
+		r = locked_copy_digest(b, &o, hex, err);
 		if (r < 0)
 			return err_wrap(err, "RUN --mount=type=bind,source=%s", src);
 		cache_key_add(k, "bind", hex);

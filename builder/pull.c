@@ -85,26 +85,36 @@ static int not_stored(struct build_ctx *b, const char *name, bool can_pull, stru
 	return pull(b, name, ret, err);
 }
 
-int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
-		     struct kiln_error **err)
+static int resolve(struct build_ctx *b, const char *name, struct digest *ret,
+		   struct kiln_error **err)
 {
 	bool by_digest = false, can_pull = pullable(name, &by_digest);
 	bool pulled = strv_find(&b->pulled, name) >= 0;
+	int r;
+
+	if (can_pull && !pulled && !by_digest && b->opts->pull == BUILD_PULL_ALWAYS)
+		return pull(b, name, ret, err);
+	r = store_resolve(b->store, name, ret, err);
+	if (r == -ENOENT && !pulled) {
+		if (err) {
+			err_free(*err);
+			*err = NULL;
+		}
+		r = not_stored(b, name, can_pull, ret, err);
+	}
+	return r;
+}
+
+int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
+		     struct kiln_error **err)
+{
 	struct digest d;
 	int r;
 
-	if (can_pull && !pulled && !by_digest && b->opts->pull == BUILD_PULL_ALWAYS) {
-		r = pull(b, name, &d, err);
-	} else {
-		r = store_resolve(b->store, name, &d, err);
-		if (r == -ENOENT && !pulled) {
-			if (err) {
-				err_free(*err);
-				*err = NULL;
-			}
-			r = not_stored(b, name, can_pull, &d, err);
-		}
-	}
+	/* stages built in parallel may want the same image: one pulls, the other waits */
+	pthread_mutex_lock(&b->pull_lock);
+	r = resolve(b, name, &d, err);
+	pthread_mutex_unlock(&b->pull_lock);
 	if (r < 0)
 		return r;
 	return image_read(b->store, &d, ret, err);

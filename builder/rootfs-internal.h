@@ -43,3 +43,8 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		const struct digest *key, const char *created_by, struct kiln_error **err);
 int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
 	      const char *created_by, struct kiln_error **err);
+
+struct copy_opts;
+/* copy_digest() under the build's lock: the stat cache is shared by parallel stages. */
+int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_hex[65],
+		       struct kiln_error **err);

@@ -33,7 +33,9 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	memset(ret, 0, sizeof(*ret));
 	ret->text = instr_text(in);
 	ret->in = in;
+	pthread_mutex_lock(&b->lock);
 	ret->info.id = ++b->next_step_id;
+	pthread_mutex_unlock(&b->lock);
 	ret->info.stage = (unsigned)s->index;
 	ret->info.stage_name = s->st->name;
 	ret->info.index = ++s->step_index;
@@ -183,8 +185,7 @@ static void meta_key(struct stage_state *s, const char *text)
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "meta", text);
 	cache_key_add(&k, "config", dump ? dump : "");
-	strv_foreach(&s->args, a)
-		cache_key_add(&k, "arg", *a);
+	/* ARG values reach the key through the RUN steps that see them (as BuildKit) */
 	cache_key_finish(&k, &s->key);
 }
 

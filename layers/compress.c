@@ -313,6 +313,8 @@ static void zstd_init(struct layer_sink *k, int threads)
 	ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_compressionLevel, k->level);
 	/* any nbWorkers >= 1 gives the same bytes: keep it >= 1 so threads do not matter */
 	ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_nbWorkers, MAX(threads, 1));
+	/* fixed, small jobs: bounded memory (peak RSS) and output independent of threads */
+	ZSTD_CCtx_setParameter(k->zstd, ZSTD_c_jobSize, 2 << 20);
 	k->zbuf_size = ZSTD_CStreamOutSize();
 	k->zbuf = xmalloc(k->zbuf_size);
 }

@@ -212,7 +212,7 @@ static int name_val_legacy(struct instruction *in, const char *rest, size_t n,
 	value = xstrndup(rest + v, n - v);
 	push_kv(in, rest, k, value, true)->legacy = true;
 	push_arg(in, rest, k);
-	push_arg(in, value, n - v);
+	push_arg(in, rest + v, n - v); /* not @value: a NUL byte would cut it short */
 	push_arg(in, "", 0);
 	return 0;
 }
@@ -335,7 +335,8 @@ int instr_parse_line(struct instruction *in, const char *line, size_t len, char 
 	while (n > 0 && text_is_hspace(*rest))
 		rest++, n--;
 	in->rest = xstrndup(rest, n);
-	off = words_extract_flags(rest, n, escape, &flag_words);
+	/* BuildKit takes flags apart with a backslash, whatever the escape directive */
+	off = words_extract_flags(rest, n, '\\', &flag_words);
 	set_flags(in, &flag_words);
 	rest += off;
 	n -= off;

@@ -242,6 +242,12 @@ static int dollar_default(struct lex *lx, const char *name, int32_t op, bool col
 	return 0;
 }
 
+static int pattern_too_long(struct lex *lx, const char *name)
+{
+	return lex_err(lx, "'%s': the pattern is longer than %u KiB once expanded", name,
+		       SHELL_MAX_PATTERN >> 10);
+}
+
 static int dollar_trim(struct lex *lx, const char *name, int32_t op, struct strbuf *out)
 {
 	_cleanup_strbuf_ struct strbuf pat = STRBUF_INIT;
@@ -254,6 +260,8 @@ static int dollar_trim(struct lex *lx, const char *name, int32_t op, struct strb
 	r = brace_word(lx, true, &pat);
 	if (r < 0)
 		return r;
+	if (pat.len > SHELL_MAX_PATTERN)
+		return pattern_too_long(lx, name);
 	v = getenv_(lx, name);
 	shell_trim(v ? v : "", pat.buf, lx->escape, op == '#', greedy, out);
 	return 0;
@@ -273,8 +281,12 @@ static int dollar_replace(struct lex *lx, const char *name, struct strbuf *out)
 		r = brace_word(lx, true, &repl);
 	if (r < 0)
 		return r;
+	if (pat.len > SHELL_MAX_PATTERN)
+		return pattern_too_long(lx, name);
 	v = getenv_(lx, name);
-	shell_replace(v ? v : "", pat.buf, repl.buf, lx->escape, all, out);
+	if (shell_replace(v ? v : "", pat.buf, repl.buf, lx->escape, all, out) < 0)
+		return lex_err(lx, "'%s': the expansion is larger than %u MiB", name,
+			       SHELL_MAX_EXPANSION >> 20);
 	return 0;
 }
 
@@ -357,6 +369,9 @@ static int special(struct lex *lx, int32_t c, struct strbuf *out, struct words *
 
 	if (r < 0)
 		return r;
+	if (out->len + tmp.len > SHELL_MAX_EXPANSION)
+		return lex_err(lx, "the expansion is larger than %u MiB",
+			       SHELL_MAX_EXPANSION >> 20);
 	strbuf_add(out, tmp.buf, tmp.len);
 	if (c == '$')
 		words_add(w, tmp.buf, tmp.len);

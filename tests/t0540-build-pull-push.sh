@@ -85,6 +85,22 @@ expect_eq "$out" "tools image
 stage
 tools image" "files from the pulled image and the stage"
 
+# independent stages (built in parallel) on the same image: one pull
+mkctx par <<EOF
+FROM $R/busybox:1 AS a
+RUN echo a >/a
+FROM $R/busybox:1 AS b
+RUN echo b >/b
+FROM $R/tools:1
+COPY --from=a /a /a
+COPY --from=b /b /b
+EOF
+nb=$(gets busybox) nt=$(gets tools)
+kb build --pull=always --jobs 2 --progress=plain -t par:1 "$T/par" >/dev/null 2>"$T/logp" ||
+	fail "parallel stages: $(cat "$T/logp")"
+expect_eq "$(gets busybox)" "$((nb + 1))" "busybox pulled once for two parallel stages"
+expect_eq "$(gets tools)" "$((nt + 1))" "tools pulled once"
+
 # ---- --pull=always: an unchanged tag keeps the cache; a moved one rebuilds from FROM ----
 kb build --pull=always --progress=plain -t app:1 "$T/app" >"$T/id3" 2>"$T/log4" ||
 	fail "--pull=always: $(cat "$T/log4")"

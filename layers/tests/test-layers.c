@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -95,6 +97,16 @@ static void make_tree(const char *root)
 		abort();
 	snprintf(path, sizeof(path), "%s/fifo", root);
 	mkfifo(path, 0600);
+	{
+		/* a socket left behind by a RUN step is skipped, like GNU tar does */
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", root);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			abort();
+		close(fd);
+	}
 	/* half compressible text, half random: both kinds of gzip block */
 	for (size_t i = 0; i < sizeof(big) / 2; i++)
 		big[i] = (char)('a' + (i * 7 % 13));
@@ -162,6 +174,7 @@ TEST(commit_apply_round_trip)
 		ASSERT_STREQ(link, "d/e/text");
 		ASSERT_EQ(lstat(p("dst/fifo"), &a), 0);
 		ASSERT_TRUE(S_ISFIFO(a.st_mode));
+		ASSERT_LT(lstat(p("dst/sock"), &a), 0);
 		if (getxattr(p("src/d/e/text"), "user.kiln", x, 3) == 1) {
 			ASSERT_EQ(getxattr(p("dst/d/e/text"), "user.kiln", x, 3), 1);
 		}

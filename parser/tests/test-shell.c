@@ -186,6 +186,7 @@ TEST(pattern_forms)
 	expect_word("${v/X/-}", "a-bXc", '\\', &ok);
 	expect_word("${v//X/-}", "a-b-c", '\\', &ok);
 	expect_word("${v//[ab]/_}", "_X_Xc", '\\', &ok);
+	expect_word("${v///_}", "aXbXc", '\\', &ok); /* empty pattern: unchanged */
 	expect_word("${star#a\\*}", "b", '\\', &ok);
 	expect_word("${unset#x}", "", '\\', &ok);
 	expect_word("${v:+set}${unset:-dflt}", "setdflt", '\\', &ok);
@@ -214,5 +215,20 @@ TEST(errors_carry_the_message)
 		     "unexpected end of statement while looking for matching single-quote");
 }
 
+TEST(expansion_size_is_bounded)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	_cleanup_strbuf_ struct strbuf w = STRBUF_INIT;
+	char *got = NULL;
+
+	strv_env_set(&env, "v", "0123456789abcdefghijklmnopqrstuvwxyz");
+	/* each level multiplies the length by 36: 36^5 > 4 MiB */
+	strbuf_addstr(&w, "${v//?/${v//?/${v//?/${v//?/${v//?/$v}}}}}");
+	ASSERT_LT(shell_expand_word(w.buf, &env, '\\', &got, &err), 0);
+	ASSERT_NULL(got);
+	ASSERT_TRUE(strstr(err->msg, "larger than 4 MiB") != NULL);
+}
+
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
-	 TAP_ENTRY(errors_carry_the_message))
+	 TAP_ENTRY(errors_carry_the_message), TAP_ENTRY(expansion_size_is_bounded))
