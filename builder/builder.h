@@ -170,8 +170,8 @@ enum build_network {
 /* When an image named by FROM, COPY --from or RUN --mount=from is pulled. */
 enum build_pull {
 	BUILD_PULL_MISSING = 0, /* only when the store lacks it */
-	BUILD_PULL_ALWAYS,	/* once per build, even when stored (a moved tag is seen) */
-	BUILD_PULL_NEVER,	/* never: a missing image is an error */
+	BUILD_PULL_ALWAYS, /* once per build, even when stored (a moved tag is seen) */
+	BUILD_PULL_NEVER, /* never: a missing image is an error */
 };
 
 struct registry_opts;
