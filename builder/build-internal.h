@@ -60,6 +60,8 @@ struct build_ctx {
 	char *created; /* RFC 3339 time for history and config */
 	enum layer_compression compression;
 	struct copy_stat_cache *stat_cache;
+	struct strv pulled; /* images pulled by this build (pull.c) */
+	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */
 	pthread_mutex_t lock; /* next_step_id, used_args, stat_cache; parallel stages */
 };
 
@@ -94,6 +96,13 @@ int expand_words(struct build_ctx *b, struct stage_state *s, const struct instru
 /* An input error at @in's location, with its source line. */
 int instr_error(struct build_ctx *b, const struct instruction *in, struct kiln_error **err,
 		const char *fmt, ...) _printf_(4, 5);
+
+/*
+ * pull.c: the image @name (FROM, COPY --from, RUN --mount=from; never a
+ * stage) from the store, pulled from its registry first as --pull says.
+ */
+int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
+		     struct kiln_error **err);
 
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);

@@ -369,6 +369,7 @@ static void build_release(struct build_ctx *b)
 	}
 	free(b->stages);
 	pthread_mutex_destroy(&b->lock);
+	pthread_mutex_destroy(&b->pull_lock);
 	if (b->stat_cache) {
 		copy_stat_cache_save(b->stat_cache, NULL);
 		copy_stat_cache_free(b->stat_cache);
@@ -381,6 +382,7 @@ static void build_release(struct build_ctx *b)
 	strv_clear(&b->build_args);
 	strv_clear(&b->used_args);
 	strv_clear(&b->meta_args);
+	strv_clear(&b->pulled);
 	free(b->dockerfile_name);
 	free(b->created);
 	strbuf_release(&b->text);
@@ -409,6 +411,7 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev,
 	int r;
 
 	pthread_mutex_init(&b.lock, NULL);
+	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
 	if (r >= 0)
 		r = build_stages(&b, err);

@@ -169,6 +169,15 @@ enum build_network {
 	BUILD_NETWORK_NONE,
 };
 
+/* When an image named by FROM, COPY --from or RUN --mount=from is pulled. */
+enum build_pull {
+	BUILD_PULL_MISSING = 0, /* only when the store lacks it */
+	BUILD_PULL_ALWAYS, /* once per build, even when stored (a moved tag is seen) */
+	BUILD_PULL_NEVER, /* never: a missing image is an error */
+};
+
+struct registry_opts;
+
 struct build_opts {
 	const char *context_dir;     /* the build context directory */
 	const char *dockerfile;	     /* path, "-" for stdin; NULL: CONTEXT/Dockerfile */
@@ -185,6 +194,8 @@ struct build_opts {
 	int jobs;		   /* parallel stages, 0: number of cores */
 	struct strv secrets;	   /* id=ID,src=PATH | id=ID,env=VAR */
 	struct strv ssh;	   /* default[=SOCKET] */
+	enum build_pull pull;
+	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 };
 
 enum build_step_state {

@@ -167,7 +167,7 @@ static int from_view(struct build_ctx *b, struct stage_state *s, struct run_moun
 		    (parse_uint(m->from, &idx) == 0 && idx == i))
 			st = &b->stages[i];
 	}
-	if (!st && (r = image_read_named(b->store, m->from, &img, err)) < 0)
+	if (!st && (r = build_image_read(b, m->from, &img, err)) < 0)
 		return err_wrap(err, "RUN --mount from=%s", m->from);
 	r = st ? rootfs_lowers(b, st->layers, st->n_layers, &lowers, err)
 	       : rootfs_lowers(b, img->layers, img->n_layers, &lowers, err);

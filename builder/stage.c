@@ -33,7 +33,9 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	memset(ret, 0, sizeof(*ret));
 	ret->text = instr_text(in);
 	ret->in = in;
+	pthread_mutex_lock(&b->lock);
 	ret->info.id = ++b->next_step_id;
+	pthread_mutex_unlock(&b->lock);
 	ret->info.stage = (unsigned)s->index;
 	ret->info.stage_name = s->st->name;
 	ret->info.index = ++s->step_index;
@@ -109,28 +111,14 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s,
 	int r;
 
 	if (strcasecmp(s->base, "scratch") == 0) {
-		/* BuildKit's empty image: the default PATH and WorkingDir "/" */
 		s->config = imgcfg_new(image_host_arch(), "linux");
-		imgcfg_set_env(s->config, "PATH",
-			       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-		imgcfg_set_string(s->config, "WorkingDir", "/");
 		digest_buffer("scratch", 7, &s->key);
 		return 0;
 	}
-	r = image_read_named(b->store, s->base, &img, err);
-	if (r < 0) {
-		err_wrap(err, "FROM %s", s->base);
-		if (r == -ENOENT && err && *err) {
-			/* err_at replaces (frees) *err: keep its message first */
-			_cleanup_free_ char *msg = xstrdup((*err)->msg);
-
-			return instr_error(
-				b, in, err,
-				"%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
-				msg, s->base);
-		}
-		return r;
-	}
+	r = build_image_read(b, s->base, &img, err);
+	if (r < 0)
+		return instr_error(b, in, err, "FROM %s: %s", s->base,
+				   err && *err ? (*err)->msg : "failed");
 	s->config = json_deep_copy(img->config);
 	for (size_t i = 0; i < img->n_layers; i++)
 		stage_add_layer(s, &img->layers[i]);
@@ -197,8 +185,7 @@ static void meta_key(struct stage_state *s, const char *text)
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "meta", text);
 	cache_key_add(&k, "config", dump ? dump : "");
-	strv_foreach(&s->args, a)
-		cache_key_add(&k, "arg", *a);
+	/* ARG values reach the key through the RUN steps that see them (as BuildKit) */
 	cache_key_finish(&k, &s->key);
 }
 

@@ -45,6 +45,14 @@ const struct kiln_command kiln_commands[] = {
 	 "  -q, --quiet                print only the image ID\n"
 	 "  --compression gzip|zstd|none     layer compression (default gzip)\n"
 	 "  --source-date-epoch SECONDS      clamp times (default $SOURCE_DATE_EPOCH)\n"
+	 "  --pull=missing|always|never      pull FROM, COPY --from and RUN --mount=from\n"
+	 "                             images that are not stages: when the store lacks\n"
+	 "                             them (default), every build (--pull alone), or never\n"
+	 "  --push                     push every -t name to its registry after the build;\n"
+	 "                             prints NAME@DIGEST per name after the image ID\n"
+	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS]\n"
+	 "                             registry options for the pulls and the push, as\n"
+	 "                             for kiln pull\n"
 	 "  --root DIR                 the store (default $KILN_ROOT, else\n"
 	 "                             $XDG_DATA_HOME/kiln, or /var/lib/kiln for root)\n"},
 	{"check", cmd_check, "report every error and warning in a Dockerfile",

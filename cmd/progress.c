@@ -342,6 +342,11 @@ void progress_events(struct progress *p, struct build_events *ret)
 	ret->message = on_message;
 }
 
+enum progress_mode progress_get_mode(const struct progress *p)
+{
+	return p->mode;
+}
+
 void progress_finish(struct progress *p, bool ok)
 {
 	pthread_mutex_lock(&p->lock);
