@@ -25,6 +25,10 @@ printf '# check=skip=StageNameCasing,MaintainerDeprecated\n' | cat - Dockerfile.
 out=$(kiln check -f Dockerfile.skip)
 expect_contains "$out" "1 warning"
 
+# check=error=true makes warnings fail, like BuildKit
+printf '# check=error=true\n' | cat - Dockerfile.warn >Dockerfile.strict
+expect_fail 1 "check: 'Dockerfile.strict' has 0 errors and 3 warnings" kiln check -f Dockerfile.strict
+
 # every error is reported, then exit 1
 printf 'FROM busybox\nRUNN make\nCOPY --form=x a b\nEXPOSE 80/tpc\n' >Dockerfile.bad
 expect_fail 1 "check: 'Dockerfile.bad' has 3 errors and 0 warnings" kiln check -f Dockerfile.bad
