@@ -88,7 +88,7 @@ static int expand_heredoc(struct build_ctx *b, struct stage_state *s, const stru
 	if (!h->expand)
 		return 0;
 	args_expansion_env(s, &env);
-	if (shell_expand_keep_quotes(h->body, &env, b->df->escape, &v, &e) < 0) {
+	if (shell_expand_heredoc(h->body, &env, b->df->escape, &v, &e) < 0) {
 		int r = instr_error(b, in, err, "%s: here-document %s: %s", in->keyword, h->name,
 				    e ? e->msg : "bad expansion");
 

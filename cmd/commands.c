@@ -63,7 +63,8 @@ const struct kiln_command kiln_commands[] = {
 	 "without building, and print every error and warning as FILE:LINE:COL with the\n"
 	 "source line, like `docker build --check`. CONTEXT defaults to the current\n"
 	 "directory. Exit status 1 when there is an error; warnings alone exit 0.\n"
-	 "A `# check=skip=Rule1,Rule2` (or skip=all) directive silences warnings.\n"
+	 "A `# check=skip=Rule1,Rule2` (or skip=all) directive silences warnings, and\n"
+	 "`# check=error=true` makes them fail the check.\n"
 	 "\n"
 	 "Options:\n"
 	 "  -f, --file DOCKERFILE  the Dockerfile to check\n"},

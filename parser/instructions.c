@@ -186,7 +186,8 @@ static struct instr_kv *push_kv(struct instruction *in, const char *key, size_t 
 {
 	struct instr_kv *kv;
 
-	in->kvs = xreallocarray(in->kvs, in->n_kvs + 1, sizeof(*in->kvs));
+	if ((in->n_kvs & (in->n_kvs - 1)) == 0) /* grow at powers of two */
+		in->kvs = xreallocarray(in->kvs, in->n_kvs ? in->n_kvs * 2 : 2, sizeof(*in->kvs));
 	kv = &in->kvs[in->n_kvs++];
 	memset(kv, 0, sizeof(*kv));
 	kv->key = xstrndup(key, key_len);

@@ -198,11 +198,13 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
 		      struct kiln_error **err);
 /*
- * Variables expanded and escapes processed, quotes kept as written: the body of
- * an unquoted COPY/ADD here-document (BuildKit's ExpandRaw).
+ * Expand a heredoc body for COPY/ADD (when heredoc.expand): only variables
+ * are replaced; quotes and escapes stay as written, and nothing inside '...'
+ * is expanded (BuildKit's lexer with raw quotes and raw escapes, which also
+ * means an unmatched quote in the body is an error, as in BuildKit).
  */
-int shell_expand_keep_quotes(const char *text, const struct strv *env, char escape, char **ret,
-			     struct kiln_error **err);
+int shell_expand_heredoc(const char *text, const struct strv *env, char escape, char **ret,
+			 struct kiln_error **err);
 /* Process and split into words, as for unquoted shell words. Appends to @ret. */
 int shell_expand_words(const char *text, const struct strv *env, char escape, struct strv *ret,
 		       struct kiln_error **err);

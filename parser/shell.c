@@ -21,7 +21,7 @@ struct lex {
 	size_t n, pos;
 	const struct strv *env;
 	char escape;
-	bool keep_quotes; /* quotes are ordinary characters (BuildKit's SkipProcessQuotes) */
+	bool raw; /* keep quotes and escapes, expand only variables (heredoc bodies) */
 	struct kiln_error **err;
 };
 
@@ -108,7 +108,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 
 static int single_quote(struct lex *lx, struct strbuf *out)
 {
-	take(lx, NULL);
+	take(lx, lx->raw ? out : NULL);
 	for (;;) {
 		size_t at = lx->pos;
 		int32_t c = take(lx, NULL);
@@ -117,9 +117,11 @@ static int single_quote(struct lex *lx, struct strbuf *out)
 			return lex_err(
 				lx,
 				"unexpected end of statement while looking for matching single-quote");
-		if (c == '\'')
+		if (c == '\'' && !lx->raw)
 			return 0;
 		strbuf_add(out, lx->s + at, lx->pos - at);
+		if (c == '\'')
+			return 0;
 	}
 }
 
@@ -127,7 +129,7 @@ static int process_dollar(struct lex *lx, struct strbuf *out);
 
 static int double_quote(struct lex *lx, struct strbuf *out)
 {
-	take(lx, NULL);
+	take(lx, lx->raw ? out : NULL);
 	for (;;) {
 		int32_t c = peek(lx);
 		int r;
@@ -137,7 +139,7 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 				lx,
 				"unexpected end of statement while looking for matching double-quote");
 		if (c == '"') {
-			take(lx, NULL);
+			take(lx, lx->raw ? out : NULL);
 			return 0;
 		}
 		if (c == '$') {
@@ -150,9 +152,11 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 
 			take(lx, NULL);
 			nx = peek(lx);
+			if (lx->raw)
+				strbuf_addch(out, lx->escape);
 			if (nx == R_EOF)
 				continue;
-			if (nx != '"' && nx != '$' && nx != lx->escape)
+			if (!lx->raw && nx != '"' && nx != '$' && nx != lx->escape)
 				strbuf_addch(out, lx->escape);
 		}
 		take(lx, out);
@@ -209,7 +213,7 @@ static int dollar_question(struct lex *lx, const char *name, bool colon, struct 
 {
 	_cleanup_strbuf_ struct strbuf word = STRBUF_INIT;
 	const char *v;
-	int r = brace_word(lx, false, &word);
+	int r = brace_word(lx, lx->raw, &word);
 
 	if (r < 0)
 		return r;
@@ -230,7 +234,7 @@ static int dollar_default(struct lex *lx, const char *name, int32_t op, bool col
 	_cleanup_strbuf_ struct strbuf word = STRBUF_INIT;
 	const char *v;
 	bool set;
-	int r = brace_word(lx, false, &word);
+	int r = brace_word(lx, lx->raw, &word);
 
 	if (r < 0)
 		return r;
@@ -394,7 +398,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 			take(lx, NULL);
 			return 0;
 		}
-		if (c == '$' || ((c == '\'' || c == '"') && !lx->keep_quotes)) {
+		if (c == '\'' || c == '"' || c == '$') {
 			if ((r = special(lx, c, out, w)) < 0)
 				return r;
 			continue;
@@ -435,17 +439,17 @@ int shell_expand_word(const char *word, const struct strv *env, char escape, cha
 	return 0;
 }
 
-int shell_expand_keep_quotes(const char *text, const struct strv *env, char escape, char **ret,
-			     struct kiln_error **err)
+int shell_expand_heredoc(const char *text, const struct strv *env, char escape, char **ret,
+			 struct kiln_error **err)
 {
 	struct lex lx = {.s = text,
 			 .n = strlen(text),
 			 .env = env,
 			 .escape = escape,
-			 .keep_quotes = true,
+			 .raw = true,
 			 .err = err};
 	struct strbuf out = STRBUF_INIT;
-	int r = process_stop_on(&lx, R_EOF, false, &out, NULL);
+	int r = process_stop_on(&lx, R_EOF, true, &out, NULL);
 
 	if (r < 0) {
 		strbuf_release(&out);

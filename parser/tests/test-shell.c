@@ -230,5 +230,22 @@ TEST(expansion_size_is_bounded)
 	ASSERT_TRUE(strstr(err->msg, "larger than 4 MiB") != NULL);
 }
 
+TEST(heredoc_raw_expansion)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	_cleanup_free_ char *got = NULL;
+
+	strv_env_set(&env, "A", "x y");
+	ASSERT_EQ(shell_expand_heredoc("echo \"$A\" '$A' \\$A ${A} ${U:-\"d\"} \\n\"\\q\"\n", &env,
+				       '\\', &got, &err),
+		  0);
+	ASSERT_STREQ(got, "echo \"x y\" '$A' \\$A x y \"d\" \\n\"\\q\"\n");
+	free(TAKE_PTR(got));
+	ASSERT_LT(shell_expand_heredoc("it's\n", &env, '\\', &got, &err), 0);
+	ASSERT_NULL(got);
+}
+
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
-	 TAP_ENTRY(errors_carry_the_message), TAP_ENTRY(expansion_size_is_bounded))
+	 TAP_ENTRY(errors_carry_the_message), TAP_ENTRY(expansion_size_is_bounded),
+	 TAP_ENTRY(heredoc_raw_expansion))
