@@ -392,3 +392,10 @@ int store_pull_archive(struct store *s, enum archive_format fmt, const char *pat
 /* Write image @what as an oci-archive or docker-archive to @outfd. */
 int store_save_archive(struct store *s, const char *what, enum archive_format fmt, int outfd,
 		       struct kiln_error **err);
+/*
+ * Copy image @what into the OCI image layout directory @dir (created when
+ * missing; other images there are kept), named @ref (NULL: @what's name) in
+ * its index.json, which is replaced atomically.
+ */
+int store_save_layout(struct store *s, const char *what, const char *dir, const char *ref,
+		      struct kiln_error **err);
