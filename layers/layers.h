@@ -13,6 +13,11 @@
  *
  * Every function returns >= 0 on success, or a negative errno-style value with
  * *err set. Output parameters (ret_*) are set only on success.
+ *
+ * A struct store holds only directory fds and a shared flock on .kiln-gc (which
+ * makes 'kiln prune' wait for nobody and refuse while the store is in use); it
+ * may be used from several threads, and by several processes at once: every
+ * index.json change takes an exclusive flock on .kiln-lock for its duration.
  */
 #include <jansson.h>
 #include <stdbool.h>
