@@ -123,10 +123,12 @@ const struct kiln_command kiln_commands[] = {
 	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS],\n"
 	 "  -j, --jobs N, --quiet\n"},
 	{"save", cmd_save, "write an image to an archive",
-	 "usage: kiln save [--root DIR] [--format oci-archive|docker-archive] -o FILE NAME\n"
+	 "usage: kiln save [--root DIR] [--format oci-archive|docker-archive|oci-layout] -o FILE NAME\n"
 	 "\n"
 	 "Write the image as an oci-archive (default) or a docker-archive (for\n"
-	 "'docker load' / 'podman load'). FILE is replaced atomically; '-' is stdout.\n"},
+	 "'docker load' / 'podman load'). FILE is replaced atomically; '-' is stdout.\n"
+	 "With oci-layout, FILE is a directory: the image is added to (or replaces its\n"
+	 "name in) the OCI image layout there.\n"},
 	{"load", cmd_load, "read images from an archive",
 	 "usage: kiln load [--root DIR] -i FILE\n"
 	 "\n"

@@ -266,7 +266,7 @@ static int write_data(struct apply *ap, int fd, struct archive_entry *e, const c
 {
 	const void *buf;
 	size_t size;
-	la_int64_t off;
+	la_int64_t off, end = 0;
 	int r;
 
 	while ((r = archive_read_data_block(ap->a, &buf, &size, &off)) == ARCHIVE_OK) {
@@ -283,10 +283,12 @@ static int write_data(struct apply *ap, int fd, struct archive_entry *e, const c
 			size -= (size_t)n;
 			off += n;
 		}
+		end = MAX(end, off);
 	}
 	if (r != ARCHIVE_EOF)
 		return err_at(err, NULL, "entry '%s': %s", entry, archive_error_string(ap->a));
-	if (ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
+	/* a sparse file's hole at the end (truncating otherwise costs a journal update) */
+	if (end < archive_entry_size(e) && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
 		return err_sys(err, errno, "entry '%s': truncate", entry);
 	return 0;
 }
