@@ -327,6 +327,35 @@ static int reopen_item(const struct copy_opts *o, struct copy_item *it, struct k
 	return 0;
 }
 
+/* Whether anything below the excluded directory @dirfd (@ctxrel in the context) is brought
+ * back by a "!" rule: only then does the directory exist for COPY, as in Docker, which sends
+ * no entry for it otherwise. */
+static bool any_included(const struct copy_opts *o, int dirfd, const char *ctxrel)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+	_cleanup_strbuf_ struct strbuf rel = STRBUF_INIT;
+
+	if (list_dir(dirfd, &names, NULL) < 0)
+		return true; /* let the copy report it */
+	strv_foreach(&names, name) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+		bool descend;
+
+		if (fstatat(dirfd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		join(&rel, ctxrel, *name);
+		if (!ignored(o, rel.buf, S_ISDIR(st.st_mode), &descend))
+			return true;
+		if (!descend)
+			continue;
+		fd = openat(dirfd, *name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && any_included(o, fd, rel.buf))
+			return true;
+	}
+	return false;
+}
+
 /* Open what the item names (symlinks followed inside the source root) and check it is there. */
 static int open_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
 {
@@ -339,8 +368,8 @@ static int open_item(const struct copy_opts *o, struct copy_item *it, struct kil
 			    NULL);
 	if (it->fd == -ENOENT || it->fd == -ENOTDIR)
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
-			       "source '%s': no such file or directory in the build context",
-			       it->pattern);
+			       "source '%s': no such file or directory in %s", it->pattern,
+			       o->src_desc ? o->src_desc : "the build context");
 	if (it->fd < 0)
 		return err_sys(err, -it->fd, "source '%s'", it->pattern);
 	if (fstat(it->fd, &it->st) < 0)
@@ -349,7 +378,8 @@ static int open_item(const struct copy_opts *o, struct copy_item *it, struct kil
 	if ((S_ISDIR(it->st.st_mode) || S_ISREG(it->st.st_mode)) &&
 	    (r = reopen_item(o, it, err)) < 0)
 		return r;
-	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) && !descend)
+	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) &&
+	    (!descend || !S_ISDIR(it->st.st_mode) || !any_included(o, it->fd, it->ctxpath)))
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory (excluded by .dockerignore)",
 			       it->pattern);

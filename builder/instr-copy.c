@@ -8,6 +8,7 @@
 #include "builder/copy-internal.h"
 #include "builder/rootfs-internal.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -355,8 +356,12 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r < 0)
 		return r;
 	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
-	if (r >= 0 && user && *user && (r = resolve_owner(&lowers, user, false, &owner, err)) < 0)
-		r = err_wrap(err, "WORKDIR: USER '%s'", user);
+	if (r >= 0 && user && *user && resolve_owner(&lowers, user, false, &owner, NULL) < 0) {
+		/* an unknown USER fails at the next RUN, not here: the directory stays root's */
+		log_debug("WORKDIR %s: USER '%s' is not in the image, creating it as root", full,
+			  user);
+		owner.set = false;
+	}
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
 	if (r >= 0)

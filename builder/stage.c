@@ -111,7 +111,11 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s,
 	int r;
 
 	if (strcasecmp(s->base, "scratch") == 0) {
+		/* BuildKit's empty image: the default PATH and WorkingDir "/" */
 		s->config = imgcfg_new(image_host_arch(), "linux");
+		imgcfg_set_env(s->config, "PATH",
+			       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		imgcfg_set_string(s->config, "WorkingDir", "/");
 		digest_buffer("scratch", 7, &s->key);
 		return 0;
 	}

@@ -198,10 +198,10 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
 		      struct kiln_error **err);
 /*
- * Expand a heredoc body for COPY/ADD (when heredoc.expand): only variables
- * are replaced; quotes and escapes stay as written, and nothing inside '...'
- * is expanded (BuildKit's lexer with raw quotes and raw escapes, which also
- * means an unmatched quote in the body is an error, as in BuildKit).
+ * Expand a heredoc body for COPY/ADD (when heredoc.expand), as BuildKit's
+ * ExpandRaw does (its lexer with SkipProcessQuotes): variables are replaced
+ * and escapes processed, but quotes are ordinary characters and stay as
+ * written ('$A' expands too).
  */
 int shell_expand_heredoc(const char *text, const struct strv *env, char escape, char **ret,
 			 struct kiln_error **err);

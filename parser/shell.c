@@ -21,7 +21,8 @@ struct lex {
 	size_t n, pos;
 	const struct strv *env;
 	char escape;
-	bool raw; /* keep quotes and escapes, expand only variables (heredoc bodies) */
+	bool raw; /* keep quotes and escapes, expand only variables */
+	bool keep_quotes; /* quotes are ordinary characters (BuildKit's SkipProcessQuotes) */
 	struct kiln_error **err;
 };
 
@@ -398,7 +399,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 			take(lx, NULL);
 			return 0;
 		}
-		if (c == '\'' || c == '"' || c == '$') {
+		if (c == '$' || ((c == '\'' || c == '"') && !lx->keep_quotes)) {
 			if ((r = special(lx, c, out, w)) < 0)
 				return r;
 			continue;
@@ -446,10 +447,10 @@ int shell_expand_heredoc(const char *text, const struct strv *env, char escape, 
 			 .n = strlen(text),
 			 .env = env,
 			 .escape = escape,
-			 .raw = true,
+			 .keep_quotes = true,
 			 .err = err};
 	struct strbuf out = STRBUF_INIT;
-	int r = process_stop_on(&lx, R_EOF, true, &out, NULL);
+	int r = process_stop_on(&lx, R_EOF, false, &out, NULL);
 
 	if (r < 0) {
 		strbuf_release(&out);
