@@ -213,7 +213,7 @@ TEST(many_layers_use_fsconfig)
 	ASSERT_GE(strlen(op->data), SANDBOX_MOUNT_DATA_MAX);
 	ASSERT_EQ(op->kind, SOP_MOUNT_FSCONFIG);
 	/* extra/ + 60 layers, upperdir, workdir, index, metacopy, redirect_dir (+ userxattr) */
-	ASSERT_EQ(op->n_params, 61 + 5 + !userns_is_initial());
+	ASSERT_EQ(op->n_params, 61 + 5 + 1 /* userxattr, always tried first */);
 	ASSERT_STREQ(op->params[0], "lowerdir+");
 	ASSERT_STREQ(op->params[3], lowers[0]);
 	sandbox_plan_release(&p);
