@@ -7,11 +7,13 @@
  * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
  * small pool of threads, and concatenated in order into one gzip member with a
  * combined CRC-32. Nothing depends on timing or on the thread count, so the
- * output is the same for any number of threads. Within a block, each 1 KiB
+ * output is the same for any number of threads. Within a block, each 512-byte
  * segment whose bytes look random (order-0 entropy above GZ_STORE_ENTROPY bits
  * per byte) is written at level 0, i.e. stored, and a block that deflate does
  * not shrink is written as stored blocks: decisions taken from the data alone,
  * so random data costs a copy rather than a futile search for matches.
+ * Segments match tar's 512-byte records (blocks are multiples of 512), so a
+ * random file's data is rarely mixed with a header or another file.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,8 +32,8 @@
 
 #define GZ_BLOCK	 (256 * 1024)
 #define GZ_STORED_MAX	 65535
-#define GZ_SEGMENT	 1024
-#define GZ_STORE_ENTROPY 7.6
+#define GZ_SEGMENT	 512
+#define GZ_STORE_ENTROPY 7.2
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
