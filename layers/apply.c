@@ -255,8 +255,7 @@ static int clear_slot(struct apply *ap, int pfd, const char *name, bool keep_dir
 		return errno == ENOENT ? 0 : err_sys(err, errno, "entry '%s': stat", entry);
 	if (S_ISDIR(st.st_mode) && keep_dir)
 		return 1;
-	if (S_ISDIR(st.st_mode))
-		parent_forget(ap);
+	/* @pfd (the cached parent) stays valid: only a child of it goes */
 	r = fs_rm_rf(pfd, name, err);
 	return r < 0 ? err_wrap(err, "entry '%s': replace", entry) : 0;
 }
