@@ -370,7 +370,12 @@ static int make_special(struct apply *ap, int pfd, const char *name, struct arch
 	mode_t mode = archive_entry_mode(e) & 07777;
 
 	if (type == AE_IFLNK) {
-		if (symlinkat(archive_entry_symlink(e), pfd, name) < 0)
+		const char *target = archive_entry_symlink(e);
+
+		if (!target)
+			return err_at(err, NULL, "entry '%s': a symlink without a usable target",
+				      entry);
+		if (symlinkat(target, pfd, name) < 0)
 			return err_sys(err, errno, "entry '%s': symlink", entry);
 	} else if (type == AE_IFIFO) {
 		if (mkfifoat(pfd, name, mode) < 0)
