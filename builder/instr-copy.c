@@ -200,6 +200,8 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	o->checksum = instr_flag_get(in, "checksum");
 	o->parents = instr_flag_get(in, "parents") != NULL;
 	o->stat_cache = instr_flag_get(in, "from") ? NULL : b->stat_cache;
+	/* from a stage or an image, files keep their owners (BuildKit; moby#38599) */
+	o->keep_owner = instr_flag_get(in, "from") != NULL;
 	if (b->epoch >= 0)
 		o->inline_mtime.tv_sec = b->epoch;
 	if (!instr_flag_get(in, "from") && b->ignore) {
