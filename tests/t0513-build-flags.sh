@@ -35,6 +35,7 @@ stamp=$(cat "$r/stamp")
 as_runner sh -c "'$KILN' build --progress=plain -t stdin:2 -f - '$c' <'$T/stdin.df'" \
 	>"$T/out" 2>"$T/log" || fail "cached build: $(cat "$T/log")"
 expect_eq "$(grep -c CACHED "$T/log")" 2 "a rebuild uses the cache for COPY and RUN"
+expect_eq "$(grep -c 'COPY payload' "$T/log")" 1 "a cached step's title, printed once as BuildKit"
 for n in 1 2; do
 	as_runner sh -c "'$KILN' build -q --source-date-epoch 1700000000 -t epoch:$n -f - '$c' <'$T/stdin.df'" \
 		>"$T/out.$n" 2>"$T/log" || fail "build --source-date-epoch: $(cat "$T/log")"
