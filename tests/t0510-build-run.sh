@@ -30,6 +30,8 @@ RUN cat <<-EOT > /tabs.txt
 ${tab}${tab}stripped \$WHO
 ${tab}EOT
 RUN rm -r /gone /keep && echo z > /keep2
+RUN rm /linuxrc && mkdir -p /op/sub && touch /op/a /op/sub/b
+RUN rm -rf /op && mkdir /op && touch /op/c
 RUN ls /root > /root-ls.txt; ls -a /work > /work-ls.txt 2>&1; \\
     ls / > /top.txt; test ! -e /in-context.txt
 SHELL ["/bin/sh", "-c", "echo shell-prefix; eval \"\$1\"", "kiln-shell"]
@@ -51,6 +53,8 @@ expect_eq "$(cat "$r/tabs.txt")" "stripped kiln" "<<- strips leading tabs"
 [ ! -e "$r/gone" ] || fail "/gone deleted by a later RUN is in the image"
 [ ! -e "$r/keep" ] || fail "/keep deleted by a later RUN is in the image"
 expect_eq "$(cat "$r/keep2")" z "/keep2"
+[ ! -e "$r/linuxrc" ] && [ ! -L "$r/linuxrc" ] || fail "/linuxrc of the base layer deleted by RUN is in the image"
+expect_eq "$(ls -A "$r/op" | tr '\n' ' ')" "c " "a directory removed and made again holds only its new files"
 # the sandbox: the host's /root and /work are not visible, nor is the context
 expect_eq "$(cat "$r/root-ls.txt")" "" "/root in the sandbox"
 expect_contains "$(cat "$r/work-ls.txt")" "No such file" "/work in the sandbox"
@@ -64,6 +68,8 @@ out=$(prun run:1)
 expect_contains "$out" "shell-prefix" "podman run of the shell-form CMD"
 expect_contains "$out" "cmd via SHELL kiln-shell" "podman run of the shell-form CMD"
 # podman sees the whiteouts too
-out=$(prun run:1 sh -c 'ls /gone /keep 2>&1; cat /keep2')
+out=$(prun run:1 sh -c 'ls /gone /keep /linuxrc 2>&1; cat /keep2; ls -A /op')
 expect_contains "$out" "No such file" "podman: deleted files"
 expect_contains "$out" "z" "podman: /keep2"
+expect_contains "$out" "/linuxrc: No such file" "podman: a base file deleted"
+case "$out" in *sub*) fail "podman: /op still has the old files: $out" ;; esac
