@@ -21,7 +21,7 @@ struct step_view {
 	double started;
 	struct strbuf partial;	/* plain mode: an unterminated output line */
 	struct strbuf tail;	/* the last lines of output */
-	bool titled;		/* plain mode: the step's title line was printed */
+	bool titled; /* plain mode: the step's title line was printed */
 };
 
 struct progress {
