@@ -33,7 +33,8 @@ RUN rm -r /gone /keep && echo z > /keep2
 RUN rm /linuxrc && mkdir -p /op/sub && touch /op/a /op/sub/b
 RUN rm -rf /op && mkdir /op && touch /op/c
 RUN ls /root > /root-ls.txt; ls -a /work > /work-ls.txt 2>&1; \\
-    ls / > /top.txt; test ! -e /in-context.txt
+    ls / > /top.txt; test ! -e /in-context.txt; \\
+    ls /sys/class/net > /sys-net.txt; touch /sys/x 2> /sys-touch.txt || true
 SHELL ["/bin/sh", "-c", "echo shell-prefix; eval \"\$1\"", "kiln-shell"]
 RUN echo "via SHELL \$0" > /via-shell.txt
 CMD echo "cmd via SHELL \$0"
@@ -60,6 +61,10 @@ expect_eq "$(cat "$r/root-ls.txt")" "" "/root in the sandbox"
 expect_contains "$(cat "$r/work-ls.txt")" "No such file" "/work in the sandbox"
 ! grep -qx work "$r/top.txt" || fail "/work is visible in RUN"
 [ ! -e "$r/in-context.txt" ] || fail "the build context leaked into the image"
+# a read-only /sys, as Docker (here the host's, rootless with the host's network)
+grep -qx lo "$r/sys-net.txt" || fail "/sys/class/net in RUN: $(cat "$r/sys-net.txt")"
+expect_contains "$(cat "$r/sys-touch.txt")" "Read-only file system" "/sys in RUN"
+expect_eq "$(ls -A "$r/sys")" "" "/sys in the image"
 # SHELL changes RUN and the shell form of CMD
 expect_eq "$(cat "$r/via-shell.txt")" "via SHELL kiln-shell" "RUN through SHELL"
 expect_eq "$(cfg run:1 .config.Shell)" '["/bin/sh","-c","echo shell-prefix; eval \"$1\"","kiln-shell"]' "Shell"

@@ -130,6 +130,7 @@ FROM busybox:1 AS tools
 FROM scratch
 COPY --from=tools /bin/busybox /bin/busybox
 COPY f /f
+RUN ["/bin/busybox", "test", "-d", "/sys/class", "-a", "-d", "/proc/self"]
 ENV PATH=$PATH:/extra
 CMD ["default-arg"]
 ENTRYPOINT ["/bin/busybox", "echo"]

@@ -54,10 +54,12 @@ as_runner sh -c "'$KILN' build --progress=plain --no-cache -t stdin:3 -f - '$c' 
 # --network none: only lo; host (the default): the host's interfaces
 cat >"$c/Dockerfile" <<'EOF'
 FROM busybox:1
-RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ' ' > /net.txt
+RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ' ' > /net.txt; \
+    ls /sys/class/net | tr '\n' ' ' > /sys-net.txt
 EOF
 kb --no-cache -t netnone:1 --network none "$c"
 expect_eq "$(cat "$(unpack netnone:1)/net.txt")" "lo " "--network none"
+expect_eq "$(cat "$(unpack netnone:1)/sys-net.txt")" "lo " "--network none: /sys is the sandbox's own"
 kb --no-cache -t nethost:1 --network host "$c"
 # host: the host's interfaces (the one with the default route, which stays put
 # while other tests on this machine may add and remove veths)
