@@ -211,6 +211,8 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	o->checksum = instr_flag_get(in, "checksum");
 	o->parents = instr_flag_get(in, "parents") != NULL;
 	o->stat_cache = instr_flag_get(in, "from") ? NULL : b->stat_cache;
+	/* from a stage or an image, files keep their owners (BuildKit; moby#38599) */
+	o->keep_owner = instr_flag_get(in, "from") != NULL;
 	if (b->epoch >= 0)
 		o->inline_mtime.tv_sec = b->epoch;
 	if (!instr_flag_get(in, "from") && b->ignore) {
@@ -318,6 +320,30 @@ out:
 	return r;
 }
 
+/* An absolute path cleaned as Go's path.Clean: no "//", ".", ".." or trailing '/'. */
+static char *clean_abs_path(const char *path)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	struct strbuf out = STRBUF_INIT;
+	char *save = NULL;
+
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (streq(c, "."))
+			continue;
+		if (streq(c, "..")) {
+			char *slash = strrchr(out.buf ? out.buf : "", '/');
+
+			if (slash)
+				strbuf_setlen(&out, (size_t)(slash - out.buf));
+			continue;
+		}
+		strbuf_addf(&out, "/%s", c);
+	}
+	if (!out.len)
+		strbuf_addch(&out, '/');
+	return strbuf_detach(&out, NULL);
+}
+
 /*
  * WORKDIR: set it, and create the directory (a layer only when it was missing),
  * owned by the current USER as BuildKit does.
@@ -326,6 +352,7 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 		  struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
+	_cleanup_free_ char *joined = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
 	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
 	const char *user = imgcfg_get_string(s->config, "User");
@@ -341,7 +368,8 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 		return r;
 	if (!*path)
 		return instr_error(b, in, err, "WORKDIR requires a path");
-	full = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	joined = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	full = clean_abs_path(joined); /* as BuildKit: "/app/./a/../b/" is "/app/b" */
 	imgcfg_set_string(s->config, "WorkingDir", full);
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "WORKDIR", full);

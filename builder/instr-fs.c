@@ -32,7 +32,7 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		       const struct digest *key, const char *created_by, struct kiln_error **err)
 {
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
-	struct cache_entry e = {0};
+	struct cache_entry e = {.created = xstrdup(b->created)};
 	_cleanup_close_ int ufd = -1;
 	int r;
 
@@ -57,6 +57,7 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
+	stage_set_created(b, s, e.created);
 	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);
 	return 0;
@@ -76,6 +77,7 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 		return r;
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
+	stage_set_created(b, s, e.created);
 	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);
 	return 1;

@@ -21,6 +21,7 @@ struct step_view {
 	double started;
 	struct strbuf partial;	/* plain mode: an unterminated output line */
 	struct strbuf tail;	/* the last lines of output */
+	bool titled; /* plain mode: the step's title line was printed */
 };
 
 struct progress {
@@ -128,12 +129,16 @@ static void plain_step(struct progress *p, struct step_view *v)
 	case BUILD_STEP_RUNNING:
 		strbuf_addf(&sb, "#%u ", s->id);
 		step_label(&sb, s);
+		v->titled = true;
 		break;
 	case BUILD_STEP_CACHED:
-		strbuf_addf(&sb, "#%u ", s->id);
-		step_label(&sb, s);
-		strbuf_addstr(&sb, "\n#");
-		strbuf_addf(&sb, "%u CACHED", s->id);
+		/* the title once, as BuildKit: it may have been printed as the step began */
+		if (!v->titled) {
+			strbuf_addf(&sb, "#%u ", s->id);
+			step_label(&sb, s);
+			strbuf_addch(&sb, '\n');
+		}
+		strbuf_addf(&sb, "#%u CACHED", s->id);
 		break;
 	case BUILD_STEP_DONE:
 		strbuf_addf(&sb, "#%u DONE %.1fs", s->id, s->seconds);
