@@ -47,7 +47,7 @@ struct build_ctx {
 	struct store *store;
 	struct dockerfile *df;
 	char *dockerfile_name; /* for messages */
-	struct strbuf text;    /* the Dockerfile, for the source line under errors */
+	struct strbuf text; /* the Dockerfile, for the source line under errors */
 	int context_fd;
 	struct dockerignore *ignore;
 	struct strv build_args; /* --build-arg values: K=V */
@@ -107,8 +107,8 @@ int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
 
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);
-int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err);
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err);
 void stage_add_layer(struct stage_state *s, const struct layer_desc *l);
 /* The time of the stage's latest step: a cache hit keeps the time of the build that
  * made it (so a fully cached rebuild is the same image), unless SOURCE_DATE_EPOCH. */

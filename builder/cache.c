@@ -108,8 +108,9 @@ int cache_store(struct store *s, const struct digest *key, const struct cache_en
 
 	if (e->has_layer)
 		json_object_set_new(j, "layer",
-				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType", e->layer.media_type,
-					      "digest", digest_format(&e->layer.digest, a), "diff_id",
+				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType",
+					      e->layer.media_type, "digest",
+					      digest_format(&e->layer.digest, a), "diff_id",
 					      digest_format(&e->layer.diff_id, b), "size",
 					      (json_int_t)e->layer.size));
 	else

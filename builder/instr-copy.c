@@ -21,15 +21,15 @@
  */
 
 struct copy_step {
-	struct strv sources;	 /* expanded, heredoc markers taken out */
+	struct strv sources; /* expanded, heredoc markers taken out */
 	char *dest;
 	struct copy_inline *inlines;
 	size_t n_inlines;
 	struct strv inline_data; /* the expanded bodies of unquoted here-documents */
 	struct copy_patterns excludes;
-	struct strv lowers;	 /* the stage's snapshots, top first */
-	struct step_dirs from;	 /* --from: the source's read-only view */
-	char *src_desc;		 /* --from: "stage 'NAME'" or "image 'REF'" */
+	struct strv lowers; /* the stage's snapshots, top first */
+	struct step_dirs from; /* --from: the source's read-only view */
+	char *src_desc; /* --from: "stage 'NAME'" or "image 'REF'" */
 	int src_root;
 	struct copy_opts o;
 };
@@ -107,8 +107,10 @@ static int expand_args(struct build_ctx *b, struct stage_state *s, const struct 
 	int r;
 
 	if (in->args.n < 2)
-		return instr_error(b, in, err, "%s requires at least two arguments, but only one was provided. Destination could not be determined",
-				   in->keyword);
+		return instr_error(
+			b, in, err,
+			"%s requires at least two arguments, but only one was provided. Destination could not be determined",
+			in->keyword);
 	c->inlines = xcalloc(in->n_heredocs + 1, sizeof(*c->inlines));
 	for (size_t i = 0; i + 1 < in->args.n; i++) {
 		const struct heredoc *h = find_heredoc(in, in->args.v[i]);
@@ -249,8 +251,8 @@ int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_
 	return r;
 }
 
-static void copy_cache_key(struct stage_state *s, const struct instruction *in,
-			   const char *text, const char *content, struct digest *ret)
+static void copy_cache_key(struct stage_state *s, const struct instruction *in, const char *text,
+			   const char *content, struct digest *ret)
 {
 	struct cache_key k;
 

@@ -21,8 +21,8 @@ int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error
 void step_dirs_release(struct step_dirs *d);
 
 /* The snapshot paths of @layers, top first, unpacking what is missing. */
-int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
-		  struct strv *ret, struct kiln_error **err);
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
+		  struct kiln_error **err);
 /* Mount lowers + d->upper at d->merged (overlayfs, userxattr). */
 int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		 struct kiln_error **err);

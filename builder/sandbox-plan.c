@@ -440,8 +440,8 @@ static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (r < 0)
 		return r;
 	if (userns_is_initial() || spec->network == SANDBOX_NETWORK_NONE) {
-		add_mount_in(p, "sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			     NULL);
+		add_mount_in(p, "sysfs", "/sys", "sysfs",
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
 	}
 	add_mount_in(p, "/sys", "/sys", NULL, MS_BIND | MS_REC, NULL);

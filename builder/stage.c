@@ -117,8 +117,8 @@ static int base_from_stage(struct build_ctx *b, struct stage_state *s, struct st
 	return 0;
 }
 
-static int base_from_image(struct build_ctx *b, struct stage_state *s,
-			   const struct instruction *in, struct kiln_error **err)
+static int base_from_image(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			   struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 	int r;
@@ -195,8 +195,8 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 /* After a config-only step, the key covers the config as it now is. */
 static void meta_key(struct stage_state *s, const char *text)
 {
-	_cleanup_free_ char *dump = json_dumps(imgcfg_config(s->config),
-					       JSON_COMPACT | JSON_SORT_KEYS);
+	_cleanup_free_ char *dump =
+		json_dumps(imgcfg_config(s->config), JSON_COMPACT | JSON_SORT_KEYS);
 	struct cache_key k;
 
 	cache_key_begin(&k, &s->key);
@@ -232,8 +232,8 @@ static int run_step(struct build_ctx *b, struct stage_state *s, const struct ins
 	}
 }
 
-int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err)
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err)
 {
 	struct step st;
 	int r;

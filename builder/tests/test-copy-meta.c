@@ -116,8 +116,7 @@ TEST(user_resolves_like_the_runtime)
 		"nohome:x:1700:1700::",
 		0644);
 	t_write(rootfd, "etc/group",
-		"root:x:0:\nstaff:x:50:other,myuser\nmyusers:x:60:myuserx\nlast:x:70:myuser",
-		0644);
+		"root:x:0:\nstaff:x:50:other,myuser\nmyusers:x:60:myuserx\nlast:x:70:myuser", 0644);
 	ASSERT_EQ(copy_user_resolve(rootfd, "1500", &c, NULL), 0);
 	ASSERT_EQ(c.gid, 1600);
 	ASSERT_EQ(copy_user_resolve(rootfd, "4321", &c, NULL), 0);
