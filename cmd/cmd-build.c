@@ -316,7 +316,7 @@ static int push_tags(struct build_cli *b, struct push_view *v, struct strv *ret,
 int cmd_build(int argc, char **argv, struct kiln_error **err)
 {
 	struct build_cli b = {.progress = PROGRESS_AUTO, .reg = {.reg = REGISTRY_OPTS_INIT}};
-	_cleanup_free_ char *image_id = NULL;
+	_cleanup_free_ char *image_id = NULL, *default_root = NULL;
 	_cleanup_strv_ struct strv pushed = STRV_INIT;
 	struct build_events ev;
 	struct push_view view = {.ev = &ev};
@@ -327,6 +327,9 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	r = parse_build_args(&b, argc, argv, err);
 	if (r < 0)
 		goto out;
+	/* the default store is the caller's: decide before becoming root of a user namespace */
+	if (!b.opts.store_root)
+		b.opts.store_root = default_root = store_default_root();
 	r = builder_prepare(err);
 	if (r < 0)
 		goto out;

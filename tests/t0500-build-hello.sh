@@ -45,3 +45,11 @@ out=$(as_builder podman --runtime runc run --rm --network none "oci:$KILN_ROOT:h
 expect_contains "$out" "hello from kiln" "podman output"
 expect_contains "$out" "running as nobody in /app" "podman output"
 expect_contains "$out" "built by 0 on Linux" "podman output"
+
+# without KILN_ROOT a rootless build uses the user's own store
+# ($XDG_DATA_HOME/kiln), even though it runs as root of a user namespace
+as_builder env -u KILN_ROOT "$KILN" import "$tar" busybox:1 >/dev/null
+as_builder env -u KILN_ROOT "$KILN" build -q -t hello:2 "$T/hello" >/dev/null 2>"$T/log2" ||
+	fail "build into the default store failed: $(cat "$T/log2")"
+[ -f "$T/home/.local/share/kiln/index.json" ] || fail "the default store is not \$XDG_DATA_HOME/kiln"
+as_builder env -u KILN_ROOT "$KILN" images | grep -q '^hello:2 ' || fail "hello:2 is not in the user's default store"
