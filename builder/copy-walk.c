@@ -127,8 +127,8 @@ struct expand {
 	const char *pattern;
 	size_t pivot;
 	size_t matched;
-	size_t first;	/* this pattern's first item in the plan */
-	bool dedupe;	/* several "**": one path can match more than one way */
+	size_t first; /* this pattern's first item in the plan */
+	bool dedupe; /* several "**": one path can match more than one way */
 };
 
 static void add_match(struct expand *x, const char *ctxpath)
@@ -344,8 +344,9 @@ static int open_item(const struct copy_opts *o, struct copy_item *it, struct kil
 		if (e == ENXIO)
 			return err_new(err, KILN_ERR_INPUT, e, "source '%s': cannot read a socket",
 				       it->pattern);
-		return err_new(err, KILN_ERR_INPUT, e, "source '%s': no such file or directory in %s",
-			       it->pattern, o->src_desc ? o->src_desc : "the build context");
+		return err_new(err, KILN_ERR_INPUT, e,
+			       "source '%s': no such file or directory in %s", it->pattern,
+			       o->src_desc ? o->src_desc : "the build context");
 	}
 	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) &&
 	    (!descend || !any_included(o, it->fd, it->ctxpath)))

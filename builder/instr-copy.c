@@ -27,7 +27,7 @@ struct copy_step {
 	struct copy_patterns excludes;
 	struct strv lowers;	 /* the stage's snapshots, top first */
 	struct step_dirs from;	 /* --from: the source's read-only view */
-	char *src_desc;		 /* --from: "stage 'NAME'" or "image 'REF'" */
+	char *src_desc; /* --from: "stage 'NAME'" or "image 'REF'" */
 	int src_root;
 	struct copy_opts o;
 };
