@@ -367,6 +367,9 @@ CHECKS = {
     "out": lambda img, res, a: (a[0] in run_output(res), run_output(res)[-200:]),
     "notout": lambda img, res, a: (a[0] not in run_output(res), "present"),
     "err": lambda img, res, a: (a[0] in res.stderr, last_error(res)),
+    "cfgin": lambda img, res, a: (lambda v: (a[1] in (v or []), v))(jpath(img.config(), a[0])),
+    "rebuild": lambda img, res, a: (True, ""),  # done by check_rebuild()
+    "rebuild-same-id": lambda img, res, a: (True, ""),
 }
 
 
@@ -448,7 +451,37 @@ def build_and_check(runner, case, casedir, ctx, df, tag):
     if res.returncode != 0:
         return "fail", last_error(res)
     bad = run_checks(case, Image(runner, tag, casedir), res)
+    for strict in (False, True):
+        if not bad and ("rebuild-same-id" if strict else "rebuild",) in case.checks:
+            bad = check_rebuild(runner, case, ctx, df, res, env, strict)
     return ("fail", bad) if bad else ("pass", "")
+
+
+def image_id(res):
+    ids = re.findall(r"^sha256:[0-9a-f]{64}$", res.stdout, re.M)
+    return ids[-1] if ids else None
+
+
+def check_rebuild(runner, case, ctx, df, first, env, strict):
+    """A second identical build takes every step from the cache and gives the same
+    layers; @strict: also the same image ID (Docker, buildah --layers)."""
+    tag = f"conf{runner.n:03d}{'s' if strict else 'b'}:latest"
+    if strict:
+        time.sleep(1.1)  # config times have a resolution of one second
+    res = runner.build(ctx, df, tag, case.build_args, case.flags, env)
+    if res.returncode != 0:
+        return f"rebuild failed: {last_error(res)}"
+    ran = [e["text"] for e in events(res) if e.get("event") == "step" and
+           e.get("state") == "done" and e.get("text", "").startswith(("RUN", "COPY", "ADD"))]
+    if ran:
+        return f"rebuild ran {ran[0]!r} again instead of using the cache"
+    layers = [Image(runner, t, None).config().get("rootfs")
+              for t in (f"conf{runner.n:03d}:latest", tag)]
+    if layers[0] != layers[1]:
+        return "rebuild gave other layers"
+    if strict and image_id(res) != image_id(first):
+        return f"rebuild gave image {image_id(res)}, not {image_id(first)} (same layers)"
+    return None
 
 
 # --- corpora -----------------------------------------------------------------
@@ -520,6 +553,8 @@ def load_kaniko(root):
             c.state, c.reason = "skipped-offline", offline
         elif "top1" in offline:
             c.prepare = prep_kaniko_2075
+        if use.startswith("cache test"):
+            c.checks = [("rebuild",)]  # "second build must reuse cached layers"
         cases.append(c)
     return cases
 
