@@ -93,9 +93,14 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
 			  const struct instruction *in, struct kiln_error **err);
 void stage_add_layer(struct stage_state *s, const struct layer_desc *l);
-/* history += created_by; the cache key chain moves on with @text. */
+/* history += created_by, at @created (NULL: the build's time). */
 void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
-		   bool empty_layer);
+		   bool empty_layer, const char *created);
+/* The history time of a step built now, or of a cached one (@cached may be NULL):
+ * a cached step keeps its time, so a rebuild from the cache is the same image. */
+const char *stage_step_time(struct build_ctx *b, const char *cached);
+/* The image's "created": its last history entry's time (the build's time if none). */
+const char *image_time(struct build_ctx *b, json_t *config);
 void stage_release(struct stage_state *s);
 
 /* instr-meta.c: instructions that only edit the image config. */

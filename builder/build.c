@@ -199,7 +199,7 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 
 		imgcfg_set_label(s->config, k, eq + 1);
 	}
-	imgcfg_set_created(s->config, b->created);
+	imgcfg_set_created(s->config, image_time(b, s->config));
 	spec.config = s->config;
 	spec.layers = s->layers;
 	spec.n_layers = s->n_layers;

@@ -52,24 +52,29 @@ void cache_key_finish(struct cache_key *k, struct digest *ret)
 
 static int parse_entry(json_t *j, struct cache_entry *ret, struct kiln_error **err)
 {
-	json_t *l = json_object_get(j, "layer");
+	json_t *l = json_object_get(j, "layer"), *c = json_object_get(j, "created");
 	const char *mt, *dg, *di;
 	json_int_t size;
 
 	memset(ret, 0, sizeof(*ret));
+	if (json_is_string(c))
+		ret->created = xstrdup(json_string_value(c));
 	if (json_is_null(l) || !l)
 		return 0;
 	if (json_unpack(l, "{s:s, s:s, s:s, s:I}", "mediaType", &mt, "digest", &dg, "diff_id", &di,
 			"size", &size) < 0)
-		return err_new(err, KILN_ERR_INPUT, EINVAL, "malformed cache entry");
-	if (digest_parse(dg, &ret->layer.digest, err) < 0 ||
-	    digest_parse(di, &ret->layer.diff_id, err) < 0 ||
-	    layer_media_type_compression(mt, &ret->layer.compression, err) < 0)
-		return err_code(*err);
+		goto bad;
+	if (digest_parse(dg, &ret->layer.digest, NULL) < 0 ||
+	    digest_parse(di, &ret->layer.diff_id, NULL) < 0 ||
+	    layer_media_type_compression(mt, &ret->layer.compression, NULL) < 0)
+		goto bad;
 	ret->layer.media_type = xstrdup(mt);
 	ret->layer.size = (uint64_t)size;
 	ret->has_layer = true;
 	return 0;
+bad:
+	cache_entry_release(ret);
+	return err_new(err, KILN_ERR_INPUT, EINVAL, "malformed cache entry");
 }
 
 int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *ret,
@@ -110,6 +115,8 @@ int cache_store(struct store *s, const struct digest *key, const struct cache_en
 					      (json_int_t)e->layer.size));
 	else
 		json_object_set_new(j, "layer", json_null());
+	if (e->created)
+		json_object_set_new(j, "created", json_string(e->created));
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	return fs_atomic_write(store_dirfd(s, STORE_DIR_CACHE), digest_hex(key, hex), text,
 			       strlen(text), 0644, err);
@@ -119,5 +126,6 @@ void cache_entry_release(struct cache_entry *e)
 {
 	if (e->has_layer)
 		layer_desc_release(&e->layer);
+	free(e->created);
 	memset(e, 0, sizeof(*e));
 }

@@ -51,12 +51,13 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		if (r < 0)
 			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
 	}
+	e.created = xstrdup(b->created);
 	r = cache_store(b->store, key, &e, err);
 	if (r < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
-	stage_history(b, s, created_by, !e.has_layer);
+	stage_history(b, s, created_by, !e.has_layer, NULL);
 	cache_entry_release(&e);
 	return 0;
 }
@@ -75,7 +76,7 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 		return r;
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
-	stage_history(b, s, created_by, !e.has_layer);
+	stage_history(b, s, created_by, !e.has_layer, stage_step_time(b, e.created));
 	cache_entry_release(&e);
 	return 1;
 }

@@ -75,9 +75,27 @@ void stage_add_layer(struct stage_state *s, const struct layer_desc *l)
 }
 
 void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
-		   bool empty_layer)
+		   bool empty_layer, const char *created)
 {
-	imgcfg_add_history(s->config, b->created, created_by, empty_layer, NULL);
+	imgcfg_add_history(s->config, created ? created : b->created, created_by, empty_layer,
+			   NULL);
+}
+
+const char *image_time(struct build_ctx *b, json_t *config)
+{
+	json_t *h = json_object_get(config, "history");
+	json_t *last = json_array_get(h, json_array_size(h) - 1);
+	const char *t = json_string_value(json_object_get(last, "created"));
+
+	/* the image is as old as its newest step: a build all from the cache
+	 * (or of a FROM alone) gives the image it gave before */
+	return stage_step_time(b, t);
+}
+
+const char *stage_step_time(struct build_ctx *b, const char *cached)
+{
+	/* with SOURCE_DATE_EPOCH every time is the epoch */
+	return cached && b->epoch < 0 ? cached : b->created;
 }
 
 void stage_release(struct stage_state *s)
@@ -193,6 +211,24 @@ static void meta_key(struct stage_state *s, const char *text)
 	cache_key_finish(&k, &s->key);
 }
 
+/* A config-only step keeps the time it was first built at too: its key (which covers the
+ * resulting config) gets a layerless cache entry. */
+static void meta_history(struct build_ctx *b, struct stage_state *s, const char *text)
+{
+	struct cache_entry e = {0};
+	struct kiln_error *err = NULL;
+
+	if (s->cache_off || cache_lookup(b->store, &s->key, &e, NULL) <= 0) {
+		e.created = xstrdup(b->created);
+		if (cache_store(b->store, &s->key, &e, &err) < 0) {
+			log_warn("cannot record the step in the cache: %s, ignoring", err->msg);
+			err_free(err);
+		}
+	}
+	stage_history(b, s, text, true, stage_step_time(b, e.created));
+	cache_entry_release(&e);
+}
+
 static int run_step(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		    struct step *st, struct kiln_error **err)
 {
@@ -201,8 +237,8 @@ static int run_step(struct build_ctx *b, struct stage_state *s, const struct ins
 	if (instr_is_meta(in->kind)) {
 		r = instr_meta(b, s, in, err);
 		if (r >= 0) {
-			stage_history(b, s, st->text, true);
 			meta_key(s, st->text);
+			meta_history(b, s, st->text);
 		}
 		return r;
 	}
