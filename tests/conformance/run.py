@@ -170,6 +170,8 @@ class Runner:
         self.store = os.path.join(self.work, "store")
         self.user = args.user if os.getuid() == 0 else None
         self.rootless_unpack = os.getuid() != 0
+        self.uid = subprocess.run(["id", "-u", self.user], capture_output=True,
+                                  text=True).stdout.strip() if self.user else None
         self.n = 0
 
     def as_user(self, cmd, **kw):
@@ -177,8 +179,7 @@ class Runner:
                "HOME": os.path.join(self.work, "home"), "LC_ALL": "C.UTF-8"}
         env.update(kw.pop("env", {}))
         if self.user:
-            uid = subprocess.run(["id", "-u", self.user], capture_output=True, text=True).stdout.strip()
-            env["XDG_RUNTIME_DIR"] = f"/run/user/{uid}"
+            env["XDG_RUNTIME_DIR"] = f"/run/user/{self.uid}"
             cmd = ["runuser", "-u", self.user, "--", "env", "-i"] + \
                   [f"{k}={v}" for k, v in env.items()] + cmd
             return subprocess.run(cmd, capture_output=True, text=True, errors="replace", **kw)
