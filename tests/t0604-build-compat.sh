@@ -117,3 +117,14 @@ cfg=$(skopeo inspect --config "oci:$KILN_ROOT:rebuild:1")
 expect_eq "$(echo "$cfg" | jq -r .created)" 1970-01-01T00:00:00Z "created with the epoch"
 expect_eq "$(echo "$cfg" | jq -r '[.history[-4:][].created] | unique | join(" ")')" \
 	1970-01-01T00:00:00Z "history times of the steps with the epoch"
+
+# -- an escaped wildcard in a COPY source is a literal character ("n\?pe" names
+#    only "n?pe"), as in BuildKit; an unescaped one still matches both
+mkdir -p "$T/escglob/nope" "$T/escglob/n?pe"
+echo wrong >"$T/escglob/nope/f"
+echo right >"$T/escglob/n?pe/f"
+printf 'FROM scratch\nCOPY n\\?pe/f /x\nCOPY n?pe/f /both/\n' >"$T/escglob/Dockerfile"
+build escglob || fail "COPY n\\?pe/f: $(cat "$T/escglob.log")"
+r=$(unpack escglob)
+expect_eq "$(cat "$r/x")" right "COPY n\\?pe/f"
+expect_eq "$(cat "$r/both/f")" wrong "COPY n?pe/f /both/ (both match; nope/f, last in name order, wins)"
