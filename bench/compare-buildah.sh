@@ -15,7 +15,8 @@ user=builder
 
 [ "$(id -u)" = 0 ] || { echo "run as root (the builds run as '$user')" >&2; exit 2; }
 sh "$here/tests/setup-builder.sh"
-W=$(mktemp -d /tmp/kiln-bench.XXXXXX)
+W=/tmp/kiln-bench-$(od -An -N6 -tx1 /dev/urandom | tr -d " \n")
+mkdir "$W"
 chmod 755 "$W"
 trap 'rm -rf "$W"' EXIT
 uid=$(id -u $user)
@@ -38,7 +39,7 @@ kiln_build() { as env KILN_ROOT="$W/kiln" "$KILN" build -q --network none -t "b-
 buildah_build() {
 	as buildah --root "$W/bah" --runroot "$W/bahrun" --storage-driver overlay build --layers \
 		--isolation oci --runtime runc --network none -q --build-arg "BASE=oci:$W/oci:1" \
-		-t "b-$1" -f "$W/df/$1/Dockerfile" "$W/df/$1" >/dev/null 2>&1
+		-t "b-$1" -f "$W/df/$1/Dockerfile" "$W/df/$1" >"$W/buildah.log" 2>&1 || { tail -5 "$W/buildah.log" >&2; return 1; }
 }
 kiln_clean() { as env KILN_ROOT="$W/kiln" "$KILN" rmi "b-$1" >/dev/null 2>&1 || true; rm -rf "$W/kiln/cache"/* 2>/dev/null || true; }
 buildah_clean() { as buildah --root "$W/bah" --runroot "$W/bahrun" --storage-driver overlay rmi -a -f >/dev/null 2>&1 || true; }

@@ -19,6 +19,8 @@ trap 'rm -rf "$work" /dev/shm/kiln-bench-copy.$$' EXIT
 sync
 echo "copy to disk:           $("$bin" copy "$work/ctx" "$work/root")"
 echo "copy to tmpfs:          $("$bin" copy "$work/ctx" /dev/shm/kiln-bench-copy.$$)"
+rm -rf /dev/shm/kiln-bench-copy.$$/app
+echo "  the same, 1 thread:    $("$bin" copy "$work/ctx" /dev/shm/kiln-bench-copy.$$ 1)"
 diff -r "$work/ctx" "$work/root/app" >/dev/null && echo "copy identical:         yes"
 echo "digest cold:            $("$bin" digest "$work/ctx" "$work/statcache")"
 echo "digest warm:            $("$bin" digest "$work/ctx" "$work/statcache")"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "builder/builder.h"
@@ -10,6 +11,7 @@
 #include "layers/layers.h"
 #include "parser/parser.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/strv.h"
 
 /*
@@ -31,7 +33,11 @@ struct stage_state {
 	bool cmd_set; /* CMD was set in this stage (ENTRYPOINT then keeps it) */
 	bool cache_off; /* --no-cache or --no-cache-filter for this stage */
 	char *workdir_created; /* last WORKDIR made sure of */
+	char *created; /* when its last layer step first ran (a cache hit's time), or NULL */
 	unsigned step_index, step_total;
+	size_t *deps; /* stages this one reads from (FROM, --from, --mount from=) */
+	size_t n_deps, alloc_deps;
+	bool started;
 	struct digest manifest; /* written for the target */
 };
 
@@ -41,6 +47,7 @@ struct build_ctx {
 	struct store *store;
 	struct dockerfile *df;
 	char *dockerfile_name; /* for messages */
+	struct strbuf text; /* the Dockerfile, for the source line under errors */
 	int context_fd;
 	struct dockerignore *ignore;
 	struct strv build_args; /* --build-arg values: K=V */
@@ -54,6 +61,9 @@ struct build_ctx {
 	char *created; /* RFC 3339 time for history and config */
 	enum layer_compression compression;
 	struct copy_stat_cache *stat_cache;
+	struct strv pulled; /* images pulled by this build (pull.c) */
+	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */
+	pthread_mutex_t lock; /* next_step_id, used_args, stat_cache; parallel stages */
 };
 
 /* One step's progress bookkeeping. */
@@ -88,19 +98,26 @@ int expand_words(struct build_ctx *b, struct stage_state *s, const struct instru
 int instr_error(struct build_ctx *b, const struct instruction *in, struct kiln_error **err,
 		const char *fmt, ...) _printf_(4, 5);
 
+/*
+ * pull.c: the image @name (FROM, COPY --from, RUN --mount=from; never a
+ * stage) from the store, pulled from its registry first as --pull says.
+ */
+int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
+		     struct kiln_error **err);
+
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);
-int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err);
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err);
 void stage_add_layer(struct stage_state *s, const struct layer_desc *l);
-/* history += created_by, at @created (NULL: the build's time). */
+/* The time of the stage's latest step: a cache hit keeps the time of the build that
+ * made it (so a fully cached rebuild is the same image), unless SOURCE_DATE_EPOCH. */
+void stage_set_created(struct build_ctx *b, struct stage_state *s, const char *created);
+/* The time for the stage's history and config: stage_set_created's, else the build's. */
+const char *stage_created(const struct build_ctx *b, const struct stage_state *s);
+/* history += created_by; the cache key chain moves on with @text. */
 void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
-		   bool empty_layer, const char *created);
-/* The history time of a step built now, or of a cached one (@cached may be NULL):
- * a cached step keeps its time, so a rebuild from the cache is the same image. */
-const char *stage_step_time(struct build_ctx *b, const char *cached);
-/* The image's "created": its last history entry's time (the build's time if none). */
-const char *image_time(struct build_ctx *b, json_t *config);
+		   bool empty_layer);
 void stage_release(struct stage_state *s);
 
 /* instr-meta.c: instructions that only edit the image config. */

@@ -83,20 +83,27 @@ static int find_stage(struct build_ctx *b, const char *name, size_t before)
 
 static void mark_needed(struct build_ctx *b, size_t i);
 
+static void add_dep(struct build_ctx *b, struct stage_state *s, size_t dep)
+{
+	ALLOC_GROW(s->deps, s->n_deps + 1, s->alloc_deps);
+	s->deps[s->n_deps++] = dep;
+	mark_needed(b, dep);
+}
+
 /* A --from of stage @i. Its value is expanded when the step runs, with the ARGs
  * of that point of the stage: one that needs expansion (or quote removal) may
- * name any earlier stage, so all of them are built. */
-static void mark_from(struct build_ctx *b, const char *name, size_t i)
+ * name any earlier stage, so all of them are built first. */
+static void mark_from(struct build_ctx *b, struct stage_state *s, const char *name, size_t i)
 {
 	int dep;
 
 	if (strpbrk(name, "$\"'\\")) {
 		for (size_t j = 0; j < i; j++)
-			mark_needed(b, j);
+			add_dep(b, s, j);
 		return;
 	}
 	if ((dep = find_stage(b, name, i)) >= 0)
-		mark_needed(b, (size_t)dep);
+		add_dep(b, s, (size_t)dep);
 }
 
 /* A stage's own dependencies: its base and every --from of COPY and RUN --mount. */
@@ -109,7 +116,7 @@ static void mark_needed(struct build_ctx *b, size_t i)
 		return;
 	s->needed = true;
 	if (s->base_stage >= 0)
-		mark_needed(b, (size_t)s->base_stage);
+		add_dep(b, s, (size_t)s->base_stage);
 	for (size_t k = st->first + 1; k < st->first + st->n; k++) {
 		const struct instruction *in = &b->df->instrs[k];
 		const char *from = instr_flag_get(in, "from");
@@ -120,10 +127,10 @@ static void mark_needed(struct build_ctx *b, size_t i)
 			if (!streq(in->flags[f].name, "mount") || !(p = strstr(m, "from=")))
 				continue;
 			_cleanup_free_ char *name = xstrndup(p + 5, strcspn(p + 5, ","));
-			mark_from(b, name, i);
+			mark_from(b, s, name, i);
 		}
 		if (from)
-			mark_from(b, from, i);
+			mark_from(b, s, from, i);
 	}
 }
 
@@ -150,8 +157,9 @@ static int plan_stages(struct build_ctx *b, struct kiln_error **err)
 		s->base_stage = find_stage(b, s->base, i);
 		if (s->base_stage >= 0 && !b->df->stages[s->base_stage].name)
 			s->base_stage = -1; /* FROM 0 is an image called "0", not a stage */
-		s->cache_off = b->opts->no_cache ||
-			       (s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
+		s->cache_off =
+			b->opts->no_cache ||
+			(s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
 	}
 	strv_clear(&meta.args);
 	b->target = b->n_stages - 1;
@@ -167,22 +175,126 @@ static int plan_stages(struct build_ctx *b, struct kiln_error **err)
 	return 0;
 }
 
-static int build_stages(struct build_ctx *b, struct kiln_error **err)
+static int build_stage(struct build_ctx *b, struct stage_state *s, struct kiln_error **err)
 {
-	for (size_t i = 0; i <= b->target; i++) {
-		struct stage_state *s = &b->stages[i];
-		int r;
+	int r = stage_begin(b, s, err);
 
-		if (!s->needed)
+	for (size_t k = s->st->first + 1; r >= 0 && k < s->st->first + s->st->n; k++)
+		r = stage_run_instruction(b, s, &b->df->instrs[k], err);
+	return r;
+}
+
+/*
+ * Independent stages build in parallel, at most --jobs at a time (default:
+ * the number of cores); a stage starts when every stage it reads from is done.
+ */
+struct scheduler {
+	struct build_ctx *b;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	unsigned running;
+	struct kiln_error *first_err;
+	int first_r;
+};
+
+struct stage_job {
+	struct scheduler *sched;
+	struct stage_state *s;
+};
+
+static void *stage_thread(void *arg)
+{
+	struct stage_job *job = arg;
+	struct scheduler *sc = job->sched;
+	struct kiln_error *e = NULL;
+	int r = build_stage(sc->b, job->s, &e);
+
+	pthread_mutex_lock(&sc->lock);
+	if (r < 0 && !sc->first_err) {
+		sc->first_err = e;
+		sc->first_r = r;
+		e = NULL;
+	}
+	err_free(e);
+	job->s->built = r >= 0;
+	sc->running--;
+	pthread_cond_signal(&sc->done);
+	pthread_mutex_unlock(&sc->lock);
+	free(job);
+	return NULL;
+}
+
+static bool stage_ready(struct build_ctx *b, const struct stage_state *s)
+{
+	if (!s->needed || s->started)
+		return false;
+	for (size_t i = 0; i < s->n_deps; i++)
+		if (!b->stages[s->deps[i]].built)
+			return false;
+	return true;
+}
+
+static unsigned max_jobs(const struct build_ctx *b)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (b->opts->jobs > 0)
+		return (unsigned)b->opts->jobs;
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int start_ready(struct scheduler *sc, unsigned jobs, struct kiln_error **err)
+{
+	struct build_ctx *b = sc->b;
+
+	for (size_t i = 0; i <= b->target && sc->running < jobs && !sc->first_err; i++) {
+		struct stage_state *s = &b->stages[i];
+		struct stage_job *job;
+		pthread_t t;
+
+		if (!stage_ready(b, s))
 			continue;
-		r = stage_begin(b, s, err);
-		for (size_t k = s->st->first + 1; r >= 0 && k < s->st->first + s->st->n; k++)
-			r = stage_run_instruction(b, s, &b->df->instrs[k], err);
-		if (r < 0)
-			return r;
-		s->built = true;
+		job = xmalloc(sizeof(*job));
+		*job = (struct stage_job){.sched = sc, .s = s};
+		s->started = true;
+		sc->running++;
+		if (pthread_create(&t, NULL, stage_thread, job) != 0) {
+			sc->running--;
+			free(job);
+			return err_sys(err, EAGAIN, "start a thread for stage %zu", i);
+		}
+		pthread_detach(t);
 	}
 	return 0;
+}
+
+static int build_stages(struct build_ctx *b, struct kiln_error **err)
+{
+	struct scheduler sc = {.b = b};
+	unsigned jobs = max_jobs(b);
+	int r = 0;
+
+	pthread_mutex_init(&sc.lock, NULL);
+	pthread_cond_init(&sc.done, NULL);
+	pthread_mutex_lock(&sc.lock);
+	for (;;) {
+		if (r >= 0)
+			r = start_ready(&sc, jobs, err);
+		if (sc.running == 0)
+			break;
+		pthread_cond_wait(&sc.done, &sc.lock);
+	}
+	pthread_mutex_unlock(&sc.lock);
+	if (sc.first_err) {
+		err_free(*err);
+		*err = sc.first_err;
+		r = sc.first_r;
+	}
+	if (r >= 0 && !b->stages[b->target].built)
+		r = err_new(err, KILN_ERR_INTERNAL, EIO, "stage %zu was never built", b->target);
+	pthread_cond_destroy(&sc.done);
+	pthread_mutex_destroy(&sc.lock);
+	return r;
 }
 
 static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **err)
@@ -199,7 +311,7 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 
 		imgcfg_set_label(s->config, k, eq + 1);
 	}
-	imgcfg_set_created(s->config, image_time(b, s->config));
+	imgcfg_set_created(s->config, stage_created(b, s));
 	spec.config = s->config;
 	spec.layers = s->layers;
 	spec.n_layers = s->n_layers;
@@ -220,7 +332,7 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 
 static int setup(struct build_ctx *b, struct kiln_error **err)
 {
-	_cleanup_strbuf_ struct strbuf text = STRBUF_INIT;
+	struct strbuf *text = &b->text;
 	int r;
 
 	if (b->opts->compression &&
@@ -229,10 +341,10 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	r = store_open(b->opts->store_root, STORE_CREATE, &b->store, err);
 	if (r < 0)
 		return r;
-	r = read_dockerfile(b, &text, err);
+	r = read_dockerfile(b, text, err);
 	if (r < 0)
 		return err_wrap(err, "read Dockerfile");
-	r = parser_parse(text.buf, text.len, b->dockerfile_name, &b->df, err);
+	r = parser_parse(text->buf, text->len, b->dockerfile_name, &b->df, err);
 	if (r < 0)
 		return r;
 	b->context_fd = open(b->opts->context_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -241,7 +353,8 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	r = load_ignore(b, err);
 	if (r < 0)
 		return r;
-	b->stat_cache = copy_stat_cache_load(store_dirfd(b->store, STORE_DIR_CACHE), STAT_CACHE_NAME);
+	b->stat_cache =
+		copy_stat_cache_load(store_dirfd(b->store, STORE_DIR_CACHE), STAT_CACHE_NAME);
 	b->epoch = b->opts->source_date_epoch;
 	b->created = imgcfg_time(b->epoch >= 0 ? b->epoch : (int64_t)time(NULL));
 	r = args_init(b, err);
@@ -252,9 +365,13 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 
 static void build_release(struct build_ctx *b)
 {
-	for (size_t i = 0; i < b->n_stages; i++)
+	for (size_t i = 0; i < b->n_stages; i++) {
 		stage_release(&b->stages[i]);
+		free(b->stages[i].deps);
+	}
 	free(b->stages);
+	pthread_mutex_destroy(&b->lock);
+	pthread_mutex_destroy(&b->pull_lock);
 	if (b->stat_cache) {
 		copy_stat_cache_save(b->stat_cache, NULL);
 		copy_stat_cache_free(b->stat_cache);
@@ -267,8 +384,10 @@ static void build_release(struct build_ctx *b)
 	strv_clear(&b->build_args);
 	strv_clear(&b->used_args);
 	strv_clear(&b->meta_args);
+	strv_clear(&b->pulled);
 	free(b->dockerfile_name);
 	free(b->created);
+	strbuf_release(&b->text);
 }
 
 int builder_prepare(struct kiln_error **err)
@@ -286,13 +405,15 @@ int builder_prepare(struct kiln_error **err)
 	return r;
 }
 
-int builder_build(const struct build_opts *opts, const struct build_events *ev,
-		  char **ret_image_id, struct kiln_error **err)
+int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
+		  struct kiln_error **err)
 {
-	struct build_ctx b = {.opts = opts, .ev = ev, .context_fd = -1};
+	struct build_ctx b = {.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT};
 	char *id = NULL;
 	int r;
 
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
 	if (r >= 0)
 		r = build_stages(&b, err);

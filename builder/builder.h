@@ -115,10 +115,9 @@ struct sandbox_spec {
 	size_t n_mounts;
 };
 
-#define SANDBOX_SPEC_INIT                                            \
-	{                                                            \
-		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1,    \
-		.stdout_fd = 1, .stderr_fd = 2                    \
+#define SANDBOX_SPEC_INIT                                                                        \
+	{                                                                                        \
+		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 \
 	}
 
 /*
@@ -128,9 +127,24 @@ struct sandbox_spec {
  * uid that is not mapped) is an error: "sandbox: mount overlay on '…':
  * Operation not permitted", "sandbox: exec 'nosuch': No such file or
  * directory". Processes the command leaves behind are killed when it exits;
- * a killed kiln leaves no process and no mount behind.
+ * a killed kiln leaves no process and no mount behind. Safe to call from any
+ * thread of a multi-threaded kiln; SIGCHLD must not be ignored (SIG_IGN), and
+ * nothing else may reap children with waitpid(-1) meanwhile.
  */
 int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
+
+/*
+ * `copy` storage: after a step ran in @rootdir (a plain directory that started
+ * as the merge of @lowerdirs, top first), write what it changed into the empty
+ * @diffdir exactly as overlayfs leaves an upperdir: new and changed entries
+ * (with owner, mode, times and xattrs; hard links kept), the directories they
+ * are in, and a 0/0 character device (a whiteout) for each deleted entry. So
+ * layers/ commits a diff the same way in both storage modes. Entries compare
+ * by type, mode, owner, size, mtime, rdev and symlink target, not content.
+ * Must run where the ids are mapped (in the user namespace, rootless).
+ */
+int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+		      const char *diffdir, struct kiln_error **err);
 
 /*
  * Can an overlayfs be mounted here (in the current namespaces, `userxattr`
@@ -155,22 +169,33 @@ enum build_network {
 	BUILD_NETWORK_NONE,
 };
 
+/* When an image named by FROM, COPY --from or RUN --mount=from is pulled. */
+enum build_pull {
+	BUILD_PULL_MISSING = 0, /* only when the store lacks it */
+	BUILD_PULL_ALWAYS, /* once per build, even when stored (a moved tag is seen) */
+	BUILD_PULL_NEVER, /* never: a missing image is an error */
+};
+
+struct registry_opts;
+
 struct build_opts {
-	const char *context_dir;     /* the build context directory */
-	const char *dockerfile;	     /* path, "-" for stdin; NULL: CONTEXT/Dockerfile */
-	const char *store_root;	     /* NULL: the default store */
-	struct strv tags;	     /* names given to -t */
-	struct strv build_args;	     /* K=V, or K alone to take it from the environment */
-	struct strv labels;	     /* K=V added to the final image */
+	const char *context_dir; /* the build context directory */
+	const char *dockerfile; /* path, "-" for stdin; NULL: CONTEXT/Dockerfile */
+	const char *store_root; /* NULL: the default store */
+	struct strv tags; /* names given to -t */
+	struct strv build_args; /* K=V, or K alone to take it from the environment */
+	struct strv labels; /* K=V added to the final image */
 	struct strv no_cache_filter; /* stages to rebuild without the cache */
-	const char *target;	     /* --target STAGE, or NULL for the last stage */
+	const char *target; /* --target STAGE, or NULL for the last stage */
 	bool no_cache;
 	enum build_network network;
 	int64_t source_date_epoch; /* -1: not set */
-	const char *compression;   /* "gzip" (default), "zstd", "none" */
-	int jobs;		   /* parallel stages, 0: number of cores */
-	struct strv secrets;	   /* id=ID,src=PATH | id=ID,env=VAR */
-	struct strv ssh;	   /* default[=SOCKET] */
+	const char *compression; /* "gzip" (default), "zstd", "none" */
+	int jobs; /* parallel stages, 0: number of cores */
+	struct strv secrets; /* id=ID,src=PATH | id=ID,env=VAR */
+	struct strv ssh; /* default[=SOCKET] */
+	enum build_pull pull;
+	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 };
 
 enum build_step_state {
@@ -181,13 +206,13 @@ enum build_step_state {
 };
 
 struct build_step_info {
-	unsigned id;		/* unique within the build, from 1 */
-	unsigned stage;		/* stage index, from 0 */
+	unsigned id; /* unique within the build, from 1 */
+	unsigned stage; /* stage index, from 0 */
 	const char *stage_name; /* "AS name" or NULL */
-	unsigned index, total;	/* step index within its stage, from 1 */
-	const char *text;	/* "RUN make", as written */
+	unsigned index, total; /* step index within its stage, from 1 */
+	const char *text; /* "RUN make", as written */
 	enum build_step_state state;
-	double seconds;	 /* for DONE and FAILED */
+	double seconds; /* for DONE and FAILED */
 	int exit_status; /* for FAILED RUN steps, else -1 */
 };
 
@@ -215,5 +240,5 @@ int builder_prepare(struct kiln_error **err);
  * Build and store the image. On success *ret_image_id is the config digest
  * ("sha256:...") and the tags name the manifest in the store's index.json.
  */
-int builder_build(const struct build_opts *opts, const struct build_events *ev,
-		  char **ret_image_id, struct kiln_error **err);
+int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
+		  struct kiln_error **err);

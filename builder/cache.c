@@ -63,18 +63,15 @@ static int parse_entry(json_t *j, struct cache_entry *ret, struct kiln_error **e
 		return 0;
 	if (json_unpack(l, "{s:s, s:s, s:s, s:I}", "mediaType", &mt, "digest", &dg, "diff_id", &di,
 			"size", &size) < 0)
-		goto bad;
-	if (digest_parse(dg, &ret->layer.digest, NULL) < 0 ||
-	    digest_parse(di, &ret->layer.diff_id, NULL) < 0 ||
-	    layer_media_type_compression(mt, &ret->layer.compression, NULL) < 0)
-		goto bad;
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "malformed cache entry");
+	if (digest_parse(dg, &ret->layer.digest, err) < 0 ||
+	    digest_parse(di, &ret->layer.diff_id, err) < 0 ||
+	    layer_media_type_compression(mt, &ret->layer.compression, err) < 0)
+		return err_code(*err);
 	ret->layer.media_type = xstrdup(mt);
 	ret->layer.size = (uint64_t)size;
 	ret->has_layer = true;
 	return 0;
-bad:
-	cache_entry_release(ret);
-	return err_new(err, KILN_ERR_INPUT, EINVAL, "malformed cache entry");
 }
 
 int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *ret,
@@ -82,7 +79,7 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_json_ json_t *j = NULL;
-	struct cache_entry e;
+	struct cache_entry e = {0};
 	char hex[DIGEST_HEX_LEN + 1];
 	int r;
 
@@ -90,8 +87,10 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 	if (r < 0)
 		return 0; /* no entry (or unreadable): a miss */
 	j = json_loadb(sb.buf, sb.len, 0, NULL);
-	if (!j || parse_entry(j, &e, NULL) < 0)
+	if (!j || parse_entry(j, &e, NULL) < 0) {
+		cache_entry_release(&e);
 		return 0; /* a damaged entry is a miss; it will be rewritten */
+	}
 	if (e.has_layer && !store_blob_exists(s, &e.layer.digest, NULL)) {
 		cache_entry_release(&e);
 		return 0;
@@ -109,8 +108,9 @@ int cache_store(struct store *s, const struct digest *key, const struct cache_en
 
 	if (e->has_layer)
 		json_object_set_new(j, "layer",
-				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType", e->layer.media_type,
-					      "digest", digest_format(&e->layer.digest, a), "diff_id",
+				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType",
+					      e->layer.media_type, "digest",
+					      digest_format(&e->layer.digest, a), "diff_id",
 					      digest_format(&e->layer.diff_id, b), "size",
 					      (json_int_t)e->layer.size));
 	else

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "builder/copy-internal.h"
@@ -148,8 +149,8 @@ static int clean_entry(const char *name, struct strbuf *out)
 }
 
 /* The directory holding @clean (created as needed, resolved inside the destination). */
-static int entry_parent(struct unpacker *u, const char *clean, int *ret_dir, const char **ret_base,
-			struct kiln_error **err)
+static int entry_parent(struct unpacker *u, const char *clean, bool create, int *ret_dir,
+			const char **ret_base, struct kiln_error **err)
 {
 	_cleanup_free_ char *parent = xstrdup(clean);
 	char *slash = strrchr(parent, '/');
@@ -159,7 +160,7 @@ static int entry_parent(struct unpacker *u, const char *clean, int *ret_dir, con
 		*slash = '\0';
 	else
 		parent[0] = '\0';
-	return copy_dest_dir(u->dest, parent, true, NULL, ret_dir, NULL, err);
+	return copy_dest_dir(u->dest, parent, create, NULL, ret_dir, NULL, err);
 }
 
 static int make_room(int dir, const char *base, bool for_dir, const char *name,
@@ -217,6 +218,20 @@ static int meta_at(struct unpacker *u, int dir, const char *base, struct archive
 	return 0;
 }
 
+/* The archive's xattrs worth keeping (PAX SCHILY.xattr), set after the chown. */
+static void set_xattrs(int fd, struct archive_entry *e, const char *name)
+{
+	const char *key;
+	const void *value;
+	size_t size;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK)
+		if (copy_keep_xattr(key) && fsetxattr(fd, key, value, size, 0) < 0)
+			log_warn("set xattr '%s' of '%s': %s, ignoring", key, name,
+				 strerror(errno));
+}
+
 static int un_reg(struct unpacker *u, int dir, const char *base, struct archive_entry *e,
 		  const char *name, struct kiln_error **err)
 {
@@ -227,7 +242,11 @@ static int un_reg(struct unpacker *u, int dir, const char *base, struct archive_
 	if (fd < 0)
 		return err_sys(err, errno, "create '%s'", name);
 	r = write_data(u, fd, name, err);
-	return r < 0 ? r : meta_at(u, dir, base, e, false, name, err);
+	if (r >= 0)
+		r = meta_at(u, dir, base, e, false, name, err);
+	if (r >= 0)
+		set_xattrs(fd, e, name);
+	return r;
 }
 
 static int un_dir(struct unpacker *u, int dir, const char *base, struct archive_entry *e,
@@ -263,7 +282,7 @@ static int un_hardlink(struct unpacker *u, int dir, const char *base, struct arc
 		return err_new(err, KILN_ERR_INPUT, EXDEV,
 			       "archive entry '%s' links to '%s', outside the destination", name,
 			       archive_entry_hardlink(e));
-	if (entry_parent(u, target.buf, &tdir, &tbase, err) < 0)
+	if (entry_parent(u, target.buf, false, &tdir, &tbase, err) < 0)
 		return -EXDEV;
 	if (linkat(tdir, tbase, dir, base, 0) < 0)
 		return err_sys(err, errno, "hardlink '%s' to '%s'", name, target.buf);
@@ -308,7 +327,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e, struct kiln
 			       archive_entry_pathname(e));
 	if (!name.len)
 		return 0; /* "./": the destination itself */
-	r = entry_parent(u, name.buf, &dir, &base, err);
+	r = entry_parent(u, name.buf, true, &dir, &base, err);
 	if (r < 0)
 		return err_wrap(err, "archive entry '%s'", name.buf);
 	r = make_room(dir, base, !hard && type == AE_IFDIR, name.buf, err);

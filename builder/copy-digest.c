@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "builder/copy-internal.h"
@@ -21,6 +22,12 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
+struct linked {
+	dev_t dev;
+	ino_t ino;
+	size_t index; /* which multiply-linked file, in walk order */
+};
+
 struct digester {
 	const struct copy_opts *o;
 	const struct copy_item *item;
@@ -28,6 +35,8 @@ struct digester {
 	uid_t uid;
 	gid_t gid;
 	struct strbuf path, link;
+	struct linked *links; /* files with several links: copied as hardlinks of each other */
+	size_t n_links, links_alloc;
 };
 
 static void put_u64(struct digester *d, uint64_t v)
@@ -50,7 +59,44 @@ static void put_str(struct digester *d, const char *s)
 	put_bytes(d, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* The content digest of a regular file, from the stat cache when it is fresh. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Fold the xattrs copy_run() keeps into @dg: SHA-256(dg, (name, value)...)
+ * in name order; @dg is left alone when there are none. A change of xattr
+ * changes the ctime, so what the stat cache holds stays right.
+ */
+static void fold_xattrs(int fd, unsigned char dg[32])
+{
+	char names[4096], value[4096];
+	char *kept[128];
+	size_t n = 0;
+	ssize_t len = flistxattr(fd, names, sizeof(names));
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
+
+	for (char *p = names; len > 0 && p < names + len && n < ARRAY_SIZE(kept);
+	     p += strlen(p) + 1)
+		if (copy_keep_xattr(p))
+			kept[n++] = p;
+	if (!n || !(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		return;
+	qsort(kept, n, sizeof(char *), cmp_str);
+	EVP_DigestUpdate(ctx, dg, 32);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t vlen = fgetxattr(fd, kept[i], value, sizeof(value));
+
+		EVP_DigestUpdate(ctx, kept[i], strlen(kept[i]) + 1);
+		if (vlen > 0)
+			EVP_DigestUpdate(ctx, value, (size_t)vlen);
+		EVP_DigestUpdate(ctx, "", 1);
+	}
+	EVP_DigestFinal_ex(ctx, dg, NULL);
+}
+
+/* The digest of a regular file's content and kept xattrs, from the stat cache when fresh. */
 static int content_digest(struct digester *d, const struct copy_node *n, unsigned char dg[32],
 			  struct kiln_error **err)
 {
@@ -68,11 +114,26 @@ static int content_digest(struct digester *d, const struct copy_node *n, unsigne
 		return fd;
 	copy_content_reads++;
 	r = copy_sha256_fd(fd, dg, err);
+	if (r >= 0)
+		fold_xattrs(fd, dg);
 	close(fd);
 	if (r < 0)
 		return err_wrap(err, "digest '%s'", d->path.buf);
 	copy_stat_cache_put(d->o->stat_cache, d->path.buf, &n->st, dg);
 	return 0;
+}
+
+/* Which group of hardlinked files @st belongs to (1-based), so linking changes the key. */
+static uint64_t link_group(struct digester *d, const struct stat *st)
+{
+	if (st->st_nlink < 2)
+		return 0;
+	for (size_t i = 0; i < d->n_links; i++)
+		if (d->links[i].dev == st->st_dev && d->links[i].ino == st->st_ino)
+			return d->links[i].index + 1;
+	ALLOC_GROW(d->links, d->n_links + 1, d->links_alloc);
+	d->links[d->n_links] = (struct linked){st->st_dev, st->st_ino, d->n_links};
+	return ++d->n_links;
 }
 
 /* One entry: path, type, resulting mode and owner, and what defines its content. */
@@ -86,14 +147,20 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 	put_str(d, n->rel.buf);
 	put_u64(d, type);
 	put_u64(d, copy_chmod_apply(&d->o->chmod, n->st.st_mode, type == S_IFDIR));
-	put_u64(d, d->uid);
-	put_u64(d, d->gid);
+	if (d->o->keep_owner && !d->o->chown.set) {
+		put_u64(d, n->st.st_uid);
+		put_u64(d, n->st.st_gid);
+	} else {
+		put_u64(d, d->uid);
+		put_u64(d, d->gid);
+	}
 	if (type == S_IFREG) {
 		r = content_digest(d, n, dg, err);
 		if (r < 0)
 			return r;
 		put_u64(d, (uint64_t)n->st.st_size);
 		put_bytes(d, dg, sizeof(dg));
+		put_u64(d, link_group(d, &n->st));
 	} else if (type == S_IFLNK) {
 		r = copy_node_readlink(n, &d->link, err);
 		if (r < 0)
@@ -101,6 +168,10 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 		put_str(d, d->link.buf);
 	} else if (type == S_IFCHR || type == S_IFBLK) {
 		put_u64(d, n->st.st_rdev);
+	} else if (type == S_IFDIR && n->fd >= 0) {
+		memset(dg, 0, sizeof(dg));
+		fold_xattrs(n->fd, dg);
+		put_bytes(d, dg, sizeof(dg));
 	}
 	return 0;
 }
@@ -163,10 +234,10 @@ static int put_item(struct digester *d, const struct copy_item *it, struct kiln_
 			put_bytes(d, dg, sizeof(dg));
 		return r;
 	}
-	r = put_node(d, &n, err);
-	if (r >= 0 && S_ISDIR(it->st.st_mode))
-		r = copy_walk_item(d->o, it, &n, &digest_ops, d, err);
-	return r;
+	/* a directory source's own metadata never lands in the image: only its contents */
+	if (S_ISDIR(it->st.st_mode))
+		return copy_walk_item(d->o, it, &n, &digest_ops, d, err);
+	return put_node(d, &n, err);
 }
 
 static void put_options(struct digester *d, const struct copy_plan *p)
@@ -221,6 +292,7 @@ int copy_digest(const struct copy_opts *o, char ret_hex[65], struct kiln_error *
 	copy_plan_release(&p);
 	strbuf_release(&d.path);
 	strbuf_release(&d.link);
+	free(d.links);
 	if (r < 0)
 		return r;
 	EVP_DigestFinal_ex(ctx, out, NULL);

@@ -16,6 +16,25 @@
  *
  * Before copying, copy_digest() gives the step's content key (what lands in the
  * image, never mtimes), so the builder can skip the copy on a cache hit.
+ *
+ * How the builder calls it, for one COPY/ADD step:
+ *
+ *	struct copy_opts o = {.src_root = ctx_fd, .sources = srcs, .n_sources = n,
+ *			      .dest = dest, .workdir = cfg_workdir, .add = is_add,
+ *			      .stat_cache = sc};
+ *	copy_chmod_parse(flag_chmod, &o.chmod, err);       (when --chmod= is given)
+ *	copy_patterns_add(&ex, pattern) for each --exclude; o.excludes = &ex;
+ *	.dockerignore (context only): o.excluded, o.may_contain_included, o.exclude_ud
+ *	heredocs: o.inlines = {name, body, len}, o.n_inlines
+ *	--chown: copy_chown_resolve(root_fd, spec, &o.chown, err) needs the image root;
+ *	         before the root is mounted, hash the spec text into the step key
+ *	         instead (the parent key fixes what the names resolve to)
+ *	copy_digest(&o, hex, err)  -> look the step up; on a hit, stop here
+ *	mount the step's root; copy_run(root_fd, &o, &res, err)
+ *	copy_stat_cache_save(sc, err) once per build; copy_stat_cache_free(sc)
+ *
+ * One stat cache per source root (its paths are relative to it): the
+ * context's, e.g. under KILN_ROOT/cache/, and none for --from stages.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +84,19 @@ struct copy_chown {
  */
 int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 		       struct kiln_error **err);
+/*
+ * The same for USER, as runc does at run time: a uid alone takes the primary
+ * group of its /etc/passwd entry, or 0 when it has none.
+ */
+int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
+		      struct kiln_error **err);
+/* The name and home directory (NULL when empty) of @uid's /etc/passwd entry;
+ * -ENOENT without an entry. */
+int copy_user_entry(int root_fd, uid_t uid, char **ret_name, char **ret_home,
+		    struct kiln_error **err);
+/* The groups of /etc/group that list @name as a member (runc's supplementary groups). */
+int copy_user_groups(int root_fd, const char *name, gid_t **ret, size_t *ret_n,
+		     struct kiln_error **err);
 
 /* ---- --exclude patterns (.dockerignore syntax) ---------------------------- */
 
@@ -83,10 +115,12 @@ void copy_patterns_clear(struct copy_patterns *p);
 /* ---- stat cache ------------------------------------------------------------- */
 
 /*
- * (path, size, mtime_ns, ino, dev) -> SHA-256 of the content, kept in a file
- * the builder names. Entries whose mtime is within 2 s of the time they are
- * looked at are not stored (git's racy-entry rule: a same-tick rewrite could
- * keep size and mtime).
+ * (path, size, mtime_ns, ctime_ns, ino, dev) -> SHA-256 of the content (with
+ * the xattrs COPY keeps folded in, when there are any), kept
+ * in a file the builder names (one per source root: paths are relative to
+ * it). ctime catches a rewrite in place that puts the mtime back. Entries
+ * whose mtime or ctime is within 2 s of the cache's loading are not stored
+ * (git's racy-entry rule: a same-tick rewrite could keep size and times).
  */
 struct copy_stat_cache;
 
@@ -124,6 +158,7 @@ struct copy_opts {
 	const char *workdir;
 
 	struct copy_chown chown; /* resolved with copy_chown_resolve(); !set = 0:0 */
+	bool keep_owner; /* without --chown: the sources' owners, not 0:0 (COPY --from) */
 	struct copy_chmod chmod; /* parsed with copy_chmod_parse(); !set = keep modes */
 
 	/*
@@ -145,6 +180,8 @@ struct copy_opts {
 	struct timespec inline_mtime; /* mtime of heredoc files (0 = now) */
 
 	struct copy_stat_cache *stat_cache; /* for copy_digest(); may be NULL */
+	/* Threads copying file contents in copy_run(): 0 = one per CPU (at most 4), 1 = none. */
+	unsigned jobs;
 };
 
 /* What copy_run() wrote: paths relative to the destination root, no leading '/'. */
@@ -214,7 +251,9 @@ struct copy_node {
 	bool announced; /* enter() was called (lazy for excluded-but-walked dirs) */
 	int dst_fd; /* copy: the destination directory made for this dir */
 	char *dst_path; /* copy: its path below the destination root */
-	bool dst_created; /* copy: made by this copy, so it gets the source's metadata */
+	bool dst_meta; /* copy: gets the source's metadata when left (made or reused) */
+	bool serial; /* copy: reached through a symlink in the image: no parallel jobs */
+	struct copy_dref *src_ref, *dst_ref; /* copy: shared with the pool's jobs */
 };
 
 struct copy_walk_ops {
@@ -232,6 +271,41 @@ int copy_node_open(const struct copy_node *n, struct kiln_error **err);
 /* A symlink node's target. */
 int copy_node_readlink(const struct copy_node *n, struct strbuf *ret, struct kiln_error **err);
 
+/* The pool copying file contents in parallel (copy-pool.c). */
+struct copy_dref {
+	int fd; /* owned; closed by the last release */
+	unsigned refs; /* under the pool's lock */
+	struct copy_dref *src; /* for a destination directory: its source (one reference) */
+	bool meta; /* apply @st to it when the last reference goes */
+	struct stat st;
+	char *path; /* below the destination root, for messages */
+};
+
+struct copy_job {
+	struct copy_dref *src, *dst; /* the directories; the job holds a reference on each */
+	char *name; /* the entry, in both */
+	char *what; /* its destination path, for messages and the result list */
+	struct stat st;
+};
+
+struct copy_pool_ops {
+	int (*run)(void *ud, const struct copy_job *j, struct kiln_error **err);
+	int (*dir_done)(void *ud, struct copy_dref *d, struct kiln_error **err);
+};
+
+struct copy_pool;
+/* NULL when no thread could be started (then copy serially). */
+struct copy_pool *copy_pool_new(unsigned workers, const struct copy_pool_ops *ops, void *ud);
+/* A shared directory holding a dup of @fd, with one reference for the caller. */
+struct copy_dref *copy_pool_dref(struct copy_pool *p, int fd, struct copy_dref *src);
+void copy_pool_release(struct copy_pool *p, struct copy_dref *d);
+/* Queue @j (takes its strings); -ECANCELED once a job failed. */
+int copy_pool_submit(struct copy_pool *p, struct copy_job *j);
+/* Wait for every queued job; the first failure, if any. */
+int copy_pool_drain(struct copy_pool *p, struct kiln_error **err);
+/* Stop and join the threads, close what is left. */
+void copy_pool_free(struct copy_pool *p);
+
 /* Archives (ADD). */
 bool copy_is_archive(int fd);
 int copy_unpack(int fd, int dest_dir, const char *dest_path, struct copy_result *res,
@@ -247,7 +321,9 @@ int copy_fetch_url(const char *url, int *ret_fd, struct timespec *ret_mtime,
  * missing directories 0755 owned by @owner (when set) if @create, as BuildKit's MkdirAll. */
 int copy_dest_dir(int root, const char *path, bool create, const struct copy_chown *owner,
 		  int *ret_fd, char **ret_canon, struct kiln_error **err);
-/* Copy the xattrs worth keeping (user.*, security.capability) from @src to @dst. */
+/* The xattrs worth keeping: user.* (not user.overlay.*) and security.capability. */
+bool copy_keep_xattr(const char *name);
+/* Copy the xattrs worth keeping from @src to @dst (after any chown, which drops caps). */
 void copy_xattrs(int src, int dst, const char *what);
 /* Stream @src into @dst (copy_file_range, sendfile, read/write), stopping at @size when
  * it is not 0; *hint (start at 0) remembers which one worked, across calls. */

@@ -164,11 +164,13 @@ static bool parse_id(const char *s, unsigned long *ret)
 }
 
 /*
- * Find the line of /etc/passwd or /etc/group whose first field is @name:
- * field 2 (0-based) is the id, field 3 of passwd the primary group.
+ * Find the line of /etc/passwd or /etc/group whose field @key (0: the name, 2:
+ * the id) is @name: field 2 (0-based) is the id, field 3 of passwd the primary
+ * group, field 5 the home directory.
  */
-static int db_lookup(int root_fd, const char *file, const char *name, unsigned long *ret_id,
-		     unsigned long *ret_gid, struct kiln_error **err)
+static int db_lookup_by(int root_fd, const char *file, int key, const char *name,
+			unsigned long *ret_id, unsigned long *ret_gid, char **ret_name,
+			char **ret_home, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_close_ int fd = fs_open_in(root_fd, file, O_RDONLY, 0, FS_IN_ROOT, NULL);
@@ -179,25 +181,35 @@ static int db_lookup(int root_fd, const char *file, const char *name, unsigned l
 	if (strbuf_read_fd(&sb, fd, err) < 0)
 		return err_wrap(err, "read '%s'", file);
 	for (char *line = sb.buf; line && *line;) {
-		char *nl = strchr(line, '\n'), *f[5] = {line};
+		char *nl = strchr(line, '\n'), *f[7] = {line};
 		size_t nf = 1;
 
 		if (nl)
 			*nl = '\0';
-		for (char *q = line; *q && nf < 5; q++)
+		for (char *q = line; *q && nf < 7; q++)
 			if (*q == ':') {
 				*q = '\0';
 				f[nf++] = q + 1;
 			}
-		if (nf >= 3 && strlen(f[0]) == nlen && streq(f[0], name) &&
+		if (nf >= 3 && strlen(f[key]) == nlen && streq(f[key], name) &&
 		    parse_id(f[2], ret_id)) {
 			if (ret_gid && (nf < 4 || !parse_id(f[3], ret_gid)))
 				return -ENOENT;
+			if (ret_name)
+				*ret_name = xstrdup(f[0]);
+			if (ret_home)
+				*ret_home = nf >= 6 && *f[5] ? xstrdup(f[5]) : NULL;
 			return 0;
 		}
 		line = nl ? nl + 1 : NULL;
 	}
 	return -ENOENT;
+}
+
+static int db_lookup(int root_fd, const char *file, const char *name, unsigned long *ret_id,
+		     unsigned long *ret_gid, struct kiln_error **err)
+{
+	return db_lookup_by(root_fd, file, 0, name, ret_id, ret_gid, NULL, NULL, err);
 }
 
 int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
@@ -238,6 +250,80 @@ int copy_chown_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 	ret->set = true;
 	ret->uid = (uid_t)uid;
 	ret->gid = (gid_t)gid;
+	return 0;
+}
+
+int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
+		      struct kiln_error **err)
+{
+	unsigned long uid, gid;
+	int r;
+
+	if (strchr(spec, ':') || !parse_id(spec, &uid))
+		return copy_chown_resolve(root_fd, spec, ret, err);
+	r = db_lookup_by(root_fd, "/etc/passwd", 2, spec, &uid, &gid, NULL, NULL, err);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	ret->set = true;
+	ret->uid = (uid_t)uid;
+	ret->gid = r < 0 ? 0 : (gid_t)gid;
+	return 0;
+}
+
+int copy_user_entry(int root_fd, uid_t uid, char **ret_name, char **ret_home,
+		    struct kiln_error **err)
+{
+	_cleanup_free_ char *id = xasprintf("%lu", (unsigned long)uid);
+	unsigned long u;
+
+	*ret_name = *ret_home = NULL;
+	return db_lookup_by(root_fd, "/etc/passwd", 2, id, &u, NULL, ret_name, ret_home, err);
+}
+
+static bool member_of(const char *members, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *m = members; *m;) {
+		size_t len = strcspn(m, ",");
+
+		if (len == n && strncmp(m, name, n) == 0)
+			return true;
+		m += len + (m[len] == ',');
+	}
+	return false;
+}
+
+int copy_user_groups(int root_fd, const char *name, gid_t **ret, size_t *ret_n,
+		     struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_close_ int fd = fs_open_in(root_fd, "/etc/group", O_RDONLY, 0, FS_IN_ROOT, NULL);
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (fd < 0)
+		return 0;
+	if (strbuf_read_fd(&sb, fd, err) < 0)
+		return err_wrap(err, "read '/etc/group'");
+	for (char *line = sb.buf; line && *line;) {
+		char *nl = strchr(line, '\n'), *f[4] = {line};
+		size_t nf = 1;
+		unsigned long gid;
+
+		if (nl)
+			*nl = '\0';
+		for (char *q = line; *q && nf < 4; q++)
+			if (*q == ':') {
+				*q = '\0';
+				f[nf++] = q + 1;
+			}
+		if (nf == 4 && parse_id(f[2], &gid) && member_of(f[3], name)) {
+			*ret = xrealloc(*ret, (*ret_n + 1) * sizeof(**ret));
+			(*ret)[(*ret_n)++] = (gid_t)gid;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
 	return 0;
 }
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The stat cache: (path, size, mtime_ns, ino, dev) -> SHA-256 of the content,
- * so a no-op rebuild does not re-read the context. One text line per entry:
+ * The stat cache: (path, size, mtime_ns, ctime_ns, ino, dev) -> SHA-256 of the
+ * content, so a no-op rebuild does not re-read the context. The ctime is
+ * git's addition: a rewrite in place that restores the mtime (rsync
+ * --inplace -t) still changes it. One text line per entry:
  *
- *	HEX64 SIZE MTIME_NS INO DEV PATH\n
+ *	HEX64 SIZE MTIME_NS CTIME_NS INO DEV PATH\n
  *
  * Paths with a newline are never stored. An open-addressing hash table on the
  * path keeps a lookup at one probe or two for 20,000 entries.
@@ -29,8 +31,9 @@
 struct sc_entry {
 	char *path;
 	uint64_t hash;
-	uint64_t size, mtime_ns, ino, dev;
+	uint64_t size, mtime_ns, ctime_ns, ino, dev;
 	unsigned char digest[32];
+	bool used; /* looked up or stored since loading */
 };
 
 struct copy_stat_cache {
@@ -40,6 +43,7 @@ struct copy_stat_cache {
 	size_t n, cap; /* cap is a power of two */
 	bool dirty;
 	int64_t now_ns;
+	size_t n_used;
 };
 
 static uint64_t hash_path(const char *s)
@@ -126,21 +130,22 @@ static char *parse_u64(char *p, uint64_t *ret)
 static void parse_line(struct copy_stat_cache *c, char *line, size_t len)
 {
 	unsigned char digest[32];
-	uint64_t v[4];
+	uint64_t v[5];
 	char *p = line + 65;
 	struct sc_entry *e;
 
 	if (len < 66 || line[64] != ' ' || hex_decode(line, digest) < 0)
 		return;
-	for (size_t i = 0; i < 4 && p; i++)
+	for (size_t i = 0; i < 5 && p; i++)
 		p = parse_u64(p, &v[i]);
 	if (!p || !*p)
 		return;
 	e = insert(c, p);
 	e->size = v[0];
 	e->mtime_ns = v[1];
-	e->ino = v[2];
-	e->dev = v[3];
+	e->ctime_ns = v[2];
+	e->ino = v[3];
+	e->dev = v[4];
 	memcpy(e->digest, digest, 32);
 }
 
@@ -181,9 +186,9 @@ struct copy_stat_cache *copy_stat_cache_load(int dir_fd, const char *name)
 	return c;
 }
 
-static uint64_t mtime_of(const struct stat *st)
+static uint64_t ns_of(const struct timespec *ts)
 {
-	return (uint64_t)st->st_mtim.tv_sec * 1000000000ULL + (uint64_t)st->st_mtim.tv_nsec;
+	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 }
 
 bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const struct stat *st,
@@ -194,8 +199,13 @@ bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const stru
 	if (!c)
 		return false;
 	e = find_slot(c, path, hash_path(path));
-	if (!e->path || e->size != (uint64_t)st->st_size || e->mtime_ns != mtime_of(st) ||
-	    e->ino != (uint64_t)st->st_ino || e->dev != (uint64_t)st->st_dev)
+	if (e->path && !e->used) {
+		e->used = true;
+		c->n_used++;
+	}
+	if (!e->path || e->size != (uint64_t)st->st_size || e->mtime_ns != ns_of(&st->st_mtim) ||
+	    e->ctime_ns != ns_of(&st->st_ctim) || e->ino != (uint64_t)st->st_ino ||
+	    e->dev != (uint64_t)st->st_dev)
 		return false;
 	memcpy(digest, e->digest, 32);
 	return true;
@@ -206,32 +216,59 @@ void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const stru
 {
 	struct sc_entry *e;
 
-	if (!c || strchr(path, '\n') || (int64_t)mtime_of(st) > c->now_ns - RACY_NS)
+	if (!c || strchr(path, '\n') || (int64_t)ns_of(&st->st_mtim) > c->now_ns - RACY_NS ||
+	    (int64_t)ns_of(&st->st_ctim) > c->now_ns - RACY_NS)
 		return;
 	e = insert(c, path);
+	if (!e->used) {
+		e->used = true;
+		c->n_used++;
+	}
 	e->size = (uint64_t)st->st_size;
-	e->mtime_ns = mtime_of(st);
+	e->mtime_ns = ns_of(&st->st_mtim);
+	e->ctime_ns = ns_of(&st->st_ctim);
 	e->ino = (uint64_t)st->st_ino;
 	e->dev = (uint64_t)st->st_dev;
 	memcpy(e->digest, digest, 32);
 	c->dirty = true;
 }
 
+static void add_hex(struct strbuf *sb, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	strbuf_grow(sb, 2 * n);
+	for (size_t i = 0; i < n; i++) {
+		sb->buf[sb->len++] = digits[p[i] >> 4];
+		sb->buf[sb->len++] = digits[p[i] & 15];
+	}
+	sb->buf[sb->len] = '\0';
+}
+
+/*
+ * Entries nobody looked at since loading are dropped once they outnumber
+ * the used ones twice over (plus some slack): files renamed or deleted do
+ * not pile up, and a build that stopped early loses little.
+ */
 int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	bool prune;
 
-	if (!c || !c->dirty)
+	if (!c)
+		return 0;
+	prune = c->n > 2 * c->n_used + 1024;
+	if (!c->dirty && !prune)
 		return 0;
 	for (size_t i = 0; i < c->cap; i++) {
 		const struct sc_entry *e = &c->slots[i];
 
-		if (!e->path)
+		if (!e->path || (prune && !e->used))
 			continue;
-		for (size_t k = 0; k < 32; k++)
-			strbuf_addf(&sb, "%02x", e->digest[k]);
-		strbuf_addf(&sb, " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", e->size,
-			    e->mtime_ns, e->ino, e->dev, e->path);
+		add_hex(&sb, e->digest, 32);
+		strbuf_addf(&sb,
+			    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
+			    e->size, e->mtime_ns, e->ctime_ns, e->ino, e->dev, e->path);
 	}
 	if (fs_atomic_write(c->dir_fd, c->name, sb.buf, sb.len, 0644, err) < 0)
 		return err_wrap(err, "save stat cache '%s'", c->name);

@@ -127,8 +127,8 @@ struct expand {
 	const char *pattern;
 	size_t pivot;
 	size_t matched;
-	size_t first; /* this pattern's first item in the plan */
-	bool dedupe; /* several "**": one path can match more than one way */
+	size_t first; /* this source's first item */
+	bool globstar; /* the pattern has "**": one path may be reached twice */
 };
 
 static void add_match(struct expand *x, const char *ctxpath)
@@ -136,7 +136,7 @@ static void add_match(struct expand *x, const char *ctxpath)
 	struct copy_item *it;
 	const char *slash = strrchr(ctxpath, '/');
 
-	for (size_t i = x->first; x->dedupe && i < x->plan->n; i++)
+	for (size_t i = x->first; x->globstar && i < x->plan->n; i++)
 		if (streq(x->plan->items[i].ctxpath, ctxpath))
 			return;
 	ALLOC_GROW(x->plan->items, x->plan->n + 1, x->plan->alloc);
@@ -195,18 +195,21 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 	return 0;
 }
 
-/* "**" as a whole component matches any number of directories, none included (BuildKit). */
+/* "**": any number of directories, zero included (symlinks are not followed). */
 static int expand_globstar(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
 			   struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv names = STRV_INIT;
 	_cleanup_strbuf_ struct strbuf path = STRBUF_INIT;
-	_cleanup_close_ int fd = fs_open_in(x->o->src_root, *dir ? dir : ".",
-					    O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT, NULL);
+	_cleanup_close_ int fd = -1;
 	int r = expand_at(x, comps, n, i + 1, dir, err);
 
-	if (r < 0 || fd < 0)
+	if (r < 0)
 		return r;
+	fd = fs_open_in(x->o->src_root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, FS_IN_ROOT,
+			NULL);
+	if (fd < 0)
+		return 0;
 	r = list_dir(fd, &names, err);
 	strv_foreach(&names, name) {
 		struct stat st;
@@ -219,7 +222,7 @@ static int expand_globstar(struct expand *x, char **comps, size_t n, size_t i, c
 		join(&path, dir, *name);
 		if (ignored(x->o, path.buf, true, &descend) && !descend)
 			continue;
-		r = expand_at(x, comps, n, i, path.buf, err);
+		r = expand_globstar(x, comps, n, i, path.buf, err);
 	}
 	return r;
 }
@@ -274,7 +277,11 @@ static int add_url(const struct copy_opts *o, struct copy_plan *plan, const char
 static int expand_source(const struct copy_opts *o, struct copy_plan *plan, const char *pattern,
 			 struct kiln_error **err)
 {
-	struct expand x = {.o = o, .plan = plan, .pattern = pattern};
+	struct expand x = {.o = o,
+			   .plan = plan,
+			   .pattern = pattern,
+			   .first = plan->n,
+			   .globstar = strstr(pattern, "**") != NULL};
 	_cleanup_free_ char *clean = NULL;
 	_cleanup_strv_ struct strv comps = STRV_INIT;
 	char *save = NULL;
@@ -286,17 +293,37 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 	{
 		_cleanup_free_ char *tmp = xstrdup(clean);
 
-		for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-			x.dedupe = x.dedupe || (streq(c, "**") && strv_find(&comps, "**") >= 0);
+		for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save))
 			strv_push(&comps, c);
-		}
 	}
-	x.first = plan->n;
 	r = expand_at(&x, comps.v, comps.n, 0, "", err);
 	if (r < 0)
 		return r;
 	if (x.matched == 0 && has_glob(clean) && !plan->unmatched)
 		plan->unmatched = xstrdup(pattern);
+	return 0;
+}
+
+/* Reopen an O_PATH item for reading, checking it is still the same file. */
+static int reopen_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
+{
+	struct stat st;
+	int fd;
+
+	if (S_ISDIR(it->st.st_mode)) {
+		fd = openat(it->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+	} else {
+		fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
+				O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, FS_IN_ROOT, NULL);
+	}
+	if (fd < 0)
+		return err_sys(err, -fd, "source '%s'", it->pattern);
+	close(it->fd);
+	it->fd = fd;
+	if (fstat(fd, &st) < 0 || st.st_ino != it->st.st_ino || st.st_dev != it->st.st_dev)
+		return err_new(err, KILN_ERR_INPUT, EAGAIN, "source '%s' changed while being read",
+			       it->pattern);
 	return 0;
 }
 
@@ -333,23 +360,26 @@ static bool any_included(const struct copy_opts *o, int dirfd, const char *ctxre
 static int open_item(const struct copy_opts *o, struct copy_item *it, struct kiln_error **err)
 {
 	bool descend;
+	int r;
 
 	if (it->url)
 		return 0;
-	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".",
-			    O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, FS_IN_ROOT, NULL);
-	if (it->fd < 0 || fstat(it->fd, &it->st) < 0) {
-		int e = it->fd == -ENXIO ? ENXIO : ENOENT;
-
-		if (e == ENXIO)
-			return err_new(err, KILN_ERR_INPUT, e, "source '%s': cannot read a socket",
-				       it->pattern);
-		return err_new(err, KILN_ERR_INPUT, e,
+	it->fd = fs_open_in(o->src_root, *it->ctxpath ? it->ctxpath : ".", O_PATH, 0, FS_IN_ROOT,
+			    NULL);
+	if (it->fd == -ENOENT || it->fd == -ENOTDIR)
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory in %s", it->pattern,
 			       o->src_desc ? o->src_desc : "the build context");
-	}
+	if (it->fd < 0)
+		return err_sys(err, -it->fd, "source '%s'", it->pattern);
+	if (fstat(it->fd, &it->st) < 0)
+		return err_sys(err, errno, "source '%s'", it->pattern);
+	/* only directories and regular files are opened for reading: never a device */
+	if ((S_ISDIR(it->st.st_mode) || S_ISREG(it->st.st_mode)) &&
+	    (r = reopen_item(o, it, err)) < 0)
+		return r;
 	if (ignored(o, it->ctxpath, S_ISDIR(it->st.st_mode), &descend) &&
-	    (!descend || !any_included(o, it->fd, it->ctxpath)))
+	    (!descend || !S_ISDIR(it->st.st_mode) || !any_included(o, it->fd, it->ctxpath)))
 		return err_new(err, KILN_ERR_INPUT, ENOENT,
 			       "source '%s': no such file or directory (excluded by .dockerignore)",
 			       it->pattern);
@@ -578,7 +608,8 @@ int copy_node_open(const struct copy_node *n, struct kiln_error **err)
 	if (n->parent_fd < 0)
 		fd = fcntl(n->fd, F_DUPFD_CLOEXEC, 3);
 	else
-		fd = openat(n->parent_fd, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(n->parent_fd, n->name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, errno, "open '%s'", n->rel.len ? n->rel.buf : n->name);
 	if (n->parent_fd < 0 && lseek(fd, 0, SEEK_SET) < 0) {

@@ -245,7 +245,7 @@ int copy_stream(int src, int dst, uint64_t size, int *hint, uint64_t *ret_bytes,
  * evm describe the build host, trusted.* and system.* (ACLs) need privileges
  * the rootless builder does not have.
  */
-static bool keep_xattr(const char *name)
+bool copy_keep_xattr(const char *name)
 {
 	if (startswith(name, "user."))
 		return !startswith(name, "user.overlay.");
@@ -262,7 +262,7 @@ void copy_xattrs(int src, int dst, const char *what)
 	for (char *n = names; n < names + len; n += strlen(n) + 1) {
 		ssize_t vlen;
 
-		if (!keep_xattr(n))
+		if (!copy_keep_xattr(n))
 			continue;
 		vlen = fgetxattr(src, n, value, sizeof(value));
 		if (vlen < 0 || fsetxattr(dst, n, value, (size_t)vlen, 0) < 0)

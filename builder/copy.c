@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,10 +41,12 @@ struct hardlink {
 struct copier {
 	const struct copy_opts *o;
 	int root;
-	struct copy_result *res;
+	struct copy_result *res; /* under res_lock when there is a pool */
+	struct copy_pool *pool; /* NULL: copy serially */
+	pthread_mutex_t res_lock;
 	struct hardlink *hl;
 	size_t hl_n, hl_alloc;
-	int hint;
+	int hint; /* copy_stream()'s, shared: atomic */
 	bool do_chown;
 	uid_t uid;
 	gid_t gid;
@@ -56,14 +59,46 @@ static char *join_path(const char *dir, const char *name)
 	return *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
 }
 
-static void record(struct copier *c, const char *dir, const char *name, bool is_dir)
+/* Add @path (taken) to the result. */
+static void record_path(struct copier *c, char *path, bool is_dir, uint64_t bytes)
 {
+	if (c->pool)
+		pthread_mutex_lock(&c->res_lock);
 	if (c->res->written)
-		strv_push_take(c->res->written, join_path(dir, name));
+		strv_push_take(c->res->written, path);
+	else
+		free(path);
 	if (is_dir)
 		c->res->n_dirs++;
 	else
 		c->res->n_files++;
+	c->res->bytes += bytes;
+	if (c->pool)
+		pthread_mutex_unlock(&c->res_lock);
+}
+
+static void add_bytes(struct copier *c, uint64_t bytes)
+{
+	if (c->pool)
+		pthread_mutex_lock(&c->res_lock);
+	c->res->bytes += bytes;
+	if (c->pool)
+		pthread_mutex_unlock(&c->res_lock);
+}
+
+static void record(struct copier *c, const char *dir, const char *name, bool is_dir)
+{
+	record_path(c, join_path(dir, name), is_dir, 0);
+}
+
+static int stream(struct copier *c, int src, int dst, const struct stat *st, uint64_t *ret_bytes,
+		  struct kiln_error **err)
+{
+	int hint = __atomic_load_n(&c->hint, __ATOMIC_RELAXED);
+	int r = copy_stream(src, dst, (uint64_t)st->st_size, &hint, ret_bytes, err);
+
+	__atomic_store_n(&c->hint, hint, __ATOMIC_RELAXED);
+	return r;
 }
 
 /* Owner, mode, xattrs and times of a written file or directory. */
@@ -72,8 +107,9 @@ static int set_meta(struct copier *c, int fd, int src_fd, const struct stat *st,
 {
 	struct timespec times[2] = {st->st_mtim, st->st_mtim};
 	mode_t mode = copy_chmod_apply(&c->o->chmod, st->st_mode, S_ISDIR(st->st_mode));
+	bool keep = c->o->keep_owner && !c->o->chown.set;
 
-	if (c->do_chown && fchown(fd, c->uid, c->gid) < 0)
+	if (c->do_chown && fchown(fd, keep ? st->st_uid : c->uid, keep ? st->st_gid : c->gid) < 0)
 		return err_sys(err, errno, "chown '%s'", what);
 	if (fchmod(fd, mode) < 0)
 		return err_sys(err, errno, "chmod '%s'", what);
@@ -84,7 +120,10 @@ static int set_meta(struct copier *c, int fd, int src_fd, const struct stat *st,
 	return 0;
 }
 
-/* Make room for a non-directory called @name. */
+/*
+ * Make room for a non-directory called @name: whatever is there goes, a
+ * directory too (Docker replaces a directory by a file of the same name).
+ */
 static int prepare_target(int dir, const char *name, const char *what, struct kiln_error **err)
 {
 	struct stat st;
@@ -92,8 +131,7 @@ static int prepare_target(int dir, const char *name, const char *what, struct ki
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : err_sys(err, errno, "stat '%s'", what);
 	if (S_ISDIR(st.st_mode))
-		return err_new(err, KILN_ERR_INPUT, EISDIR,
-			       "cannot overwrite directory '/%s' with a non-directory", what);
+		return fs_rm_rf(dir, name, err) < 0 ? err_wrap(err, "replace '/%s'", what) : 0;
 	if (unlinkat(dir, name, 0) < 0)
 		return err_sys(err, errno, "replace '%s'", what);
 	return 0;
@@ -147,6 +185,47 @@ static int create_file(int dir, const char *name, const char *what, struct kiln_
 	return fd;
 }
 
+/* A regular file for the pool: one new name in a directory only this job writes. */
+static int queue_reg(struct copier *c, struct copy_node *n, const char *dirpath, const char *name,
+		     struct kiln_error **err)
+{
+	struct copy_node *d = n->parent;
+	struct copy_job j;
+
+	if (!d->dst_ref) {
+		d->src_ref = copy_pool_dref(c->pool, d->fd, NULL);
+		d->dst_ref = copy_pool_dref(c->pool, d->dst_fd, d->src_ref);
+	}
+	j = (struct copy_job){d->src_ref, d->dst_ref, xstrdup(name), join_path(dirpath, name),
+			      n->st};
+	if (copy_pool_submit(c->pool, &j) < 0)
+		return copy_pool_drain(c->pool, err);
+	return 2; /* recorded by the job */
+}
+
+static int run_job(void *ud, const struct copy_job *j, struct kiln_error **err)
+{
+	struct copier *c = ud;
+	_cleanup_close_ int src = openat(j->src->fd, j->name,
+					 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	_cleanup_close_ int dst = -1;
+	uint64_t bytes = 0;
+	int r;
+
+	if (src < 0)
+		return err_sys(err, errno, "open source of '/%s'", j->what);
+	dst = create_file(j->dst->fd, j->name, j->what, err);
+	if (dst < 0)
+		return dst;
+	r = stream(c, src, dst, &j->st, &bytes, err);
+	if (r < 0)
+		return err_wrap(err, "copy to '/%s'", j->what);
+	r = set_meta(c, dst, src, &j->st, j->what, err);
+	if (r >= 0)
+		record_path(c, xstrdup(j->what), false, bytes);
+	return r;
+}
+
 static int write_reg(struct copier *c, struct copy_node *n, int dir, const char *dirpath,
 		     const char *name, struct kiln_error **err)
 {
@@ -156,6 +235,10 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	uint64_t bytes = 0;
 	int r;
 
+	if (c->pool && n->parent && !n->parent->serial && n->st.st_nlink == 1)
+		return queue_reg(c, n, dirpath, name, err);
+	if (h && streq(h->dir, dirpath) && streq(h->name, name))
+		return 0; /* the same file named twice: it is there already */
 	if (h) {
 		r = prepare_target(dir, name, what, err);
 		return r < 0 ? r : hl_link(c, h, dir, name, what, err);
@@ -166,10 +249,10 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	dst = create_file(dir, name, what, err);
 	if (dst < 0)
 		return dst;
-	r = copy_stream(src, dst, (uint64_t)n->st.st_size, &c->hint, &bytes, err);
+	r = stream(c, src, dst, &n->st, &bytes, err);
 	if (r < 0)
 		return err_wrap(err, "copy '%s' to '/%s'", n->rel.len ? n->rel.buf : n->name, what);
-	c->res->bytes += bytes;
+	add_bytes(c, bytes);
 	r = set_meta(c, dst, src, &n->st, what, err);
 	if (r >= 0 && n->st.st_nlink > 1)
 		hl_add(c, &n->st, dirpath, name);
@@ -180,8 +263,10 @@ static int set_meta_at(struct copier *c, int dir, const char *name, const struct
 		       const char *what, struct kiln_error **err)
 {
 	struct timespec times[2] = {st->st_mtim, st->st_mtim};
+	bool keep = c->o->keep_owner && !c->o->chown.set;
 
-	if (c->do_chown && fchownat(dir, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (c->do_chown && fchownat(dir, name, keep ? st->st_uid : c->uid,
+				    keep ? st->st_gid : c->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_sys(err, errno, "chown '/%s'", what);
 	if (!S_ISLNK(st->st_mode) &&
 	    fchmodat(dir, name, copy_chmod_apply(&c->o->chmod, st->st_mode, false), 0) < 0)
@@ -256,7 +341,13 @@ static int write_node(struct copier *c, struct copy_node *n, int dir, const char
 
 /* ---- directories (walk callbacks) ---------------------------------------------------- */
 
-/* An existing symlink where a directory goes: follow it inside the root when it leads to one. */
+/*
+ * Something already where a directory goes: a directory is reused, a symlink
+ * is followed inside the root when it leads to one (/lib -> usr/lib stays),
+ * anything else is replaced. A reused directory takes the source's owner,
+ * mode and times too, as in BuildKit and buildah (and Docker's untar): only
+ * the destination directory itself keeps its own.
+ */
 static int enter_existing(struct copier *c, struct copy_node *n, int dir, const struct stat *st,
 			  struct kiln_error **err)
 {
@@ -267,15 +358,16 @@ static int enter_existing(struct copier *c, struct copy_node *n, int dir, const 
 		if (n->dst_fd < 0)
 			return err_sys(err, errno, "open '/%s'", path);
 		n->dst_path = TAKE_PTR(path);
+		n->dst_meta = true;
 		return 1;
 	}
 	if (S_ISLNK(st->st_mode) &&
-	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0)
+	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0) {
+		/* another path may lead here too: keep this tree's writes in order */
+		n->serial = true;
+		n->dst_meta = true;
 		return 1;
-	if (!S_ISLNK(st->st_mode))
-		return err_new(err, KILN_ERR_INPUT, ENOTDIR,
-			       "cannot copy directory '%s' onto non-directory '/%s'", n->rel.buf,
-			       path);
+	}
 	if (unlinkat(dir, n->name, 0) < 0)
 		return err_sys(err, errno, "replace '/%s'", path);
 	return 0;
@@ -288,17 +380,18 @@ static int cb_enter(void *ud, struct copy_node *n, struct kiln_error **err)
 	struct stat st;
 	int r = 0;
 
+	n->serial = n->parent->serial;
 	if (fstatat(dir, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		r = enter_existing(c, n, dir, &st, err);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	n->dst_path = join_path(n->parent->dst_path, n->name);
 	if (mkdirat(dir, n->name, 0700) < 0)
-		return err_sys(err, errno, "mkdir '/%s/%s'", n->parent->dst_path, n->name);
+		return err_sys(err, errno, "mkdir '/%s'", n->dst_path);
 	n->dst_fd = openat(dir, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (n->dst_fd < 0)
-		return err_sys(err, errno, "open '/%s/%s'", n->parent->dst_path, n->name);
-	n->dst_path = join_path(n->parent->dst_path, n->name);
-	n->dst_created = true;
+		return err_sys(err, errno, "open '/%s'", n->dst_path);
+	n->dst_meta = true;
 	record(c, n->dst_path, "", true);
 	return 0;
 }
@@ -308,17 +401,43 @@ static int cb_leaf(void *ud, struct copy_node *n, struct kiln_error **err)
 	return write_node(ud, n, n->parent->dst_fd, n->parent->dst_path, n->name, err);
 }
 
+/* Hand the walker's references on a directory's shared fds back to the pool. */
+static void release_refs(struct copier *c, struct copy_node *n)
+{
+	if (!n->dst_ref)
+		return;
+	copy_pool_release(c->pool, n->dst_ref);
+	copy_pool_release(c->pool, n->src_ref);
+	n->dst_ref = n->src_ref = NULL;
+}
+
 static int cb_leave(void *ud, struct copy_node *n, struct kiln_error **err)
 {
-	if (!n->dst_created)
+	struct copier *c = ud;
+
+	if (n->dst_ref) {
+		/* files may still be in flight: the last job sets the metadata */
+		n->dst_ref->meta = n->dst_meta;
+		n->dst_ref->st = n->st;
+		n->dst_ref->path = xstrdup(n->dst_path);
+		release_refs(c, n);
 		return 0;
-	return set_meta(ud, n->dst_fd, n->fd, &n->st, n->dst_path, err);
+	}
+	if (!n->dst_meta)
+		return 0;
+	return set_meta(c, n->dst_fd, n->fd, &n->st, n->dst_path, err);
 }
+
+static int dir_done(void *ud, struct copy_dref *d, struct kiln_error **err)
+{
+	return set_meta(ud, d->fd, d->src->fd, &d->st, d->path, err);
+}
+
+static const struct copy_pool_ops pool_ops = {run_job, dir_done};
 
 static const struct copy_walk_ops copy_ops = {cb_enter, cb_leaf, cb_leave};
 
-/* ---- placing the items ------------------------------------------------------------------------
- */
+/* ---- placing the items ---------------------------------------------------------------- */
 
 static char *item_dir(const struct copy_plan *p, const struct copy_item *it, bool is_dir)
 {
@@ -352,6 +471,7 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 		record(c, root.dst_path, "", true);
 	}
 	r = copy_walk_item(c->o, it, &root, &copy_ops, c, err);
+	release_refs(c, &root);
 	close(root.dst_fd);
 	free(root.dst_path);
 	return r;
@@ -361,23 +481,38 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 static int file_target(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
 		       int *ret_dir, char **ret_dirpath, char **ret_name, struct kiln_error **err)
 {
+	bool into_dir = p->dest_is_dir || p->n > 1 || streq(p->dest, "/");
 	_cleanup_free_ char *dir = NULL;
 	char *slash;
 	int r;
 
-	if (p->dest_is_dir || p->n > 1 || streq(p->dest, "/")) {
-		dir = item_dir(p, it, false);
-		*ret_name = xstrdup(it->name);
-		return copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
+	*ret_dir = -1;
+	/* an existing directory (through symlinks in the image) receives the file */
+	if (!into_dir &&
+	    copy_dest_dir(c->root, p->dest, false, NULL, ret_dir, ret_dirpath, NULL) >= 0)
+		into_dir = true;
+	if (into_dir && !*it->name) {
+		if (*ret_dir >= 0) {
+			close(TAKE_FD(*ret_dir));
+			free(TAKE_PTR(*ret_dirpath));
+		}
+		return err_new(err, KILN_ERR_INPUT, EINVAL,
+			       "cannot tell a file name from '%s': name the destination file",
+			       it->pattern);
 	}
-	if (copy_dest_dir(c->root, p->dest, false, NULL, ret_dir, ret_dirpath, NULL) >= 0) {
+	if (*ret_dir >= 0) {
 		*ret_name = xstrdup(it->name);
 		return 0;
 	}
-	dir = xstrdup(p->dest);
-	slash = strrchr(dir, '/');
-	*ret_name = xstrdup(slash + 1);
-	slash[slash == dir] = '\0';
+	if (into_dir) {
+		dir = item_dir(p, it, false);
+		*ret_name = xstrdup(it->name);
+	} else {
+		dir = xstrdup(p->dest);
+		slash = strrchr(dir, '/');
+		*ret_name = xstrdup(slash + 1);
+		slash[slash == dir] = '\0';
+	}
 	r = copy_dest_dir(c->root, dir, true, &c->o->chown, ret_dir, ret_dirpath, err);
 	if (r < 0)
 		free(TAKE_PTR(*ret_name));
@@ -400,7 +535,7 @@ static int write_inline(struct copier *c, const struct copy_item *it, int dir, c
 	r = fs_write_all(fd, it->inl->data, it->inl->len, err);
 	if (r < 0)
 		return err_wrap(err, "write '/%s'", what);
-	c->res->bytes += it->inl->len;
+	add_bytes(c, it->inl->len);
 	r = set_meta(c, fd, -1, &st, what, err);
 	if (r >= 0)
 		record(c, dirpath, name, false);
@@ -481,14 +616,30 @@ static int place_item(struct copier *c, const struct copy_plan *p, struct copy_i
 	return place_file(c, p, it, err);
 }
 
-/* Several sources need a directory: written with a trailing '/' or already one. */
+/* How many of the sources as written matched something (items come in source order). */
+static size_t sources_used(const struct copy_plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += i == 0 || !streq(p->items[i].pattern, p->items[i - 1].pattern);
+	return n;
+}
+
+/*
+ * Several sources need a directory: written with a trailing '/' or already
+ * one. One wildcard matching several files makes the destination a directory
+ * (buildah accepts "COPY *.txt /testdir"; taking the last match as the file,
+ * as it does, would lose the others silently).
+ */
 static int check_several(struct copier *c, struct copy_plan *p, struct kiln_error **err)
 {
 	_cleanup_close_ int fd = -1;
 
 	if (p->n < 2 || p->dest_is_dir)
 		return 0;
-	if (copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
+	if (sources_used(p) == 1 ||
+	    copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
 		p->dest_is_dir = true;
 		return 0;
 	}
@@ -496,6 +647,31 @@ static int check_several(struct copier *c, struct copy_plan *p, struct kiln_erro
 		err, KILN_ERR_INPUT, EINVAL,
 		"when copying more than one source file, the destination '%s' must be a directory and end with a '/'",
 		c->o->dest);
+}
+
+static unsigned workers(const struct copy_opts *o)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (o->jobs)
+		return o->jobs;
+	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+}
+
+static int place_all(struct copier *c, struct copy_plan *p, struct kiln_error **err)
+{
+	int r = check_several(c, p, err);
+
+	for (size_t i = 0; r >= 0 && i < p->n; i++) {
+		r = place_item(c, p, &p->items[i], err);
+		/* one item at a time, so a later source overwrites an earlier one */
+		if (c->pool) {
+			int r2 = copy_pool_drain(c->pool, err);
+
+			r = r < 0 ? r : r2;
+		}
+	}
+	return r;
 }
 
 int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
@@ -513,9 +689,12 @@ int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
 		c.uid = o->chown.uid;
 		c.gid = o->chown.gid;
 	}
-	r = check_several(&c, &p, err);
-	for (size_t i = 0; r >= 0 && i < p.n; i++)
-		r = place_item(&c, &p, &p.items[i], err);
+	pthread_mutex_init(&c.res_lock, NULL);
+	if (workers(o) > 1)
+		c.pool = copy_pool_new(workers(o), &pool_ops, &c);
+	r = place_all(&c, &p, err);
+	copy_pool_free(c.pool);
+	pthread_mutex_destroy(&c.res_lock);
 	for (size_t i = 0; i < c.hl_n; i++) {
 		free(c.hl[i].dir);
 		free(c.hl[i].name);

@@ -8,6 +8,7 @@
 #include "builder/copy-internal.h"
 #include "builder/rootfs-internal.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -20,13 +21,14 @@
  */
 
 struct copy_step {
-	struct strv sources;	 /* expanded, heredoc markers taken out */
+	struct strv sources; /* expanded, heredoc markers taken out */
 	char *dest;
 	struct copy_inline *inlines;
 	size_t n_inlines;
+	struct strv inline_data; /* the expanded bodies of unquoted here-documents */
 	struct copy_patterns excludes;
-	struct strv lowers;	 /* the stage's snapshots, top first */
-	struct step_dirs from;	 /* --from: the source's read-only view */
+	struct strv lowers; /* the stage's snapshots, top first */
+	struct step_dirs from; /* --from: the source's read-only view */
 	char *src_desc; /* --from: "stage 'NAME'" or "image 'REF'" */
 	int src_root;
 	struct copy_opts o;
@@ -37,6 +39,7 @@ static void copy_step_release(struct copy_step *c)
 	strv_clear(&c->sources);
 	free(c->dest);
 	free(c->inlines);
+	strv_clear(&c->inline_data);
 	copy_patterns_clear(&c->excludes);
 	strv_clear(&c->lowers);
 	step_dirs_release(&c->from);
@@ -73,6 +76,31 @@ static const struct heredoc *find_heredoc(const struct instruction *in, const ch
 	return NULL;
 }
 
+/* An unquoted here-document's body: variables expanded, quotes kept (as BuildKit). */
+static int expand_heredoc(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  const struct heredoc *h, struct copy_step *c, const char **ret,
+			  struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	struct kiln_error *e = NULL;
+	char *v = NULL;
+
+	*ret = h->body;
+	if (!h->expand)
+		return 0;
+	args_expansion_env(s, &env);
+	if (shell_expand_heredoc(h->body, &env, b->df->escape, &v, &e) < 0) {
+		int r = instr_error(b, in, err, "%s: here-document %s: %s", in->keyword, h->name,
+				    e ? e->msg : "bad expansion");
+
+		err_free(e);
+		return r;
+	}
+	strv_push_take(&c->inline_data, v);
+	*ret = v;
+	return 0;
+}
+
 /* A source keeps its escapes for the wildcard match ("n\?pe" names only "n?pe"), as in
  * BuildKit; a URL, or a Dockerfile whose escape is '`', is expanded as any word. */
 static int expand_source(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
@@ -103,16 +131,23 @@ static int expand_args(struct build_ctx *b, struct stage_state *s, const struct 
 	int r;
 
 	if (in->args.n < 2)
-		return instr_error(b, in, err, "%s requires at least two arguments, but only one was provided. Destination could not be determined",
-				   in->keyword);
+		return instr_error(
+			b, in, err,
+			"%s requires at least two arguments, but only one was provided. Destination could not be determined",
+			in->keyword);
 	c->inlines = xcalloc(in->n_heredocs + 1, sizeof(*c->inlines));
 	for (size_t i = 0; i + 1 < in->args.n; i++) {
 		const struct heredoc *h = find_heredoc(in, in->args.v[i]);
 		char *v = NULL;
 
 		if (h) {
+			const char *data;
+
+			r = expand_heredoc(b, s, in, h, c, &data, err);
+			if (r < 0)
+				return r;
 			c->inlines[c->n_inlines++] = (struct copy_inline){
-				.name = h->name, .data = h->body, .len = strlen(h->body)};
+				.name = h->name, .data = data, .len = strlen(data)};
 			continue;
 		}
 		r = expand_source(b, s, in, in->args.v[i], &v, err);
@@ -144,7 +179,7 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const struct 
 	if (parse_uint(from, &idx) == 0)
 		return instr_error(b, in, err, "%s --from=%s: there is no stage %u before this one",
 				   in->keyword, from, idx);
-	if (image_read_named(b->store, from, ret_img, err) < 0)
+	if (build_image_read(b, from, ret_img, err) < 0)
 		return err_wrap(err, "%s --from=%s", in->keyword, from);
 	return 0;
 }
@@ -202,6 +237,8 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	o->checksum = instr_flag_get(in, "checksum");
 	o->parents = instr_flag_get(in, "parents") != NULL;
 	o->stat_cache = instr_flag_get(in, "from") ? NULL : b->stat_cache;
+	/* from a stage or an image, files keep their owners (BuildKit; moby#38599) */
+	o->keep_owner = instr_flag_get(in, "from") != NULL;
 	if (b->epoch >= 0)
 		o->inline_mtime.tv_sec = b->epoch;
 	if (!instr_flag_get(in, "from") && b->ignore) {
@@ -220,15 +257,26 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 
 		r = expand_word(b, s, in, chown, &spec, err);
 		if (r >= 0)
-			r = resolve_owner(&c->lowers, spec, &o->chown, err);
+			r = resolve_owner(&c->lowers, spec, false, &o->chown, err);
 		if (r < 0)
 			return err_wrap(err, "%s --chown=%s", in->keyword, chown);
 	}
 	return 0;
 }
 
-static void copy_cache_key(struct stage_state *s, const struct instruction *in,
-			   const char *text, const char *content, struct digest *ret)
+int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_hex[65],
+		       struct kiln_error **err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = copy_digest(o, ret_hex, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+static void copy_cache_key(struct stage_state *s, const struct instruction *in, const char *text,
+			   const char *content, struct digest *ret)
 {
 	struct cache_key k;
 
@@ -265,7 +313,10 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, struct copy_step 
 int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 	       struct step *st, struct kiln_error **err)
 {
-	struct copy_step c = {.sources = STRV_INIT, .lowers = STRV_INIT, .src_root = -1};
+	struct copy_step c = {.sources = STRV_INIT,
+			      .lowers = STRV_INIT,
+			      .inline_data = STRV_INIT,
+			      .src_root = -1};
 	_cleanup_free_ char *text = instr_text(in);
 	char content[65];
 	struct digest key;
@@ -279,13 +330,15 @@ int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruct
 	if (r >= 0)
 		r = set_options(b, s, in, &c, err);
 	if (r >= 0)
-		r = copy_digest(&c.o, content, err);
+		r = locked_copy_digest(b, &c.o, content, err);
 	if (r < 0)
 		goto out;
 	copy_cache_key(s, in, text, content, &key);
 	r = try_cache(b, s, &key, text, err);
 	if (r == 0)
 		r = do_copy(b, s, &c, &key, text, err);
+	else if (r > 0)
+		r = 1;
 	if (r >= 0)
 		s->key = key;
 out:
@@ -293,14 +346,44 @@ out:
 	return r;
 }
 
-/* WORKDIR: set it, and create the directory (a layer only when it was missing). */
+/* An absolute path cleaned as Go's path.Clean: no "//", ".", ".." or trailing '/'. */
+static char *clean_abs_path(const char *path)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	struct strbuf out = STRBUF_INIT;
+	char *save = NULL;
+
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (streq(c, "."))
+			continue;
+		if (streq(c, "..")) {
+			char *slash = strrchr(out.buf ? out.buf : "", '/');
+
+			if (slash)
+				strbuf_setlen(&out, (size_t)(slash - out.buf));
+			continue;
+		}
+		strbuf_addf(&out, "/%s", c);
+	}
+	if (!out.len)
+		strbuf_addch(&out, '/');
+	return strbuf_detach(&out, NULL);
+}
+
+/*
+ * WORKDIR: set it, and create the directory (a layer only when it was missing),
+ * owned by the current USER as BuildKit does.
+ */
 int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		  struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
+	_cleanup_free_ char *joined = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
 	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
+	const char *user = imgcfg_get_string(s->config, "User");
 	_cleanup_close_ int root = -1, dfd = -1;
+	struct copy_chown owner = {0};
 	struct step_dirs d = {0};
 	struct cache_key k;
 	struct digest key;
@@ -311,15 +394,28 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 		return r;
 	if (!*path)
 		return instr_error(b, in, err, "WORKDIR requires a path");
-	full = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	joined = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	full = clean_abs_path(joined); /* as BuildKit: "/app/./a/../b/" is "/app/b" */
 	imgcfg_set_string(s->config, "WorkingDir", full);
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "WORKDIR", full);
+	if (user && *user)
+		cache_key_add(&k, "user", user);
 	cache_key_finish(&k, &key);
 	r = try_cache(b, s, &key, text, err);
-	if (r != 0)
-		goto out;
+	if (r > 0) {
+		s->key = key;
+		return 1;
+	}
+	if (r < 0)
+		return r;
 	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
+	if (r >= 0 && user && *user && resolve_owner(&lowers, user, false, &owner, NULL) < 0) {
+		/* an unknown USER fails at the next RUN, not here: the directory stays root's */
+		log_debug("WORKDIR %s: USER '%s' is not in the image, creating it as root", full,
+			  user);
+		owner.set = false;
+	}
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
 	if (r >= 0)
@@ -327,7 +423,7 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r >= 0 && (root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = err_sys(err, errno, "open '%s'", d.merged);
 	if (r >= 0)
-		r = copy_dest_dir(root, full, true, NULL, &dfd, &canon, err);
+		r = copy_dest_dir(root, full, true, owner.set ? &owner : NULL, &dfd, &canon, err);
 	if (root >= 0)
 		close(TAKE_FD(root));
 	if (dfd >= 0)
@@ -335,7 +431,6 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 	if (r >= 0)
 		r = commit_step(b, s, &d, &key, text, err);
 	step_dirs_release(&d);
-out:
 	if (r >= 0)
 		s->key = key;
 	return r < 0 ? r : 0;

@@ -11,6 +11,7 @@
 #include "builder/mounts-internal.h"
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
+#include "builder/userns-internal.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -28,10 +29,10 @@
 
 /* Commit d->upper as the step's layer (none when it is empty) and record it. */
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
-		       const struct digest *key, const char *created_by, struct kiln_error **err)
+		const struct digest *key, const char *created_by, struct kiln_error **err)
 {
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
-	struct cache_entry e = {0};
+	struct cache_entry e = {.created = xstrdup(b->created)};
 	_cleanup_close_ int ufd = -1;
 	int r;
 
@@ -51,20 +52,20 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		if (r < 0)
 			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
 	}
-	e.created = xstrdup(b->created);
 	r = cache_store(b->store, key, &e, err);
 	if (r < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
-	stage_history(b, s, created_by, !e.has_layer, NULL);
+	stage_set_created(b, s, e.created);
+	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);
 	return 0;
 }
 
 /* On a hit, take the cached layer; returns 1 for a hit, 0 for a miss. */
 int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
-		     const char *created_by, struct kiln_error **err)
+	      const char *created_by, struct kiln_error **err)
 {
 	struct cache_entry e;
 	int r;
@@ -76,7 +77,8 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 		return r;
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
-	stage_history(b, s, created_by, !e.has_layer, stage_step_time(b, e.created));
+	stage_set_created(b, s, e.created);
+	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);
 	return 1;
 }
@@ -148,7 +150,8 @@ static void run_env(struct build_ctx *b, struct stage_state *s, struct strv *ret
 	}
 	args_expansion_env(s, ret);
 	if (strv_env_find(ret, "PATH") < 0)
-		strv_env_set(ret, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		strv_env_set(ret, "PATH",
+			     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 }
 
 /* RUN --network=none|host|default over the build's --network. */
@@ -190,9 +193,11 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
  * "user[:group]" -> numbers, from /etc/passwd and /etc/group of the image: the
  * top-most layer that has an /etc/passwd holds the one the image sees.
  */
-int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
+int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err)
 {
+	int (*resolve)(int, const char *, struct copy_chown *, struct kiln_error **) =
+		as_user ? copy_user_resolve : copy_chown_resolve;
 	_cleanup_close_ int none = -1;
 	int r = -ENOENT;
 
@@ -202,13 +207,13 @@ int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown
 
 		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		r = copy_chown_resolve(root, spec, ret, err);
+		r = resolve(root, spec, ret, err);
 	}
 	if (r != -ENOENT)
 		return r;
 	/* no passwd file at all: only numbers can work */
 	none = open("/proc/self/fdinfo", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return copy_chown_resolve(none, spec, ret, err);
+	return resolve(none, spec, ret, err);
 }
 
 static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct strv *lowers,
@@ -222,12 +227,49 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
 	*ret_gid = 0;
 	if (!user || !*user)
 		return 0;
-	r = resolve_owner(lowers, user, &c, err);
+	r = resolve_owner(lowers, user, true, &c, err);
 	if (r < 0)
 		return err_wrap(err, "USER '%s'", user);
 	*ret_uid = c.uid;
 	*ret_gid = c.gid;
 	return 0;
+}
+
+/*
+ * As Docker's runtime: HOME, when the environment lacks it, from @uid's passwd
+ * entry (else "/"); the groups are @gid then those of /etc/group that list the
+ * user (none where setgroups(2) is denied: a single-id map).
+ */
+static void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
+			 gid_t **ret_groups, size_t *ret_n)
+{
+	_cleanup_free_ char *name = NULL, *home = NULL;
+	_cleanup_free_ gid_t *member = NULL;
+	size_t n_member = 0;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < lowers->n; i++) {
+		_cleanup_close_ int root = open(lowers->v[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat st;
+
+		if (root < 0 || fstatat(root, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		r = copy_user_entry(root, uid, &name, &home, NULL);
+		if (r >= 0 && name)
+			copy_user_groups(root, name, &member, &n_member, NULL);
+		break;
+	}
+	if (strv_env_find(env, "HOME") < 0)
+		strv_env_set(env, "HOME", r >= 0 && home ? home : "/");
+	*ret_groups = NULL;
+	*ret_n = 0;
+	if (userns_setgroups_denied())
+		return;
+	*ret_groups = xcalloc(n_member + 1, sizeof(gid_t));
+	(*ret_groups)[(*ret_n)++] = gid;
+	for (size_t i = 0; i < n_member; i++)
+		if (member[i] != gid)
+			(*ret_groups)[(*ret_n)++] = member[i];
 }
 
 static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
@@ -260,6 +302,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	_cleanup_free_ struct sandbox_mount *mounts = sandbox_mounts(m);
 	_cleanup_strv_ struct strv env = STRV_INIT;
 	_cleanup_strv_ struct strv tmpfs_opts = STRV_INIT;
+	_cleanup_free_ gid_t *groups = NULL;
 	struct sandbox_spec spec = SANDBOX_SPEC_INIT;
 	const char *wd = imgcfg_get_string(s->config, "WorkingDir");
 	struct output_pump pump = {.b = b, .st = st};
@@ -270,6 +313,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	if (r < 0)
 		return r;
 	run_env(b, s, &env);
+	run_identity(lowers, spec.uid, spec.gid, &env, &groups, &spec.n_groups);
+	spec.groups = groups;
 	strv_foreach(&m->env, kv) {
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
@@ -298,7 +343,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";
 	spec.network = run_network(b, st->in) == BUILD_NETWORK_NONE ? SANDBOX_NETWORK_NONE
-								     : SANDBOX_NETWORK_HOST;
+								    : SANDBOX_NETWORK_HOST;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
 	pump.fd = pipefd[0];

@@ -104,10 +104,11 @@ static int parse_one(struct build_ctx *b, const struct instruction *in, const ch
 			*eq++ = '\0';
 		r = set_field(m, f, eq);
 		if (r == -ENOENT)
-			return instr_error(b, in, err, "RUN --mount: unknown option '%s' in '%s'", f, spec);
+			return instr_error(b, in, err, "RUN --mount: unknown option '%s' in '%s'",
+					   f, spec);
 		if (r < 0)
-			return instr_error(b, in, err, "RUN --mount: invalid value for '%s' in '%s'", f,
-					   spec);
+			return instr_error(b, in, err,
+					   "RUN --mount: invalid value for '%s' in '%s'", f, spec);
 	}
 	if (m->type == RUN_MOUNT_SECRET && !m->target && !m->env)
 		m->target = xasprintf("/run/secrets/%s", m->id ? m->id : "");
@@ -167,7 +168,7 @@ static int from_view(struct build_ctx *b, struct stage_state *s, struct run_moun
 		    (parse_uint(m->from, &idx) == 0 && idx == i))
 			st = &b->stages[i];
 	}
-	if (!st && (r = image_read_named(b->store, m->from, &img, err)) < 0)
+	if (!st && (r = build_image_read(b, m->from, &img, err)) < 0)
 		return err_wrap(err, "RUN --mount from=%s", m->from);
 	r = st ? rootfs_lowers(b, st->layers, st->n_layers, &lowers, err)
 	       : rootfs_lowers(b, img->layers, img->n_layers, &lowers, err);
@@ -303,12 +304,12 @@ static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (!secret_source(b, m->id, &path, &env) ||
-	    (!path && !getenv(env))) {
+	if (!secret_source(b, m->id, &path, &env) || (!path && !getenv(env))) {
 		if (m->required)
-			return err_new(err, KILN_ERR_INPUT, ENOENT,
-				       "secret '%s' is required but was not given (use --secret id=%s,src=FILE)",
-				       m->id, m->id);
+			return err_new(
+				err, KILN_ERR_INPUT, ENOENT,
+				"secret '%s' is required but was not given (use --secret id=%s,src=FILE)",
+				m->id, m->id);
 		return 0;
 	}
 	if (path && strbuf_read_file(&value, AT_FDCWD, path, err) < 0)
@@ -332,7 +333,8 @@ static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run
 	m->host_path = xasprintf("%s/%s", tmpdir, name);
 	strv_push(&ms->tmpfiles, m->host_path);
 	r = fs_write_all(fd, value.buf, value.len, err);
-	if (r >= 0 && (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode == 0755 ? 0400 : m->mode) < 0))
+	if (r >= 0 &&
+	    (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode == 0755 ? 0400 : m->mode) < 0))
 		r = err_sys(err, errno, "secret '%s'", m->id);
 	return r;
 }
@@ -350,9 +352,10 @@ static int prepare_ssh(struct build_ctx *b, struct run_mounts *ms, struct run_mo
 			sock = eq ? eq + 1 : getenv("SSH_AUTH_SOCK");
 	}
 	if (!sock || !*sock)
-		return err_new(err, KILN_ERR_INPUT, ENOENT,
-			       "RUN --mount=type=ssh: no SSH agent '%s' was given (use --ssh %s=$SSH_AUTH_SOCK)",
-			       m->id, m->id);
+		return err_new(
+			err, KILN_ERR_INPUT, ENOENT,
+			"RUN --mount=type=ssh: no SSH agent '%s' was given (use --ssh %s=$SSH_AUTH_SOCK)",
+			m->id, m->id);
 	m->host_path = xstrdup(sock);
 	strv_env_set(&ms->env, "SSH_AUTH_SOCK", m->target);
 	return 0;
@@ -404,7 +407,7 @@ int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_
 		o.n_sources = 1;
 		o.dest = "/.kiln-bind/";
 		o.stat_cache = b->stat_cache;
-		r = copy_digest(&o, hex, err);
+		r = locked_copy_digest(b, &o, hex, err);
 		if (r < 0)
 			return err_wrap(err, "RUN --mount=type=bind,source=%s", src);
 		cache_key_add(k, "bind", hex);

@@ -21,8 +21,8 @@ int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error
 void step_dirs_release(struct step_dirs *d);
 
 /* The snapshot paths of @layers, top first, unpacking what is missing. */
-int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
-		  struct strv *ret, struct kiln_error **err);
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
+		  struct kiln_error **err);
 /* Mount lowers + d->upper at d->merged (overlayfs, userxattr). */
 int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		 struct kiln_error **err);
@@ -36,10 +36,15 @@ bool rootfs_dir_empty(const char *dir);
 int rootfs_private_mounts(struct kiln_error **err);
 
 struct copy_chown;
-/* instr-fs.c, shared with instr-copy.c */
-int resolve_owner(const struct strv *lowers, const char *spec, struct copy_chown *ret,
+/* instr-fs.c, shared with instr-copy.c; @as_user: USER's rules (copy_user_resolve) */
+int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err);
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		const struct digest *key, const char *created_by, struct kiln_error **err);
 int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
 	      const char *created_by, struct kiln_error **err);
+
+struct copy_opts;
+/* copy_digest() under the build's lock: the stat cache is shared by parallel stages. */
+int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_hex[65],
+		       struct kiln_error **err);

@@ -57,8 +57,8 @@ void step_dirs_release(struct step_dirs *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
-		  struct strv *ret, struct kiln_error **err)
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
+		  struct kiln_error **err)
 {
 	for (size_t i = n; i > 0; i--) {
 		char *path = NULL;

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <poll.h>
@@ -89,8 +88,9 @@ static int remount_ro_in(int root_fd, const struct sandbox_op *op)
 	static const struct {
 		unsigned long st, ms;
 	} locked[] = {
-		{ST_NOSUID, MS_NOSUID},	    {ST_NODEV, MS_NODEV},	  {ST_NOEXEC, MS_NOEXEC},
-		{ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+		{ST_NOSUID, MS_NOSUID},		{ST_NODEV, MS_NODEV},
+		{ST_NOEXEC, MS_NOEXEC},		{ST_NOATIME, MS_NOATIME},
+		{ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
 	};
 	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
 	struct statvfs sv;
@@ -155,6 +155,32 @@ static int make_in(int root_fd, const struct sandbox_op *op)
 	return r;
 }
 
+/* The new mount API, for options longer than mount(2) takes (many overlay layers). */
+static int mount_fsconfig(const struct sandbox_op *op)
+{
+	int fs = fsopen(op->fstype, FSOPEN_CLOEXEC), mnt = -1, r = -1;
+
+	if (fs < 0)
+		return -1;
+	for (size_t i = 0; i < op->n_params; i++) {
+		const char *key = op->params[2 * i], *value = op->params[2 * i + 1];
+
+		if (fsconfig(fs, *value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key,
+			     *value ? value : NULL, 0) < 0)
+			goto out;
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto out;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt >= 0)
+		r = move_mount(mnt, "", AT_FDCWD, op->target, MOVE_MOUNT_F_EMPTY_PATH);
+out:
+	if (mnt >= 0)
+		close(mnt);
+	close(fs);
+	return r;
+}
+
 static int pivot(int root_fd)
 {
 	if (fchdir(root_fd) < 0)
@@ -188,6 +214,8 @@ static int run_op(const struct sandbox_op *op, int *root_fd)
 	switch (op->kind) {
 	case SOP_MOUNT:
 		return mount(op->source, op->target, op->fstype, op->mflags, op->data);
+	case SOP_MOUNT_FSCONFIG:
+		return mount_fsconfig(op);
 	case SOP_OPEN_ROOT:
 		*root_fd = open(op->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		return *root_fd < 0 ? -1 : 0;
@@ -272,9 +300,9 @@ _noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
 
 	reset_signals();
 	/*
-	 * Raw syscalls: glibc's wrappers broadcast the change to every thread it
-	 * knows of and wait for them on a futex, and after a raw clone() of a
-	 * threaded kiln those threads are not in this process: it would hang.
+	 * Raw syscalls: glibc's wrappers would broadcast the change to the
+	 * threads of the parent, which it still believes are ours after a raw
+	 * clone. Credentials are per thread, and we are the only one.
 	 */
 	if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0)
 		fail(report_fd, SANDBOX_STAGE_GROUPS, errno);
@@ -334,6 +362,7 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 		_exit(127);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+	umask(022); /* Docker's, whatever the caller's: modes in layers must not depend on it */
 	run_ops(p, report_fd);
 	pid = sandbox_raw_clone(0);
 	if (pid < 0)

@@ -23,6 +23,7 @@
 
 enum sandbox_op_kind {
 	SOP_MOUNT, /* mount(source, target, fstype, mflags, data), host paths */
+	SOP_MOUNT_FSCONFIG, /* fsopen(fstype) + fsconfig(params) + fsmount, moved on target */
 	SOP_OPEN_ROOT, /* the new root: open(target) */
 	SOP_MOUNT_IN, /* like SOP_MOUNT, target resolved inside the new root */
 	SOP_REMOUNT_RO_IN, /* bind-remount target read-only, keeping its locked flags */
@@ -44,6 +45,8 @@ struct sandbox_op {
 	unsigned flags;
 	const char *source, *target, *fstype, *data;
 	unsigned long mflags;
+	char *const *params; /* SOP_MOUNT_FSCONFIG: key, value pairs; "" is a flag */
+	size_t n_params;
 	const char *what; /* for the error: "mount overlay on '/…/root'" */
 };
 
@@ -69,6 +72,7 @@ struct sandbox_report {
 struct sandbox_fixup {
 	char *path; /* relative to the tree it applies to */
 	struct stat st; /* owner, mode and times to give it back */
+	struct timespec after; /* dir mode, a parent: its mtime after our last creation in it */
 	bool remove; /* dir mode: we created it, remove it afterwards */
 };
 
@@ -76,6 +80,7 @@ struct sandbox_plan {
 	struct sandbox_op *ops;
 	size_t n_ops, alloc_ops;
 	struct strv strings; /* owns every string the ops point at */
+	struct strv ovl_params[2]; /* overlay parameters for fsconfig: plain, userxattr */
 
 	/* the command */
 	struct strv exec_paths; /* candidates for argv[0], in PATH order */
@@ -114,3 +119,8 @@ pid_t sandbox_raw_clone(unsigned long flags);
 /* The overlay mount options for these layers, with ',' ':' '\' escaped. */
 char *sandbox_overlay_options(const char *const *lowerdirs, size_t n, const char *upperdir,
 			      const char *workdir, bool userxattr);
+/* The same as fsconfig() key, value pairs (one "lowerdir+" per layer, no escaping). */
+void sandbox_overlay_params(struct strv *params, const char *const *lowerdirs, size_t n,
+			    const char *upperdir, const char *workdir, bool userxattr);
+/* mount(2) copies one page of options; longer ones need fsconfig(). */
+#define SANDBOX_MOUNT_DATA_MAX 4000

@@ -20,6 +20,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
+#include "util/strv.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -58,6 +59,20 @@ char *sandbox_overlay_options(const char *const *lowerdirs, size_t n, const char
 	if (userxattr)
 		strbuf_addstr(&sb, ",userxattr");
 	return strbuf_detach(&sb, NULL);
+}
+
+void sandbox_overlay_params(struct strv *params, const char *const *lowerdirs, size_t n,
+			    const char *upperdir, const char *workdir, bool userxattr)
+{
+	for (size_t i = 0; i < n; i++) {
+		strv_push(params, "lowerdir+");
+		strv_push(params, lowerdirs[i]);
+	}
+	strv_pushv(params,
+		   (const char *const[]){"upperdir", upperdir, "workdir", workdir, "index", "off",
+					 "metacopy", "off", "redirect_dir", "nofollow", NULL});
+	if (userxattr)
+		strv_pushv(params, (const char *const[]){"userxattr", "", NULL});
 }
 
 /* In a throwaway mount namespace: mount, write through, check the upper layer. */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "builder/sandbox-internal.h"
@@ -44,14 +45,20 @@ struct layer_view {
 
 void sandbox_plan_init(struct sandbox_plan *p)
 {
-	*p = (struct sandbox_plan){.strings = STRV_INIT, .exec_paths = STRV_INIT,
-				   .argv = STRV_INIT, .env = STRV_INIT, .rootdir_fd = -1};
+	*p = (struct sandbox_plan){.strings = STRV_INIT,
+				   .ovl_params = {STRV_INIT, STRV_INIT},
+				   .exec_paths = STRV_INIT,
+				   .argv = STRV_INIT,
+				   .env = STRV_INIT,
+				   .rootdir_fd = -1};
 }
 
 void sandbox_plan_release(struct sandbox_plan *p)
 {
 	free(p->ops);
 	strv_clear(&p->strings);
+	strv_clear(&p->ovl_params[0]);
+	strv_clear(&p->ovl_params[1]);
 	strv_clear(&p->exec_paths);
 	strv_clear(&p->argv);
 	strv_clear(&p->env);
@@ -111,28 +118,77 @@ static void add_fixup(struct sandbox_plan *p, const char *path, const struct sta
 		(struct sandbox_fixup){.path = xstrdup(path), .st = *st, .remove = remove};
 }
 
-/* Is @rel (no leading '/') in the image? A whiteout (0/0 char device) hides it. */
-static bool view_lookup(const struct layer_view *v, const char *rel, struct stat *st)
+static bool is_opaque(int layer_fd, const char *dir)
 {
-	for (size_t i = 0; i < v->n; i++) {
-		if (fstatat(v->fds[i], rel, st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		return !(S_ISCHR(st->st_mode) && st->st_rdev == 0);
+	static const char *const names[] = {"trusted.overlay.opaque", "user.overlay.opaque"};
+	_cleanup_close_ int fd =
+		openat(layer_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char value[2];
+
+	for (size_t i = 0; fd >= 0 && i < ARRAY_SIZE(names); i++)
+		if (fgetxattr(fd, names[i], value, sizeof(value)) == 1 && value[0] == 'y')
+			return true;
+	return false;
+}
+
+/* Does this layer hide what lower layers have at @rel (a whiteout, file or opaque dir above it)? */
+static bool layer_hides(int layer_fd, const char *rel)
+{
+	_cleanup_free_ char *prefix = xstrdup(rel);
+	struct stat st;
+
+	for (char *s = strchr(prefix, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (fstatat(layer_fd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return false;
+		if (!S_ISDIR(st.st_mode) || is_opaque(layer_fd, prefix))
+			return true;
+		*s = '/';
 	}
 	return false;
 }
 
-/* Create one missing mount point (or a directory on its way). */
-static int create_one(struct sandbox_plan *p, const struct layer_view *v, const char *rel,
-		      bool dir, struct kiln_error **err)
+/*
+ * Is @rel (no leading '/') in the image, as overlayfs will show it? A
+ * whiteout (0/0 char device) hides it, and so does a whiteout, a file or an
+ * opaque directory above it in a higher layer.
+ */
+static bool view_lookup(const struct layer_view *v, const char *rel, struct stat *st)
 {
-	struct stat pst;
+	for (size_t i = 0; i < v->n; i++) {
+		if (fstatat(v->fds[i], rel, st, AT_SYMLINK_NOFOLLOW) == 0)
+			return !(S_ISCHR(st->st_mode) && st->st_rdev == 0);
+		if (v->n > 1 && layer_hides(v->fds[i], rel))
+			return false;
+	}
+	return false;
+}
+
+/* Dir mode: the fixup that gives @parent its times back, made on first use. */
+static struct sandbox_fixup *parent_fixup(struct sandbox_plan *p, int dfd, const char *parent)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < p->n_fixups; i++)
+		if (!p->fixups[i].remove && streq(p->fixups[i].path, parent))
+			return &p->fixups[i];
+	if (fstatat(dfd, parent, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return NULL;
+	add_fixup(p, parent, &st, false);
+	return &p->fixups[p->n_fixups - 1];
+}
+
+/* Create one missing mount point (or a directory on its way). */
+static int create_one(struct sandbox_plan *p, const struct layer_view *v, const char *rel, bool dir,
+		      struct kiln_error **err)
+{
 	char *slash = strrchr(rel, '/');
 	_cleanup_free_ char *parent = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup(".");
+	struct sandbox_fixup *pf = v->in_place ? parent_fixup(p, v->create_fd, parent) : NULL;
+	size_t parent_at = pf ? (size_t)(pf - p->fixups) + 1 : 0; /* pf moves with add_fixup() */
+	struct stat st = {0};
 	int r;
 
-	if (v->in_place && fstatat(v->create_fd, parent, &pst, AT_SYMLINK_NOFOLLOW) == 0)
-		add_fixup(p, parent, &pst, false); /* give it its times back afterwards */
 	if (dir) {
 		r = mkdirat(v->create_fd, rel, 0755);
 	} else {
@@ -145,8 +201,11 @@ static int create_one(struct sandbox_plan *p, const struct layer_view *v, const 
 		return 0; /* made already, for an earlier mount point */
 	if (r < 0)
 		return err_sys(err, errno, "create mount point '/%s'", rel);
-	if (v->in_place)
-		add_fixup(p, rel, &pst, true);
+	if (!v->in_place)
+		return 0;
+	if (parent_at && fstatat(v->create_fd, parent, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		p->fixups[parent_at - 1].after = st.st_mtim;
+	add_fixup(p, rel, &st, true);
 	return 0;
 }
 
@@ -194,7 +253,8 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 		const struct sandbox_fixup *f = &p->fixups[i];
 		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
 
-		if (fchownat(extra_fd, f->path, f->st.st_uid, f->st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fchownat(extra_fd, f->path, f->st.st_uid, f->st.st_gid, AT_SYMLINK_NOFOLLOW) <
+		    0)
 			log_debug("sandbox: chown '%s' in the mount-point layer: %s", f->path,
 				  strerror(errno));
 		(void)fchmodat(extra_fd, f->path, f->st.st_mode & 07777, 0);
@@ -205,20 +265,40 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 	p->n_fixups = 0;
 }
 
+/*
+ * Dir mode, after the run: remove the mount points we created, and give their
+ * parents the times they had, unless the step itself changed them meanwhile
+ * (then they keep the step's).
+ */
 void sandbox_plan_undo(struct sandbox_plan *p)
 {
-	for (size_t i = p->n_fixups; p->rootdir_fd >= 0 && i-- > 0;) {
-		const struct sandbox_fixup *f = &p->fixups[i];
-		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+	struct stat cur;
 
-		if (!f->remove) {
-			(void)utimensat(p->rootdir_fd, f->path, ts, AT_SYMLINK_NOFOLLOW);
+	if (p->rootdir_fd < 0)
+		return;
+	for (size_t i = 0; i < p->n_fixups; i++) {
+		struct sandbox_fixup *f = &p->fixups[i];
+
+		if (f->remove || fstatat(p->rootdir_fd, f->path, &cur, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		}
-		if (unlinkat(p->rootdir_fd, f->path, 0) < 0 &&
+		if (cur.st_mtim.tv_sec != f->after.tv_sec ||
+		    cur.st_mtim.tv_nsec != f->after.tv_nsec)
+			f->st = cur; /* the step changed it: keep its times */
+	}
+	for (size_t i = p->n_fixups; i-- > 0;) {
+		const struct sandbox_fixup *f = &p->fixups[i];
+
+		if (f->remove && unlinkat(p->rootdir_fd, f->path, 0) < 0 &&
 		    unlinkat(p->rootdir_fd, f->path, AT_REMOVEDIR) < 0)
 			log_debug("sandbox: remove mount point '/%s': %s", f->path,
 				  strerror(errno));
+	}
+	for (size_t i = 0; i < p->n_fixups; i++) {
+		const struct sandbox_fixup *f = &p->fixups[i];
+		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+
+		if (!f->remove)
+			(void)utimensat(p->rootdir_fd, f->path, ts, AT_SYMLINK_NOFOLLOW);
 	}
 }
 
@@ -341,10 +421,31 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 	add_mount_in(p, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=0620");
 	add_make(p, SOP_MKDIR_IN, "/dev/shm", NULL);
-	add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-		     "mode=1777,size=65536k");
+	add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		add_make(p, SOP_SYMLINK_IN, links[i][0], links[i][1]);
+	return 0;
+}
+
+/*
+ * A read-only /sys, as Docker gives RUN: a fresh sysfs where the sandbox may mount
+ * one (real root, or a network namespace of its own), else the host's bound
+ * read-only (a user namespace cannot mount the host network's sysfs).
+ */
+static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
+		    const struct layer_view *v, struct kiln_error **err)
+{
+	int r = ensure_mountpoint(p, v, "sys", true, err);
+
+	if (r < 0)
+		return r;
+	if (userns_is_initial() || spec->network == SANDBOX_NETWORK_NONE) {
+		add_mount_in(p, "sysfs", "/sys", "sysfs",
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
+	}
+	add_mount_in(p, "/sys", "/sys", NULL, MS_BIND | MS_REC, NULL);
+	add_op(p, SOP_REMOUNT_RO_IN, "/sys", xstrdup("make '/sys' read-only"));
 	return 0;
 }
 
@@ -467,8 +568,6 @@ static int plan_overlay(struct sandbox_plan *p, const struct sandbox_spec *spec,
 {
 	_cleanup_free_ const char **lowers = xcalloc(spec->n_lowerdirs + 1, sizeof(*lowers));
 	const char *ovl = keep(p, fs_path_join(spec->workdir, "ovl"));
-	const char *opts[2];
-	bool in_userns = !userns_is_initial();
 	int r;
 
 	if (!spec->upperdir)
@@ -492,19 +591,29 @@ static int plan_overlay(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return err_sys(err, errno, "open '%s/extra'", spec->workdir);
 	lowers[0] = keep(p, fs_path_join(spec->workdir, "extra"));
 	memcpy(lowers + 1, spec->lowerdirs, spec->n_lowerdirs * sizeof(*lowers));
-	opts[0] = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1, spec->upperdir,
-						  ovl, true));
-	opts[1] = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1, spec->upperdir,
-						  ovl, false));
-	/* In a user namespace try userxattr first; a kernel that refuses it gets the plain one. */
-	for (int i = in_userns ? 0 : 1; i < 2; i++) {
+	/*
+	 * userxattr first, as root too: kiln's snapshots and its own COPY mounts
+	 * mark opaque directories with user.overlay.*, so one store reads the same
+	 * both ways. A kernel that refuses it (before 5.11) gets the plain one.
+	 */
+	for (int i = 1; i >= 0; i--) {
+		const char *opts = keep(p, sandbox_overlay_options(lowers, spec->n_lowerdirs + 1,
+								   spec->upperdir, ovl, i));
 		struct sandbox_op *op = add_op(p, SOP_MOUNT, c->mountpoint,
 					       xasprintf("mount overlay on '%s'", c->mountpoint));
 
 		op->source = "overlay";
 		op->fstype = "overlay";
-		op->data = opts[i];
-		op->flags = i == 0 ? SOP_OR_NEXT : 0;
+		op->data = opts;
+		op->flags = i ? SOP_OR_NEXT : 0;
+		if (strlen(opts) < SANDBOX_MOUNT_DATA_MAX)
+			continue;
+		/* Too many layers for one page of options: one fsconfig() call per layer. */
+		sandbox_overlay_params(&p->ovl_params[i], lowers, spec->n_lowerdirs + 1,
+				       spec->upperdir, ovl, i);
+		op->kind = SOP_MOUNT_FSCONFIG;
+		op->params = p->ovl_params[i].v;
+		op->n_params = p->ovl_params[i].n / 2;
 	}
 	return 0;
 }
@@ -546,8 +655,8 @@ static void plan_namespaces(struct sandbox_plan *p, const struct sandbox_spec *s
 int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		       struct kiln_error **err)
 {
-	struct rootfs_ctx c __attribute__((cleanup(rootfs_ctx_release))) = {
-		.view.create_fd = -1, .workdir_fd = -1};
+	struct rootfs_ctx c __attribute__((cleanup(rootfs_ctx_release))) = {.view.create_fd = -1,
+									    .workdir_fd = -1};
 	_cleanup_free_ char *files_dir = NULL;
 	_cleanup_close_ int files_fd = -1;
 	int r;
@@ -582,6 +691,8 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return r;
 	add_op(p, SOP_OPEN_ROOT, c.mountpoint, xasprintf("open '%s'", c.mountpoint));
 	r = plan_proc_dev(p, &c.view, err);
+	if (r >= 0)
+		r = plan_sys(p, spec, &c.view, err);
 	if (r >= 0)
 		r = plan_etc(p, spec, &c.view, files_dir, err);
 	for (size_t i = 0; r >= 0 && i < spec->n_mounts; i++)

@@ -100,6 +100,9 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	bool failed;
 
 	sandbox_plan_init(&plan);
+	if (geteuid() != 0)
+		return err_new(err, KILN_ERR_INTERNAL, EPERM,
+			       "sandbox: not root: call sandbox_enter_userns() first");
 	r = sandbox_plan_build(&plan, spec, err);
 	if (r < 0) {
 		sandbox_plan_undo(&plan);

@@ -33,7 +33,9 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	memset(ret, 0, sizeof(*ret));
 	ret->text = instr_text(in);
 	ret->in = in;
+	pthread_mutex_lock(&b->lock);
 	ret->info.id = ++b->next_step_id;
+	pthread_mutex_unlock(&b->lock);
 	ret->info.stage = (unsigned)s->index;
 	ret->info.stage_name = s->st->name;
 	ret->info.index = ++s->step_index;
@@ -74,28 +76,21 @@ void stage_add_layer(struct stage_state *s, const struct layer_desc *l)
 	layer_desc_copy(&s->layers[s->n_layers++], l);
 }
 
+void stage_set_created(struct build_ctx *b, struct stage_state *s, const char *created)
+{
+	free(s->created);
+	s->created = created && b->epoch < 0 ? xstrdup(created) : NULL;
+}
+
+const char *stage_created(const struct build_ctx *b, const struct stage_state *s)
+{
+	return s->created ? s->created : b->created;
+}
+
 void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
-		   bool empty_layer, const char *created)
+		   bool empty_layer)
 {
-	imgcfg_add_history(s->config, created ? created : b->created, created_by, empty_layer,
-			   NULL);
-}
-
-const char *image_time(struct build_ctx *b, json_t *config)
-{
-	json_t *h = json_object_get(config, "history");
-	json_t *last = json_array_get(h, json_array_size(h) - 1);
-	const char *t = json_string_value(json_object_get(last, "created"));
-
-	/* the image is as old as its newest step: a build all from the cache
-	 * (or of a FROM alone) gives the image it gave before */
-	return stage_step_time(b, t);
-}
-
-const char *stage_step_time(struct build_ctx *b, const char *cached)
-{
-	/* with SOURCE_DATE_EPOCH every time is the epoch */
-	return cached && b->epoch < 0 ? cached : b->created;
+	imgcfg_add_history(s->config, stage_created(b, s), created_by, empty_layer, NULL);
 }
 
 void stage_release(struct stage_state *s)
@@ -107,6 +102,7 @@ void stage_release(struct stage_state *s)
 	free(s->layers);
 	strv_clear(&s->args);
 	free(s->workdir_created);
+	free(s->created);
 }
 
 /* ---- FROM ---------------------------------------------------------------------------- */
@@ -117,29 +113,29 @@ static int base_from_stage(struct build_ctx *b, struct stage_state *s, struct st
 	for (size_t i = 0; i < from->n_layers; i++)
 		stage_add_layer(s, &from->layers[i]);
 	s->key = from->key;
+	stage_set_created(b, s, from->created);
 	return 0;
 }
 
-static int base_from_image(struct build_ctx *b, struct stage_state *s,
-			   const struct instruction *in, struct kiln_error **err)
+static int base_from_image(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			   struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 	int r;
 
 	if (strcasecmp(s->base, "scratch") == 0) {
+		/* BuildKit's empty image: the default PATH and WorkingDir "/" */
 		s->config = imgcfg_new(image_host_arch(), "linux");
+		imgcfg_set_env(s->config, "PATH",
+			       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		imgcfg_set_string(s->config, "WorkingDir", "/");
 		digest_buffer("scratch", 7, &s->key);
 		return 0;
 	}
-	r = image_read_named(b->store, s->base, &img, err);
-	if (r < 0) {
-		err_wrap(err, "FROM %s", s->base);
-		if (r == -ENOENT)
-			return err_at(err, &in->loc,
-				      "%s (pull it with 'kiln pull %s' or import it with 'kiln import')",
-				      (*err)->msg, s->base);
-		return r;
-	}
+	r = build_image_read(b, s->base, &img, err);
+	if (r < 0)
+		return instr_error(b, in, err, "FROM %s: %s", s->base,
+				   err && *err ? (*err)->msg : "failed");
 	s->config = json_deep_copy(img->config);
 	for (size_t i = 0; i < img->n_layers; i++)
 		stage_add_layer(s, &img->layers[i]);
@@ -199,33 +195,34 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 /* After a config-only step, the key covers the config as it now is. */
 static void meta_key(struct stage_state *s, const char *text)
 {
-	_cleanup_free_ char *dump = json_dumps(imgcfg_config(s->config),
-					       JSON_COMPACT | JSON_SORT_KEYS);
+	_cleanup_free_ char *dump =
+		json_dumps(imgcfg_config(s->config), JSON_COMPACT | JSON_SORT_KEYS);
 	struct cache_key k;
 
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "meta", text);
 	cache_key_add(&k, "config", dump ? dump : "");
-	strv_foreach(&s->args, a)
-		cache_key_add(&k, "arg", *a);
+	/* ARG values reach the key through the RUN steps that see them (as BuildKit) */
 	cache_key_finish(&k, &s->key);
 }
 
-/* A config-only step keeps the time it was first built at too: its key (which covers the
- * resulting config) gets a layerless cache entry. */
-static void meta_history(struct build_ctx *b, struct stage_state *s, const char *text)
+/* A config-only step (ENV, LABEL, ...) keeps the time it was first built at too, so a
+ * rebuild from the cache is the same image even when such steps come before the first
+ * RUN or COPY: its key, which covers the resulting config, gets a layerless entry. */
+static void meta_created(struct build_ctx *b, struct stage_state *s)
 {
 	struct cache_entry e = {0};
 	struct kiln_error *err = NULL;
 
-	if (s->cache_off || cache_lookup(b->store, &s->key, &e, NULL) <= 0) {
+	if (s->cache_off || cache_lookup(b->store, &s->key, &e, NULL) <= 0 || !e.created) {
+		cache_entry_release(&e);
 		e.created = xstrdup(b->created);
 		if (cache_store(b->store, &s->key, &e, &err) < 0) {
 			log_warn("cannot record the step in the cache: %s, ignoring", err->msg);
 			err_free(err);
 		}
 	}
-	stage_history(b, s, text, true, stage_step_time(b, e.created));
+	stage_set_created(b, s, e.created);
 	cache_entry_release(&e);
 }
 
@@ -238,7 +235,8 @@ static int run_step(struct build_ctx *b, struct stage_state *s, const struct ins
 		r = instr_meta(b, s, in, err);
 		if (r >= 0) {
 			meta_key(s, st->text);
-			meta_history(b, s, st->text);
+			meta_created(b, s);
+			stage_history(b, s, st->text, true);
 		}
 		return r;
 	}
@@ -255,8 +253,8 @@ static int run_step(struct build_ctx *b, struct stage_state *s, const struct ins
 	}
 }
 
-int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err)
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err)
 {
 	struct step st;
 	int r;

@@ -312,7 +312,7 @@ static int become_root(bool drop_groups, struct kiln_error **err)
 enum sandbox_userns_mode sandbox_userns_mode(void)
 {
 	if ((int)userns_mode < 0)
-		userns_mode = getuid() != 0	  ? SANDBOX_USERNS_NONE /* not entered (yet) */
+		userns_mode = getuid() != 0	    ? SANDBOX_USERNS_NONE /* not entered (yet) */
 			      : userns_is_initial() ? SANDBOX_USERNS_NONE
 						    : SANDBOX_USERNS_INHERITED;
 	return userns_mode;

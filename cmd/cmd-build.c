@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "builder/builder.h"
+#include "cmd/cmd-layers.h"
+#include "cmd/cmd-registry.h"
 #include "cmd/cmd.h"
 #include "cmd/progress.h"
+#include "layers/layers.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
 
@@ -16,10 +19,13 @@ struct build_cli {
 	struct build_opts opts;
 	enum progress_mode progress;
 	bool quiet;
+	bool push;
+	struct cmd_registry_opts reg; /* --tls-verify, --authfile, ... as kiln pull */
 };
 
+/* After the registry options of cmd-registry.h (OPT_TLS_VERIFY, ...). */
 enum {
-	OPT_BUILD_ARG = 0x100,
+	OPT_BUILD_ARG = OPT_PULL_FLAG_LAST,
 	OPT_LABEL,
 	OPT_TARGET,
 	OPT_NO_CACHE,
@@ -32,6 +38,8 @@ enum {
 	OPT_SSH,
 	OPT_JOBS,
 	OPT_SOURCE_DATE_EPOCH,
+	OPT_PULL,
+	OPT_PUSH,
 };
 
 static const struct option build_options[] = {
@@ -51,6 +59,12 @@ static const struct option build_options[] = {
 	{"ssh", required_argument, NULL, OPT_SSH},
 	{"jobs", required_argument, NULL, OPT_JOBS},
 	{"source-date-epoch", required_argument, NULL, OPT_SOURCE_DATE_EPOCH},
+	{"pull", optional_argument, NULL, OPT_PULL},
+	{"push", no_argument, NULL, OPT_PUSH},
+	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
+	{"authfile", required_argument, NULL, OPT_AUTHFILE},
+	{"creds", required_argument, NULL, OPT_CREDS},
 	{},
 };
 
@@ -70,9 +84,30 @@ static int set_epoch(struct build_cli *b, const char *v, struct kiln_error **err
 	int64_t t;
 
 	if (parse_i64(v, 10, &t) < 0 || t < 0)
-		return err_usage(err, "SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'", v);
+		return err_usage(err, "SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'",
+				 v);
 	b->opts.source_date_epoch = t;
 	return 0;
+}
+
+static int set_pull(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	static const struct {
+		const char *name;
+		enum build_pull pull;
+	} policies[] = {
+		{"missing", BUILD_PULL_MISSING}, {"always", BUILD_PULL_ALWAYS},
+		{"never", BUILD_PULL_NEVER},	 {"true", BUILD_PULL_ALWAYS},
+		{"false", BUILD_PULL_MISSING},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		if (streq(v ? v : "always", policies[i].name)) {
+			b->opts.pull = policies[i].pull;
+			return 0;
+		}
+	}
+	return err_usage(err, "--pull: expected missing, always or never, got '%s'", v);
 }
 
 static int set_option(struct build_cli *b, int c, const char *v, struct kiln_error **err)
@@ -81,9 +116,20 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 	int n;
 
 	switch (c) {
-	case 't':
+	case 't': {
+		/* a bad name is a usage error before anything is built, as docker build */
+		_cleanup_free_ char *norm = NULL;
+		struct kiln_error *e = NULL;
+
+		if (image_name_normalize(v, &norm, &e) < 0) {
+			int r = err_usage(err, "-t: %s", e->msg);
+
+			err_free(e);
+			return r;
+		}
 		strv_push(&o->tags, v);
 		return 0;
+	}
 	case 'f':
 		o->dockerfile = v;
 		return 0;
@@ -111,14 +157,16 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return set_network(b, v, err);
 	case OPT_PROGRESS:
 		if (progress_parse_mode(v, &b->progress) < 0)
-			return err_usage(err, "--progress: expected auto, tty, plain or json, got '%s'", v);
+			return err_usage(
+				err, "--progress: expected auto, tty, plain or json, got '%s'", v);
 		return 0;
 	case OPT_ROOT:
 		o->store_root = v;
 		return 0;
 	case OPT_COMPRESSION:
 		if (!streq(v, "gzip") && !streq(v, "zstd") && !streq(v, "none"))
-			return err_usage(err, "--compression: expected gzip, zstd or none, got '%s'", v);
+			return err_usage(err,
+					 "--compression: expected gzip, zstd or none, got '%s'", v);
 		o->compression = v;
 		return 0;
 	case OPT_SECRET:
@@ -129,13 +177,41 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_JOBS:
 		if (parse_int(v, &n) < 0 || n < 1)
-			return err_usage(err, "--jobs: expected a number of at least 1, got '%s'", v);
+			return err_usage(err, "--jobs: expected a number of at least 1, got '%s'",
+					 v);
 		o->jobs = n;
 		return 0;
 	case OPT_SOURCE_DATE_EPOCH:
 		return set_epoch(b, v, err);
+	case OPT_PULL:
+		return set_pull(b, v, err);
+	case OPT_PUSH:
+		b->push = true;
+		return 0;
 	}
+	n = cmd_registry_option(&b->reg, "build", c, v, err);
+	if (n != 0)
+		return n < 0 ? n : 0;
 	return err_usage(err, "build: unknown option (see 'kiln help build')");
+}
+
+/* --push sends every -t name to its registry: each must be a valid reference. */
+static int check_push(struct build_cli *b, struct kiln_error **err)
+{
+	if (!b->push)
+		return 0;
+	if (b->opts.tags.n == 0)
+		return err_usage(
+			err, "--push: name the image to push with -t REGISTRY/REPOSITORY[:TAG]");
+	strv_foreach(&b->opts.tags, t) {
+		_cleanup_(err_freep) struct kiln_error *e = NULL;
+		struct registry_ref ref;
+
+		if (registry_ref_parse(*t, &ref, &e) < 0)
+			return err_usage(err, "--push: -t '%s': %s", *t, e ? e->msg : "invalid");
+		registry_ref_release(&ref);
+	}
+	return 0;
 }
 
 static int parse_build_args(struct build_cli *b, int argc, char **argv, struct kiln_error **err)
@@ -157,16 +233,93 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 			return r;
 	}
 	if (argc - optind > 1)
-		return err_usage(err, "build: expected one context directory, got %d", argc - optind);
+		return err_usage(err, "build: expected one context directory, got %d",
+				 argc - optind);
 	b->opts.context_dir = optind < argc ? argv[optind] : ".";
-	return 0;
+	b->opts.registry = &b->reg.reg;
+	return check_push(b, err);
+}
+
+/* ---- --push ---- */
+
+struct push_view {
+	const struct build_events *ev;
+	bool lines; /* the tty renderer shows no messages: blob lines go to stderr */
+};
+
+static void push_say(struct push_view *v, const char *msg)
+{
+	if (v->lines)
+		fprintf(stderr, "%s\n", msg);
+	else if (v->ev->message)
+		v->ev->message(v->ev->userdata, msg);
+}
+
+static void push_progress(void *userdata, enum registry_event ev, const char *digest, uint64_t done,
+			  uint64_t total)
+{
+	static const char *const what[] = {
+		[REGISTRY_EV_SKIPPED] = "exists",
+		[REGISTRY_EV_MOUNTED] = "mounted",
+		[REGISTRY_EV_DONE] = "pushed",
+		[REGISTRY_EV_RETRY] = "retrying",
+	};
+	_cleanup_free_ char *msg = NULL;
+
+	if ((size_t)ev >= ARRAY_SIZE(what) || !what[ev] || !digest)
+		return;
+	msg = xasprintf("blob %.19s: %s", digest, what[ev]);
+	push_say(userdata, msg);
+}
+
+/* "host/repo:tag@sha256:..." for what was pushed under @name. */
+static char *pushed_ref(const char *name, const char *digest)
+{
+	struct registry_ref ref;
+	char *s;
+
+	if (registry_ref_parse(name, &ref, NULL) < 0)
+		return xasprintf("%s@%s", name, digest);
+	free(ref.digest);
+	ref.digest = xstrdup(digest);
+	s = registry_ref_format(&ref);
+	registry_ref_release(&ref);
+	return s;
+}
+
+static int push_tags(struct build_cli *b, struct push_view *v, struct strv *ret,
+		     struct kiln_error **err)
+{
+	_cleanup_(store_freep) struct store *s = NULL;
+	int r = cmd_open_store(b->opts.store_root, &s, err);
+
+	b->reg.reg.progress = push_progress;
+	b->reg.reg.progress_data = v;
+	strv_foreach(&b->opts.tags, t) {
+		_cleanup_free_ char *digest = NULL, *msg = NULL;
+
+		if (r < 0)
+			return r;
+		msg = xasprintf("pushing %s", *t);
+		push_say(v, msg);
+		r = registry_push(s, *t, NULL, &b->reg.reg, &digest, err);
+		if (r < 0)
+			return err_wrap(err, "--push");
+		strv_push_take(ret, pushed_ref(*t, digest));
+		free(msg);
+		msg = xasprintf("pushed %s", ret->v[ret->n - 1]);
+		push_say(v, msg);
+	}
+	return r;
 }
 
 int cmd_build(int argc, char **argv, struct kiln_error **err)
 {
-	struct build_cli b = {.progress = PROGRESS_AUTO};
+	struct build_cli b = {.progress = PROGRESS_AUTO, .reg = {.reg = REGISTRY_OPTS_INIT}};
 	_cleanup_free_ char *image_id = NULL;
+	_cleanup_strv_ struct strv pushed = STRV_INIT;
 	struct build_events ev;
+	struct push_view view = {.ev = &ev};
 	struct progress *p;
 	int r;
 
@@ -181,10 +334,16 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	progress_events(p, &ev);
 	r = builder_build(&b.opts, &ev, &image_id, err);
 	progress_finish(p, r >= 0);
+	view.lines = progress_get_mode(p) == PROGRESS_TTY;
+	if (r >= 0 && b.push)
+		r = push_tags(&b, &view, &pushed, err);
 	progress_free(p);
 	if (r >= 0)
 		printf("%s\n", image_id);
+	strv_foreach(&pushed, ref)
+		printf("%s\n", *ref);
 out:
 	build_opts_release(&b.opts);
+	cmd_registry_opts_release(&b.reg);
 	return r < 0 ? r : 0;
 }

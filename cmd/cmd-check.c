@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -65,6 +66,15 @@ static int check_ignore_file(const char *dockerfile, const char *context, struct
 	return dockerignore_parse(sb.buf, sb.len, path, &di, err);
 }
 
+/* "# check=...;error=true" turns warnings into a failure, as in BuildKit. */
+static bool warnings_fail(const struct dockerfile *df)
+{
+	const char *e = df->check ? strstr(df->check, "error=") : NULL;
+
+	return e && (e == df->check || e[-1] == ';' || e[-1] == ' ') &&
+	       strncasecmp(e + 6, "true", 4) == 0;
+}
+
 struct check_opts {
 	const char *file;
 	const char *context;
@@ -117,7 +127,7 @@ int cmd_check(int argc, char **argv, struct kiln_error **err)
 	if ((r = check_ignore_file(path, o.context, err)) < 0)
 		return r;
 	warnings = df->n_diags - df->n_errors;
-	if (df->n_errors)
+	if (df->n_errors || (warnings && warnings_fail(df)))
 		return err_at(err, NULL, "check: '%s' has %zu error%s and %zu warning%s",
 			      df->filename, df->n_errors, df->n_errors == 1 ? "" : "s", warnings,
 			      warnings == 1 ? "" : "s");

@@ -245,12 +245,17 @@ int cmd_save(int argc, char **argv, struct kiln_error **err)
 		return err_usage(err, "save: -o FILE is required");
 	if (o.format && streq(o.format, "docker-archive"))
 		fmt = ARCHIVE_DOCKER;
+	else if (o.format && streq(o.format, "oci-layout"))
+		fmt = ARCHIVE_OCI_LAYOUT;
 	else if (o.format && !streq(o.format, "oci-archive"))
-		return err_usage(err,
-				 "save: --format: expected oci-archive or docker-archive, got '%s'",
-				 o.format);
+		return err_usage(
+			err,
+			"save: --format: expected oci-archive, docker-archive or oci-layout, got '%s'",
+			o.format);
 	r = cmd_open_store(o.root, &s, err);
-	if (r >= 0)
+	if (r >= 0 && fmt == ARCHIVE_OCI_LAYOUT)
+		r = store_save_layout(s, argv[i], o.output, NULL, err);
+	else if (r >= 0)
 		r = save_to(s, argv[i], fmt, o.output, err);
 	return r < 0 ? r : 0;
 }

@@ -45,6 +45,14 @@ const struct kiln_command kiln_commands[] = {
 	 "  -q, --quiet                print only the image ID\n"
 	 "  --compression gzip|zstd|none     layer compression (default gzip)\n"
 	 "  --source-date-epoch SECONDS      clamp times (default $SOURCE_DATE_EPOCH)\n"
+	 "  --pull=missing|always|never      pull FROM, COPY --from and RUN --mount=from\n"
+	 "                             images that are not stages: when the store lacks\n"
+	 "                             them (default), every build (--pull alone), or never\n"
+	 "  --push                     push every -t name to its registry after the build;\n"
+	 "                             prints NAME@DIGEST per name after the image ID\n"
+	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS]\n"
+	 "                             registry options for the pulls and the push, as\n"
+	 "                             for kiln pull\n"
 	 "  --root DIR                 the store (default $KILN_ROOT, else\n"
 	 "                             $XDG_DATA_HOME/kiln, or /var/lib/kiln for root)\n"},
 	{"check", cmd_check, "report every error and warning in a Dockerfile",
@@ -55,7 +63,8 @@ const struct kiln_command kiln_commands[] = {
 	 "without building, and print every error and warning as FILE:LINE:COL with the\n"
 	 "source line, like `docker build --check`. CONTEXT defaults to the current\n"
 	 "directory. Exit status 1 when there is an error; warnings alone exit 0.\n"
-	 "A `# check=skip=Rule1,Rule2` (or skip=all) directive silences warnings.\n"
+	 "A `# check=skip=Rule1,Rule2` (or skip=all) directive silences warnings, and\n"
+	 "`# check=error=true` makes them fail the check.\n"
 	 "\n"
 	 "Options:\n"
 	 "  -f, --file DOCKERFILE  the Dockerfile to check\n"},
@@ -114,10 +123,12 @@ const struct kiln_command kiln_commands[] = {
 	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS],\n"
 	 "  -j, --jobs N, --quiet\n"},
 	{"save", cmd_save, "write an image to an archive",
-	 "usage: kiln save [--root DIR] [--format oci-archive|docker-archive] -o FILE NAME\n"
+	 "usage: kiln save [--root DIR] [--format oci-archive|docker-archive|oci-layout] -o FILE NAME\n"
 	 "\n"
 	 "Write the image as an oci-archive (default) or a docker-archive (for\n"
-	 "'docker load' / 'podman load'). FILE is replaced atomically; '-' is stdout.\n"},
+	 "'docker load' / 'podman load'). FILE is replaced atomically; '-' is stdout.\n"
+	 "With oci-layout, FILE is a directory: the image is added to (or replaces its\n"
+	 "name in) the OCI image layout there.\n"},
 	{"load", cmd_load, "read images from an archive",
 	 "usage: kiln load [--root DIR] -i FILE\n"
 	 "\n"

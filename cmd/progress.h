@@ -19,6 +19,8 @@ int progress_parse_mode(const char *s, enum progress_mode *ret);
 struct progress;
 struct progress *progress_new(enum progress_mode mode, FILE *out);
 void progress_events(struct progress *p, struct build_events *ret);
+/* The mode in use (PROGRESS_AUTO resolved to tty or plain). */
+enum progress_mode progress_get_mode(const struct progress *p);
 /* Redraw or flush at the end of the build. */
 void progress_finish(struct progress *p, bool ok);
 void progress_free(struct progress *p);

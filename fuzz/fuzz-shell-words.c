@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Word expansion on arbitrary text. The first byte picks the escape
- * character; the rest is the word, expanded whole and split into words.
+ * character; the rest is the word, expanded whole, as a heredoc body, and
+ * split into words.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strv_env_set(&env, "NULL", "");
 	strv_env_set(&env, "PATH", "/usr/local/bin:/usr/bin:/bin");
 	if (shell_expand_word(text, &env, escape, &w, &err) == 0)
+		free(w);
+	err_free(err);
+	err = NULL;
+	w = NULL;
+	if (shell_expand_heredoc(text, &env, escape, &w, &err) == 0)
 		free(w);
 	err_free(err);
 	err = NULL;

@@ -20,6 +20,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
@@ -283,6 +284,10 @@ static int write_entry(struct commit *c, int dfd, const char *name, struct strbu
 		return err_sys(err, errno, "stat '%s/%s'", path->buf, name);
 	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
 		return write_whiteout(c, path->buf, name, &st, err);
+	if (S_ISSOCK(st.st_mode)) {
+		log_debug("'%s/%s': a socket cannot go in a layer, ignoring", path->buf, name);
+		return 0;
+	}
 	if (path->len)
 		strbuf_addch(path, '/');
 	strbuf_addstr(path, name);

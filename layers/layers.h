@@ -13,6 +13,11 @@
  *
  * Every function returns >= 0 on success, or a negative errno-style value with
  * *err set. Output parameters (ret_*) are set only on success.
+ *
+ * A struct store holds only directory fds and a shared flock on .kiln-gc (which
+ * makes 'kiln prune' wait for nobody and refuse while the store is in use); it
+ * may be used from several threads, and by several processes at once: every
+ * index.json change takes an exclusive flock on .kiln-lock for its duration.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -392,3 +397,10 @@ int store_pull_archive(struct store *s, enum archive_format fmt, const char *pat
 /* Write image @what as an oci-archive or docker-archive to @outfd. */
 int store_save_archive(struct store *s, const char *what, enum archive_format fmt, int outfd,
 		       struct kiln_error **err);
+/*
+ * Copy image @what into the OCI image layout directory @dir (created when
+ * missing; other images there are kept), named @ref (NULL: @what's name) in
+ * its index.json, which is replaced atomically.
+ */
+int store_save_layout(struct store *s, const char *what, const char *dir, const char *ref,
+		      struct kiln_error **err);

@@ -12,6 +12,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -197,4 +198,102 @@ int store_save_archive(struct store *s, const char *what, enum archive_format fm
 	if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
 		r = tar_fail(a, "(end of archive)", err);
 	return r < 0 ? err_wrap(err, "save '%s'", what) : 0;
+}
+
+/* ---- a layout directory ---- */
+
+static int copy_blob_to(struct store *s, int blobs, const struct digest *d, char *buf,
+			struct kiln_error **err)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	_cleanup_close_ int in = -1, out = -1;
+	_cleanup_free_ char *tmp = NULL;
+	ssize_t n;
+
+	if (faccessat(blobs, digest_hex(d, hex), F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	in = store_blob_open(s, d, err);
+	if (in < 0)
+		return in;
+	out = fs_mkstemp(blobs, ".tmp-blob", 0644, &tmp, err);
+	if (out < 0)
+		return out;
+	while ((n = read(in, buf, BUF_SIZE)) > 0)
+		if (fs_write_all(out, buf, (size_t)n, err) < 0)
+			goto out_unlink;
+	if (n < 0 || fsync(out) < 0 || renameat(blobs, tmp, blobs, hex) < 0) {
+		err_sys(err, errno, "copy blob 'sha256:%s'", hex);
+		goto out_unlink;
+	}
+	return 0;
+out_unlink:
+	unlinkat(blobs, tmp, 0);
+	return -EIO;
+}
+
+static int layout_index(int dfd, const struct image *img, const char *ref, struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_(json_decrefp) json_t *idx = NULL;
+	_cleanup_free_ char *text = NULL;
+	char d[DIGEST_STR_SIZE];
+	json_t *arr;
+	size_t len;
+
+	if (strbuf_read_file(&sb, dfd, "index.json", NULL) >= 0) {
+		if (json_parse_buf(sb.buf, sb.len, "index.json", &idx, err) < 0)
+			return -EINVAL;
+	} else {
+		idx = json_pack("{s:i, s:[]}", "schemaVersion", 2, "manifests");
+	}
+	arr = json_object_get(idx, "manifests");
+	if (!json_is_array(arr))
+		return err_at(err, NULL, "index.json: no 'manifests' array");
+	for (size_t i = json_array_size(arr); i-- > 0;)
+		if (streq_ptr(json_string_value(json_object_get(
+				      json_object_get(json_array_get(arr, i), "annotations"),
+				      ANNOTATION_REF_NAME)),
+			      ref))
+			json_array_remove(arr, i);
+	json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
+					     img->manifest_media_type, "digest",
+					     digest_format(&img->manifest_digest, d), "size",
+					     (json_int_t)img->manifest_size, "annotations",
+					     ANNOTATION_REF_NAME, ref));
+	text = json_canonical(idx, &len);
+	return fs_atomic_write(dfd, "index.json", text, len, 0644, err);
+}
+
+int store_save_layout(struct store *s, const char *what, const char *dir, const char *ref,
+		      struct kiln_error **err)
+{
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	_cleanup_(image_freep) struct image *img = NULL;
+	_cleanup_free_ char *buf = xmalloc(BUF_SIZE), *name = NULL;
+	_cleanup_close_ int top = open(dir[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = -1, blobs = -1;
+	int r = image_read_named(s, what, &img, err);
+
+	if (r < 0)
+		return r;
+	if (!ref && (startswith(what, "sha256:") || image_name_normalize(what, &name, NULL) < 0))
+		name = xstrdup(what);
+	r = fs_mkdir_p(top, dir, 0755, err);
+	if (r >= 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = err_sys(err, errno, "open '%s'", dir);
+	if (r >= 0)
+		r = fs_mkdir_p(dfd, "blobs/sha256", 0755, err);
+	if (r >= 0 && (blobs = openat(dfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = err_sys(err, errno, "open '%s/blobs/sha256'", dir);
+	for (size_t i = 0; r >= 0 && i < img->n_layers + 2; i++)
+		r = copy_blob_to(s, blobs,
+				 i == 0	  ? &img->config_digest
+				 : i == 1 ? &img->manifest_digest
+					  : &img->layers[i - 2].digest,
+				 buf, err);
+	if (r >= 0 && faccessat(dfd, "oci-layout", F_OK, 0) < 0)
+		r = fs_atomic_write(dfd, "oci-layout", layout, strlen(layout), 0644, err);
+	if (r >= 0)
+		r = layout_index(dfd, img, ref ? ref : name, err);
+	return r < 0 ? err_wrap(err, "save '%s' to '%s'", what, dir) : 0;
 }

@@ -218,9 +218,16 @@ static int chk_copy(struct vctx *v, const struct instruction *in)
 	return need_args(v, in, 2, "at least two arguments (SOURCE... DEST)");
 }
 
+/*
+ * BuildKit's parser takes a bare RUN (the shell then fails with "-c requires
+ * an argument" at build time), so it is a warning here, not an error.
+ */
 static int chk_run(struct vctx *v, const struct instruction *in)
 {
-	return need_args(v, in, 1, "at least one argument");
+	if (in->args.n || in->n_heredocs)
+		return 0;
+	return v_diag(v, in, DIAG_WARNING, "EmptyCommand", 0,
+		      "RUN has no command: the shell will fail with it at build time");
 }
 
 static int chk_name_val(struct vctx *v, const struct instruction *in)

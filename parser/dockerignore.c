@@ -307,7 +307,8 @@ static int parse_line(struct dockerignore *di, const char *s, size_t n, const st
 		s++, n--;
 		text_trim(&s, &n);
 		if (n == 0)
-			return 0;
+			return err_at(err, loc,
+				      "illegal exclusion pattern '!': expected '!PATTERN'");
 	}
 	return add_pattern(di, s, n, exception, loc, err);
 }
@@ -398,9 +399,8 @@ static bool component_may_match(const char *pc, const char *comp)
 
 	if (strstr(pc, "**"))
 		return true;
-	if (compile(&tmp) < 0)
-		return false;
-	r = pattern_match(&tmp, comp, strlen(comp));
+	/* a component of "[a/b]" does not compile alone: be conservative, descend */
+	r = compile(&tmp) < 0 || pattern_match(&tmp, comp, strlen(comp));
 	for (size_t t = 0; t < tmp.n_toks; t++)
 		free(tmp.toks[t].set);
 	free(tmp.toks);

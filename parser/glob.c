@@ -5,6 +5,7 @@
  * The pattern compiles to tokens run as an NFA, rune by rune, so a match is
  * O(string x pattern) whatever the pattern: no backtracking blow-up.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ static const char *compile_class(struct glob *g, const char *p, const char *end)
 static void compile(struct glob *g, const char *pat, char escape)
 {
 	const char *p = pat, *end = pat + strlen(pat), *q;
+	bool classes = true; /* once a '[' finds no ']', none after it can: keep this O(n) */
 	size_t w;
 
 	while (p < end) {
@@ -92,9 +94,10 @@ static void compile(struct glob *g, const char *pat, char escape)
 		} else if (*p == '?') {
 			gtok_push(g, (struct gtok){.kind = G_ANY});
 			p++;
-		} else if (*p == '[' && (q = compile_class(g, p + 1, end))) {
+		} else if (*p == '[' && classes && (q = compile_class(g, p + 1, end))) {
 			p = q;
 		} else {
+			classes = classes && *p != '[';
 			if (*p == escape && p + 1 < end)
 				p++;
 			gtok_push(g, (struct gtok){.kind = G_LIT,
@@ -253,12 +256,16 @@ void shell_trim(const char *value, const char *pat, char escape, bool prefix, bo
 	glob_release(&g);
 }
 
-void shell_replace(const char *value, const char *pat, const char *repl, char escape, bool all,
-		   struct strbuf *out)
+int shell_replace(const char *value, const char *pat, const char *repl, char escape, bool all,
+		  struct strbuf *out)
 {
 	size_t n = strlen(value), pos = 0, i = 0;
 	struct glob g = {};
 
+	if (!*pat) {
+		strbuf_addstr(out, value);
+		return 0;
+	}
 	compile(&g, pat, escape);
 	while (i <= n) {
 		struct ends e = {};
@@ -274,6 +281,10 @@ void shell_replace(const char *value, const char *pat, const char *repl, char es
 		}
 		strbuf_add(out, value + pos, i - pos);
 		strbuf_addstr(out, repl);
+		if (out->len > SHELL_MAX_EXPANSION) {
+			glob_release(&g);
+			return -E2BIG;
+		}
 		pos = e.last;
 		if (e.last == i) { /* an empty match: keep the character and move on */
 			if (i < n)
@@ -287,4 +298,5 @@ void shell_replace(const char *value, const char *pat, const char *repl, char es
 	if (pos < n)
 		strbuf_addstr(out, value + pos);
 	glob_release(&g);
+	return 0;
 }

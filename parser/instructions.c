@@ -186,7 +186,8 @@ static struct instr_kv *push_kv(struct instruction *in, const char *key, size_t 
 {
 	struct instr_kv *kv;
 
-	in->kvs = xreallocarray(in->kvs, in->n_kvs + 1, sizeof(*in->kvs));
+	if ((in->n_kvs & (in->n_kvs - 1)) == 0) /* grow at powers of two */
+		in->kvs = xreallocarray(in->kvs, in->n_kvs ? in->n_kvs * 2 : 2, sizeof(*in->kvs));
 	kv = &in->kvs[in->n_kvs++];
 	memset(kv, 0, sizeof(*kv));
 	kv->key = xstrndup(key, key_len);
@@ -212,7 +213,7 @@ static int name_val_legacy(struct instruction *in, const char *rest, size_t n,
 	value = xstrndup(rest + v, n - v);
 	push_kv(in, rest, k, value, true)->legacy = true;
 	push_arg(in, rest, k);
-	push_arg(in, value, n - v);
+	push_arg(in, rest + v, n - v); /* not @value: a NUL byte would cut it short */
 	push_arg(in, "", 0);
 	return 0;
 }
@@ -335,7 +336,8 @@ int instr_parse_line(struct instruction *in, const char *line, size_t len, char 
 	while (n > 0 && text_is_hspace(*rest))
 		rest++, n--;
 	in->rest = xstrndup(rest, n);
-	off = words_extract_flags(rest, n, escape, &flag_words);
+	/* BuildKit takes flags apart with a backslash, whatever the escape directive */
+	off = words_extract_flags(rest, n, '\\', &flag_words);
 	set_flags(in, &flag_words);
 	rest += off;
 	n -= off;

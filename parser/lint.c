@@ -21,14 +21,6 @@ static bool all_case(const char *s, int (*is)(int))
 	return true;
 }
 
-static int lint_casing(struct vctx *v, const struct instruction *in)
-{
-	if (all_case(in->keyword, isupper) || all_case(in->keyword, islower))
-		return 0;
-	return v_diag(v, in, DIAG_WARNING, "ConsistentInstructionCasing", 0,
-		      "command '%s' should be all upper or all lower case", in->keyword);
-}
-
 static int lint_from(struct vctx *v, const struct instruction *in)
 {
 	const char *name = instr_from_stage_name(in);
@@ -78,9 +70,32 @@ static int lint_instr(struct vctx *v, const struct instruction *in)
 
 int v_lint_instruction(struct vctx *v, const struct instruction *in)
 {
-	int r = lint_casing(v, in);
+	return lint_instr(v, in);
+}
 
-	return r < 0 ? r : lint_instr(v, in);
+/* BuildKit's ConsistentInstructionCasing: keywords should follow the file's majority. */
+static int lint_casing(struct vctx *v)
+{
+	const struct dockerfile *df = v->df;
+	size_t upper = 0, lower = 0;
+	bool want_lower;
+	int r = 0;
+
+	for (size_t i = 0; i < df->n_instrs; i++) {
+		upper += all_case(df->instrs[i].keyword, isupper);
+		lower += all_case(df->instrs[i].keyword, islower);
+	}
+	want_lower = lower > upper;
+	for (size_t i = 0; r >= 0 && i < df->n_instrs; i++) {
+		const struct instruction *in = &df->instrs[i];
+
+		if (!all_case(in->keyword, want_lower ? islower : isupper))
+			r = v_diag(
+				v, in, DIAG_WARNING, "ConsistentInstructionCasing", 0,
+				"command '%s' should match the case of the command majority (%s)",
+				in->keyword, want_lower ? "lowercase" : "uppercase");
+	}
+	return r;
 }
 
 static int lint_multiple(struct vctx *v, const struct stage *st)
@@ -107,7 +122,10 @@ static int lint_multiple(struct vctx *v, const struct stage *st)
 int v_stages(struct vctx *v)
 {
 	const struct dockerfile *df = v->df;
-	int r = 0;
+	int r = lint_casing(v);
+
+	if (r >= 0)
+		r = v_lint_rules(v);
 
 	for (size_t s = 0; r >= 0 && s < df->n_stages; s++) {
 		const struct stage *st = &df->stages[s];

@@ -60,7 +60,12 @@ struct instr_kv {
 	bool legacy; /* ENV/LABEL in the legacy "KEY value" form (value: the rest of the line) */
 };
 
-/* A here-document (RUN/COPY/ADD <<EOF). */
+/*
+ * A here-document (RUN/COPY/ADD <<EOF). For RUN, args[0] is the command line
+ * that names them ("<<EOF" alone: the body is the script; "<<EOF sh -x" or
+ * "cat <<EOF >/x": the command reads the body); for COPY/ADD, the "<<NAME"
+ * words in args stand for files holding the bodies.
+ */
 struct heredoc {
 	char *name; /* the delimiter, quotes removed */
 	char *body; /* the lines between, each ending in '\n'; tabs stripped for <<- */
@@ -147,7 +152,10 @@ enum parser_flags {
  * Parse @len bytes of @buf (need not be NUL-terminated). @filename is used in
  * locations and messages. On success *ret owns a new AST (free it with
  * dockerfile_free()); on failure returns < 0 with *err an input error at the
- * offending line and column, with the line as excerpt.
+ * offending line and column, with the line as excerpt (render it with
+ * err_format()). The AST holds no pointer into @buf. parser_parse() is
+ * parser_parse_flags() with 0: syntax and instruction checks, stop at the
+ * first error. Warnings never fail a parse; they are in df->diags.
  */
 int parser_parse(const char *buf, size_t len, const char *filename, struct dockerfile **ret,
 		 struct kiln_error **err);
@@ -182,8 +190,9 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 /*
  * BuildKit's shell lexer. @env is a KEY=VALUE list (later entries do not
  * override earlier ones: keys are unique, see strv_env_set). @escape is '\\'
- * or '`'. Errors (unterminated quotes, bad substitutions, ${X?msg}) are
- * KILN_ERR_INPUT without a location; callers wrap them with the instruction.
+ * or '`'. Errors (unterminated quotes, bad substitutions, ${X?msg}, a word
+ * growing past 4 MiB) are KILN_ERR_INPUT without a location; callers wrap
+ * them with the instruction. ${X/pat/r} with an empty pat leaves X as it is.
  */
 /* Process one word: quotes removed, variables expanded, no splitting. */
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
@@ -193,6 +202,14 @@ int shell_expand_word(const char *word, const struct strv *env, char escape, cha
  * matching then sees the escape (BuildKit). */
 int shell_expand_word_raw(const char *word, const struct strv *env, char escape, char **ret,
 			  struct kiln_error **err);
+/*
+ * Expand a heredoc body for COPY/ADD (when heredoc.expand), as BuildKit's
+ * ExpandRaw does (its lexer with SkipProcessQuotes): variables are replaced
+ * and escapes processed, but quotes are ordinary characters and stay as
+ * written ('$A' expands too).
+ */
+int shell_expand_heredoc(const char *text, const struct strv *env, char escape, char **ret,
+			 struct kiln_error **err);
 /* Process and split into words, as for unquoted shell words. Appends to @ret. */
 int shell_expand_words(const char *text, const struct strv *env, char escape, struct strv *ret,
 		       struct kiln_error **err);

@@ -21,6 +21,8 @@ struct lex {
 	size_t n, pos;
 	const struct strv *env;
 	char escape;
+	bool raw; /* keep quotes and escapes, expand only variables */
+	bool keep_quotes; /* quotes are ordinary characters (BuildKit's SkipProcessQuotes) */
 	struct kiln_error **err;
 };
 
@@ -107,7 +109,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 
 static int single_quote(struct lex *lx, struct strbuf *out)
 {
-	take(lx, NULL);
+	take(lx, lx->raw ? out : NULL);
 	for (;;) {
 		size_t at = lx->pos;
 		int32_t c = take(lx, NULL);
@@ -116,9 +118,11 @@ static int single_quote(struct lex *lx, struct strbuf *out)
 			return lex_err(
 				lx,
 				"unexpected end of statement while looking for matching single-quote");
-		if (c == '\'')
+		if (c == '\'' && !lx->raw)
 			return 0;
 		strbuf_add(out, lx->s + at, lx->pos - at);
+		if (c == '\'')
+			return 0;
 	}
 }
 
@@ -126,7 +130,7 @@ static int process_dollar(struct lex *lx, struct strbuf *out);
 
 static int double_quote(struct lex *lx, struct strbuf *out)
 {
-	take(lx, NULL);
+	take(lx, lx->raw ? out : NULL);
 	for (;;) {
 		int32_t c = peek(lx);
 		int r;
@@ -136,7 +140,7 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 				lx,
 				"unexpected end of statement while looking for matching double-quote");
 		if (c == '"') {
-			take(lx, NULL);
+			take(lx, lx->raw ? out : NULL);
 			return 0;
 		}
 		if (c == '$') {
@@ -149,9 +153,11 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 
 			take(lx, NULL);
 			nx = peek(lx);
+			if (lx->raw)
+				strbuf_addch(out, lx->escape);
 			if (nx == R_EOF)
 				continue;
-			if (nx != '"' && nx != '$' && nx != lx->escape)
+			if (!lx->raw && nx != '"' && nx != '$' && nx != lx->escape)
 				strbuf_addch(out, lx->escape);
 		}
 		take(lx, out);
@@ -208,7 +214,7 @@ static int dollar_question(struct lex *lx, const char *name, bool colon, struct 
 {
 	_cleanup_strbuf_ struct strbuf word = STRBUF_INIT;
 	const char *v;
-	int r = brace_word(lx, false, &word);
+	int r = brace_word(lx, lx->raw, &word);
 
 	if (r < 0)
 		return r;
@@ -229,7 +235,7 @@ static int dollar_default(struct lex *lx, const char *name, int32_t op, bool col
 	_cleanup_strbuf_ struct strbuf word = STRBUF_INIT;
 	const char *v;
 	bool set;
-	int r = brace_word(lx, false, &word);
+	int r = brace_word(lx, lx->raw, &word);
 
 	if (r < 0)
 		return r;
@@ -240,6 +246,12 @@ static int dollar_default(struct lex *lx, const char *name, int32_t op, bool col
 	else if (set)
 		strbuf_addstr(out, word.buf);
 	return 0;
+}
+
+static int pattern_too_long(struct lex *lx, const char *name)
+{
+	return lex_err(lx, "'%s': the pattern is longer than %u KiB once expanded", name,
+		       SHELL_MAX_PATTERN >> 10);
 }
 
 static int dollar_trim(struct lex *lx, const char *name, int32_t op, struct strbuf *out)
@@ -254,6 +266,8 @@ static int dollar_trim(struct lex *lx, const char *name, int32_t op, struct strb
 	r = brace_word(lx, true, &pat);
 	if (r < 0)
 		return r;
+	if (pat.len > SHELL_MAX_PATTERN)
+		return pattern_too_long(lx, name);
 	v = getenv_(lx, name);
 	shell_trim(v ? v : "", pat.buf, lx->escape, op == '#', greedy, out);
 	return 0;
@@ -273,8 +287,12 @@ static int dollar_replace(struct lex *lx, const char *name, struct strbuf *out)
 		r = brace_word(lx, true, &repl);
 	if (r < 0)
 		return r;
+	if (pat.len > SHELL_MAX_PATTERN)
+		return pattern_too_long(lx, name);
 	v = getenv_(lx, name);
-	shell_replace(v ? v : "", pat.buf, repl.buf, lx->escape, all, out);
+	if (shell_replace(v ? v : "", pat.buf, repl.buf, lx->escape, all, out) < 0)
+		return lex_err(lx, "'%s': the expansion is larger than %u MiB", name,
+			       SHELL_MAX_EXPANSION >> 20);
 	return 0;
 }
 
@@ -357,6 +375,9 @@ static int special(struct lex *lx, int32_t c, struct strbuf *out, struct words *
 
 	if (r < 0)
 		return r;
+	if (out->len + tmp.len > SHELL_MAX_EXPANSION)
+		return lex_err(lx, "the expansion is larger than %u MiB",
+			       SHELL_MAX_EXPANSION >> 20);
 	strbuf_add(out, tmp.buf, tmp.len);
 	if (c == '$')
 		words_add(w, tmp.buf, tmp.len);
@@ -378,7 +399,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 			take(lx, NULL);
 			return 0;
 		}
-		if (c == '\'' || c == '"' || c == '$') {
+		if (c == '$' || ((c == '\'' || c == '"') && !lx->keep_quotes)) {
 			if ((r = special(lx, c, out, w)) < 0)
 				return r;
 			continue;
@@ -429,6 +450,26 @@ int shell_expand_word_raw(const char *word, const struct strv *env, char escape,
 			  struct kiln_error **err)
 {
 	return expand_word(word, env, escape, true, ret, err);
+}
+
+int shell_expand_heredoc(const char *text, const struct strv *env, char escape, char **ret,
+			 struct kiln_error **err)
+{
+	struct lex lx = {.s = text,
+			 .n = strlen(text),
+			 .env = env,
+			 .escape = escape,
+			 .keep_quotes = true,
+			 .err = err};
+	struct strbuf out = STRBUF_INIT;
+	int r = process_stop_on(&lx, R_EOF, false, &out, NULL);
+
+	if (r < 0) {
+		strbuf_release(&out);
+		return r;
+	}
+	*ret = strbuf_detach(&out, NULL);
+	return 0;
 }
 
 int shell_expand_words(const char *text, const struct strv *env, char escape, struct strv *ret,

@@ -27,6 +27,8 @@ bool v_rule_skipped(const struct vctx *v, const char *rule);
 /* checks.c */
 int v_instruction(struct vctx *v, const struct instruction *in, bool in_onbuild);
 int v_stages(struct vctx *v);
+/* lint-rules.c */
+int v_lint_rules(struct vctx *v);
 /* lint.c */
 int v_lint_instruction(struct vctx *v, const struct instruction *in);
 /* Go's time.ParseDuration ("1m30s", "500ms", "0"); nanoseconds. */

@@ -24,7 +24,9 @@ void diag_add(struct dockerfile *df, enum diag_severity sev, const struct srcloc
 	struct parser_diag *d;
 	va_list ap;
 
-	df->diags = xreallocarray(df->diags, df->n_diags + 1, sizeof(*df->diags));
+	if ((df->n_diags & (df->n_diags - 1)) == 0) /* grow at powers of two */
+		df->diags = xreallocarray(df->diags, df->n_diags ? df->n_diags * 2 : 4,
+					  sizeof(*df->diags));
 	d = &df->diags[df->n_diags++];
 	memset(d, 0, sizeof(*d));
 	d->severity = sev;
@@ -43,6 +45,7 @@ static void index_lines(struct vctx *v)
 {
 	size_t alloc = 0;
 
+	v->n_lines = 0;
 	for (size_t pos = 0;;) {
 		const char *nl;
 

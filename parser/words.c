@@ -40,6 +40,10 @@ static size_t split_take(struct splitter *sp, size_t at)
 	size_t w;
 	bool ok;
 
+	if ((unsigned char)sp->s[at] < 0x80) {
+		strbuf_addch(&sp->word, sp->s[at]);
+		return 1;
+	}
 	text_decode(sp->s + at, sp->n - at, &w, &ok);
 	strbuf_add(&sp->word, sp->s + at, w);
 	return w;
@@ -91,8 +95,9 @@ static void split_quote_char(struct splitter *sp, size_t w)
 
 void words_split(const char *s, size_t n, char escape, struct strv *ret)
 {
-	struct splitter sp = {.s = s, .n = n, .escape = escape, .word = STRBUF_INIT, .out = ret};
+	struct splitter sp = {.s = s, .n = n, .escape = escape, .out = ret};
 
+	strbuf_init(&sp.word, n); /* one allocation: no word is longer than the text */
 	while (sp.pos < n) {
 		size_t w;
 		bool ok;

@@ -223,7 +223,7 @@ static char *basic_header(struct registry_client *c)
 
 static bool have_basic_creds(const struct registry_client *c)
 {
-	return c->user && c->secret && !streq(c->user, "<token>") && !c->anonymous_fallback;
+	return c->user && c->secret && !streq(c->user, "<token>");
 }
 
 char *reg_auth_header(struct registry_client *c, const char *scope)
@@ -325,7 +325,7 @@ static void token_req_init(struct registry_client *c, const char *scope, struct 
 			   struct http_req *rq)
 {
 	pthread_mutex_lock(&c->lock);
-	if (c->user && streq(c->user, "<token>") && c->secret && !c->anonymous_fallback) {
+	if (c->user && streq(c->user, "<token>") && c->secret) {
 		t->url = xstrdup(c->realm);
 		t->form = refresh_form(c, scope);
 		rq->method = "POST";

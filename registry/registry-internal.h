@@ -30,7 +30,6 @@ struct registry_client {
 	char *base; /* "https://host" or "http://host", set by the first ping */
 	struct registry_opts opts; /* the strings are owned copies */
 	char *user, *secret; /* credentials, or NULL */
-	bool anonymous_fallback; /* credentials failed once: not retried */
 
 	pthread_mutex_t lock; /* auth state and tokens */
 	enum reg_auth_scheme scheme;

@@ -25,6 +25,10 @@ printf '# check=skip=StageNameCasing,MaintainerDeprecated\n' | cat - Dockerfile.
 out=$(kiln check -f Dockerfile.skip)
 expect_contains "$out" "1 warning"
 
+# check=error=true makes warnings fail, like BuildKit
+printf '# check=error=true\n' | cat - Dockerfile.warn >Dockerfile.strict
+expect_fail 1 "check: 'Dockerfile.strict' has 0 errors and 3 warnings" kiln check -f Dockerfile.strict
+
 # every error is reported, then exit 1
 printf 'FROM busybox\nRUNN make\nCOPY --form=x a b\nEXPOSE 80/tpc\n' >Dockerfile.bad
 expect_fail 1 "check: 'Dockerfile.bad' has 3 errors and 0 warnings" kiln check -f Dockerfile.bad
@@ -60,3 +64,21 @@ kiln check >/dev/null || fail "a good .dockerignore failed"
 expect_fail 2 "check: expected at most one CONTEXT, got 2" kiln check a b
 expect_fail 2 "check: unknown option '--bogus'" kiln check --bogus
 expect_fail 1 "open 'nope/Dockerfile': No such file or directory" kiln check nope
+
+# the real-world corpus: every official Dockerfile and kaniko Dockerfile checks clean
+conf=$KILN_CONFORMANCE_DIR
+[ -d "$conf/official-dockerfiles" ] || fail "conformance data missing at $conf (set KILN_CONFORMANCE_DIR)"
+n=0
+for f in $(grep -v '^#' "$conf/official-dockerfiles/MANIFEST.tsv" | cut -f1); do
+	kiln check -f "$conf/official-dockerfiles/$f" "$(dirname "$conf/official-dockerfiles/$f")" \
+		>/dev/null 2>"$T/.err" || fail "kiln check $f: $(cat "$T/.err")"
+	n=$((n + 1))
+done
+expect_eq "$n" 86 "official Dockerfiles checked"
+n=0
+for f in "$conf"/kaniko/dockerfiles/*; do
+	case $f in *.dockerignore) continue ;; esac
+	kiln check -f "$f" "$conf/kaniko" >/dev/null 2>"$T/.err" || fail "kiln check $f: $(cat "$T/.err")"
+	n=$((n + 1))
+done
+expect_eq "$n" 90 "kaniko Dockerfiles checked"

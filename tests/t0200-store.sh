@@ -77,3 +77,19 @@ chmod u+w "$R/blobs/sha256/$layer"
 printf 'x' >>"$R/blobs/sha256/$layer"
 expect_fail 1 "problem" kb fsck
 grep -q "blob 'sha256:$layer' is damaged" "$T/.out" || fail "fsck did not name the blob: $(cat "$T/.out")"
+
+say "prune frees what no image reaches, and only that"
+chmod u+w "$R/blobs/sha256/$layer"
+truncate -s -1 "$R/blobs/sha256/$layer"
+kb fsck || fail "fsck after repair"
+kb import "$T/rootfs.tar" doomed:1 >/dev/null
+kb rmi again again2 >/dev/null
+out=$(kb prune)
+expect_contains "$out" "freed"
+kb fsck || fail "fsck after prune"
+kb inspect busybox:1 >/dev/null || fail "prune removed a named image"
+kb inspect doomed:1 >/dev/null || fail "prune removed a named image"
+out=$(kb rmi doomed:1 && kb prune)
+expect_contains "$out" "deleted blob sha256:"
+expect_fail 1 "not found" kb inspect doomed:1
+kb inspect busybox:1 >/dev/null || fail "prune removed the wrong image"

@@ -27,7 +27,7 @@ k rmi "$B" busybox:1 >/dev/null
 k load "$B" -i "$T/docker.tar" >/dev/null
 expect_eq "$(k inspect "$B" busybox:1 | jq -r .Id)" "$id" "docker-archive keeps the image ID"
 k fsck "$B"
-expect_fail 2 "save: --format: expected oci-archive or docker-archive" k save "$A" --format zip -o "$T/x" busybox:1
+expect_fail 2 "save: --format: expected oci-archive, docker-archive or oci-layout" k save "$A" --format zip -o "$T/x" busybox:1
 expect_fail 2 "-o FILE is required" k save "$A" busybox:1
 
 say "pull from a layout, an oci-archive, a docker-archive"
@@ -74,3 +74,12 @@ pm load -q -i "$T/dock.tar" >/dev/null || fail "podman load of a v2s2 image fail
 expect_eq "$(pm run --rm --network none localhost/dock:1 echo v2s2)" v2s2 "podman run (v2s2)"
 k fsck "$A"
 pm system reset -f >/dev/null 2>&1 || true
+
+say "save into an OCI layout directory, next to what is there"
+k save "$A" --format oci-layout -o "$L/layout" busybox:1
+k save "$A" --format oci-layout -o "$L/layout" zst:1
+expect_eq "$(skopeo inspect "oci:$L/layout:busybox:1" | jq -r .Digest)" "$digest" "skopeo on the saved layout"
+expect_eq "$(jq '.manifests | length' "$L/layout/index.json")" 2 "two images in the layout"
+as_builder umoci unpack --rootless --image "$L/layout:busybox:1" "$T/ub" >/dev/null 2>&1 ||
+	fail "umoci cannot unpack the saved layout"
+[ -x "$T/ub/rootfs/bin/busybox" ] || fail "umoci: no /bin/busybox in the saved layout"

@@ -215,7 +215,9 @@ int fs_open_in(int rootfd, const char *path, int flags, mode_t mode, enum fs_res
 int fs_mkdir_p(int dirfd, const char *path, mode_t mode, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf rest = STRBUF_INIT, comp = STRBUF_INIT;
-	_cleanup_close_ int cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* like mkdirat(2): an absolute path ignores @dirfd */
+	_cleanup_close_ int cur =
+		openat(dirfd, path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	if (cur < 0)
 		return err_sys(err, errno, "open directory for '%s'", path);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Timing driver for bench/copy.sh:
- *   bench-copy copy SRC DEST           COPY SRC/. DEST/ (DEST is the image root)
+ *   bench-copy copy SRC DEST [JOBS]    COPY SRC/. DEST/ (DEST is the image root)
  *   bench-copy digest SRC CACHEFILE    copy_digest() of COPY . /app with a stat cache
  * Prints "<seconds> <what>" on stdout.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,8 +37,8 @@ int main(int argc, char **argv)
 	struct kiln_error *e = NULL;
 	double t0;
 
-	if (argc != 4 || (strcmp(argv[1], "copy") && strcmp(argv[1], "digest"))) {
-		fprintf(stderr, "usage: bench-copy copy|digest SRC DEST|CACHEFILE\n");
+	if (argc < 4 || argc > 5 || (strcmp(argv[1], "copy") && strcmp(argv[1], "digest"))) {
+		fprintf(stderr, "usage: bench-copy copy|digest SRC DEST|CACHEFILE [JOBS]\n");
 		return 2;
 	}
 	o.src_root = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "copy")) {
 		struct copy_result res = {0};
 		int root = open(argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		o.jobs = argc == 5 ? (unsigned)strtoul(argv[4], NULL, 10) : 0;
 
 		t0 = now();
 		if (root < 0 || copy_run(root, &o, &res, &e) < 0)

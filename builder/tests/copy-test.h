@@ -6,6 +6,7 @@
  * ctx/ (the build context), root/ (the image root) and outside/ (files that
  * must never be read or written), built from real files in /tmp.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -101,6 +102,27 @@ static inline struct stat t_lstat(int dfd, const char *path)
 	return st;
 }
 
+/* chmod -R u+rwx on directories, so a non-root run can remove read-only copies. */
+static inline void t_make_writable(int dfd, const char *path)
+{
+	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || fchmod(fd, (st.st_mode & 07777) | 0700) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	d = fdopendir(fd);
+	while (d && (de = readdir(d)))
+		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			t_make_writable(fd, de->d_name);
+	if (d)
+		closedir(d);
+}
+
 static inline void t_setup(void)
 {
 	snprintf(top, sizeof(top), "/tmp/kiln-test-copy.XXXXXX");
@@ -121,6 +143,7 @@ static inline void t_teardown(void)
 	close(ctxfd);
 	close(rootfd);
 	close(topfd);
+	t_make_writable(AT_FDCWD, top);
 	fs_rm_rf(AT_FDCWD, top, NULL);
 }
 
@@ -131,6 +154,8 @@ static inline void t_reset(void)
 		t_setup();
 	close(ctxfd);
 	close(rootfd);
+	t_make_writable(topfd, "ctx");
+	t_make_writable(topfd, "root");
 	fs_rm_rf(topfd, "ctx", NULL);
 	fs_rm_rf(topfd, "root", NULL);
 	t_mkdirs(topfd, "ctx");

@@ -5,20 +5,28 @@
  *
  *   sandbox-probe [--userns] --exec -- CMD...            CMD as root of our user namespace
  *   sandbox-probe [--userns] --overlay-supported DIR     prints 1 or 0
+ *   sandbox-probe [--userns] --rootfs DIR --lower DIR... --diff DIFF
+ *                                                        copy storage's diff
  *   sandbox-probe [--userns] (--lower DIR... --upper DIR | --rootfs DIR) --work DIR
  *                 [--network none|host] [--uid N] [--gid N] [--groups N,N...]
  *                 [--cwd DIR] [--hostname NAME] [--env K=V]...
  *                 [--bind SRC:DST[:ro]]... [--tmpfs DST[:OPTIONS]]...
- *                 [--repeat N] -- CMD...
+ *                 [--stdin] [--repeat N] [--busy-threads N] -- CMD...
+ *
+ * The command's stdin is /dev/null unless --stdin passes ours on.
+ * --busy-threads N keeps N threads allocating memory while steps run: the
+ * sandbox must not deadlock on a malloc lock copied into the child.
  *
  * Exits with the command's status; 125 when the sandbox itself failed.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +47,9 @@ struct probe {
 	gid_t *groups;
 	bool userns, exec;
 	const char *overlay_dir;
+	const char *diff_dir;
 	unsigned repeat;
+	unsigned busy_threads;
 };
 
 _printf_(1, 2) static _noreturn_ void die(const char *fmt, ...)
@@ -113,9 +123,28 @@ static void add_groups(struct probe *p, char *arg)
 	p->spec.groups = p->groups;
 }
 
-enum { OPT_LOWER = 256, OPT_UPPER, OPT_WORK, OPT_ROOTFS, OPT_NETWORK, OPT_UID, OPT_GID,
-       OPT_GROUPS, OPT_CWD, OPT_HOSTNAME, OPT_ENV, OPT_BIND, OPT_TMPFS, OPT_REPEAT,
-       OPT_USERNS, OPT_EXEC, OPT_OVERLAY };
+enum {
+	OPT_LOWER = 256,
+	OPT_UPPER,
+	OPT_WORK,
+	OPT_ROOTFS,
+	OPT_NETWORK,
+	OPT_UID,
+	OPT_GID,
+	OPT_GROUPS,
+	OPT_CWD,
+	OPT_HOSTNAME,
+	OPT_ENV,
+	OPT_BIND,
+	OPT_TMPFS,
+	OPT_REPEAT,
+	OPT_USERNS,
+	OPT_EXEC,
+	OPT_OVERLAY,
+	OPT_BUSY,
+	OPT_STDIN,
+	OPT_DIFF,
+};
 
 static const struct option options[] = {
 	{"lower", required_argument, NULL, OPT_LOWER},
@@ -135,15 +164,24 @@ static const struct option options[] = {
 	{"userns", no_argument, NULL, OPT_USERNS},
 	{"exec", no_argument, NULL, OPT_EXEC},
 	{"overlay-supported", required_argument, NULL, OPT_OVERLAY},
+	{"busy-threads", required_argument, NULL, OPT_BUSY},
+	{"stdin", no_argument, NULL, OPT_STDIN},
+	{"diff", required_argument, NULL, OPT_DIFF},
 	{NULL, 0, NULL, 0},
 };
 
 static void parse_option(struct probe *p, int c, char *arg)
 {
 	switch (c) {
-	case OPT_LOWER: strv_push(&p->lowers, arg); break;
-	case OPT_UPPER: p->spec.upperdir = arg; break;
-	case OPT_WORK: p->spec.workdir = arg; break;
+	case OPT_LOWER:
+		strv_push(&p->lowers, arg);
+		break;
+	case OPT_UPPER:
+		p->spec.upperdir = arg;
+		break;
+	case OPT_WORK:
+		p->spec.workdir = arg;
+		break;
 	case OPT_ROOTFS:
 		p->spec.rootfs = SANDBOX_ROOTFS_DIR;
 		p->spec.rootdir = arg;
@@ -153,19 +191,53 @@ static void parse_option(struct probe *p, int c, char *arg)
 			die("--network wants none or host, got '%s'", arg);
 		p->spec.network = streq(arg, "none") ? SANDBOX_NETWORK_NONE : SANDBOX_NETWORK_HOST;
 		break;
-	case OPT_UID: p->spec.uid = num(arg); break;
-	case OPT_GID: p->spec.gid = num(arg); break;
-	case OPT_GROUPS: add_groups(p, arg); break;
-	case OPT_CWD: p->spec.cwd = arg; break;
-	case OPT_HOSTNAME: p->spec.hostname = arg; break;
-	case OPT_ENV: strv_push(&p->env, arg); break;
-	case OPT_BIND: add_bind(p, arg); break;
-	case OPT_TMPFS: add_tmpfs(p, arg); break;
-	case OPT_REPEAT: p->repeat = num(arg); break;
-	case OPT_USERNS: p->userns = true; break;
-	case OPT_EXEC: p->exec = true; break;
-	case OPT_OVERLAY: p->overlay_dir = arg; break;
-	default: die("unknown option (see the comment at the top of %s)", __FILE__);
+	case OPT_UID:
+		p->spec.uid = num(arg);
+		break;
+	case OPT_GID:
+		p->spec.gid = num(arg);
+		break;
+	case OPT_GROUPS:
+		add_groups(p, arg);
+		break;
+	case OPT_CWD:
+		p->spec.cwd = arg;
+		break;
+	case OPT_HOSTNAME:
+		p->spec.hostname = arg;
+		break;
+	case OPT_ENV:
+		strv_push(&p->env, arg);
+		break;
+	case OPT_BIND:
+		add_bind(p, arg);
+		break;
+	case OPT_TMPFS:
+		add_tmpfs(p, arg);
+		break;
+	case OPT_REPEAT:
+		p->repeat = num(arg);
+		break;
+	case OPT_USERNS:
+		p->userns = true;
+		break;
+	case OPT_EXEC:
+		p->exec = true;
+		break;
+	case OPT_DIFF:
+		p->diff_dir = arg;
+		break;
+	case OPT_STDIN:
+		p->spec.stdin_fd = 0;
+		break;
+	case OPT_BUSY:
+		p->busy_threads = num(arg);
+		break;
+	case OPT_OVERLAY:
+		p->overlay_dir = arg;
+		break;
+	default:
+		die("unknown option (see the comment at the top of %s)", __FILE__);
 	}
 }
 
@@ -184,18 +256,48 @@ static int fail_with(struct kiln_error *e)
 	return PROBE_FAIL;
 }
 
+static double cpu_ms(void)
+{
+	struct rusage self, children;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &children);
+	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + children.ru_utime.tv_sec +
+			children.ru_stime.tv_sec) *
+		       1e3 +
+	       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + children.ru_utime.tv_usec +
+			children.ru_stime.tv_usec) /
+		       1e3;
+}
+
+static void *busy(void *arg)
+{
+	for (size_t i = 0;; i++) {
+		char *s = xasprintf("%zu", i);
+
+		free(xmalloc(1 + i % 4096));
+		free(s);
+	}
+	return arg;
+}
+
 static int run(struct probe *p)
 {
 	struct kiln_error *e = NULL;
 	int status = 0;
-	double t0 = now_ms();
+	double t0 = now_ms(), c0 = cpu_ms();
 	unsigned n = p->repeat ? p->repeat : 1;
+	pthread_t t;
 
+	for (unsigned i = 0; i < p->busy_threads; i++)
+		if (pthread_create(&t, NULL, busy, NULL) != 0)
+			die("pthread_create failed%s", "");
 	for (unsigned i = 0; i < n; i++)
 		if (sandbox_run(&p->spec, &status, &e) < 0)
 			return fail_with(e);
 	if (p->repeat)
-		fprintf(stderr, "sandbox-probe: %u runs, %.2f ms each\n", n, (now_ms() - t0) / n);
+		fprintf(stderr, "sandbox-probe: %u runs, %.2f ms each (cpu %.2f ms)\n", n,
+			(now_ms() - t0) / n, (cpu_ms() - c0) / n);
 	return status;
 }
 
@@ -218,6 +320,13 @@ int main(int argc, char **argv)
 		printf("%d\n", r);
 		return 0;
 	}
+	if (p.diff_dir) {
+		r = sandbox_copy_diff(p.spec.rootdir ? p.spec.rootdir : ".",
+				      (const char *const *)strv_argv(&p.lowers), p.lowers.n,
+				      p.diff_dir, &e);
+		strv_clear(&p.lowers);
+		return r < 0 ? fail_with(e) : 0;
+	}
 	if (optind >= argc)
 		die("no command given%s", "");
 	if (p.exec) {
@@ -225,7 +334,8 @@ int main(int argc, char **argv)
 		die("exec '%s' failed", argv[optind]);
 	}
 	if (!p.env.n)
-		strv_push(&p.env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		strv_push(&p.env,
+			  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	p.spec.lowerdirs = (const char *const *)strv_argv(&p.lowers);
 	p.spec.n_lowerdirs = p.lowers.n;
 	p.spec.env = (const char *const *)strv_argv(&p.env);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "copy-test.h"
@@ -218,6 +219,7 @@ TEST(add_hardlink_out_is_refused)
 	py_tar("hl1.tar", "add('a'); link('shadow', '/etc/shadow', tarfile.LNKTYPE)");
 	ASSERT_TRUE(add1("/dst/", "hl1.tar", &msg) < 0);
 	free(msg);
+	ASSERT_FALSE(t_exists(rootfd, "dst/etc")); /* looking the target up creates nothing */
 	msg = NULL;
 	snprintf(body, sizeof(body), "link('h', '../../../outside/secret', tarfile.LNKTYPE)");
 	py_tar("hl2.tar", body);
@@ -254,6 +256,28 @@ TEST(add_archive_owner_comes_from_the_archive)
 	ASSERT_EQ(t_lstat(rootfd, "own/f").st_uid, 1234);
 	ASSERT_EQ(t_lstat(rootfd, "own/f").st_gid, 4321);
 	ASSERT_EQ(t_lstat(rootfd, "own/f").st_mode & 07777, 0640);
+}
+
+TEST(add_archive_xattrs)
+{
+	char path[256], buf[64];
+	ssize_t n;
+
+	t_reset();
+	py_tar("x.tar",
+	       "i = tarfile.TarInfo('f'); i.size = 1\n"
+	       "i.pax_headers = {'SCHILY.xattr.user.kiln': 'yes', 'SCHILY.xattr.trusted.no': 'x'}\n"
+	       "t.addfile(i, io.BytesIO(b'F'))");
+	ASSERT_EQ(add1("/x/", "x.tar", NULL), 0);
+	snprintf(path, sizeof(path), "%s/root/x/f", top);
+	n = getxattr(path, "user.kiln", buf, sizeof(buf));
+	if (n < 0 && errno == ENOTSUP) {
+		printf("# skip: no user xattrs here\n");
+		return;
+	}
+	ASSERT_EQ(n, 3);
+	ASSERT_TRUE(memcmp(buf, "yes", 3) == 0);
+	ASSERT_TRUE(getxattr(path, "trusted.no", buf, sizeof(buf)) < 0);
 }
 
 TEST(add_checksum)
@@ -382,6 +406,16 @@ TEST(add_url)
 	t_write(topfd, "srv/file.txt", "changed\n", 0644);
 	ASSERT_EQ(copy_digest(&o, hex2, NULL), 0);
 	ASSERT_TRUE(strcmp(hex, hex2) != 0);
+	/* a URL without a file name needs one in the destination */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", server_port);
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "name the destination file"));
+	free(msg);
+	msg = NULL;
+	o.dest = "/index.html";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	ASSERT_TRUE(S_ISREG(t_lstat(rootfd, "index.html").st_mode));
+	o.dest = "/dl/";
 	/* not found: an error naming the URL */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing", server_port);
 	ASSERT_TRUE(t_copy(&o, &msg) < 0);
@@ -407,6 +441,7 @@ int main(void)
 		TAP_ENTRY(add_symlink_then_write_through_stays_inside),
 		TAP_ENTRY(add_hardlink_out_is_refused),
 		TAP_ENTRY(add_archive_owner_comes_from_the_archive),
+		TAP_ENTRY(add_archive_xattrs),
 		TAP_ENTRY(add_checksum),
 		TAP_ENTRY(add_url),
 	};

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* --chmod, --chown name resolution, --exclude patterns, the content key and the stat cache. */
+#include <sys/xattr.h>
+#include <time.h>
+
 #include "copy-test.h"
 
 TEST(chmod_parse_and_apply)
@@ -97,6 +100,47 @@ TEST(chown_resolves_names_inside_the_image)
 
 		ASSERT_TRUE(copy_chown_resolve(rootfd, "root", &c, NULL) < 0);
 	}
+}
+
+/* USER's rules (runc): a uid alone takes its passwd group, else 0; HOME and groups. */
+TEST(user_resolves_like_the_runtime)
+{
+	struct copy_chown c = {0};
+	_cleanup_free_ char *name = NULL, *home = NULL;
+	_cleanup_free_ gid_t *groups = NULL;
+	size_t n = 0;
+
+	t_reset();
+	t_write(rootfd, "etc/passwd",
+		"root:x:0:0:root:/root:/bin/sh\nmyuser:x:1500:1600::/home/myuser:/bin/sh\n"
+		"nohome:x:1700:1700::",
+		0644);
+	t_write(rootfd, "etc/group",
+		"root:x:0:\nstaff:x:50:other,myuser\nmyusers:x:60:myuserx\nlast:x:70:myuser", 0644);
+	ASSERT_EQ(copy_user_resolve(rootfd, "1500", &c, NULL), 0);
+	ASSERT_EQ(c.gid, 1600);
+	ASSERT_EQ(copy_user_resolve(rootfd, "4321", &c, NULL), 0);
+	ASSERT_EQ(c.uid, 4321);
+	ASSERT_EQ(c.gid, 0);
+	ASSERT_EQ(copy_user_resolve(rootfd, "4321:7", &c, NULL), 0);
+	ASSERT_EQ(c.gid, 7);
+	ASSERT_EQ(copy_user_resolve(rootfd, "myuser", &c, NULL), 0);
+	ASSERT_EQ(c.gid, 1600);
+
+	ASSERT_EQ(copy_user_entry(rootfd, 1500, &name, &home, NULL), 0);
+	ASSERT_STREQ(name, "myuser");
+	ASSERT_STREQ(home, "/home/myuser");
+	free(TAKE_PTR(name));
+	free(TAKE_PTR(home));
+	ASSERT_EQ(copy_user_entry(rootfd, 1700, &name, &home, NULL), 0);
+	ASSERT_NULL(home);
+	free(TAKE_PTR(name));
+	ASSERT_EQ(copy_user_entry(rootfd, 4321, &name, &home, NULL), -ENOENT);
+
+	ASSERT_EQ(copy_user_groups(rootfd, "myuser", &groups, &n, NULL), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(groups[0], 50);
+	ASSERT_EQ(groups[1], 70);
 }
 
 TEST(exclude_pattern_matching)
@@ -200,6 +244,34 @@ TEST(digest_follows_what_lands_in_the_image)
 	digest_of(&o, h);
 	ASSERT_TRUE(strcmp(h, base) != 0);
 	t_symlink(ctxfd, "a.txt", "app/link");
+	/* two files becoming hardlinks of each other (same content, same modes) */
+	t_write(ctxfd, "app/sub/twin", "A", 0644);
+	age(ctxfd, "app/sub/twin", 1000000000);
+	digest_of(&o, base);
+	unlinkat(ctxfd, "app/sub/twin", 0);
+	ASSERT_EQ(linkat(ctxfd, "app/a.txt", ctxfd, "app/sub/twin", 0), 0);
+	digest_of(&o, h);
+	ASSERT_TRUE(strcmp(h, base) != 0);
+	unlinkat(ctxfd, "app/sub/twin", 0);
+	digest_of(&o, base);
+	/* an xattr that COPY keeps (with the stat cache: a new xattr changes the ctime) */
+	{
+		char path[256];
+		struct copy_stat_cache *sc = copy_stat_cache_load(topfd, "sc-x");
+
+		o.stat_cache = sc;
+		digest_of(&o, base);
+		snprintf(path, sizeof(path), "%s/ctx/app/a.txt", top);
+		if (setxattr(path, "user.kiln", "1", 1, 0) == 0) {
+			digest_of(&o, h);
+			ASSERT_TRUE(strcmp(h, base) != 0);
+			removexattr(path, "user.kiln");
+			digest_of(&o, h);
+			ASSERT_STREQ(h, base);
+		}
+		o.stat_cache = NULL;
+		copy_stat_cache_free(sc);
+	}
 	/* a new file */
 	t_write(ctxfd, "app/new", "", 0644);
 	digest_of(&o, h);
@@ -280,16 +352,23 @@ TEST(digest_of_archive_ignores_chown)
 	ASSERT_TRUE(strcmp(h, base) != 0);
 }
 
+static void settle(void)
+{
+	/* entries changed in the last 2 s are never trusted (racy mtime/ctime) */
+	nanosleep(&(struct timespec){2, 100000000}, NULL);
+}
+
 TEST(stat_cache_spares_reads)
 {
 	static const char *const src[] = {"app"};
 	struct copy_opts o = t_opts("/dst/", src, 1);
 	struct copy_stat_cache *c;
-	char nocache[65], h[65];
+	char nocache[65], h[65], h2[65];
 	unsigned long before;
 
 	make_tree();
 	age(ctxfd, "app/ignored.log", 1000000000);
+	settle();
 	digest_of(&o, nocache);
 	c = copy_stat_cache_load(topfd, "statcache");
 	o.stat_cache = c;
@@ -310,20 +389,60 @@ TEST(stat_cache_spares_reads)
 	digest_of(&o, h);
 	ASSERT_STREQ(h, nocache);
 	ASSERT_EQ(copy_content_reads - before, 0);
-	/* one file changed (same size, older mtime): exactly one read, and a new key */
-	t_write(ctxfd, "app/a.txt", "Z", 0644);
-	age(ctxfd, "app/a.txt", 1000000001);
+	/* rewritten in place, same size, mtime put back (rsync --inplace -t): the ctime
+	 * tells; read while racy, then once more when settled, then cached */
+	{
+		int fd = openat(ctxfd, "app/a.txt", O_WRONLY | O_CLOEXEC);
+
+		ASSERT_TRUE(fd >= 0 && write(fd, "Z", 1) == 1);
+		close(fd);
+		age(ctxfd, "app/a.txt", 1000000000);
+	}
 	before = copy_content_reads;
 	digest_of(&o, h);
 	ASSERT_EQ(copy_content_reads - before, 1);
 	ASSERT_TRUE(strcmp(h, nocache) != 0);
-	/* a file written just now is read every time (racy mtime) */
+	settle();
+	copy_stat_cache_free(c);
+	c = copy_stat_cache_load(topfd, "statcache");
+	o.stat_cache = c;
+	before = copy_content_reads;
+	digest_of(&o, h2);
+	ASSERT_STREQ(h2, h);
+	ASSERT_EQ(copy_content_reads - before, 1);
+	before = copy_content_reads;
+	digest_of(&o, h2);
+	ASSERT_STREQ(h2, h);
+	ASSERT_EQ(copy_content_reads - before, 0);
+	/* a file written just now is read every time */
 	t_write(ctxfd, "app/fresh", "F", 0644);
 	before = copy_content_reads;
 	digest_of(&o, h);
 	digest_of(&o, h);
 	ASSERT_EQ(copy_content_reads - before, 2);
 	copy_stat_cache_free(c);
+	/* entries for files long gone are pruned once they outnumber the live ones */
+	{
+		struct strbuf sb = STRBUF_INIT;
+		char *data;
+		size_t lines = 0;
+
+		for (int i = 0; i < 3000; i++)
+			strbuf_addf(&sb, "%064d 1 2 3 4 5 gone/%d\n", 0, i);
+		ASSERT_EQ(fs_atomic_write(topfd, "statcache", sb.buf, sb.len, 0644, NULL), 0);
+		strbuf_release(&sb);
+		c = copy_stat_cache_load(topfd, "statcache");
+		o.stat_cache = c;
+		digest_of(&o, h);
+		ASSERT_EQ(copy_stat_cache_save(c, NULL), 0);
+		copy_stat_cache_free(c);
+		data = t_read(topfd, "statcache");
+		for (char *q = data; q && *q; q++)
+			lines += *q == '\n';
+		ASSERT_TRUE(data && !strstr(data, "gone/"));
+		ASSERT_TRUE(lines >= 3 && lines < 10);
+		free(data);
+	}
 	/* a corrupt cache file is only a miss */
 	t_write(topfd, "statcache", "garbage\nzz 1 2 3\n", 0644);
 	c = copy_stat_cache_load(topfd, "statcache");
@@ -361,6 +480,7 @@ int main(void)
 	static const struct tap_test tests[] = {
 		TAP_ENTRY(chmod_parse_and_apply),
 		TAP_ENTRY(chown_resolves_names_inside_the_image),
+		TAP_ENTRY(user_resolves_like_the_runtime),
 		TAP_ENTRY(exclude_pattern_matching),
 		TAP_ENTRY(digest_follows_what_lands_in_the_image),
 		TAP_ENTRY(digest_follows_the_options),

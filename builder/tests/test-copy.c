@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* COPY rules: destinations, wildcards, directories, symlinks, escapes, owners, modes. */
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 
 #include "copy-test.h"
 
@@ -82,6 +85,22 @@ TEST(directory_onto_file_fails)
 	ASSERT_TRUE(t_content_is(rootfd, "f", "F"));
 }
 
+TEST(entries_replace_what_is_in_the_way)
+{
+	/* buildah-conformance replace/symlink-with-directory, both orders */
+	t_reset();
+	t_write(ctxfd, "tree1/maybe-directory", "a file\n", 0444);
+	t_write(ctxfd, "tree1/directory/file-in-directory", "f", 0444);
+	t_write(ctxfd, "tree2/maybe-directory/file-in-maybe-directory", "g", 0444);
+	ASSERT_EQ(COPY1("/", "tree1/"), 0);
+	ASSERT_EQ(COPY1("/", "tree2/"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory/file-in-maybe-directory", "g"));
+	ASSERT_EQ(COPY1("/", "tree1/"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory", "a file\n"));
+	/* read-only sources copy fine and keep their modes */
+	ASSERT_EQ(t_lstat(rootfd, "directory/file-in-directory").st_mode & 07777, 0444);
+}
+
 TEST(several_sources_need_directory)
 {
 	char *msg = NULL;
@@ -133,6 +152,14 @@ TEST(wildcards)
 	ASSERT_TRUE(t_content_is(rootfd, "s/f", "F2"));
 	ASSERT_EQ(COPY1("/br", "\\[x\\]"), 0);
 	ASSERT_TRUE(t_content_is(rootfd, "br", "brackets"));
+	/* a wildcard matching several makes a directory, even with another matching nothing
+	 * (buildah-bud copy-globs: Containerfile, Containerfile.missing) */
+	ASSERT_EQ(COPY1("/testdir", "*.txt"), 0);
+	ASSERT_TRUE(t_exists(rootfd, "testdir/a.txt") && t_exists(rootfd, "testdir/b.txt"));
+	ASSERT_EQ(COPY1("/testdir2", "*foo", "*.txt"), 0);
+	ASSERT_TRUE(t_exists(rootfd, "testdir2/a.txt") && t_exists(rootfd, "testdir2/b.txt"));
+	/* but two sources written out need a directory */
+	ASSERT_TRUE(COPY1("/testdir3", "a.txt", "*.txt") < 0);
 	/* a wildcard matching one file behaves as that file */
 	ASSERT_EQ(COPY1("/one", "c.*"), 0);
 	ASSERT_TRUE(t_content_is(rootfd, "one", "C"));
@@ -160,12 +187,21 @@ TEST(missing_source_names_it)
 {
 	char *msg = NULL;
 	static const char *const src[] = {"nope.txt"};
+	static const char *src_loop[1];
 	struct copy_opts o = t_opts("/", src, 1);
 
 	t_reset();
 	ASSERT_TRUE(t_copy(&o, &msg) < 0);
 	ASSERT_TRUE(t_contains(msg, "'nope.txt'"));
 	ASSERT_TRUE(t_contains(msg, "no such file or directory"));
+	free(msg);
+	msg = NULL;
+	/* a symlink loop says so */
+	t_symlink(ctxfd, "loop", "loop");
+	src_loop[0] = "loop";
+	o.sources = src_loop;
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "source 'loop': Too many levels of symbolic links"));
 	free(msg);
 }
 
@@ -518,6 +554,10 @@ TEST(hardlinks_stay_hardlinks)
 	b = t_lstat(rootfd, "h/z");
 	ASSERT_EQ(a.st_ino, b.st_ino);
 	ASSERT_EQ(a.st_nlink, 2);
+	/* the same linked file named twice, and both names as sources */
+	ASSERT_EQ(COPY1("/twice/", "d/a", "d/a", "d/z"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "twice/a", "A"));
+	ASSERT_EQ(t_lstat(rootfd, "twice/a").st_ino, t_lstat(rootfd, "twice/z").st_ino);
 }
 
 TEST(heredoc_inline_source)
@@ -558,6 +598,70 @@ TEST(special_files)
 	ASSERT_EQ(t_lstat(rootfd, "sp/fifo").st_mode & 07777, 0640);
 	ASSERT_FALSE(t_exists(rootfd, "sp/sock")); /* skipped with a warning */
 	ASSERT_TRUE(t_exists(rootfd, "sp/f"));
+	/* named directly (opened O_PATH only: a device is never opened) */
+	ASSERT_EQ(COPY1("/top-fifo", "sp/fifo"), 0);
+	ASSERT_TRUE(S_ISFIFO(t_lstat(rootfd, "top-fifo").st_mode));
+	if (geteuid() == 0 && mknodat(ctxfd, "sp/null", S_IFCHR | 0666, makedev(1, 3)) == 0) {
+		ASSERT_EQ(COPY1("/null", "sp/null"), 0);
+		ASSERT_TRUE(S_ISCHR(t_lstat(rootfd, "null").st_mode));
+		ASSERT_EQ(t_lstat(rootfd, "null").st_rdev, makedev(1, 3));
+	}
+}
+
+TEST(xattrs_user_and_capability_only)
+{
+	char buf[64];
+	ssize_t n;
+
+	t_reset();
+	t_write(ctxfd, "x/f", "F", 0755);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/ctx/x/f", top);
+		if (setxattr(path, "user.kiln", "yes", 3, 0) < 0) {
+			printf("# skip: no user xattrs on %s\n", top);
+			return;
+		}
+		if (geteuid() == 0)
+			setxattr(path, "trusted.kiln", "no", 2, 0);
+	}
+	ASSERT_EQ(COPY1("/x", "x"), 0);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/root/x/f", top);
+		n = getxattr(path, "user.kiln", buf, sizeof(buf));
+		ASSERT_EQ(n, 3);
+		ASSERT_TRUE(memcmp(buf, "yes", 3) == 0);
+		ASSERT_TRUE(getxattr(path, "trusted.kiln", buf, sizeof(buf)) < 0);
+	}
+}
+
+TEST(reused_directory_takes_source_metadata)
+{
+	/* checked against buildah: FROM scratch; COPY a/ /; COPY --chown=7:7 b/ / */
+	struct timespec t[2] = {{1000000000, 0}, {1000000000, 0}};
+	static const char *const src[] = {"b/"};
+	struct copy_opts o = t_opts("/", src, 1);
+	struct stat st;
+
+	t_reset();
+	t_write(ctxfd, "a/d/x", "x", 0644);
+	t_write(ctxfd, "b/d/y", "y", 0644);
+	fchmodat(ctxfd, "b/d", 0700, 0);
+	utimensat(ctxfd, "b/d", t, 0);
+	ASSERT_EQ(COPY1("/", "a/"), 0);
+	o.chown = (struct copy_chown){.set = true, .uid = 7, .gid = 7};
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	st = t_lstat(rootfd, "d");
+	ASSERT_EQ(st.st_mode & 07777, 0700);
+	ASSERT_EQ(st.st_mtim.tv_sec, 1000000000);
+	if (geteuid() == 0)
+		ASSERT_EQ(st.st_uid, 7);
+	ASSERT_TRUE(t_exists(rootfd, "d/x") && t_exists(rootfd, "d/y"));
+	/* the destination directory itself keeps its own */
+	ASSERT_EQ(t_lstat(rootfd, ".").st_mode & 07777, 0755);
 }
 
 TEST(directory_mtime_kept)
@@ -606,6 +710,83 @@ TEST(copy_from_another_root)
 	ASSERT_TRUE(t_content_is(rootfd, "bin/myexe", "symlink-test"));
 }
 
+/* "path mode uid:gid size mtime content" for every entry below @dir, sorted. */
+static void describe(int dfd, const char *dir, struct strv *out)
+{
+	struct strv names = STRV_INIT;
+	int fd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strv_push(&names, de->d_name);
+	if (d)
+		closedir(d);
+	strv_foreach(&names, name) {
+		char path[512], *data;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, *name);
+		st = t_lstat(dfd, path);
+		data = S_ISREG(st.st_mode) ? t_read(dfd, path) : NULL;
+		strv_pushf(out, "%s %o %u:%u %lld %lld.%09ld %s", strchr(path, '/') + 1, st.st_mode,
+			   st.st_uid, st.st_gid, (long long)st.st_size,
+			   (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, data ? data : "");
+		free(data);
+		if (S_ISDIR(st.st_mode))
+			describe(dfd, path, out);
+	}
+	strv_clear(&names);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+TEST(parallel_copy_equals_serial)
+{
+	static const char *const src[] = {"big"};
+	struct copy_opts o = t_opts("/serial", src, 1);
+	struct strv a = STRV_INIT, b = STRV_INIT;
+	char *ja, *jb;
+
+	t_reset();
+	for (int i = 0; i < 40; i++)
+		for (int k = 0; k < 12; k++) {
+			char path[64], data[64];
+			struct timespec t[2] = {{1000000000 + i * 7 + k, k}, {1000000000 + i, k}};
+
+			snprintf(path, sizeof(path), "big/d%02d/s%d/f%02d", i % 7, i % 3, k + i);
+			snprintf(data, sizeof(data), "%d-%d", i, k);
+			t_write(ctxfd, path, data, 0600 | (mode_t)(k % 3) << 3);
+			utimensat(ctxfd, path, t, 0);
+		}
+	t_symlink(ctxfd, "d00", "big/link");
+	ASSERT_EQ(copy_chmod_parse("u+x", &o.chmod, NULL), 0);
+	o.chown = (struct copy_chown){.set = true, .uid = 3, .gid = 4};
+	o.jobs = 1;
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	o.jobs = 4;
+	o.dest = "/parallel";
+	ASSERT_EQ(t_copy(&o, NULL), 0);
+	describe(rootfd, "serial", &a);
+	describe(rootfd, "parallel", &b);
+	qsort(a.v, a.n, sizeof(char *), cmp_str);
+	qsort(b.v, b.n, sizeof(char *), cmp_str);
+	ja = strv_join(&a, "\n");
+	jb = strv_join(&b, "\n");
+	ASSERT_TRUE(a.n > 300);
+	if (strcmp(ja, jb) != 0)
+		printf("# serial:\n%s\n# parallel:\n%s\n", ja, jb);
+	ASSERT_STREQ(ja, jb);
+	free(ja);
+	free(jb);
+	strv_clear(&a);
+	strv_clear(&b);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -614,6 +795,7 @@ int main(void)
 		TAP_ENTRY(existing_directory_receives_file),
 		TAP_ENTRY(directory_copies_contents),
 		TAP_ENTRY(directory_onto_file_fails),
+		TAP_ENTRY(entries_replace_what_is_in_the_way),
 		TAP_ENTRY(several_sources_need_directory),
 		TAP_ENTRY(wildcards),
 		TAP_ENTRY(globstar_matches_any_depth),
@@ -635,9 +817,12 @@ int main(void)
 		TAP_ENTRY(hardlinks_stay_hardlinks),
 		TAP_ENTRY(heredoc_inline_source),
 		TAP_ENTRY(special_files),
+		TAP_ENTRY(xattrs_user_and_capability_only),
+		TAP_ENTRY(reused_directory_takes_source_metadata),
 		TAP_ENTRY(directory_mtime_kept),
 		TAP_ENTRY(result_lists_what_was_written),
 		TAP_ENTRY(copy_from_another_root),
+		TAP_ENTRY(parallel_copy_equals_serial),
 	};
 	int r = tap_run(tests, ARRAY_SIZE(tests));
 

@@ -110,6 +110,27 @@ TEST(bad_pattern_is_an_error)
 		     "ctx/.dockerignore:2: bad pattern '[abc': unterminated '[' or trailing '\\'");
 }
 
+TEST(lone_exclamation_mark_is_an_error)
+{
+	struct dockerignore *di = NULL;
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	_cleanup_free_ char *msg = NULL;
+
+	ASSERT_LT(dockerignore_parse("a\n  !  \n", 9, ".dockerignore", &di, &err), 0);
+	msg = err_format(err);
+	ASSERT_STREQ(msg, ".dockerignore:2: illegal exclusion pattern '!': expected '!PATTERN'");
+}
+
+TEST(comment_only_at_line_start)
+{
+	_cleanup_(dockerignore_freep) struct dockerignore *di =
+		load(" # not a comment\n#comment\n");
+
+	ASSERT_NOT_NULL(di);
+	ASSERT_EQ(dockerignore_n_patterns(di), 1);
+	ASSERT_TRUE(dockerignore_excluded(di, "# not a comment", false));
+}
+
 TEST(name_for_dockerfile)
 {
 	_cleanup_free_ char *a = dockerignore_name_for("Dockerfile.test");
@@ -204,6 +225,57 @@ TEST(buildah_dockerignore_exceptions)
 	ASSERT_STREQ(g, "subdir subdir/sub1.txt test2.txt");
 }
 
+static void collect_ignore_files(const char *dir, struct strv *ret)
+{
+	_cleanup_strv_ struct strv ents = STRV_INIT;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strv_push(&ents, de->d_name);
+	closedir(d);
+	strv_foreach(&ents, e) {
+		_cleanup_free_ char *p = NULL;
+		struct stat st;
+
+		if (asprintf(&p, "%s/%s", dir, *e) < 0 || lstat(p, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			collect_ignore_files(p, ret);
+		else if (S_ISREG(st.st_mode) &&
+			 (strstr(*e, ".dockerignore") || strstr(*e, ".containerignore")))
+			strv_push(ret, p);
+	}
+}
+
+TEST(every_conformance_ignore_file_parses)
+{
+	_cleanup_strv_ struct strv files = STRV_INIT;
+	size_t ok = 0;
+
+	ASSERT_NOT_NULL(conformance_dir());
+	collect_ignore_files(conformance_dir(), &files);
+	strv_foreach(&files, f) {
+		_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+		_cleanup_(dockerignore_freep) struct dockerignore *di = NULL;
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+
+		if (read_path(*f, &sb) >= 0 &&
+		    dockerignore_parse(sb.buf, sb.len, *f, &di, &err) >= 0)
+			ok++;
+		else
+			printf("# %s: %s\n", *f, err ? err->msg : "cannot read");
+	}
+	printf("# %zu/%zu ignore files of the conformance data parse\n", ok, files.n);
+	ASSERT_GE(files.n, 25);
+	ASSERT_EQ(ok, files.n);
+}
+
 TAP_MAIN(TAP_ENTRY(pattern_rules), TAP_ENTRY(may_reinclude_under),
-	 TAP_ENTRY(bad_pattern_is_an_error), TAP_ENTRY(name_for_dockerfile),
-	 TAP_ENTRY(buildah_dockerignore3_manifest), TAP_ENTRY(buildah_dockerignore_exceptions))
+	 TAP_ENTRY(bad_pattern_is_an_error), TAP_ENTRY(lone_exclamation_mark_is_an_error),
+	 TAP_ENTRY(comment_only_at_line_start), TAP_ENTRY(name_for_dockerfile),
+	 TAP_ENTRY(buildah_dockerignore3_manifest), TAP_ENTRY(buildah_dockerignore_exceptions),
+	 TAP_ENTRY(every_conformance_ignore_file_parses))

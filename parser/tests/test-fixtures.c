@@ -114,12 +114,12 @@ static void run_dir(const char *sub, bool (*check)(const char *, const char *), 
 
 TEST(ok_fixtures)
 {
-	run_dir("ok", check_ok, 7);
+	run_dir("ok", check_ok, 9);
 }
 
 TEST(bad_fixtures)
 {
-	run_dir("bad", check_bad, 40);
+	run_dir("bad", check_bad, 39);
 }
 
 TAP_MAIN(TAP_ENTRY(ok_fixtures), TAP_ENTRY(bad_fixtures))

@@ -186,6 +186,7 @@ TEST(pattern_forms)
 	expect_word("${v/X/-}", "a-bXc", '\\', &ok);
 	expect_word("${v//X/-}", "a-b-c", '\\', &ok);
 	expect_word("${v//[ab]/_}", "_X_Xc", '\\', &ok);
+	expect_word("${v///_}", "aXbXc", '\\', &ok); /* empty pattern: unchanged */
 	expect_word("${star#a\\*}", "b", '\\', &ok);
 	expect_word("${unset#x}", "", '\\', &ok);
 	expect_word("${v:+set}${unset:-dflt}", "setdflt", '\\', &ok);
@@ -233,5 +234,61 @@ TEST(errors_carry_the_message)
 		     "unexpected end of statement while looking for matching single-quote");
 }
 
+TEST(expansion_size_is_bounded)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	_cleanup_strbuf_ struct strbuf w = STRBUF_INIT;
+	char *got = NULL;
+
+	strv_env_set(&env, "v", "0123456789abcdefghijklmnopqrstuvwxyz");
+	/* each level multiplies the length by 36: 36^5 > 4 MiB */
+	strbuf_addstr(&w, "${v//?/${v//?/${v//?/${v//?/${v//?/$v}}}}}");
+	ASSERT_LT(shell_expand_word(w.buf, &env, '\\', &got, &err), 0);
+	ASSERT_NULL(got);
+	ASSERT_TRUE(strstr(err->msg, "larger than 4 MiB") != NULL);
+}
+
+TEST(heredoc_raw_expansion)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	_cleanup_free_ char *got = NULL;
+
+	strv_env_set(&env, "A", "x y");
+	ASSERT_EQ(shell_expand_heredoc("echo \"$A\" '$A' \\$A ${A} ${U:-\"d\"} \\n\"\\q\"\n", &env,
+				       '\\', &got, &err),
+		  0);
+	ASSERT_STREQ(got, "echo \"x y\" 'x y' $A x y \"d\" n\"q\"\n");
+	free(TAKE_PTR(got));
+	/* quotes are not special: an odd one is fine */
+	ASSERT_EQ(shell_expand_heredoc("it's\n", &env, '\\', &got, &err), 0);
+	ASSERT_STREQ(got, "it's\n");
+}
+
+/* COPY <<EOF bodies: variables and escapes processed, quotes kept (BuildKit's ExpandRaw). */
+TEST(keep_quotes)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	static const char *const cases[][2] = {
+		{"v=$v \"q\" 'q'\n", "v=kiln \"q\" 'q'\n"},
+		{"'$v' \"${v}\"", "'kiln' \"kiln\""},
+		{"\\$v ${unset:-d}", "$v d"},
+		{"<?xml version=\"1.0\"?>", "<?xml version=\"1.0\"?>"},
+		{"it's", "it's"},
+	};
+
+	strv_env_set(&env, "v", "kiln");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+		_cleanup_free_ char *got = NULL;
+
+		ASSERT_EQ(shell_expand_heredoc(cases[i][0], &env, '\\', &got, &err), 0);
+		ASSERT_STREQ(got, cases[i][1]);
+	}
+}
+
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
-	 TAP_ENTRY(raw_keeps_escapes_outside_quotes), TAP_ENTRY(errors_carry_the_message))
+	 TAP_ENTRY(raw_keeps_escapes_outside_quotes), TAP_ENTRY(errors_carry_the_message),
+	 TAP_ENTRY(expansion_size_is_bounded), TAP_ENTRY(heredoc_raw_expansion),
+	 TAP_ENTRY(keep_quotes))

@@ -200,6 +200,20 @@ TEST(mkdir_p_refuses_symlinked_parents)
 	ASSERT_EQ(fs_mkdir_p(rootfd, "../escaped", 0755, NULL), -EXDEV);
 }
 
+TEST(mkdir_p_absolute_ignores_dirfd)
+{
+	char abs[128];
+	struct stat st;
+
+	snprintf(abs, sizeof(abs), "%s/root/abs/dir", top);
+	/* "root/abs" is a symlink: refused, as for relative paths */
+	ASSERT_EQ(fs_mkdir_p(topfd, abs, 0755, NULL), -ENOTDIR);
+	snprintf(abs, sizeof(abs), "%s/root/a/new/dir", top);
+	ASSERT_EQ(fs_mkdir_p(topfd, abs, 0755, NULL), 0);
+	ASSERT_EQ(stat(abs, &st), 0);
+	ASSERT_TRUE(S_ISDIR(st.st_mode));
+}
+
 TEST(rm_rf_does_not_follow_symlinks)
 {
 	int fd;
@@ -275,6 +289,7 @@ int main(void)
 		TAP_ENTRY(nofollow_last_opens_the_link_itself),
 		TAP_ENTRY(open_error_names_the_path),
 		TAP_ENTRY(mkdir_p_refuses_symlinked_parents),
+		TAP_ENTRY(mkdir_p_absolute_ignores_dirfd),
 		TAP_ENTRY(rm_rf_does_not_follow_symlinks),
 		TAP_ENTRY(atomic_write_replaces_and_leaves_no_temp),
 		TAP_ENTRY(lock_is_exclusive),

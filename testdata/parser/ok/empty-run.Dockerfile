@@ -1,2 +1,4 @@
 FROM alpine
 RUN
+RUN <<EOF
+EOF

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Images a build names (FROM, COPY --from, RUN --mount=from) that are not
+ * stages: read from the store, pulled from their registry first as --pull
+ * says. `missing` pulls only what the store lacks; `always` pulls each name
+ * once per build, so a tag moved in the registry is seen (its new manifest
+ * digest starts the cache key chain, so every step after FROM misses);
+ * `never` makes a missing image an error. The callers look for a stage of
+ * that name first, so a stage is never pulled.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/build-internal.h"
+#include "registry/registry.h"
+#include "util/xmalloc.h"
+
+#include "util/banned.h"
+
+static void pull_progress(void *userdata, enum registry_event ev, const char *digest, uint64_t done,
+			  uint64_t total)
+{
+	static const char *const what[] = {
+		[REGISTRY_EV_DONE] = "pulled",
+		[REGISTRY_EV_SKIPPED] = "already stored",
+		[REGISTRY_EV_RETRY] = "retrying",
+	};
+	struct build_ctx *b = userdata;
+
+	if ((size_t)ev >= ARRAY_SIZE(what) || !what[ev] || !digest)
+		return;
+	if (total)
+		build_message(b, "blob %.19s: %s (%" PRIu64 " bytes)", digest, what[ev], total);
+	else
+		build_message(b, "blob %.19s: %s", digest, what[ev]);
+}
+
+/* Could @name be pulled: a registry reference, not an image ID? */
+static bool pullable(const char *name, bool *ret_by_digest)
+{
+	struct registry_ref ref;
+
+	if (startswith(name, "sha256:") || registry_ref_parse(name, &ref, NULL) < 0)
+		return false;
+	*ret_by_digest = ref.digest != NULL;
+	registry_ref_release(&ref);
+	return true;
+}
+
+static int pull(struct build_ctx *b, const char *name, struct digest *ret, struct kiln_error **err)
+{
+	struct registry_opts o = REGISTRY_OPTS_INIT;
+	_cleanup_free_ char *digest = NULL;
+	int r;
+
+	if (b->opts->registry)
+		o = *b->opts->registry;
+	o.progress = pull_progress;
+	o.progress_data = b;
+	build_message(b, "pulling %s", name);
+	r = registry_pull(b->store, name, NULL, &o, &digest, err);
+	if (r < 0)
+		return err_wrap(err, "pull '%s'", name);
+	strv_push(&b->pulled, name);
+	build_message(b, "pulled %s: %s", name, digest);
+	return digest_parse(digest, ret, err);
+}
+
+/* Not in the store: pull it (missing), or say why not. */
+static int not_stored(struct build_ctx *b, const char *name, bool can_pull, struct digest *ret,
+		      struct kiln_error **err)
+{
+	if (!can_pull)
+		return err_new(
+			err, KILN_ERR_INPUT, ENOENT,
+			"image '%s' not found (import it with 'kiln import' or load it with 'kiln load')",
+			name);
+	if (b->opts->pull == BUILD_PULL_NEVER)
+		return err_new(
+			err, KILN_ERR_INPUT, ENOENT,
+			"image '%s' is not in the store and --pull=never forbids pulling it (pull it first with 'kiln pull %s')",
+			name, name);
+	return pull(b, name, ret, err);
+}
+
+static int resolve(struct build_ctx *b, const char *name, struct digest *ret,
+		   struct kiln_error **err)
+{
+	bool by_digest = false, can_pull = pullable(name, &by_digest);
+	bool pulled = strv_find(&b->pulled, name) >= 0;
+	int r;
+
+	if (can_pull && !pulled && !by_digest && b->opts->pull == BUILD_PULL_ALWAYS)
+		return pull(b, name, ret, err);
+	r = store_resolve(b->store, name, ret, err);
+	if (r == -ENOENT && !pulled) {
+		if (err) {
+			err_free(*err);
+			*err = NULL;
+		}
+		r = not_stored(b, name, can_pull, ret, err);
+	}
+	return r;
+}
+
+int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
+		     struct kiln_error **err)
+{
+	struct digest d;
+	int r;
+
+	/* stages built in parallel may want the same image: one pulls, the other waits */
+	pthread_mutex_lock(&b->pull_lock);
+	r = resolve(b, name, &d, err);
+	pthread_mutex_unlock(&b->pull_lock);
+	if (r < 0)
+		return r;
+	return image_read(b->store, &d, ret, err);
+}

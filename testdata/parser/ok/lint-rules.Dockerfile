@@ -1,0 +1,8 @@
+ARG BASE=alpine
+FROM --platform=linux/amd64 $BASE:$TAG AS scratch
+ARG API_TOKEN
+ENV PUBLIC_KEY=x DB_PASSWORD=y
+WORKDIR app
+WORKDIR /srv
+WORKDIR rel
+FROM --platform=$TARGETPLATFORM alpine
