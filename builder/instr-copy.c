@@ -101,6 +101,30 @@ static int expand_heredoc(struct build_ctx *b, struct stage_state *s, const stru
 	return 0;
 }
 
+/* A source keeps its escapes for the wildcard match ("n\?pe" names only "n?pe"), as in
+ * BuildKit; a URL, or a Dockerfile whose escape is '`', is expanded as any word. */
+static int expand_source(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			 const char *word, char **ret, struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	struct kiln_error *e = NULL;
+	char *v = NULL;
+
+	if (b->df->escape != '\\')
+		return expand_word(b, s, in, word, ret, err);
+	args_expansion_env(s, &env);
+	if (shell_expand_word_raw(word, &env, '\\', &v, &e) < 0) {
+		err_free(e);
+		return expand_word(b, s, in, word, ret, err); /* reports the error */
+	}
+	if (startswith(v, "http://") || startswith(v, "https://")) {
+		free(v);
+		return expand_word(b, s, in, word, ret, err);
+	}
+	*ret = v;
+	return 0;
+}
+
 static int expand_args(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		       struct copy_step *c, struct kiln_error **err)
 {
@@ -126,7 +150,7 @@ static int expand_args(struct build_ctx *b, struct stage_state *s, const struct 
 				.name = h->name, .data = data, .len = strlen(data)};
 			continue;
 		}
-		r = expand_word(b, s, in, in->args.v[i], &v, err);
+		r = expand_source(b, s, in, in->args.v[i], &v, err);
 		if (r < 0)
 			return r;
 		strv_push_take(&c->sources, v);

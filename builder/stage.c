@@ -206,6 +206,26 @@ static void meta_key(struct stage_state *s, const char *text)
 	cache_key_finish(&k, &s->key);
 }
 
+/* A config-only step (ENV, LABEL, ...) keeps the time it was first built at too, so a
+ * rebuild from the cache is the same image even when such steps come before the first
+ * RUN or COPY: its key, which covers the resulting config, gets a layerless entry. */
+static void meta_created(struct build_ctx *b, struct stage_state *s)
+{
+	struct cache_entry e = {0};
+	struct kiln_error *err = NULL;
+
+	if (s->cache_off || cache_lookup(b->store, &s->key, &e, NULL) <= 0 || !e.created) {
+		cache_entry_release(&e);
+		e.created = xstrdup(b->created);
+		if (cache_store(b->store, &s->key, &e, &err) < 0) {
+			log_warn("cannot record the step in the cache: %s, ignoring", err->msg);
+			err_free(err);
+		}
+	}
+	stage_set_created(b, s, e.created);
+	cache_entry_release(&e);
+}
+
 static int run_step(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		    struct step *st, struct kiln_error **err)
 {
@@ -214,8 +234,9 @@ static int run_step(struct build_ctx *b, struct stage_state *s, const struct ins
 	if (instr_is_meta(in->kind)) {
 		r = instr_meta(b, s, in, err);
 		if (r >= 0) {
-			stage_history(b, s, st->text, true);
 			meta_key(s, st->text);
+			meta_created(b, s);
+			stage_history(b, s, st->text, true);
 		}
 		return r;
 	}

@@ -197,6 +197,11 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 /* Process one word: quotes removed, variables expanded, no splitting. */
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
 		      struct kiln_error **err);
+/* As shell_expand_word(), but an escape outside quotes stays with the character it
+ * escapes ("n\?pe" stays "n\?pe"): for COPY and ADD sources, whose wildcard
+ * matching then sees the escape (BuildKit). */
+int shell_expand_word_raw(const char *word, const struct strv *env, char escape, char **ret,
+			  struct kiln_error **err);
 /*
  * Expand a heredoc body for COPY/ADD (when heredoc.expand), as BuildKit's
  * ExpandRaw does (its lexer with SkipProcessQuotes): variables are replaced

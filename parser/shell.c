@@ -425,12 +425,12 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 	return 0;
 }
 
-int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
-		      struct kiln_error **err)
+static int expand_word(const char *word, const struct strv *env, char escape, bool raw, char **ret,
+		       struct kiln_error **err)
 {
 	struct lex lx = {.s = word, .n = strlen(word), .env = env, .escape = escape, .err = err};
 	struct strbuf out = STRBUF_INIT;
-	int r = process_stop_on(&lx, R_EOF, false, &out, NULL);
+	int r = process_stop_on(&lx, R_EOF, raw, &out, NULL);
 
 	if (r < 0) {
 		strbuf_release(&out);
@@ -438,6 +438,18 @@ int shell_expand_word(const char *word, const struct strv *env, char escape, cha
 	}
 	*ret = strbuf_detach(&out, NULL);
 	return 0;
+}
+
+int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
+		      struct kiln_error **err)
+{
+	return expand_word(word, env, escape, false, ret, err);
+}
+
+int shell_expand_word_raw(const char *word, const struct strv *env, char escape, char **ret,
+			  struct kiln_error **err)
+{
+	return expand_word(word, env, escape, true, ret, err);
 }
 
 int shell_expand_heredoc(const char *text, const struct strv *env, char escape, char **ret,

@@ -99,3 +99,32 @@ sed -i 3d "$T/fromgone/Dockerfile"
 build fromgone && fail "COPY --from of a missing file built"
 grep -q "source '/nope2': no such file or directory in image 'busybox'" "$T/fromgone.log" ||
 	fail "the image is not named: $(tail -1 "$T/fromgone.log")"
+
+# -- a rebuild that takes every step from the cache is the same image: cached steps
+#    (with a layer or config-only) keep the time they were built at; --no-cache
+#    builds anew; with --source-date-epoch every time is the epoch
+mkdir "$T/rebuild"
+printf 'FROM busybox\nENV A=1\nRUN echo x >/x\nLABEL l=1\nWORKDIR /w\n' >"$T/rebuild/Dockerfile"
+build rebuild || fail "build: $(cat "$T/rebuild.log")"
+first=$(cat "$T/rebuild.id")
+sleep 1.1 # config times have one-second resolution
+build rebuild || fail "rebuild: $(cat "$T/rebuild.log")"
+expect_eq "$(cat "$T/rebuild.id")" "$first" "image ID of a rebuild from the cache"
+build rebuild --no-cache || fail "--no-cache: $(cat "$T/rebuild.log")"
+[ "$(cat "$T/rebuild.id")" != "$first" ] || fail "--no-cache gave the cached image"
+build rebuild --source-date-epoch 0 || fail "--source-date-epoch: $(cat "$T/rebuild.log")"
+cfg=$(skopeo inspect --config "oci:$KILN_ROOT:rebuild:1")
+expect_eq "$(echo "$cfg" | jq -r .created)" 1970-01-01T00:00:00Z "created with the epoch"
+expect_eq "$(echo "$cfg" | jq -r '[.history[-4:][].created] | unique | join(" ")')" \
+	1970-01-01T00:00:00Z "history times of the steps with the epoch"
+
+# -- an escaped wildcard in a COPY source is a literal character ("n\?pe" names
+#    only "n?pe"), as in BuildKit; an unescaped one still matches both
+mkdir -p "$T/escglob/nope" "$T/escglob/n?pe"
+echo wrong >"$T/escglob/nope/f"
+echo right >"$T/escglob/n?pe/f"
+printf 'FROM scratch\nCOPY n\\?pe/f /x\nCOPY n?pe/f /both/\n' >"$T/escglob/Dockerfile"
+build escglob || fail "COPY n\\?pe/f: $(cat "$T/escglob.log")"
+r=$(unpack escglob)
+expect_eq "$(cat "$r/x")" right "COPY n\\?pe/f"
+expect_eq "$(cat "$r/both/f")" wrong "COPY n?pe/f /both/ (both match; nope/f, last in name order, wins)"

@@ -196,6 +196,25 @@ TEST(pattern_forms)
 	ASSERT_TRUE(ok);
 }
 
+TEST(raw_keeps_escapes_outside_quotes)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	static const char *const cases[][2] = {
+		{"n\\?pe", "n\\?pe"}, {"st\\*uv/f", "st\\*uv/f"}, {"a\\ b", "a\\ b"},
+		{"\"q\\*\"", "q\\*"}, {"'s\\?'", "s\\?"},	  {"$star\\?", "a*b\\?"},
+		{"${star}x", "a*bx"}, {"plain", "plain"},
+	};
+
+	strv_env_set(&env, "star", "a*b");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+		_cleanup_free_ char *got = NULL;
+
+		ASSERT_EQ(shell_expand_word_raw(cases[i][0], &env, '\\', &got, &err), 0);
+		ASSERT_STREQ(got, cases[i][1]);
+	}
+}
+
 TEST(errors_carry_the_message)
 {
 	_cleanup_strv_ struct strv env = STRV_INIT;
@@ -270,5 +289,6 @@ TEST(keep_quotes)
 }
 
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
-	 TAP_ENTRY(errors_carry_the_message), TAP_ENTRY(expansion_size_is_bounded),
-	 TAP_ENTRY(heredoc_raw_expansion), TAP_ENTRY(keep_quotes))
+	 TAP_ENTRY(raw_keeps_escapes_outside_quotes), TAP_ENTRY(errors_carry_the_message),
+	 TAP_ENTRY(expansion_size_is_bounded), TAP_ENTRY(heredoc_raw_expansion),
+	 TAP_ENTRY(keep_quotes))

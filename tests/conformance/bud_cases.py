@@ -26,6 +26,11 @@ NAME_PREFIXES = ("Dockerfile", "Containerfile", "Dockermultistagefrom")
 
 BUSYBOX_PATH = ("cfg", "config.Env", '["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]')
 
+MIXED = [("exists", "/Dockerfile.name"), ("exists", "/Dockerfile.index"),
+         ("exists", "/Dockerfile.mixed"), ("absent", "/etc/passwd")]
+HARDLINKS = [("nlink", "/test1", "4"), ("nlink", "/test2", "4"), ("nlink", "/subdir/test3", "4"),
+             ("nlink", "/subdir/test4", "4")]
+
 SPEC = {
     # -- arg-scope: exact file contents (INDEX.md) --
     "arg-scope/Containerfile.from-arg": {"build_args": ["BASE=busybox"],
@@ -42,7 +47,8 @@ SPEC = {
     "arg-scope/Containerfile.arg-mixed-defaults": {
         "build_args": ["a=given"], "checks": [("file", "/out.txt", "given set")]},
     # -- add-file --
-    "add-file/Dockerfile": {"checks": [("exists", "/var/file2")]},
+    "add-file/Dockerfile": {"checks": [("exists", "/var/file2"), ("exists", "/var/www/file"),
+                                       ("cfg", "config.Volumes", '{"/var":{},"/var/www":{}}')]},
     # -- build-arg --
     "build-arg/Dockerfile": {"build_args": ["foo=bar"], "checks": [("out", "bar")]},
     "build-arg/Dockerfile2": {"build_args": ["IMAGE=busybox"]},
@@ -81,10 +87,30 @@ SPEC = {
     "from-scratch/Containerfile2": {"checks": [("cfg", "rootfs.diff_ids", "[]"),
                                                ("cfg", "config.User", '"1001"')]},
     # -- leading-args: header FOO not visible without redeclaration --
-    "leading-args/Dockerfile": {"checks": [("exists", "/bin/busybox")]},
+    "leading-args/Dockerfile": {"checks": [("cfgin", "config.Env", "FOO=")]},
     # -- multi-stage-builds --
     "multi-stage-builds/Dockerfile.reused": {"checks": [("exists", "/bin/busybox")]},
-    # -- recurse: the harness adds the .dockerignore of the test --
+    "multi-stage-builds/Dockerfile.mixed": {"checks": MIXED},
+    "multi-stage-builds-small-as/Dockerfile.mixed": {"checks": MIXED},
+    "multi-stage-builds/Dockerfile.extended": {"checks": [
+        ("exists", "/tmp/preCommit"), ("absent", "/tmp/postCommit"),
+        ("cfgin", "config.Env", "BUILD_LOGLEVEL=5"),
+        ("cfgin", "config.Env", "OPENSHIFT_BUILD_NAMESPACE=default"),
+        ("cfg", "config.Labels.io.openshift.build.name", "null")]},
+    # -- layer cache: a second identical build is the same image --
+    "addtl-tags/Dockerfile": {"checks": [("rebuild",), ("rebuild-same-id",)]},
+    "build-arg/Dockerfile3": {"checks": [("rebuild",), ("rebuild-same-id",)]},
+    # -- hard links: the test links test1..test4 (harness: prepare "hardlinks") --
+    "hardlink/Dockerfile": {"prepare": "hardlinks", "checks": HARDLINKS},
+    "layers-squash/Dockerfile.hardlinks": {"checks": [("nlink", "/subdir/artifact", "2")]},
+    # -- heredocs: <<- strips leading tabs, << keeps them --
+    "heredoc/Containerfile.bash_file": {"checks": [
+        ("file", "/test9.txt", "\n\tthis is the output of test9"),
+        ("file", "/test10.txt", "\nthis is the output of test10")]},
+    "buildkit-mount-from/Dockerfilebuildkitbase": {"checks": [
+        ("exists", "/hello"), ("exists", "/hello1"), ("exists", "/subdir/hello")]},
+    # -- recurse: the harness adds the .dockerignore of the test, and the hard links --
+    "recurse/Dockerfile": {"checks": HARDLINKS},
     # -- run-scenarios --
     "run-scenarios/Dockerfile.entrypoint-run": {"checks": [("out", "unique.test.string")]},
     "run-scenarios/Dockerfile.cmd-run": {"checks": [("out", "unique.test.string")]},
@@ -162,12 +188,23 @@ def prep_readme(ctx):
         f.write("served by the conformance harness\n")
 
 
+def prep_hardlinks(ctx):
+    os.makedirs(os.path.join(ctx, "subdir"), exist_ok=True)
+    first = os.path.join(ctx, "test1")
+    with open(first, "w", encoding="utf-8") as f:
+        f.write("linked\n")
+    for other in ("test2", "subdir/test3", "subdir/test4"):
+        os.link(first, os.path.join(ctx, other))
+
+
 def prep_recurse(ctx):
     with open(os.path.join(ctx, ".dockerignore"), "w", encoding="utf-8") as f:
         f.write("foo\n")
+    prep_hardlinks(ctx)
 
 
-PREPARE = {"dockerignore2": prep_dockerignore2, "recurse": prep_recurse, "readme": prep_readme}
+PREPARE = {"dockerignore2": prep_dockerignore2, "recurse": prep_recurse, "readme": prep_readme,
+           "hardlinks": prep_hardlinks}
 
 
 def dockerfiles(base):

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bud_cases  # noqa: E402
 
@@ -170,6 +171,8 @@ class Runner:
         self.store = os.path.join(self.work, "store")
         self.user = args.user if os.getuid() == 0 else None
         self.rootless_unpack = os.getuid() != 0
+        self.uid = subprocess.run(["id", "-u", self.user], capture_output=True,
+                                  text=True).stdout.strip() if self.user else None
         self.n = 0
 
     def as_user(self, cmd, **kw):
@@ -177,8 +180,7 @@ class Runner:
                "HOME": os.path.join(self.work, "home"), "LC_ALL": "C.UTF-8"}
         env.update(kw.pop("env", {}))
         if self.user:
-            uid = subprocess.run(["id", "-u", self.user], capture_output=True, text=True).stdout.strip()
-            env["XDG_RUNTIME_DIR"] = f"/run/user/{uid}"
+            env["XDG_RUNTIME_DIR"] = f"/run/user/{self.uid}"
             cmd = ["runuser", "-u", self.user, "--", "env", "-i"] + \
                   [f"{k}={v}" for k, v in env.items()] + cmd
             return subprocess.run(cmd, capture_output=True, text=True, errors="replace", **kw)
@@ -367,6 +369,9 @@ CHECKS = {
     "out": lambda img, res, a: (a[0] in run_output(res), run_output(res)[-200:]),
     "notout": lambda img, res, a: (a[0] not in run_output(res), "present"),
     "err": lambda img, res, a: (a[0] in res.stderr, last_error(res)),
+    "cfgin": lambda img, res, a: (lambda v: (a[1] in (v or []), v))(jpath(img.config(), a[0])),
+    "rebuild": lambda img, res, a: (True, ""),  # done by check_rebuild()
+    "rebuild-same-id": lambda img, res, a: (True, ""),
 }
 
 
@@ -448,7 +453,37 @@ def build_and_check(runner, case, casedir, ctx, df, tag):
     if res.returncode != 0:
         return "fail", last_error(res)
     bad = run_checks(case, Image(runner, tag, casedir), res)
+    for strict in (False, True):
+        if not bad and ("rebuild-same-id" if strict else "rebuild",) in case.checks:
+            bad = check_rebuild(runner, case, ctx, df, res, env, strict)
     return ("fail", bad) if bad else ("pass", "")
+
+
+def image_id(res):
+    ids = re.findall(r"^sha256:[0-9a-f]{64}$", res.stdout, re.M)
+    return ids[-1] if ids else None
+
+
+def check_rebuild(runner, case, ctx, df, first, env, strict):
+    """A second identical build takes every step from the cache and gives the same
+    layers; @strict: also the same image ID (Docker, buildah --layers)."""
+    tag = f"conf{runner.n:03d}{'s' if strict else 'b'}:latest"
+    if strict:
+        time.sleep(1.1)  # config times have a resolution of one second
+    res = runner.build(ctx, df, tag, case.build_args, case.flags, env)
+    if res.returncode != 0:
+        return f"rebuild failed: {last_error(res)}"
+    ran = [e["text"] for e in events(res) if e.get("event") == "step" and
+           e.get("state") == "done" and e.get("text", "").startswith(("RUN", "COPY", "ADD"))]
+    if ran:
+        return f"rebuild ran {ran[0]!r} again instead of using the cache"
+    layers = [Image(runner, t, None).config().get("rootfs")
+              for t in (f"conf{runner.n:03d}:latest", tag)]
+    if layers[0] != layers[1]:
+        return "rebuild gave other layers"
+    if strict and image_id(res) != image_id(first):
+        return f"rebuild gave image {image_id(res)}, not {image_id(first)} (same layers)"
+    return None
 
 
 # --- corpora -----------------------------------------------------------------
@@ -520,6 +555,8 @@ def load_kaniko(root):
             c.state, c.reason = "skipped-offline", offline
         elif "top1" in offline:
             c.prepare = prep_kaniko_2075
+        if use.startswith("cache test"):
+            c.checks = [("rebuild",)]  # "second build must reuse cached layers"
         cases.append(c)
     return cases
 
