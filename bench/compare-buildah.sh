@@ -35,7 +35,7 @@ as sh -c "cd '$W' && umoci init --layout oci && umoci new --image oci:1 && \
 	tar -C bundle/rootfs -xf busybox.tar && umoci repack --image oci:1 bundle && \
 	umoci config --image oci:1 --config.cmd /bin/sh >/dev/null" >/dev/null 2>&1
 
-kiln_build() { as env KILN_ROOT="$W/kiln" "$KILN" build -q --network none -t "b-$1" "$W/df/$1" >/dev/null; }
+kiln_build() { as env KILN_ROOT="$W/kiln" "$KILN" build -q --network none -t "b-$1" "$W/df/$1" >/dev/null 2>"$W/kiln.log" || { tail -3 "$W/kiln.log" >&2; return 1; }; }
 buildah_build() {
 	as buildah --root "$W/bah" --runroot "$W/bahrun" --storage-driver overlay build --layers \
 		--isolation oci --runtime runc --network none -q --build-arg "BASE=oci:$W/oci:1" \
