@@ -338,6 +338,8 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	    layer_compression_parse(b->opts->compression, &b->compression, err) < 0)
 		return err_code(*err);
 	r = store_open(b->opts->store_root, STORE_CREATE, &b->store, err);
+	if (r >= 0)
+		r = rootfs_choose_storage(b, err);
 	if (r < 0)
 		return r;
 	r = read_dockerfile(b, text, err);

@@ -176,6 +176,13 @@ enum build_pull {
 	BUILD_PULL_NEVER, /* never: a missing image is an error */
 };
 
+/* How a step sees its parent's files: --storage=overlay|copy. */
+enum build_storage {
+	BUILD_STORAGE_AUTO = 0, /* overlay where it can be mounted, else copy */
+	BUILD_STORAGE_OVERLAY,	/* overlayfs over the layers' snapshots */
+	BUILD_STORAGE_COPY,	/* a plain copy, diffed by walking it (slower) */
+};
+
 struct registry_opts;
 
 struct build_opts {
@@ -195,6 +202,7 @@ struct build_opts {
 	struct strv secrets;	   /* id=ID,src=PATH | id=ID,env=VAR */
 	struct strv ssh;	   /* default[=SOCKET] */
 	enum build_pull pull;
+	enum build_storage storage;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 };
 

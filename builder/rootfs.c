@@ -54,7 +54,53 @@ void step_dirs_release(struct step_dirs *d)
 	free(d->upper);
 	free(d->work);
 	free(d->merged);
+	strv_clear(&d->copied_from);
 	memset(d, 0, sizeof(*d));
+}
+
+int rootfs_choose_storage(struct build_ctx *b, struct kiln_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int r;
+
+	if (b->opts->storage != BUILD_STORAGE_AUTO) {
+		b->copy_storage = b->opts->storage == BUILD_STORAGE_COPY;
+	} else {
+		tmp = store_dir_path(b->store, STORE_DIR_TMP);
+		r = sandbox_overlay_supported(tmp, err);
+		if (r < 0)
+			return err_wrap(err, "choose the storage");
+		b->copy_storage = r == 0;
+		if (b->copy_storage)
+			log_warn("overlayfs cannot be mounted in '%s': using copy storage, builds "
+				 "will be slower (see --storage)",
+				 tmp);
+	}
+	if (b->copy_storage)
+		build_message(b, "storage: copy (each step works on a full copy of its rootfs)");
+	else
+		log_debug("build: overlay storage");
+	return 0;
+}
+
+/* `copy` storage: d->merged becomes a plain copy of @lowers. */
+static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, struct kiln_error **err)
+{
+	int r = rootfs_copy_layers(lowers, d->merged, err);
+
+	if (r < 0)
+		return err_wrap(err, "copy the rootfs into '%s'", d->merged);
+	strv_copy(&d->copied_from, lowers);
+	d->copied = true;
+	return 0;
+}
+
+int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
+{
+	if (!d->copied)
+		return 0;
+	return sandbox_copy_diff(d->merged, (const char *const *)d->copied_from.v,
+				 d->copied_from.n, d->upper, err);
 }
 
 int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
@@ -105,6 +151,8 @@ int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dir
 	_cleanup_free_ char *joined = NULL, *empty = NULL;
 	int r;
 
+	if (b->copy_storage)
+		return copy_rootfs(lowers, d, err);
 	if (lowers->n == 0)
 		joined = empty = empty_lower(d);
 	else
@@ -124,6 +172,8 @@ int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_
 	const char *src;
 	int r;
 
+	if (b->copy_storage)
+		return copy_rootfs(lowers, d, err);
 	if (lowers->n >= 2) {
 		joined = strv_join(lowers, ":");
 		r = mount_overlay(d->merged, joined, NULL, NULL, err);

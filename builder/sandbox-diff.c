@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "builder/builder.h"
+#include "builder/sandbox-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strv.h"
@@ -195,6 +196,21 @@ static int copy_node(int dfd, const char *name, const struct stat *st, struct ki
 	(void)fchmodat(dfd, name, st->st_mode & 07777, 0);
 	(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
 	return 0;
+}
+
+int sandbox_copy_nondir(int from_dirfd, int to_dirfd, const char *name, const struct stat *st,
+			struct kiln_error **err)
+{
+	if (S_ISREG(st->st_mode))
+		return copy_file(from_dirfd, to_dirfd, name, st, err);
+	if (S_ISLNK(st->st_mode))
+		return copy_symlink(from_dirfd, to_dirfd, name, st, err);
+	return copy_node(to_dirfd, name, st, err);
+}
+
+int sandbox_copy_meta(int from_fd, int to_fd, const struct stat *st, struct kiln_error **err)
+{
+	return copy_meta(from_fd, to_fd, st, err);
 }
 
 /* A second name of a file already in the diff becomes a hard link there too. */
