@@ -145,6 +145,17 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
  */
 int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
 		      const char *diffdir, struct kiln_error **err);
+/*
+ * The same, knowing when @rootdir was made: a directory born after @since
+ * (statx birth time) where the lower layers show an entry was deleted and
+ * made again, and goes into the diff opaque, as overlayfs makes it (so the
+ * layer is the same byte for byte). Without birth times it falls back to
+ * whiteouts for what is gone: the same files, another layer.
+ */
+struct timespec;
+int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+			    const char *diffdir, const struct timespec *since,
+			    struct kiln_error **err);
 
 /*
  * Can an overlayfs be mounted here (in the current namespaces, `userxattr`

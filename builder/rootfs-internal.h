@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <time.h>
+
 #include "builder/build-internal.h"
 
 /*
@@ -18,6 +20,8 @@ struct step_dirs {
 	/* `copy` storage: merged/ is a plain copy of these layers (top first) */
 	bool copied;
 	struct strv copied_from;
+	struct timespec copied_at; /* the birth time of a directory made after the copy */
+	bool stamped; /* copied_at is known */
 };
 
 int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error **err);

@@ -83,6 +83,26 @@ int rootfs_choose_storage(struct build_ctx *b, struct kiln_error **err)
 	return 0;
 }
 
+/*
+ * The birth time of a directory made now, on the copy's filesystem: the
+ * directories of the copy are older, those the step makes younger.
+ */
+static void copy_stamp(struct step_dirs *d)
+{
+	_cleanup_free_ char *p = xasprintf("%s/stamp", d->base);
+	struct statx stx;
+
+	if (mkdir(p, 0700) < 0 || statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME)) {
+		log_debug("no birth times in '%s': replaced directories become whiteouts",
+			  d->base);
+		return;
+	}
+	d->copied_at.tv_sec = stx.stx_btime.tv_sec;
+	d->copied_at.tv_nsec = stx.stx_btime.tv_nsec;
+	d->stamped = true;
+}
+
 /* `copy` storage: d->merged becomes a plain copy of @lowers. */
 static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, struct kiln_error **err)
 {
@@ -90,6 +110,7 @@ static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, struct ki
 
 	if (r < 0)
 		return err_wrap(err, "copy the rootfs into '%s'", d->merged);
+	copy_stamp(d);
 	strv_copy(&d->copied_from, lowers);
 	d->copied = true;
 	return 0;
@@ -99,8 +120,9 @@ int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
 {
 	if (!d->copied)
 		return 0;
-	return sandbox_copy_diff(d->merged, (const char *const *)d->copied_from.v,
-				 d->copied_from.n, d->upper, err);
+	return sandbox_copy_diff_since(d->merged, (const char *const *)d->copied_from.v,
+				       d->copied_from.n, d->upper,
+				       d->stamped ? &d->copied_at : NULL, err);
 }
 
 int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
