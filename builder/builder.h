@@ -190,8 +190,8 @@ enum build_pull {
 /* How a step sees its parent's files: --storage=overlay|copy. */
 enum build_storage {
 	BUILD_STORAGE_AUTO = 0, /* overlay where it can be mounted, else copy */
-	BUILD_STORAGE_OVERLAY,	/* overlayfs over the layers' snapshots */
-	BUILD_STORAGE_COPY,	/* a plain copy, diffed by walking it (slower) */
+	BUILD_STORAGE_OVERLAY, /* overlayfs over the layers' snapshots */
+	BUILD_STORAGE_COPY, /* a plain copy, diffed by walking it (slower) */
 };
 
 struct registry_opts;

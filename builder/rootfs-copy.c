@@ -74,8 +74,8 @@ static int clear_target(int to, const char *name, bool keep_dir, struct kiln_err
 
 static int apply_dir(int from, int to, unsigned depth, struct kiln_error **err);
 
-static int apply_subdir(int from, int to, const char *name, const struct stat *st,
-			unsigned depth, struct kiln_error **err)
+static int apply_subdir(int from, int to, const char *name, const struct stat *st, unsigned depth,
+			struct kiln_error **err)
 {
 	_cleanup_close_ int sfd = -1, dfd = -1;
 	int r;
@@ -97,8 +97,7 @@ static int apply_subdir(int from, int to, const char *name, const struct stat *s
 	return r;
 }
 
-static int apply_entry(int from, int to, const char *name, unsigned depth,
-		       struct kiln_error **err)
+static int apply_entry(int from, int to, const char *name, unsigned depth, struct kiln_error **err)
 {
 	struct stat st;
 	int r;

@@ -94,8 +94,7 @@ static void copy_stamp(struct step_dirs *d)
 
 	if (mkdir(p, 0700) < 0 || statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
 	    !(stx.stx_mask & STATX_BTIME)) {
-		log_debug("no birth times in '%s': replaced directories become whiteouts",
-			  d->base);
+		log_debug("no birth times in '%s': replaced directories become whiteouts", d->base);
 		return;
 	}
 	d->copied_at.tv_sec = stx.stx_btime.tv_sec;

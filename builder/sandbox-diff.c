@@ -350,7 +350,8 @@ static bool dir_is_new(const struct diff_ctx *c, int fd)
 {
 	struct statx stx;
 
-	if (!c->since || statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
+	if (!c->since ||
+	    statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
 	    !(stx.stx_mask & STATX_BTIME))
 		return false;
 	if (stx.stx_btime.tv_sec != c->since->tv_sec)
