@@ -81,7 +81,8 @@ static void opaque_at(const char *rel)
 
 static void mtime_at(const char *rel, time_t sec, long nsec)
 {
-	struct timespec ts[2] = {{.tv_sec = sec, .tv_nsec = nsec}, {.tv_sec = sec, .tv_nsec = nsec}};
+	struct timespec ts[2] = {{.tv_sec = sec, .tv_nsec = nsec},
+				 {.tv_sec = sec, .tv_nsec = nsec}};
 	char *p = at(rel);
 
 	if (utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -214,8 +215,8 @@ static int diff_of(const struct strv *lowers, const char *root, const char *diff
 		   const struct timespec *since)
 {
 	struct kiln_error *e = NULL;
-	int r = sandbox_copy_diff_since(root, (const char *const *)lowers->v, lowers->n, diff, since,
-					&e);
+	int r = sandbox_copy_diff_since(root, (const char *const *)lowers->v, lowers->n, diff,
+					since, &e);
 
 	if (r < 0)
 		printf("# %s\n", e->msg);
