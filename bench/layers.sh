@@ -62,13 +62,15 @@ done
 tar -C "$dir/tree" -cf - . | gzip -6 >"$dir/out-gzip.gz"
 echo "tree sizes: kiln $(stat -c %s "$dir/out-kiln.gz") bytes, gzip -6 $(stat -c %s "$dir/out-gzip.gz") bytes"
 
-best=0
+# best of 3 each, alternating, so both see the same machine
+best=0 ossl=0
 for i in 1 2 3; do
 	v=$("$tool" sha256 "$dir/big/random" | awk '{ print $2 }')
 	[ "$v" -gt "$best" ] && best=$v
+	v=$(openssl speed -evp sha256 -bytes 16384 -seconds 1 2>/dev/null |
+		awk '/^sha256/ { sub(/k$/, "", $2); printf "%.0f", $2 * 1000 / 1e6 }')
+	[ "$v" -gt "$ossl" ] && ossl=$v
 done
-ossl=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null |
-	awk '/^sha256/ { sub(/k$/, "", $2); printf "%.0f", $2 * 1000 / 1e6 }')
 awk -v k="$best" -v o="$ossl" 'BEGIN {
-	printf "sha256: kiln %d MB/s, openssl speed -evp sha256 (16 KiB) %d MB/s: %.0f%%\n", k, o, 100 * k / o }'
+	printf "sha256 (best of 3): kiln %d MB/s, openssl speed -evp sha256 (16 KiB) %d MB/s: %.0f%%\n", k, o, 100 * k / o }'
 rm -f "$dir/out-kiln.gz" "$dir/out-gzip.gz" "$dir/out-pigz.gz"

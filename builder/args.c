@@ -16,9 +16,13 @@ static const struct {
 	const char *name;
 	const char *value;
 } predefined[] = {
-	{"TARGETPLATFORM", "linux/amd64"}, {"TARGETOS", "linux"}, {"TARGETARCH", "amd64"},
-	{"TARGETVARIANT", ""},		   {"BUILDPLATFORM", "linux/amd64"},
-	{"BUILDOS", "linux"},		   {"BUILDARCH", "amd64"},
+	{"TARGETPLATFORM", "linux/amd64"},
+	{"TARGETOS", "linux"},
+	{"TARGETARCH", "amd64"},
+	{"TARGETVARIANT", ""},
+	{"BUILDPLATFORM", "linux/amd64"},
+	{"BUILDOS", "linux"},
+	{"BUILDARCH", "amd64"},
 	{"BUILDVARIANT", ""},
 };
 
@@ -197,7 +201,8 @@ int args_init(struct build_ctx *b, struct kiln_error **err)
 		const char *eq = strchr(*a, '='), *env;
 
 		if (eq == *a)
-			return err_usage(err, "--build-arg: expected NAME=VALUE or NAME, got '%s'", *a);
+			return err_usage(err, "--build-arg: expected NAME=VALUE or NAME, got '%s'",
+					 *a);
 		if (eq) {
 			_cleanup_free_ char *k = xstrndup(*a, (size_t)(eq - *a));
 
@@ -209,7 +214,8 @@ int args_init(struct build_ctx *b, struct kiln_error **err)
 			strv_env_set(&b->build_args, *a, env);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(predefined); i++)
-		strv_env_set(&b->meta_args, predefined[i].name, predefined_value(predefined[i].name));
+		strv_env_set(&b->meta_args, predefined[i].name,
+			     predefined_value(predefined[i].name));
 	for (size_t i = 0; i < b->df->n_meta_args; i++) {
 		int r = args_declare(b, NULL, &b->df->instrs[i], err);
 
@@ -227,8 +233,7 @@ void args_warn_unused(struct build_ctx *b)
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
 
-		if (strv_find(&b->used_args, k) >= 0 || args_is_proxy(k) ||
-		    args_is_predefined(k))
+		if (strv_find(&b->used_args, k) >= 0 || args_is_proxy(k) || args_is_predefined(k))
 			continue;
 		strbuf_addf(&sb, "%s%s", sb.len ? " " : "", k);
 	}

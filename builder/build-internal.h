@@ -33,6 +33,7 @@ struct stage_state {
 	bool cmd_set; /* CMD was set in this stage (ENTRYPOINT then keeps it) */
 	bool cache_off; /* --no-cache or --no-cache-filter for this stage */
 	char *workdir_created; /* last WORKDIR made sure of */
+	char *created; /* when its last layer step first ran (a cache hit's time), or NULL */
 	unsigned step_index, step_total;
 	size_t *deps; /* stages this one reads from (FROM, --from, --mount from=) */
 	size_t n_deps, alloc_deps;
@@ -46,7 +47,7 @@ struct build_ctx {
 	struct store *store;
 	struct dockerfile *df;
 	char *dockerfile_name; /* for messages */
-	struct strbuf text;    /* the Dockerfile, for the source line under errors */
+	struct strbuf text; /* the Dockerfile, for the source line under errors */
 	int context_fd;
 	struct dockerignore *ignore;
 	struct strv build_args; /* --build-arg values: K=V */
@@ -107,9 +108,14 @@ int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
 
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);
-int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err);
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err);
 void stage_add_layer(struct stage_state *s, const struct layer_desc *l);
+/* The time of the stage's latest step: a cache hit keeps the time of the build that
+ * made it (so a fully cached rebuild is the same image), unless SOURCE_DATE_EPOCH. */
+void stage_set_created(struct build_ctx *b, struct stage_state *s, const char *created);
+/* The time for the stage's history and config: stage_set_created's, else the build's. */
+const char *stage_created(const struct build_ctx *b, const struct stage_state *s);
 /* history += created_by; the cache key chain moves on with @text. */
 void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
 		   bool empty_layer);

@@ -157,8 +157,9 @@ static int plan_stages(struct build_ctx *b, struct kiln_error **err)
 		s->base_stage = find_stage(b, s->base, i);
 		if (s->base_stage >= 0 && !b->df->stages[s->base_stage].name)
 			s->base_stage = -1; /* FROM 0 is an image called "0", not a stage */
-		s->cache_off = b->opts->no_cache ||
-			       (s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
+		s->cache_off =
+			b->opts->no_cache ||
+			(s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
 	}
 	strv_clear(&meta.args);
 	b->target = b->n_stages - 1;
@@ -310,7 +311,7 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 
 		imgcfg_set_label(s->config, k, eq + 1);
 	}
-	imgcfg_set_created(s->config, b->created);
+	imgcfg_set_created(s->config, stage_created(b, s));
 	spec.config = s->config;
 	spec.layers = s->layers;
 	spec.n_layers = s->n_layers;
@@ -354,7 +355,8 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	r = load_ignore(b, err);
 	if (r < 0)
 		return r;
-	b->stat_cache = copy_stat_cache_load(store_dirfd(b->store, STORE_DIR_CACHE), STAT_CACHE_NAME);
+	b->stat_cache =
+		copy_stat_cache_load(store_dirfd(b->store, STORE_DIR_CACHE), STAT_CACHE_NAME);
 	b->epoch = b->opts->source_date_epoch;
 	b->created = imgcfg_time(b->epoch >= 0 ? b->epoch : (int64_t)time(NULL));
 	r = args_init(b, err);
@@ -405,8 +407,8 @@ int builder_prepare(struct kiln_error **err)
 	return r;
 }
 
-int builder_build(const struct build_opts *opts, const struct build_events *ev,
-		  char **ret_image_id, struct kiln_error **err)
+int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
+		  struct kiln_error **err)
 {
 	struct build_ctx b = {.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT};
 	char *id = NULL;

@@ -197,21 +197,21 @@ enum build_storage {
 struct registry_opts;
 
 struct build_opts {
-	const char *context_dir;     /* the build context directory */
-	const char *dockerfile;	     /* path, "-" for stdin; NULL: CONTEXT/Dockerfile */
-	const char *store_root;	     /* NULL: the default store */
-	struct strv tags;	     /* names given to -t */
-	struct strv build_args;	     /* K=V, or K alone to take it from the environment */
-	struct strv labels;	     /* K=V added to the final image */
+	const char *context_dir; /* the build context directory */
+	const char *dockerfile; /* path, "-" for stdin; NULL: CONTEXT/Dockerfile */
+	const char *store_root; /* NULL: the default store */
+	struct strv tags; /* names given to -t */
+	struct strv build_args; /* K=V, or K alone to take it from the environment */
+	struct strv labels; /* K=V added to the final image */
 	struct strv no_cache_filter; /* stages to rebuild without the cache */
-	const char *target;	     /* --target STAGE, or NULL for the last stage */
+	const char *target; /* --target STAGE, or NULL for the last stage */
 	bool no_cache;
 	enum build_network network;
 	int64_t source_date_epoch; /* -1: not set */
-	const char *compression;   /* "gzip" (default), "zstd", "none" */
-	int jobs;		   /* parallel stages, 0: number of cores */
-	struct strv secrets;	   /* id=ID,src=PATH | id=ID,env=VAR */
-	struct strv ssh;	   /* default[=SOCKET] */
+	const char *compression; /* "gzip" (default), "zstd", "none" */
+	int jobs; /* parallel stages, 0: number of cores */
+	struct strv secrets; /* id=ID,src=PATH | id=ID,env=VAR */
+	struct strv ssh; /* default[=SOCKET] */
 	enum build_pull pull;
 	enum build_storage storage;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
@@ -225,13 +225,13 @@ enum build_step_state {
 };
 
 struct build_step_info {
-	unsigned id;		/* unique within the build, from 1 */
-	unsigned stage;		/* stage index, from 0 */
+	unsigned id; /* unique within the build, from 1 */
+	unsigned stage; /* stage index, from 0 */
 	const char *stage_name; /* "AS name" or NULL */
-	unsigned index, total;	/* step index within its stage, from 1 */
-	const char *text;	/* "RUN make", as written */
+	unsigned index, total; /* step index within its stage, from 1 */
+	const char *text; /* "RUN make", as written */
 	enum build_step_state state;
-	double seconds;	 /* for DONE and FAILED */
+	double seconds; /* for DONE and FAILED */
 	int exit_status; /* for FAILED RUN steps, else -1 */
 };
 
@@ -259,5 +259,5 @@ int builder_prepare(struct kiln_error **err);
  * Build and store the image. On success *ret_image_id is the config digest
  * ("sha256:...") and the tags name the manifest in the store's index.json.
  */
-int builder_build(const struct build_opts *opts, const struct build_events *ev,
-		  char **ret_image_id, struct kiln_error **err);
+int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
+		  struct kiln_error **err);

@@ -25,6 +25,7 @@ void cache_key_finish(struct cache_key *k, struct digest *ret);
 struct cache_entry {
 	bool has_layer;
 	struct layer_desc layer;
+	char *created; /* RFC 3339: when the step first ran (NULL in older entries) */
 };
 
 /* 1 and *ret filled on a hit, 0 on a miss, < 0 on error. */

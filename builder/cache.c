@@ -52,11 +52,13 @@ void cache_key_finish(struct cache_key *k, struct digest *ret)
 
 static int parse_entry(json_t *j, struct cache_entry *ret, struct kiln_error **err)
 {
-	json_t *l = json_object_get(j, "layer");
+	json_t *l = json_object_get(j, "layer"), *c = json_object_get(j, "created");
 	const char *mt, *dg, *di;
 	json_int_t size;
 
 	memset(ret, 0, sizeof(*ret));
+	if (json_is_string(c))
+		ret->created = xstrdup(json_string_value(c));
 	if (json_is_null(l) || !l)
 		return 0;
 	if (json_unpack(l, "{s:s, s:s, s:s, s:I}", "mediaType", &mt, "digest", &dg, "diff_id", &di,
@@ -77,7 +79,7 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_json_ json_t *j = NULL;
-	struct cache_entry e;
+	struct cache_entry e = {0};
 	char hex[DIGEST_HEX_LEN + 1];
 	int r;
 
@@ -85,8 +87,10 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 	if (r < 0)
 		return 0; /* no entry (or unreadable): a miss */
 	j = json_loadb(sb.buf, sb.len, 0, NULL);
-	if (!j || parse_entry(j, &e, NULL) < 0)
+	if (!j || parse_entry(j, &e, NULL) < 0) {
+		cache_entry_release(&e);
 		return 0; /* a damaged entry is a miss; it will be rewritten */
+	}
 	if (e.has_layer && !store_blob_exists(s, &e.layer.digest, NULL)) {
 		cache_entry_release(&e);
 		return 0;
@@ -104,12 +108,15 @@ int cache_store(struct store *s, const struct digest *key, const struct cache_en
 
 	if (e->has_layer)
 		json_object_set_new(j, "layer",
-				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType", e->layer.media_type,
-					      "digest", digest_format(&e->layer.digest, a), "diff_id",
+				    json_pack("{s:s, s:s, s:s, s:I}", "mediaType",
+					      e->layer.media_type, "digest",
+					      digest_format(&e->layer.digest, a), "diff_id",
 					      digest_format(&e->layer.diff_id, b), "size",
 					      (json_int_t)e->layer.size));
 	else
 		json_object_set_new(j, "layer", json_null());
+	if (e->created)
+		json_object_set_new(j, "created", json_string(e->created));
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	return fs_atomic_write(store_dirfd(s, STORE_DIR_CACHE), digest_hex(key, hex), text,
 			       strlen(text), 0644, err);
@@ -119,5 +126,6 @@ void cache_entry_release(struct cache_entry *e)
 {
 	if (e->has_layer)
 		layer_desc_release(&e->layer);
+	free(e->created);
 	memset(e, 0, sizeof(*e));
 }

@@ -147,8 +147,13 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 	put_str(d, n->rel.buf);
 	put_u64(d, type);
 	put_u64(d, copy_chmod_apply(&d->o->chmod, n->st.st_mode, type == S_IFDIR));
-	put_u64(d, d->uid);
-	put_u64(d, d->gid);
+	if (d->o->keep_owner && !d->o->chown.set) {
+		put_u64(d, n->st.st_uid);
+		put_u64(d, n->st.st_gid);
+	} else {
+		put_u64(d, d->uid);
+		put_u64(d, d->gid);
+	}
 	if (type == S_IFREG) {
 		r = content_digest(d, n, dg, err);
 		if (r < 0)

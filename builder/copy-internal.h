@@ -158,6 +158,7 @@ struct copy_opts {
 	const char *workdir;
 
 	struct copy_chown chown; /* resolved with copy_chown_resolve(); !set = 0:0 */
+	bool keep_owner; /* without --chown: the sources' owners, not 0:0 (COPY --from) */
 	struct copy_chmod chmod; /* parsed with copy_chmod_parse(); !set = keep modes */
 
 	/*

@@ -107,8 +107,9 @@ static int set_meta(struct copier *c, int fd, int src_fd, const struct stat *st,
 {
 	struct timespec times[2] = {st->st_mtim, st->st_mtim};
 	mode_t mode = copy_chmod_apply(&c->o->chmod, st->st_mode, S_ISDIR(st->st_mode));
+	bool keep = c->o->keep_owner && !c->o->chown.set;
 
-	if (c->do_chown && fchown(fd, c->uid, c->gid) < 0)
+	if (c->do_chown && fchown(fd, keep ? st->st_uid : c->uid, keep ? st->st_gid : c->gid) < 0)
 		return err_sys(err, errno, "chown '%s'", what);
 	if (fchmod(fd, mode) < 0)
 		return err_sys(err, errno, "chmod '%s'", what);
@@ -262,8 +263,10 @@ static int set_meta_at(struct copier *c, int dir, const char *name, const struct
 		       const char *what, struct kiln_error **err)
 {
 	struct timespec times[2] = {st->st_mtim, st->st_mtim};
+	bool keep = c->o->keep_owner && !c->o->chown.set;
 
-	if (c->do_chown && fchownat(dir, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (c->do_chown && fchownat(dir, name, keep ? st->st_uid : c->uid,
+				    keep ? st->st_gid : c->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_sys(err, errno, "chown '/%s'", what);
 	if (!S_ISLNK(st->st_mode) &&
 	    fchmodat(dir, name, copy_chmod_apply(&c->o->chmod, st->st_mode, false), 0) < 0)

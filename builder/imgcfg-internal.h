@@ -41,15 +41,14 @@ void imgcfg_add_set_member(json_t *doc, const char *field, const char *key);
 void imgcfg_set_label(json_t *doc, const char *key, const char *value);
 void imgcfg_add_onbuild(json_t *doc, const char *line);
 /* Healthcheck: NULL @test means NONE. Durations in nanoseconds, 0 = unset. */
-void imgcfg_set_healthcheck(json_t *doc, const struct strv *test, int64_t interval,
-			    int64_t timeout, int64_t start_period, int64_t start_interval,
-			    int retries);
+void imgcfg_set_healthcheck(json_t *doc, const struct strv *test, int64_t interval, int64_t timeout,
+			    int64_t start_period, int64_t start_interval, int retries);
 
 /* rootfs.diff_ids += @diff_id ("sha256:..."). */
 void imgcfg_add_diff_id(json_t *doc, const char *diff_id);
 /* history += {created, created_by, empty_layer?, comment?}. */
-void imgcfg_add_history(json_t *doc, const char *created, const char *created_by,
-			bool empty_layer, const char *comment);
+void imgcfg_add_history(json_t *doc, const char *created, const char *created_by, bool empty_layer,
+			const char *comment);
 void imgcfg_set_created(json_t *doc, const char *created);
 
 /* RFC 3339 UTC time for @t, like "2023-11-14T22:13:20Z". */

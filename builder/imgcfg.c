@@ -124,9 +124,8 @@ void imgcfg_add_onbuild(json_t *doc, const char *line)
 	json_array_append_new(a, json_string(line));
 }
 
-void imgcfg_set_healthcheck(json_t *doc, const struct strv *test, int64_t interval,
-			    int64_t timeout, int64_t start_period, int64_t start_interval,
-			    int retries)
+void imgcfg_set_healthcheck(json_t *doc, const struct strv *test, int64_t interval, int64_t timeout,
+			    int64_t start_period, int64_t start_interval, int retries)
 {
 	json_t *hc = json_object(), *t = json_array();
 
@@ -166,8 +165,8 @@ void imgcfg_add_diff_id(json_t *doc, const char *diff_id)
 	json_array_append_new(ids, json_string(diff_id));
 }
 
-void imgcfg_add_history(json_t *doc, const char *created, const char *created_by,
-			bool empty_layer, const char *comment)
+void imgcfg_add_history(json_t *doc, const char *created, const char *created_by, bool empty_layer,
+			const char *comment)
 {
 	json_t *h = json_object_get(doc, "history"), *e = json_object();
 

@@ -21,15 +21,15 @@
  */
 
 struct copy_step {
-	struct strv sources;	 /* expanded, heredoc markers taken out */
+	struct strv sources; /* expanded, heredoc markers taken out */
 	char *dest;
 	struct copy_inline *inlines;
 	size_t n_inlines;
 	struct strv inline_data; /* the expanded bodies of unquoted here-documents */
 	struct copy_patterns excludes;
-	struct strv lowers;	 /* the stage's snapshots, top first */
-	struct step_dirs from;	 /* --from: the source's read-only view */
-	char *src_desc;		 /* --from: "stage 'NAME'" or "image 'REF'" */
+	struct strv lowers; /* the stage's snapshots, top first */
+	struct step_dirs from; /* --from: the source's read-only view */
+	char *src_desc; /* --from: "stage 'NAME'" or "image 'REF'" */
 	int src_root;
 	struct copy_opts o;
 };
@@ -107,8 +107,10 @@ static int expand_args(struct build_ctx *b, struct stage_state *s, const struct 
 	int r;
 
 	if (in->args.n < 2)
-		return instr_error(b, in, err, "%s requires at least two arguments, but only one was provided. Destination could not be determined",
-				   in->keyword);
+		return instr_error(
+			b, in, err,
+			"%s requires at least two arguments, but only one was provided. Destination could not be determined",
+			in->keyword);
 	c->inlines = xcalloc(in->n_heredocs + 1, sizeof(*c->inlines));
 	for (size_t i = 0; i + 1 < in->args.n; i++) {
 		const struct heredoc *h = find_heredoc(in, in->args.v[i]);
@@ -211,6 +213,8 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	o->checksum = instr_flag_get(in, "checksum");
 	o->parents = instr_flag_get(in, "parents") != NULL;
 	o->stat_cache = instr_flag_get(in, "from") ? NULL : b->stat_cache;
+	/* from a stage or an image, files keep their owners (BuildKit; moby#38599) */
+	o->keep_owner = instr_flag_get(in, "from") != NULL;
 	if (b->epoch >= 0)
 		o->inline_mtime.tv_sec = b->epoch;
 	if (!instr_flag_get(in, "from") && b->ignore) {
@@ -247,8 +251,8 @@ int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_
 	return r;
 }
 
-static void copy_cache_key(struct stage_state *s, const struct instruction *in,
-			   const char *text, const char *content, struct digest *ret)
+static void copy_cache_key(struct stage_state *s, const struct instruction *in, const char *text,
+			   const char *content, struct digest *ret)
 {
 	struct cache_key k;
 
@@ -318,6 +322,30 @@ out:
 	return r;
 }
 
+/* An absolute path cleaned as Go's path.Clean: no "//", ".", ".." or trailing '/'. */
+static char *clean_abs_path(const char *path)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	struct strbuf out = STRBUF_INIT;
+	char *save = NULL;
+
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (streq(c, "."))
+			continue;
+		if (streq(c, "..")) {
+			char *slash = strrchr(out.buf ? out.buf : "", '/');
+
+			if (slash)
+				strbuf_setlen(&out, (size_t)(slash - out.buf));
+			continue;
+		}
+		strbuf_addf(&out, "/%s", c);
+	}
+	if (!out.len)
+		strbuf_addch(&out, '/');
+	return strbuf_detach(&out, NULL);
+}
+
 /*
  * WORKDIR: set it, and create the directory (a layer only when it was missing),
  * owned by the current USER as BuildKit does.
@@ -326,6 +354,7 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 		  struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
+	_cleanup_free_ char *joined = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
 	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
 	const char *user = imgcfg_get_string(s->config, "User");
@@ -341,7 +370,8 @@ int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instr
 		return r;
 	if (!*path)
 		return instr_error(b, in, err, "WORKDIR requires a path");
-	full = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	joined = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
+	full = clean_abs_path(joined); /* as BuildKit: "/app/./a/../b/" is "/app/b" */
 	imgcfg_set_string(s->config, "WorkingDir", full);
 	cache_key_begin(&k, &s->key);
 	cache_key_add(&k, "WORKDIR", full);

@@ -29,10 +29,10 @@
 
 /* Commit d->upper as the step's layer (none when it is empty) and record it. */
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
-		       const struct digest *key, const char *created_by, struct kiln_error **err)
+		const struct digest *key, const char *created_by, struct kiln_error **err)
 {
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
-	struct cache_entry e = {0};
+	struct cache_entry e = {.created = xstrdup(b->created)};
 	_cleanup_close_ int ufd = -1;
 	int r;
 
@@ -60,6 +60,7 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
+	stage_set_created(b, s, e.created);
 	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);
 	return 0;
@@ -67,7 +68,7 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 
 /* On a hit, take the cached layer; returns 1 for a hit, 0 for a miss. */
 int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
-		     const char *created_by, struct kiln_error **err)
+	      const char *created_by, struct kiln_error **err)
 {
 	struct cache_entry e;
 	int r;
@@ -79,6 +80,7 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 		return r;
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
+	stage_set_created(b, s, e.created);
 	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);
 	return 1;
@@ -151,7 +153,8 @@ static void run_env(struct build_ctx *b, struct stage_state *s, struct strv *ret
 	}
 	args_expansion_env(s, ret);
 	if (strv_env_find(ret, "PATH") < 0)
-		strv_env_set(ret, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		strv_env_set(ret, "PATH",
+			     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 }
 
 /* RUN --network=none|host|default over the build's --network. */
@@ -348,7 +351,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";
 	spec.network = run_network(b, st->in) == BUILD_NETWORK_NONE ? SANDBOX_NETWORK_NONE
-								     : SANDBOX_NETWORK_HOST;
+								    : SANDBOX_NETWORK_HOST;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
 	pump.fd = pipefd[0];

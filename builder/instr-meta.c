@@ -113,8 +113,9 @@ static int do_shell(struct build_ctx *b, struct stage_state *s, const struct ins
 		    struct kiln_error **err)
 {
 	if (!in->json || in->args.n == 0)
-		return instr_error(b, in, err,
-				   "SHELL requires the arguments to be in JSON form, as in SHELL [\"/bin/sh\", \"-c\"]");
+		return instr_error(
+			b, in, err,
+			"SHELL requires the arguments to be in JSON form, as in SHELL [\"/bin/sh\", \"-c\"]");
 	imgcfg_set_argv(s->config, "Shell", &in->args);
 	return 0;
 }
@@ -133,8 +134,8 @@ static int do_user(struct build_ctx *b, struct stage_state *s, const struct inst
 	return 0;
 }
 
-static int do_stopsignal(struct build_ctx *b, struct stage_state *s,
-			 const struct instruction *in, struct kiln_error **err)
+static int do_stopsignal(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			 struct kiln_error **err)
 {
 	_cleanup_free_ char *sig = NULL;
 	int r = expand_word(b, s, in, in->args.n ? in->args.v[0] : "", &sig, err);
@@ -164,7 +165,8 @@ static int expose_one(struct build_ctx *b, struct stage_state *s, const struct i
 		proto = xstrdup("tcp");
 	}
 	if (!streq(proto, "tcp") && !streq(proto, "udp") && !streq(proto, "sctp"))
-		return instr_error(b, in, err, "EXPOSE: invalid protocol '%s' in '%s'", proto, word);
+		return instr_error(b, in, err, "EXPOSE: invalid protocol '%s' in '%s'", proto,
+				   word);
 	dash = strchr(ports, '-');
 	if (dash)
 		*dash = '\0';
@@ -209,14 +211,15 @@ static int do_volume(struct build_ctx *b, struct stage_state *s, const struct in
 		if (r < 0)
 			return r;
 		if (!*v)
-			return instr_error(b, in, err, "VOLUME specified can not be an empty string");
+			return instr_error(b, in, err,
+					   "VOLUME specified can not be an empty string");
 		imgcfg_add_set_member(s->config, "Volumes", v);
 	}
 	return 0;
 }
 
-static int do_maintainer(struct build_ctx *b, struct stage_state *s,
-			 const struct instruction *in, struct kiln_error **err)
+static int do_maintainer(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			 struct kiln_error **err)
 {
 	json_object_set_new(s->config, "author", json_string(in->args.n ? in->args.v[0] : ""));
 	return 0;
@@ -240,9 +243,9 @@ static int parse_duration(const char *s, int64_t *ret)
 	static const struct {
 		const char *unit;
 		int64_t ns;
-	} units[] = {{"ns", 1},		 {"us", 1000},		{"µs", 1000},
-		     {"ms", 1000000},	 {"s", 1000000000},	{"m", 60000000000LL},
-		     {"h", 3600000000000LL}};
+	} units[] = {
+		{"ns", 1},	   {"us", 1000},	 {"µs", 1000},		{"ms", 1000000},
+		{"s", 1000000000}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
 	int64_t total = 0;
 
 	if (streq(s, "0")) {
@@ -282,12 +285,13 @@ static int healthcheck_flag(struct build_ctx *b, const struct instruction *in, c
 	if (parse_duration(v, ret) < 0)
 		return instr_error(b, in, err, "HEALTHCHECK --%s: invalid duration '%s'", name, v);
 	if (*ret != 0 && *ret < 1000000)
-		return instr_error(b, in, err, "HEALTHCHECK --%s: duration '%s' is below 1ms", name, v);
+		return instr_error(b, in, err, "HEALTHCHECK --%s: duration '%s' is below 1ms", name,
+				   v);
 	return 0;
 }
 
-static int do_healthcheck(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err)
+static int do_healthcheck(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv test = STRV_INIT, shell = STRV_INIT;
 	int64_t interval, timeout, start_period, start_interval;
@@ -323,12 +327,18 @@ typedef int (*meta_fn)(struct build_ctx *, struct stage_state *, const struct in
 		       struct kiln_error **);
 
 static const meta_fn meta_handlers[INSTR_KIND_MAX_] = {
-	[INSTR_ENV] = do_env,		  [INSTR_LABEL] = do_label,
-	[INSTR_ARG] = do_arg,		  [INSTR_CMD] = do_cmd,
-	[INSTR_ENTRYPOINT] = do_entrypoint, [INSTR_SHELL] = do_shell,
-	[INSTR_USER] = do_user,		  [INSTR_STOPSIGNAL] = do_stopsignal,
-	[INSTR_EXPOSE] = do_expose,	  [INSTR_VOLUME] = do_volume,
-	[INSTR_MAINTAINER] = do_maintainer, [INSTR_ONBUILD] = do_onbuild,
+	[INSTR_ENV] = do_env,
+	[INSTR_LABEL] = do_label,
+	[INSTR_ARG] = do_arg,
+	[INSTR_CMD] = do_cmd,
+	[INSTR_ENTRYPOINT] = do_entrypoint,
+	[INSTR_SHELL] = do_shell,
+	[INSTR_USER] = do_user,
+	[INSTR_STOPSIGNAL] = do_stopsignal,
+	[INSTR_EXPOSE] = do_expose,
+	[INSTR_VOLUME] = do_volume,
+	[INSTR_MAINTAINER] = do_maintainer,
+	[INSTR_ONBUILD] = do_onbuild,
 	[INSTR_HEALTHCHECK] = do_healthcheck,
 };
 

@@ -23,19 +23,19 @@ struct run_mount {
 	char *source;
 	char *from;
 	char *id;
-	char *env;	/* secret: expose as this variable instead of a file */
-	char *sharing;	/* cache: shared (default), private, locked */
+	char *env; /* secret: expose as this variable instead of a file */
+	char *sharing; /* cache: shared (default), private, locked */
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
 	bool rw;
 	bool required;
-	uint64_t size;	/* tmpfs size= in bytes, 0: default */
+	uint64_t size; /* tmpfs size= in bytes, 0: default */
 	/* prepared */
-	char *host_path;	/* what is bound on target */
-	struct step_dirs view;	/* bind from a stage or image: its read-only view */
+	char *host_path; /* what is bound on target */
+	struct step_dirs view; /* bind from a stage or image: its read-only view */
 	struct step_dirs rwview; /* bind rw: a throwaway overlay over the source */
-	int lock_fd;		/* cache sharing=locked */
+	int lock_fd; /* cache sharing=locked */
 };
 
 struct run_mounts {

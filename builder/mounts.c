@@ -104,10 +104,11 @@ static int parse_one(struct build_ctx *b, const struct instruction *in, const ch
 			*eq++ = '\0';
 		r = set_field(m, f, eq);
 		if (r == -ENOENT)
-			return instr_error(b, in, err, "RUN --mount: unknown option '%s' in '%s'", f, spec);
+			return instr_error(b, in, err, "RUN --mount: unknown option '%s' in '%s'",
+					   f, spec);
 		if (r < 0)
-			return instr_error(b, in, err, "RUN --mount: invalid value for '%s' in '%s'", f,
-					   spec);
+			return instr_error(b, in, err,
+					   "RUN --mount: invalid value for '%s' in '%s'", f, spec);
 	}
 	if (m->type == RUN_MOUNT_SECRET && !m->target && !m->env)
 		m->target = xasprintf("/run/secrets/%s", m->id ? m->id : "");
@@ -303,12 +304,12 @@ static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (!secret_source(b, m->id, &path, &env) ||
-	    (!path && !getenv(env))) {
+	if (!secret_source(b, m->id, &path, &env) || (!path && !getenv(env))) {
 		if (m->required)
-			return err_new(err, KILN_ERR_INPUT, ENOENT,
-				       "secret '%s' is required but was not given (use --secret id=%s,src=FILE)",
-				       m->id, m->id);
+			return err_new(
+				err, KILN_ERR_INPUT, ENOENT,
+				"secret '%s' is required but was not given (use --secret id=%s,src=FILE)",
+				m->id, m->id);
 		return 0;
 	}
 	if (path && strbuf_read_file(&value, AT_FDCWD, path, err) < 0)
@@ -332,7 +333,8 @@ static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run
 	m->host_path = xasprintf("%s/%s", tmpdir, name);
 	strv_push(&ms->tmpfiles, m->host_path);
 	r = fs_write_all(fd, value.buf, value.len, err);
-	if (r >= 0 && (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode == 0755 ? 0400 : m->mode) < 0))
+	if (r >= 0 &&
+	    (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode == 0755 ? 0400 : m->mode) < 0))
 		r = err_sys(err, errno, "secret '%s'", m->id);
 	return r;
 }
@@ -350,9 +352,10 @@ static int prepare_ssh(struct build_ctx *b, struct run_mounts *ms, struct run_mo
 			sock = eq ? eq + 1 : getenv("SSH_AUTH_SOCK");
 	}
 	if (!sock || !*sock)
-		return err_new(err, KILN_ERR_INPUT, ENOENT,
-			       "RUN --mount=type=ssh: no SSH agent '%s' was given (use --ssh %s=$SSH_AUTH_SOCK)",
-			       m->id, m->id);
+		return err_new(
+			err, KILN_ERR_INPUT, ENOENT,
+			"RUN --mount=type=ssh: no SSH agent '%s' was given (use --ssh %s=$SSH_AUTH_SOCK)",
+			m->id, m->id);
 	m->host_path = xstrdup(sock);
 	strv_env_set(&ms->env, "SSH_AUTH_SOCK", m->target);
 	return 0;

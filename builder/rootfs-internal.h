@@ -28,8 +28,8 @@ int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error
 void step_dirs_release(struct step_dirs *d);
 
 /* The snapshot paths of @layers, top first, unpacking what is missing. */
-int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
-		  struct strv *ret, struct kiln_error **err);
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
+		  struct kiln_error **err);
 /*
  * The storage the build uses: --storage, else overlay where the store's tmp/
  * can hold an overlay's upper layer, else copy (with a warning).

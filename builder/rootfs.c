@@ -124,8 +124,8 @@ int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
 				       d->stamped ? &d->copied_at : NULL, err);
 }
 
-int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n,
-		  struct strv *ret, struct kiln_error **err)
+int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
+		  struct kiln_error **err)
 {
 	for (size_t i = n; i > 0; i--) {
 		char *path = NULL;

@@ -427,6 +427,28 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 	return 0;
 }
 
+/*
+ * A read-only /sys, as Docker gives RUN: a fresh sysfs where the sandbox may mount
+ * one (real root, or a network namespace of its own), else the host's bound
+ * read-only (a user namespace cannot mount the host network's sysfs).
+ */
+static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
+		    const struct layer_view *v, struct kiln_error **err)
+{
+	int r = ensure_mountpoint(p, v, "sys", true, err);
+
+	if (r < 0)
+		return r;
+	if (userns_is_initial() || spec->network == SANDBOX_NETWORK_NONE) {
+		add_mount_in(p, "sysfs", "/sys", "sysfs",
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
+	}
+	add_mount_in(p, "/sys", "/sys", NULL, MS_BIND | MS_REC, NULL);
+	add_op(p, SOP_REMOUNT_RO_IN, "/sys", xstrdup("make '/sys' read-only"));
+	return 0;
+}
+
 static int plan_one_mount(struct sandbox_plan *p, const struct sandbox_mount *m,
 			  const struct layer_view *v, struct kiln_error **err)
 {
@@ -669,6 +691,8 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return r;
 	add_op(p, SOP_OPEN_ROOT, c.mountpoint, xasprintf("open '%s'", c.mountpoint));
 	r = plan_proc_dev(p, &c.view, err);
+	if (r >= 0)
+		r = plan_sys(p, spec, &c.view, err);
 	if (r >= 0)
 		r = plan_etc(p, spec, &c.view, files_dir, err);
 	for (size_t i = 0; r >= 0 && i < spec->n_mounts; i++)

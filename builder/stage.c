@@ -76,10 +76,21 @@ void stage_add_layer(struct stage_state *s, const struct layer_desc *l)
 	layer_desc_copy(&s->layers[s->n_layers++], l);
 }
 
+void stage_set_created(struct build_ctx *b, struct stage_state *s, const char *created)
+{
+	free(s->created);
+	s->created = created && b->epoch < 0 ? xstrdup(created) : NULL;
+}
+
+const char *stage_created(const struct build_ctx *b, const struct stage_state *s)
+{
+	return s->created ? s->created : b->created;
+}
+
 void stage_history(struct build_ctx *b, struct stage_state *s, const char *created_by,
 		   bool empty_layer)
 {
-	imgcfg_add_history(s->config, b->created, created_by, empty_layer, NULL);
+	imgcfg_add_history(s->config, stage_created(b, s), created_by, empty_layer, NULL);
 }
 
 void stage_release(struct stage_state *s)
@@ -91,6 +102,7 @@ void stage_release(struct stage_state *s)
 	free(s->layers);
 	strv_clear(&s->args);
 	free(s->workdir_created);
+	free(s->created);
 }
 
 /* ---- FROM ---------------------------------------------------------------------------- */
@@ -101,11 +113,12 @@ static int base_from_stage(struct build_ctx *b, struct stage_state *s, struct st
 	for (size_t i = 0; i < from->n_layers; i++)
 		stage_add_layer(s, &from->layers[i]);
 	s->key = from->key;
+	stage_set_created(b, s, from->created);
 	return 0;
 }
 
-static int base_from_image(struct build_ctx *b, struct stage_state *s,
-			   const struct instruction *in, struct kiln_error **err)
+static int base_from_image(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			   struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 	int r;
@@ -182,8 +195,8 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 /* After a config-only step, the key covers the config as it now is. */
 static void meta_key(struct stage_state *s, const char *text)
 {
-	_cleanup_free_ char *dump = json_dumps(imgcfg_config(s->config),
-					       JSON_COMPACT | JSON_SORT_KEYS);
+	_cleanup_free_ char *dump =
+		json_dumps(imgcfg_config(s->config), JSON_COMPACT | JSON_SORT_KEYS);
 	struct cache_key k;
 
 	cache_key_begin(&k, &s->key);
@@ -219,8 +232,8 @@ static int run_step(struct build_ctx *b, struct stage_state *s, const struct ins
 	}
 }
 
-int stage_run_instruction(struct build_ctx *b, struct stage_state *s,
-			  const struct instruction *in, struct kiln_error **err)
+int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+			  struct kiln_error **err)
 {
 	struct step st;
 	int r;

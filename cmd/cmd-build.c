@@ -86,7 +86,8 @@ static int set_epoch(struct build_cli *b, const char *v, struct kiln_error **err
 	int64_t t;
 
 	if (parse_i64(v, 10, &t) < 0 || t < 0)
-		return err_usage(err, "SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'", v);
+		return err_usage(err, "SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'",
+				 v);
 	b->opts.source_date_epoch = t;
 	return 0;
 }
@@ -180,14 +181,16 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return set_network(b, v, err);
 	case OPT_PROGRESS:
 		if (progress_parse_mode(v, &b->progress) < 0)
-			return err_usage(err, "--progress: expected auto, tty, plain or json, got '%s'", v);
+			return err_usage(
+				err, "--progress: expected auto, tty, plain or json, got '%s'", v);
 		return 0;
 	case OPT_ROOT:
 		o->store_root = v;
 		return 0;
 	case OPT_COMPRESSION:
 		if (!streq(v, "gzip") && !streq(v, "zstd") && !streq(v, "none"))
-			return err_usage(err, "--compression: expected gzip, zstd or none, got '%s'", v);
+			return err_usage(err,
+					 "--compression: expected gzip, zstd or none, got '%s'", v);
 		o->compression = v;
 		return 0;
 	case OPT_SECRET:
@@ -198,7 +201,8 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_JOBS:
 		if (parse_int(v, &n) < 0 || n < 1)
-			return err_usage(err, "--jobs: expected a number of at least 1, got '%s'", v);
+			return err_usage(err, "--jobs: expected a number of at least 1, got '%s'",
+					 v);
 		o->jobs = n;
 		return 0;
 	case OPT_SOURCE_DATE_EPOCH:
@@ -259,7 +263,8 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 			return r;
 	}
 	if (argc - optind > 1)
-		return err_usage(err, "build: expected one context directory, got %d", argc - optind);
+		return err_usage(err, "build: expected one context directory, got %d",
+				 argc - optind);
 	b->opts.context_dir = optind < argc ? argv[optind] : ".";
 	b->opts.registry = &b->reg.reg;
 	return check_push(b, err);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "cmd/progress.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -7,20 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/progress.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
 
-#define TAIL_LINES 6	/* output lines shown under a running step in the tty view */
-#define FAIL_LINES 20	/* output lines repeated when a step fails */
+#define TAIL_LINES 6 /* output lines shown under a running step in the tty view */
+#define FAIL_LINES 20 /* output lines repeated when a step fails */
 
 struct step_view {
 	struct build_step_info info; /* text and stage_name copied */
 	double started;
-	struct strbuf partial;	/* plain mode: an unterminated output line */
-	struct strbuf tail;	/* the last lines of output */
+	struct strbuf partial; /* plain mode: an unterminated output line */
+	struct strbuf tail; /* the last lines of output */
+	bool titled; /* plain mode: the step's title line was printed */
 };
 
 struct progress {
@@ -49,7 +51,7 @@ int progress_parse_mode(const char *s, enum progress_mode *ret)
 		const char *name;
 		enum progress_mode mode;
 	} modes[] = {
-		{"auto", PROGRESS_AUTO}, {"tty", PROGRESS_TTY}, {"plain", PROGRESS_PLAIN},
+		{"auto", PROGRESS_AUTO}, {"tty", PROGRESS_TTY},	    {"plain", PROGRESS_PLAIN},
 		{"json", PROGRESS_JSON}, {"quiet", PROGRESS_QUIET},
 	};
 
@@ -128,12 +130,16 @@ static void plain_step(struct progress *p, struct step_view *v)
 	case BUILD_STEP_RUNNING:
 		strbuf_addf(&sb, "#%u ", s->id);
 		step_label(&sb, s);
+		v->titled = true;
 		break;
 	case BUILD_STEP_CACHED:
-		strbuf_addf(&sb, "#%u ", s->id);
-		step_label(&sb, s);
-		strbuf_addstr(&sb, "\n#");
-		strbuf_addf(&sb, "%u CACHED", s->id);
+		/* the title once, as BuildKit: it may have been printed as the step began */
+		if (!v->titled) {
+			strbuf_addf(&sb, "#%u ", s->id);
+			step_label(&sb, s);
+			strbuf_addch(&sb, '\n');
+		}
+		strbuf_addf(&sb, "#%u CACHED", s->id);
 		break;
 	case BUILD_STEP_DONE:
 		strbuf_addf(&sb, "#%u DONE %.1fs", s->id, s->seconds);
@@ -193,8 +199,8 @@ static void json_step(struct progress *p, struct step_view *v)
 
 static void json_output(struct progress *p, struct step_view *v, const char *buf, size_t len)
 {
-	json_emit(p, json_pack("{s:s, s:i, s:s%}", "event", "output", "id", v->info.id, "data",
-			       buf, len));
+	json_emit(p, json_pack("{s:s, s:i, s:s%}", "event", "output", "id", v->info.id, "data", buf,
+			       len));
 }
 
 /* --- tty: a live view redrawn in place --- */

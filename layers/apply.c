@@ -255,8 +255,7 @@ static int clear_slot(struct apply *ap, int pfd, const char *name, bool keep_dir
 		return errno == ENOENT ? 0 : err_sys(err, errno, "entry '%s': stat", entry);
 	if (S_ISDIR(st.st_mode) && keep_dir)
 		return 1;
-	if (S_ISDIR(st.st_mode))
-		parent_forget(ap);
+	/* @pfd (the cached parent) stays valid: only a child of it goes */
 	r = fs_rm_rf(pfd, name, err);
 	return r < 0 ? err_wrap(err, "entry '%s': replace", entry) : 0;
 }
@@ -371,7 +370,12 @@ static int make_special(struct apply *ap, int pfd, const char *name, struct arch
 	mode_t mode = archive_entry_mode(e) & 07777;
 
 	if (type == AE_IFLNK) {
-		if (symlinkat(archive_entry_symlink(e), pfd, name) < 0)
+		const char *target = archive_entry_symlink(e);
+
+		if (!target)
+			return err_at(err, NULL, "entry '%s': a symlink without a usable target",
+				      entry);
+		if (symlinkat(target, pfd, name) < 0)
 			return err_sys(err, errno, "entry '%s': symlink", entry);
 	} else if (type == AE_IFIFO) {
 		if (mkfifoat(pfd, name, mode) < 0)

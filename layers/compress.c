@@ -7,11 +7,13 @@
  * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
  * small pool of threads, and concatenated in order into one gzip member with a
  * combined CRC-32. Nothing depends on timing or on the thread count, so the
- * output is the same for any number of threads. Within a block, each 1 KiB
+ * output is the same for any number of threads. Within a block, each 512-byte
  * segment whose bytes look random (order-0 entropy above GZ_STORE_ENTROPY bits
  * per byte) is written at level 0, i.e. stored, and a block that deflate does
  * not shrink is written as stored blocks: decisions taken from the data alone,
  * so random data costs a copy rather than a futile search for matches.
+ * Segments match tar's 512-byte records (blocks are multiples of 512), so a
+ * random file's data is rarely mixed with a header or another file.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,8 +32,8 @@
 
 #define GZ_BLOCK	 (256 * 1024)
 #define GZ_STORED_MAX	 65535
-#define GZ_SEGMENT	 1024
-#define GZ_STORE_ENTROPY 7.6
+#define GZ_SEGMENT	 512
+#define GZ_STORE_ENTROPY 7.2
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
@@ -169,33 +171,44 @@ static void compress_slot(struct gz_slot *s, int level)
 
 /* ---- the pool ---- */
 
+/* The oldest block waiting for a thread (the slot after the one being filled); under lock. */
+static struct gz_slot *take_ready(struct layer_sink *k)
+{
+	for (size_t i = 1; i <= k->n_slots; i++) {
+		struct gz_slot *c = &k->slots[(k->cur + i) % k->n_slots];
+
+		if (c->state == SLOT_READY) {
+			c->state = SLOT_BUSY;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Compress @s outside the lock (held on entry and on return). */
+static void run_slot(struct layer_sink *k, struct gz_slot *s)
+{
+	pthread_mutex_unlock(&k->lock);
+	compress_slot(s, k->level);
+	pthread_mutex_lock(&k->lock);
+	s->state = SLOT_DONE;
+	pthread_cond_broadcast(&k->done);
+}
+
 static void *worker_main(void *arg)
 {
 	struct layer_sink *k = arg;
 
 	pthread_mutex_lock(&k->lock);
 	for (;;) {
-		struct gz_slot *s = NULL;
+		struct gz_slot *s = take_ready(k);
 
-		/* the oldest first: the slot after the one being filled */
-		for (size_t i = 1; i <= k->n_slots && !s; i++) {
-			struct gz_slot *c = &k->slots[(k->cur + i) % k->n_slots];
-
-			if (c->state == SLOT_READY)
-				s = c;
-		}
-		if (!s && k->stop)
+		if (s)
+			run_slot(k, s);
+		else if (k->stop)
 			break;
-		if (!s) {
+		else
 			pthread_cond_wait(&k->work, &k->lock);
-			continue;
-		}
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&k->lock);
-		compress_slot(s, k->level);
-		pthread_mutex_lock(&k->lock);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&k->done);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return NULL;
@@ -226,18 +239,27 @@ static void gz_init(struct layer_sink *k, int threads)
 }
 
 /* Wait for slot @s to be compressed, write it out, free it. */
+/*
+ * Wait for slot @s to be compressed, write it out, free it. Rather than sleep,
+ * the writer compresses waiting blocks itself: no idle core while it waits, and
+ * no wake-up latency on a busy machine.
+ */
 static int gz_drain_slot(struct layer_sink *k, struct gz_slot *s, struct kiln_error **err)
 {
-	if (s->state == SLOT_FREE)
-		return 0;
-	if (!k->n_workers) {
-		compress_slot(s, k->level);
-	} else {
-		pthread_mutex_lock(&k->lock);
-		while (s->state != SLOT_DONE)
-			pthread_cond_wait(&k->done, &k->lock);
+	pthread_mutex_lock(&k->lock);
+	if (s->state == SLOT_FREE) {
 		pthread_mutex_unlock(&k->lock);
+		return 0;
 	}
+	while (s->state != SLOT_DONE) {
+		struct gz_slot *t = take_ready(k);
+
+		if (t)
+			run_slot(k, t);
+		else
+			pthread_cond_wait(&k->done, &k->lock);
+	}
+	pthread_mutex_unlock(&k->lock);
 	k->crc = (uint32_t)crc32_combine(k->crc, s->crc, (z_off_t)s->in_len);
 	k->isize += s->in_len;
 	s->state = SLOT_FREE;

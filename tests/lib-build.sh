@@ -69,7 +69,9 @@ prun() {
 	n=$1
 	shift
 	if [ "$KILN_BUILD_AS" = root ]; then
-		podman --runtime runc run -q --rm --network none --ulimit nofile=1024:1024 \
+		# a storage of its own, so root's podman images do not pile up
+		podman --root "$T/podman" --runroot "$T/podman-run" --storage-driver vfs \
+			--runtime runc run -q --rm --network none --ulimit nofile=1024:1024 \
 			--ulimit nproc=1024:1024 "oci:$KILN_ROOT:$n" "$@" >"$T/.prun" 2>&1 ||
 			fail "podman run $n $*: $(cat "$T/.prun")"
 	else

@@ -13,7 +13,7 @@ KILN_BUILD=${KILN_BUILD:-$(dirname "$KILN")}
 KILN_TEST_USER=${KILN_TEST_USER:-builder}
 export KILN KILN_SRC KILN_BUILD
 export KILN_CONFORMANCE_DIR=${KILN_CONFORMANCE_DIR:-$KILN_SRC/../shared/conformance}
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=$KILN_SRC/tests/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 test_name=$(basename "$0" .sh)
 # lower case only: podman refuses upper case in the path of an oci: image

@@ -46,3 +46,19 @@ set -e
 wait $p1 || fail "import during prune failed"
 kb inspect slow:1 >/dev/null || fail "prune removed an image being written"
 kb fsck || fail "fsck after prune"
+
+say "two processes unpacking the same layer both succeed; one snapshot remains"
+tool=$KILN_BUILD/layers/tests/layer-tool
+for n in 1 2 3; do
+	as_builder "$tool" snapshot "$R" one:1 >"$T/snap1.out" 2>"$T/snap1.err" &
+	p1=$!
+	as_builder "$tool" snapshot "$R" one:1 >"$T/snap2.out" 2>"$T/snap2.err" &
+	p2=$!
+	wait $p1 || fail "snapshot 1 failed: $(cat "$T/snap1.err")"
+	wait $p2 || fail "snapshot 2 failed: $(cat "$T/snap2.err")"
+	expect_eq "$(cat "$T/snap1.out")" "$(cat "$T/snap2.out")" "snapshot paths"
+	expect_eq "$(ls "$R/snapshots" | wc -l)" 1 "snapshots"
+	expect_eq "$(ls "$R/tmp")" "" "tmp/ after racing unpacks"
+	[ -x "$(cat "$T/snap1.out")/bin/busybox" ] || fail "snapshot incomplete"
+	rm -rf "$R/snapshots"/*
+done

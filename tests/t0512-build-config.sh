@@ -130,6 +130,7 @@ FROM busybox:1 AS tools
 FROM scratch
 COPY --from=tools /bin/busybox /bin/busybox
 COPY f /f
+RUN ["/bin/busybox", "test", "-d", "/sys/class", "-a", "-d", "/proc/self"]
 ENV PATH=$PATH:/extra
 CMD ["default-arg"]
 ENTRYPOINT ["/bin/busybox", "echo"]
@@ -156,8 +157,18 @@ ARG G
 ARG L=local
 COPY --from=one /one.txt /
 RUN echo "two:[$G][$L]" > /two.txt
+WORKDIR /app/
+WORKDIR ./sub/../other//
+RUN pwd > /pwd.txt
+ARG X=arg
+ENV X=env Y=env
+ARG Y=arg
+RUN echo "$X $Y" > /xy.txt
 EOF
-kb -t args:1 --build-arg L=cli "$a"
+kb -t args:1 --build-arg L=cli --build-arg Y=cli "$a"
+expect_eq "$(cfg args:1 .config.WorkingDir)" '"/app/other"' "WORKDIR is cleaned, as BuildKit"
 r=$(unpack args:1)
+expect_eq "$(cat "$r/pwd.txt")" /app/other "RUN in a cleaned WORKDIR"
 expect_eq "$(cat "$r/one.txt")" "one:[]" "a global ARG is not in scope without ARG in the stage"
 expect_eq "$(cat "$r/two.txt")" "two:[global][cli]" "ARG G in the stage; --build-arg L"
+expect_eq "$(cat "$r/xy.txt")" "env env" "ENV wins over ARG, before or after it"

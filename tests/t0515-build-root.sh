@@ -19,7 +19,8 @@ RUN echo 'app:x:1234:2345::/home/app:/bin/sh' >> /etc/passwd && \
     mkdir /gone && touch /gone/x
 RUN rm -r /gone && chown 4242:4343 /etc/group && mknod /dev-null-copy c 1 3 && \
     ls /root > /root-ls.txt && test ! -e /work/HELPERS-COMMON.md && \
-    tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net.txt
+    tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net.txt && \
+    ls /sys/class/net > /sys-net.txt && ! touch /sys/kernel/x 2>/dev/null
 COPY tree /tree
 COPY --chown=app:appgrp --chmod=640 data.txt /owned
 COPY <<EOT /hd
@@ -40,6 +41,7 @@ expect_eq "$(stat -c %u:%g "$r/etc/group")" 4242:4343 "chown in RUN as root"
 expect_eq "$(stat -c %t:%T "$r/dev-null-copy")" 1:3 "mknod as root"
 expect_eq "$(cat "$r/root-ls.txt")" "" "the host's /root in RUN"
 expect_eq "$(cat "$r/net.txt")" lo "--network none"
+expect_eq "$(cat "$r/sys-net.txt")" lo "--network none: a read-only /sys of its own"
 expect_eq "$(stat -c %u:%g "$r/tree/f")" 0:0 "COPY without --chown: root-owned, like Docker"
 expect_eq "$(readlink "$r/tree/link")" f "a context symlink stays a symlink"
 expect_eq "$(stat -c %u:%g:%a "$r/owned")" 1234:2345:640 "--chown=app:appgrp --chmod=640"

@@ -102,6 +102,47 @@ TEST(chown_resolves_names_inside_the_image)
 	}
 }
 
+/* USER's rules (runc): a uid alone takes its passwd group, else 0; HOME and groups. */
+TEST(user_resolves_like_the_runtime)
+{
+	struct copy_chown c = {0};
+	_cleanup_free_ char *name = NULL, *home = NULL;
+	_cleanup_free_ gid_t *groups = NULL;
+	size_t n = 0;
+
+	t_reset();
+	t_write(rootfd, "etc/passwd",
+		"root:x:0:0:root:/root:/bin/sh\nmyuser:x:1500:1600::/home/myuser:/bin/sh\n"
+		"nohome:x:1700:1700::",
+		0644);
+	t_write(rootfd, "etc/group",
+		"root:x:0:\nstaff:x:50:other,myuser\nmyusers:x:60:myuserx\nlast:x:70:myuser", 0644);
+	ASSERT_EQ(copy_user_resolve(rootfd, "1500", &c, NULL), 0);
+	ASSERT_EQ(c.gid, 1600);
+	ASSERT_EQ(copy_user_resolve(rootfd, "4321", &c, NULL), 0);
+	ASSERT_EQ(c.uid, 4321);
+	ASSERT_EQ(c.gid, 0);
+	ASSERT_EQ(copy_user_resolve(rootfd, "4321:7", &c, NULL), 0);
+	ASSERT_EQ(c.gid, 7);
+	ASSERT_EQ(copy_user_resolve(rootfd, "myuser", &c, NULL), 0);
+	ASSERT_EQ(c.gid, 1600);
+
+	ASSERT_EQ(copy_user_entry(rootfd, 1500, &name, &home, NULL), 0);
+	ASSERT_STREQ(name, "myuser");
+	ASSERT_STREQ(home, "/home/myuser");
+	free(TAKE_PTR(name));
+	free(TAKE_PTR(home));
+	ASSERT_EQ(copy_user_entry(rootfd, 1700, &name, &home, NULL), 0);
+	ASSERT_NULL(home);
+	free(TAKE_PTR(name));
+	ASSERT_EQ(copy_user_entry(rootfd, 4321, &name, &home, NULL), -ENOENT);
+
+	ASSERT_EQ(copy_user_groups(rootfd, "myuser", &groups, &n, NULL), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(groups[0], 50);
+	ASSERT_EQ(groups[1], 70);
+}
+
 TEST(exclude_pattern_matching)
 {
 	struct copy_patterns p = {0};
@@ -439,6 +480,7 @@ int main(void)
 	static const struct tap_test tests[] = {
 		TAP_ENTRY(chmod_parse_and_apply),
 		TAP_ENTRY(chown_resolves_names_inside_the_image),
+		TAP_ENTRY(user_resolves_like_the_runtime),
 		TAP_ENTRY(exclude_pattern_matching),
 		TAP_ENTRY(digest_follows_what_lands_in_the_image),
 		TAP_ENTRY(digest_follows_the_options),

@@ -242,7 +242,8 @@ static void make_tar(const char *path, const struct ent *e, size_t n)
 			break;
 		case 'l':
 			archive_entry_set_filetype(ae, AE_IFLNK);
-			archive_entry_set_symlink(ae, e[i].data);
+			if (e[i].data)
+				archive_entry_set_symlink(ae, e[i].data);
 			break;
 		case 'h':
 			archive_entry_set_filetype(ae, AE_IFREG);
@@ -381,6 +382,33 @@ TEST(apply_whiteouts_and_opaque_dirs)
 	ASSERT_LT(lstat(p("root/o/.wh..wh..opq"), &st), 0);
 }
 
+TEST(apply_replaces_a_directory_by_a_file)
+{
+	const struct ent base[] = {{'d', "d", NULL}, {'d', "d/sub", NULL}, {'f', "d/sub/x", "1"}};
+	const struct ent upper[] = {{'f', "d/sub", "now a file"}, {'f', "d/y", "2"}};
+	_cleanup_free_ char *f = NULL, *y = NULL;
+
+	mk_top();
+	mkdir(p("root"), 0755);
+	make_tar(p("base.tar"), base, 3);
+	make_tar(p("upper.tar"), upper, 2);
+	ASSERT_EQ(apply(p("base.tar"), p("root"), NULL), 0);
+	ASSERT_EQ(apply(p("upper.tar"), p("root"), NULL), 0);
+	f = read_file(p("root/d/sub"));
+	ASSERT_STREQ(f, "now a file");
+	y = read_file(p("root/d/y"));
+	ASSERT_STREQ(y, "2");
+}
+
+TEST(apply_refuses_a_symlink_without_target)
+{
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	const struct ent e[] = {{'l', "l", NULL}};
+
+	ASSERT_LT(hostile(e, 1, &err), 0);
+	ASSERT_NOT_NULL(strstr(err->msg, "entry 'l': a symlink without a usable target"));
+}
+
 TEST(apply_refuses_garbage)
 {
 	_cleanup_(err_freep) struct kiln_error *err = NULL;
@@ -400,4 +428,5 @@ TAP_MAIN(TAP_ENTRY(commit_apply_round_trip),
 	 TAP_ENTRY(apply_refuses_relative_symlinked_parent), TAP_ENTRY(apply_refuses_hardlinks_out),
 	 TAP_ENTRY(apply_replaces_a_symlink_by_a_directory),
 	 TAP_ENTRY(apply_symlink_then_file_over_it), TAP_ENTRY(apply_whiteouts_and_opaque_dirs),
-	 TAP_ENTRY(apply_refuses_garbage))
+	 TAP_ENTRY(apply_replaces_a_directory_by_a_file),
+	 TAP_ENTRY(apply_refuses_a_symlink_without_target), TAP_ENTRY(apply_refuses_garbage))

@@ -247,6 +247,28 @@ TEST(heredoc_raw_expansion)
 	ASSERT_STREQ(got, "it's\n");
 }
 
+/* COPY <<EOF bodies: variables and escapes processed, quotes kept (BuildKit's ExpandRaw). */
+TEST(keep_quotes)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+	static const char *const cases[][2] = {
+		{"v=$v \"q\" 'q'\n", "v=kiln \"q\" 'q'\n"},
+		{"'$v' \"${v}\"", "'kiln' \"kiln\""},
+		{"\\$v ${unset:-d}", "$v d"},
+		{"<?xml version=\"1.0\"?>", "<?xml version=\"1.0\"?>"},
+		{"it's", "it's"},
+	};
+
+	strv_env_set(&env, "v", "kiln");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+		_cleanup_free_ char *got = NULL;
+
+		ASSERT_EQ(shell_expand_heredoc(cases[i][0], &env, '\\', &got, &err), 0);
+		ASSERT_STREQ(got, cases[i][1]);
+	}
+}
+
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
 	 TAP_ENTRY(errors_carry_the_message), TAP_ENTRY(expansion_size_is_bounded),
-	 TAP_ENTRY(heredoc_raw_expansion))
+	 TAP_ENTRY(heredoc_raw_expansion), TAP_ENTRY(keep_quotes))
