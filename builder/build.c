@@ -339,8 +339,6 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	    layer_compression_parse(b->opts->compression, &b->compression, err) < 0)
 		return err_code(*err);
 	r = store_open(b->opts->store_root, STORE_CREATE, &b->store, err);
-	if (r >= 0)
-		r = rootfs_choose_storage(b, err);
 	if (r < 0)
 		return r;
 	r = read_dockerfile(b, text, err);
@@ -410,7 +408,8 @@ int builder_prepare(struct kiln_error **err)
 int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
 		  struct kiln_error **err)
 {
-	struct build_ctx b = {.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT};
+	struct build_ctx b = {
+		.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT, .copy_storage = -1};
 	char *id = NULL;
 	int r;
 

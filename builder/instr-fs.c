@@ -395,8 +395,8 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 		r = run_mounts_prepare(b, s, &m, err);
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
-	if (r >= 0 && b->copy_storage)
-		r = rootfs_mount(b, &lowers, &d, err);
+	if (r >= 0)
+		r = rootfs_prepare_run(b, &lowers, &d, err);
 	if (r >= 0)
 		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, &status, err);
 	if (r >= 0 && status != 0) {

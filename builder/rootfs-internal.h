@@ -31,10 +31,15 @@ void step_dirs_release(struct step_dirs *d);
 int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
 		  struct kiln_error **err);
 /*
- * The storage the build uses: --storage, else overlay where the store's tmp/
- * can hold an overlay's upper layer, else copy (with a warning).
+ * Does the build use `copy` storage? --storage says, else overlay where the
+ * store's tmp/ can hold an overlay's upper layer, else copy (with a warning).
+ * Decided once, when the first step needs a rootfs (a cached build never
+ * probes); returns 1, 0, or a negative errno.
  */
-int rootfs_choose_storage(struct build_ctx *b, struct kiln_error **err);
+int rootfs_copy_storage(struct build_ctx *b, struct kiln_error **err);
+/* RUN: with `copy` storage, d->merged becomes the copy the sandbox runs in. */
+int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		       struct kiln_error **err);
 /*
  * Mount lowers + d->upper at d->merged (overlayfs, userxattr); with `copy`
  * storage, d->merged becomes a plain copy of the lowers instead, and

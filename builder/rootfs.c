@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,29 +59,40 @@ void step_dirs_release(struct step_dirs *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int rootfs_choose_storage(struct build_ctx *b, struct kiln_error **err)
+static int choose_storage(struct build_ctx *b, struct kiln_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
 	int r;
 
-	if (b->opts->storage != BUILD_STORAGE_AUTO) {
-		b->copy_storage = b->opts->storage == BUILD_STORAGE_COPY;
-	} else {
-		tmp = store_dir_path(b->store, STORE_DIR_TMP);
-		r = sandbox_overlay_supported(tmp, err);
-		if (r < 0)
-			return err_wrap(err, "choose the storage");
-		b->copy_storage = r == 0;
-		if (b->copy_storage)
-			log_warn("overlayfs cannot be mounted in '%s': using copy storage, builds "
-				 "will be slower (see --storage)",
-				 tmp);
+	if (b->opts->storage != BUILD_STORAGE_AUTO)
+		return b->opts->storage == BUILD_STORAGE_COPY;
+	tmp = store_dir_path(b->store, STORE_DIR_TMP);
+	r = sandbox_overlay_supported(tmp, err);
+	if (r < 0)
+		return err_wrap(err, "choose the storage");
+	if (r == 0)
+		log_warn("overlayfs cannot be mounted in '%s': using copy storage, builds will be "
+			 "slower (see --storage)",
+			 tmp);
+	return r == 0;
+}
+
+int rootfs_copy_storage(struct build_ctx *b, struct kiln_error **err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = b->copy_storage;
+	if (r < 0 && (r = choose_storage(b, err)) >= 0) {
+		b->copy_storage = r;
+		if (r)
+			build_message(
+				b, "storage: copy (each step works on a full copy of its rootfs)");
+		else
+			log_debug("build: overlay storage");
 	}
-	if (b->copy_storage)
-		build_message(b, "storage: copy (each step works on a full copy of its rootfs)");
-	else
-		log_debug("build: overlay storage");
-	return 0;
+	pthread_mutex_unlock(&b->lock);
+	return r;
 }
 
 /*
@@ -113,6 +125,14 @@ static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, struct ki
 	strv_copy(&d->copied_from, lowers);
 	d->copied = true;
 	return 0;
+}
+
+int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		       struct kiln_error **err)
+{
+	int r = rootfs_copy_storage(b, err);
+
+	return r <= 0 ? r : copy_rootfs(lowers, d, err);
 }
 
 int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
@@ -170,10 +190,10 @@ int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dir
 		 struct kiln_error **err)
 {
 	_cleanup_free_ char *joined = NULL, *empty = NULL;
-	int r;
+	int r = rootfs_copy_storage(b, err);
 
-	if (b->copy_storage)
-		return copy_rootfs(lowers, d, err);
+	if (r != 0)
+		return r < 0 ? r : copy_rootfs(lowers, d, err);
 	if (lowers->n == 0)
 		joined = empty = empty_lower(d);
 	else
@@ -191,10 +211,10 @@ int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_
 {
 	_cleanup_free_ char *joined = NULL;
 	const char *src;
-	int r;
+	int r = rootfs_copy_storage(b, err);
 
-	if (b->copy_storage)
-		return copy_rootfs(lowers, d, err);
+	if (r != 0)
+		return r < 0 ? r : copy_rootfs(lowers, d, err);
 	if (lowers->n >= 2) {
 		joined = strv_join(lowers, ":");
 		r = mount_overlay(d->merged, joined, NULL, NULL, err);
