@@ -60,6 +60,8 @@ struct build_ctx {
 	int64_t epoch; /* SOURCE_DATE_EPOCH or -1 */
 	char *created; /* RFC 3339 time for history and config */
 	enum layer_compression compression;
+	/* steps work on plain copies, not overlays: -1 until the first step needs to know */
+	int copy_storage; /* rootfs.c, under lock */
 	struct copy_stat_cache *stat_cache;
 	struct strv pulled; /* images pulled by this build (pull.c) */
 	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */

@@ -145,6 +145,17 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
  */
 int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
 		      const char *diffdir, struct kiln_error **err);
+/*
+ * The same, knowing when @rootdir was made: a directory born after @since
+ * (statx birth time) where the lower layers show an entry was deleted and
+ * made again, and goes into the diff opaque, as overlayfs makes it (so the
+ * layer is the same byte for byte). Without birth times it falls back to
+ * whiteouts for what is gone: the same files, another layer.
+ */
+struct timespec;
+int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+			    const char *diffdir, const struct timespec *since,
+			    struct kiln_error **err);
 
 /*
  * Can an overlayfs be mounted here (in the current namespaces, `userxattr`
@@ -176,6 +187,13 @@ enum build_pull {
 	BUILD_PULL_NEVER, /* never: a missing image is an error */
 };
 
+/* How a step sees its parent's files: --storage=overlay|copy. */
+enum build_storage {
+	BUILD_STORAGE_AUTO = 0, /* overlay where it can be mounted, else copy */
+	BUILD_STORAGE_OVERLAY, /* overlayfs over the layers' snapshots */
+	BUILD_STORAGE_COPY, /* a plain copy, diffed by walking it (slower) */
+};
+
 struct registry_opts;
 
 struct build_opts {
@@ -195,6 +213,7 @@ struct build_opts {
 	struct strv secrets; /* id=ID,src=PATH | id=ID,env=VAR */
 	struct strv ssh; /* default[=SOCKET] */
 	enum build_pull pull;
+	enum build_storage storage;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 };
 

@@ -36,6 +36,9 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 	_cleanup_close_ int ufd = -1;
 	int r;
 
+	r = rootfs_diff(d, err);
+	if (r < 0)
+		return err_wrap(err, "find the step's changes");
 	rootfs_umount(d);
 	if (!rootfs_dir_empty(d->upper)) {
 		ufd = open(d->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -335,9 +338,14 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	for (spec.n_mounts = 0; mounts[spec.n_mounts].target; spec.n_mounts++)
 		;
 	spec.mounts = mounts;
-	spec.lowerdirs = (const char *const *)lowers->v;
-	spec.n_lowerdirs = lowers->n;
-	spec.upperdir = d->upper;
+	if (d->copied) {
+		spec.rootfs = SANDBOX_ROOTFS_DIR;
+		spec.rootdir = d->merged;
+	} else {
+		spec.lowerdirs = (const char *const *)lowers->v;
+		spec.n_lowerdirs = lowers->n;
+		spec.upperdir = d->upper;
+	}
 	spec.workdir = d->work;
 	spec.argv = (const char *const *)argv->v;
 	spec.env = (const char *const *)strv_argv(&env);
@@ -387,6 +395,8 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 		r = run_mounts_prepare(b, s, &m, err);
 	if (r >= 0)
 		r = step_dirs_make(b, &d, err);
+	if (r >= 0)
+		r = rootfs_prepare_run(b, &lowers, &d, err);
 	if (r >= 0)
 		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, &status, err);
 	if (r >= 0 && status != 0) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <time.h>
+
 #include "builder/build-internal.h"
 
 /*
@@ -15,6 +17,11 @@ struct step_dirs {
 	char *work;
 	char *merged;
 	bool mounted;
+	/* `copy` storage: merged/ is a plain copy of these layers (top first) */
+	bool copied;
+	struct strv copied_from;
+	struct timespec copied_at; /* the birth time of a directory made after the copy */
+	bool stamped; /* copied_at is known */
 };
 
 int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error **err);
@@ -23,13 +30,31 @@ void step_dirs_release(struct step_dirs *d);
 /* The snapshot paths of @layers, top first, unpacking what is missing. */
 int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
 		  struct kiln_error **err);
-/* Mount lowers + d->upper at d->merged (overlayfs, userxattr). */
+/*
+ * Does the build use `copy` storage? --storage says, else overlay where the
+ * store's tmp/ can hold an overlay's upper layer, else copy (with a warning).
+ * Decided once, when the first step needs a rootfs (a cached build never
+ * probes); returns 1, 0, or a negative errno.
+ */
+int rootfs_copy_storage(struct build_ctx *b, struct kiln_error **err);
+/* RUN: with `copy` storage, d->merged becomes the copy the sandbox runs in. */
+int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		       struct kiln_error **err);
+/*
+ * Mount lowers + d->upper at d->merged (overlayfs, userxattr); with `copy`
+ * storage, d->merged becomes a plain copy of the lowers instead, and
+ * rootfs_diff() writes what changed in it to d->upper.
+ */
 int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		 struct kiln_error **err);
 /* A read-only view of @layers at d->merged (for COPY --from and bind mounts). */
 int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		    struct kiln_error **err);
 void rootfs_umount(struct step_dirs *d);
+/* `copy` storage: the changes made in d->merged, into d->upper; a no-op for overlays. */
+int rootfs_diff(struct step_dirs *d, struct kiln_error **err);
+/* rootfs-copy.c: apply the snapshots @lowers (top first) bottom-up into @dir. */
+int rootfs_copy_layers(const struct strv *lowers, const char *dir, struct kiln_error **err);
 /* True when @dir has no entries. */
 bool rootfs_dir_empty(const char *dir);
 /* A private mount namespace for the builder's own overlay mounts (real root). */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,93 @@ void step_dirs_release(struct step_dirs *d)
 	free(d->upper);
 	free(d->work);
 	free(d->merged);
+	strv_clear(&d->copied_from);
 	memset(d, 0, sizeof(*d));
+}
+
+static int choose_storage(struct build_ctx *b, struct kiln_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int r;
+
+	if (b->opts->storage != BUILD_STORAGE_AUTO)
+		return b->opts->storage == BUILD_STORAGE_COPY;
+	tmp = store_dir_path(b->store, STORE_DIR_TMP);
+	r = sandbox_overlay_supported(tmp, err);
+	if (r < 0)
+		return err_wrap(err, "choose the storage");
+	if (r == 0)
+		log_warn("overlayfs cannot be mounted in '%s': using copy storage, builds will be "
+			 "slower (see --storage)",
+			 tmp);
+	return r == 0;
+}
+
+int rootfs_copy_storage(struct build_ctx *b, struct kiln_error **err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = b->copy_storage;
+	if (r < 0 && (r = choose_storage(b, err)) >= 0) {
+		b->copy_storage = r;
+		if (r)
+			build_message(
+				b, "storage: copy (each step works on a full copy of its rootfs)");
+		else
+			log_debug("build: overlay storage");
+	}
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+/*
+ * The birth time of a directory made now, on the copy's filesystem: the
+ * directories of the copy are older, those the step makes younger.
+ */
+static void copy_stamp(struct step_dirs *d)
+{
+	_cleanup_free_ char *p = xasprintf("%s/stamp", d->base);
+	struct statx stx;
+
+	if (mkdir(p, 0700) < 0 || statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME)) {
+		log_debug("no birth times in '%s': replaced directories become whiteouts", d->base);
+		return;
+	}
+	d->copied_at.tv_sec = stx.stx_btime.tv_sec;
+	d->copied_at.tv_nsec = stx.stx_btime.tv_nsec;
+	d->stamped = true;
+}
+
+/* `copy` storage: d->merged becomes a plain copy of @lowers. */
+static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, struct kiln_error **err)
+{
+	int r = rootfs_copy_layers(lowers, d->merged, err);
+
+	if (r < 0)
+		return err_wrap(err, "copy the rootfs into '%s'", d->merged);
+	copy_stamp(d);
+	strv_copy(&d->copied_from, lowers);
+	d->copied = true;
+	return 0;
+}
+
+int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		       struct kiln_error **err)
+{
+	int r = rootfs_copy_storage(b, err);
+
+	return r <= 0 ? r : copy_rootfs(lowers, d, err);
+}
+
+int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
+{
+	if (!d->copied)
+		return 0;
+	return sandbox_copy_diff_since(d->merged, (const char *const *)d->copied_from.v,
+				       d->copied_from.n, d->upper,
+				       d->stamped ? &d->copied_at : NULL, err);
 }
 
 int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
@@ -103,8 +190,10 @@ int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dir
 		 struct kiln_error **err)
 {
 	_cleanup_free_ char *joined = NULL, *empty = NULL;
-	int r;
+	int r = rootfs_copy_storage(b, err);
 
+	if (r != 0)
+		return r < 0 ? r : copy_rootfs(lowers, d, err);
 	if (lowers->n == 0)
 		joined = empty = empty_lower(d);
 	else
@@ -122,8 +211,10 @@ int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_
 {
 	_cleanup_free_ char *joined = NULL;
 	const char *src;
-	int r;
+	int r = rootfs_copy_storage(b, err);
 
+	if (r != 0)
+		return r < 0 ? r : copy_rootfs(lowers, d, err);
 	if (lowers->n >= 2) {
 		joined = strv_join(lowers, ":");
 		r = mount_overlay(d->merged, joined, NULL, NULL, err);

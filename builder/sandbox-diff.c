@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "builder/builder.h"
+#include "builder/sandbox-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strv.h"
@@ -40,6 +42,7 @@ struct diff_link {
 
 struct diff_ctx {
 	int diff_fd; /* the diff's root */
+	const struct timespec *since; /* directories born after it are new, or NULL */
 	struct diff_link *links;
 	size_t n_links, alloc_links;
 };
@@ -197,6 +200,21 @@ static int copy_node(int dfd, const char *name, const struct stat *st, struct ki
 	return 0;
 }
 
+int sandbox_copy_nondir(int from_dirfd, int to_dirfd, const char *name, const struct stat *st,
+			struct kiln_error **err)
+{
+	if (S_ISREG(st->st_mode))
+		return copy_file(from_dirfd, to_dirfd, name, st, err);
+	if (S_ISLNK(st->st_mode))
+		return copy_symlink(from_dirfd, to_dirfd, name, st, err);
+	return copy_node(to_dirfd, name, st, err);
+}
+
+int sandbox_copy_meta(int from_fd, int to_fd, const struct stat *st, struct kiln_error **err)
+{
+	return copy_meta(from_fd, to_fd, st, err);
+}
+
 /* A second name of a file already in the diff becomes a hard link there too. */
 static int link_or_remember(struct diff_ctx *c, int dfd, const char *name, const char *rel,
 			    const struct stat *st, bool *ret_linked, struct kiln_error **err)
@@ -327,25 +345,47 @@ static void child_lowers(const struct diff_dir *d, int from, const char *name,
 
 static int walk_dir(struct diff_ctx *c, struct diff_dir *d, struct kiln_error **err);
 
+/* Was directory @fd made after the rootfs was (statx birth time)? False when unknown. */
+static bool dir_is_new(const struct diff_ctx *c, int fd)
+{
+	struct statx stx;
+
+	if (!c->since ||
+	    statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return false;
+	if (stx.stx_btime.tv_sec != c->since->tv_sec)
+		return stx.stx_btime.tv_sec > c->since->tv_sec;
+	return stx.stx_btime.tv_nsec > (uint32_t)c->since->tv_nsec;
+}
+
 static int walk_subdir(struct diff_ctx *c, struct diff_dir *d, const char *name,
 		       const struct stat *st, int li, const struct stat *lst,
 		       struct kiln_error **err)
 {
 	_cleanup_free_ char *rel = join_rel(d->rel, name);
 	struct diff_dir child = {.parent = d, .rel = rel, .st = *st, .dfd = -1};
+	bool opaque;
 	int r = 0;
 
 	child.root_fd = openat(d->root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (child.root_fd < 0)
 		return err_sys(err, errno, "open '/%s'", rel);
-	if (li >= 0 && S_ISDIR(lst->st_mode))
+	/*
+	 * A directory made again where the layers below show an entry: overlayfs
+	 * makes it opaque, hiding all below, and so does the diff.
+	 */
+	opaque = li >= 0 && dir_is_new(c, child.root_fd);
+	if (li >= 0 && S_ISDIR(lst->st_mode) && !opaque)
 		child_lowers(d, li, name, &child);
-	if (li < 0 || !S_ISDIR(lst->st_mode) || !same_entry(st, lst, -1, -1, name))
+	if (li < 0 || !S_ISDIR(lst->st_mode) || opaque || !same_entry(st, lst, -1, -1, name))
 		r = diff_dir_open(c, &child, err);
 	if (r >= 0)
 		r = walk_dir(c, &child, err);
 	if (r >= 0 && child.dfd >= 0)
 		r = copy_meta(child.root_fd, child.dfd, st, err);
+	if (r >= 0 && opaque && fsetxattr(child.dfd, "user.overlay.opaque", "y", 1, 0) < 0)
+		r = err_sys(err, errno, "mark '/%s' opaque", rel);
 	if (r < 0 && child.dfd >= 0)
 		r = err_wrap(err, "copy '/%s' to the diff", rel);
 	diff_dir_release(&child);
@@ -416,7 +456,14 @@ static int walk_dir(struct diff_ctx *c, struct diff_dir *d, struct kiln_error **
 int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
 		      const char *diffdir, struct kiln_error **err)
 {
-	struct diff_ctx c = {.diff_fd = -1};
+	return sandbox_copy_diff_since(rootdir, lowerdirs, n_lowerdirs, diffdir, NULL, err);
+}
+
+int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+			    const char *diffdir, const struct timespec *since,
+			    struct kiln_error **err)
+{
+	struct diff_ctx c = {.diff_fd = -1, .since = since};
 	struct diff_dir top = {.rel = "", .dfd = -1};
 	int r = 0;
 

@@ -124,3 +124,10 @@ void sandbox_overlay_params(struct strv *params, const char *const *lowerdirs, s
 			    const char *upperdir, const char *workdir, bool userxattr);
 /* mount(2) copies one page of options; longer ones need fsconfig(). */
 #define SANDBOX_MOUNT_DATA_MAX 4000
+
+/* sandbox-diff.c, shared with the `copy` storage's rootfs (rootfs-copy.c) */
+/* Copy the file, symlink or node @name of @from_dirfd into @to_dirfd with its metadata. */
+int sandbox_copy_nondir(int from_dirfd, int to_dirfd, const char *name, const struct stat *st,
+			struct kiln_error **err);
+/* Give @to_fd @st's owner, mode and times and @from_fd's xattrs (not overlay's own). */
+int sandbox_copy_meta(int from_fd, int to_fd, const struct stat *st, struct kiln_error **err);

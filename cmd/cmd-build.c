@@ -40,6 +40,7 @@ enum {
 	OPT_SOURCE_DATE_EPOCH,
 	OPT_PULL,
 	OPT_PUSH,
+	OPT_STORAGE,
 };
 
 static const struct option build_options[] = {
@@ -61,6 +62,7 @@ static const struct option build_options[] = {
 	{"source-date-epoch", required_argument, NULL, OPT_SOURCE_DATE_EPOCH},
 	{"pull", optional_argument, NULL, OPT_PULL},
 	{"push", no_argument, NULL, OPT_PUSH},
+	{"storage", required_argument, NULL, OPT_STORAGE},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -108,6 +110,28 @@ static int set_pull(struct build_cli *b, const char *v, struct kiln_error **err)
 		}
 	}
 	return err_usage(err, "--pull: expected missing, always or never, got '%s'", v);
+}
+
+/* --storage, or $KILN_STORAGE (@what) as the default */
+static int set_storage(struct build_cli *b, const char *what, const char *v,
+		       struct kiln_error **err)
+{
+	static const struct {
+		const char *name;
+		enum build_storage storage;
+	} kinds[] = {
+		{"overlay", BUILD_STORAGE_OVERLAY},
+		{"copy", BUILD_STORAGE_COPY},
+		{"auto", BUILD_STORAGE_AUTO},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (streq(v, kinds[i].name)) {
+			b->opts.storage = kinds[i].storage;
+			return 0;
+		}
+	}
+	return err_usage(err, "%s: expected overlay, copy or auto, got '%s'", what, v);
 }
 
 static int set_option(struct build_cli *b, int c, const char *v, struct kiln_error **err)
@@ -188,6 +212,8 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 	case OPT_PUSH:
 		b->push = true;
 		return 0;
+	case OPT_STORAGE:
+		return set_storage(b, "--storage", v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)
@@ -217,9 +243,13 @@ static int check_push(struct build_cli *b, struct kiln_error **err)
 static int parse_build_args(struct build_cli *b, int argc, char **argv, struct kiln_error **err)
 {
 	const char *env_epoch = getenv("SOURCE_DATE_EPOCH");
+	const char *env_storage = getenv("KILN_STORAGE");
 	int c, r;
 
 	if (env_epoch && *env_epoch && (r = set_epoch(b, env_epoch, err)) < 0)
+		return r;
+	if (env_storage && *env_storage &&
+	    (r = set_storage(b, "KILN_STORAGE", env_storage, err)) < 0)
 		return r;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":t:f:q", build_options, NULL)) != -1) {
