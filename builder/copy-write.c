@@ -61,25 +61,6 @@ static void dstack_release(struct dstack *s)
 	strbuf_release(&s->canon);
 }
 
-/* Take the next component off the front of @rest. */
-static bool next_comp(struct strbuf *rest, struct strbuf *comp)
-{
-	size_t i = 0, start;
-
-	strbuf_reset(comp);
-	while (i < rest->len && rest->buf[i] == '/')
-		i++;
-	start = i;
-	while (i < rest->len && rest->buf[i] != '/')
-		i++;
-	strbuf_add(comp, rest->buf + start, i - start);
-	while (i < rest->len && rest->buf[i] == '/')
-		i++;
-	memmove(rest->buf, rest->buf + i, rest->len - i);
-	strbuf_setlen(rest, rest->len - i);
-	return comp->len > 0;
-}
-
 static int follow(struct dstack *s, const char *name, struct strbuf *rest, unsigned *links)
 {
 	char target[PATH_MAX];
@@ -153,7 +134,7 @@ int copy_dest_dir(int root, const char *path, bool create, const struct copy_cho
 
 	dstack_push(&s, root, "");
 	strbuf_addstr(&rest, path);
-	while (r >= 0 && next_comp(&rest, &comp))
+	while (r >= 0 && fs_next_component(&rest, &comp))
 		r = dest_step(&s, comp.buf, &rest, create, owner, &links);
 	if (r < 0) {
 		dstack_release(&s);

@@ -69,8 +69,7 @@ static int walk_up(struct walk *w, enum fs_resolve_flags resolve)
 	return (resolve & FS_IN_ROOT) ? 0 : -EXDEV;
 }
 
-/* Take the next component off the front of @rest; false when none is left. */
-static bool next_component(struct strbuf *rest, struct strbuf *comp)
+bool fs_next_component(struct strbuf *rest, struct strbuf *comp)
 {
 	size_t i = 0, start;
 
@@ -134,7 +133,7 @@ static int open_via_walk(int rootfd, const char *path, int flags, mode_t mode,
 		bool last;
 		int cur = w->fds[w->depth];
 
-		if (!next_component(&rest, &comp)) {
+		if (!fs_next_component(&rest, &comp)) {
 			fd = openat(cur, ".", flags | O_CLOEXEC, mode);
 			r = fd < 0 ? -errno : fd;
 			break;
@@ -222,7 +221,7 @@ int fs_mkdir_p(int dirfd, const char *path, mode_t mode, struct kiln_error **err
 	if (cur < 0)
 		return err_sys(err, errno, "open directory for '%s'", path);
 	strbuf_addstr(&rest, path);
-	while (next_component(&rest, &comp)) {
+	while (fs_next_component(&rest, &comp)) {
 		int next;
 
 		if (streq(comp.buf, "."))

@@ -61,5 +61,12 @@ int fs_fsync_dir(int dirfd, struct kiln_error **err);
 /* An exclusive flock(2) on @name in @dirfd (created if missing); returns the fd. */
 int fs_lock(int dirfd, const char *name, bool shared, struct kiln_error **err);
 
+struct strbuf;
+/*
+ * Take the next component off the front of @rest into @comp, dropping the
+ * slashes around it; false when none is left ("a//b/" gives "a", then "b").
+ */
+bool fs_next_component(struct strbuf *rest, struct strbuf *comp);
+
 /* Join two path pieces with one '/'. */
 char *fs_path_join(const char *a, const char *b);

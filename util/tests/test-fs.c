@@ -264,6 +264,21 @@ TEST(lock_is_exclusive)
 	close(b);
 }
 
+TEST(next_component_drops_slashes)
+{
+	_cleanup_strbuf_ struct strbuf rest = STRBUF_INIT, comp = STRBUF_INIT;
+
+	strbuf_addstr(&rest, "//a//bc/./");
+	ASSERT_TRUE(fs_next_component(&rest, &comp));
+	ASSERT_STREQ(comp.buf, "a");
+	ASSERT_TRUE(fs_next_component(&rest, &comp));
+	ASSERT_STREQ(comp.buf, "bc");
+	ASSERT_TRUE(fs_next_component(&rest, &comp));
+	ASSERT_STREQ(comp.buf, ".");
+	ASSERT_FALSE(fs_next_component(&rest, &comp));
+	ASSERT_EQ(rest.len, 0);
+}
+
 TEST(path_join)
 {
 	char *p = fs_path_join("a/", "/b");
@@ -293,6 +308,7 @@ int main(void)
 		TAP_ENTRY(rm_rf_does_not_follow_symlinks),
 		TAP_ENTRY(atomic_write_replaces_and_leaves_no_temp),
 		TAP_ENTRY(lock_is_exclusive),
+		TAP_ENTRY(next_component_drops_slashes),
 		TAP_ENTRY(path_join),
 	};
 	int r;
