@@ -21,7 +21,6 @@ struct lex {
 	size_t n, pos;
 	const struct strv *env;
 	char escape;
-	bool raw; /* keep quotes and escapes, expand only variables */
 	bool keep_quotes; /* quotes are ordinary characters (BuildKit's SkipProcessQuotes) */
 	struct kiln_error **err;
 };
@@ -109,7 +108,7 @@ static int process_stop_on(struct lex *lx, int32_t stop, bool raw_escapes, struc
 
 static int single_quote(struct lex *lx, struct strbuf *out)
 {
-	take(lx, lx->raw ? out : NULL);
+	take(lx, NULL);
 	for (;;) {
 		size_t at = lx->pos;
 		int32_t c = take(lx, NULL);
@@ -118,11 +117,9 @@ static int single_quote(struct lex *lx, struct strbuf *out)
 			return lex_err(
 				lx,
 				"unexpected end of statement while looking for matching single-quote");
-		if (c == '\'' && !lx->raw)
-			return 0;
-		strbuf_add(out, lx->s + at, lx->pos - at);
 		if (c == '\'')
 			return 0;
+		strbuf_add(out, lx->s + at, lx->pos - at);
 	}
 }
 
@@ -130,7 +127,7 @@ static int process_dollar(struct lex *lx, struct strbuf *out);
 
 static int double_quote(struct lex *lx, struct strbuf *out)
 {
-	take(lx, lx->raw ? out : NULL);
+	take(lx, NULL);
 	for (;;) {
 		int32_t c = peek(lx);
 		int r;
@@ -140,7 +137,7 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 				lx,
 				"unexpected end of statement while looking for matching double-quote");
 		if (c == '"') {
-			take(lx, lx->raw ? out : NULL);
+			take(lx, NULL);
 			return 0;
 		}
 		if (c == '$') {
@@ -153,11 +150,9 @@ static int double_quote(struct lex *lx, struct strbuf *out)
 
 			take(lx, NULL);
 			nx = peek(lx);
-			if (lx->raw)
-				strbuf_addch(out, lx->escape);
 			if (nx == R_EOF)
 				continue;
-			if (!lx->raw && nx != '"' && nx != '$' && nx != lx->escape)
+			if (nx != '"' && nx != '$' && nx != lx->escape)
 				strbuf_addch(out, lx->escape);
 		}
 		take(lx, out);
@@ -214,7 +209,7 @@ static int dollar_question(struct lex *lx, const char *name, bool colon, struct 
 {
 	_cleanup_strbuf_ struct strbuf word = STRBUF_INIT;
 	const char *v;
-	int r = brace_word(lx, lx->raw, &word);
+	int r = brace_word(lx, false, &word);
 
 	if (r < 0)
 		return r;
@@ -235,7 +230,7 @@ static int dollar_default(struct lex *lx, const char *name, int32_t op, bool col
 	_cleanup_strbuf_ struct strbuf word = STRBUF_INIT;
 	const char *v;
 	bool set;
-	int r = brace_word(lx, lx->raw, &word);
+	int r = brace_word(lx, false, &word);
 
 	if (r < 0)
 		return r;
