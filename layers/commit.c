@@ -129,7 +129,8 @@ int layer_tar_open(struct layer_tar *t, const struct layers_commit_opts *opts, b
 	t->a = archive_write_new();
 	if (!t->a || archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
 	    archive_write_set_options(t->a, "pax:xattrheader=SCHILY") != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(t->a, 10240) != ARCHIVE_OK ||
+	    /* unblocked: the sink sees each entry's bytes before the next is marked */
+	    archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(t->a, t, NULL, write_cb, NULL, NULL) != ARCHIVE_OK)
 		return err_new(err, KILN_ERR_SYSTEM, EIO, "libarchive: %s",
 			       t->a ? archive_error_string(t->a) : "out of memory");
@@ -224,9 +225,23 @@ static void fill_entry(struct commit *c, struct archive_entry *e, const char *pa
 		archive_entry_set_rdev(e, st->st_rdev);
 }
 
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h ^ (h >> 32);
+}
+
+/* Each entry may start a compression block (compress.c), chosen from its name. */
 static int write_header(struct commit *c, struct archive_entry *e, const char *path,
 			struct kiln_error **err)
 {
+	if (archive_write_finish_entry(c->a) < ARCHIVE_WARN)
+		return layer_tar_fail(&c->t, path, err);
+	if (layer_sink_mark(c->t.sink, name_hash(path), &c->t.sink_err) < 0)
+		return layer_tar_fail(&c->t, path, err);
 	if (archive_write_header(c->a, e) < ARCHIVE_WARN)
 		return layer_tar_fail(&c->t, path, err);
 	return 0;
@@ -386,10 +401,29 @@ static void commit_release(struct commit *c)
 	layer_tar_release(&c->t);
 }
 
-/* Walk @dirfd into a layer; fills *ret (digest only with @hash_out). */
-static int commit_walk(int dirfd, const struct layers_commit_opts *opts, bool hash_out,
-		       layer_out_fn out, void *out_ctx, struct layer_desc *ret,
-		       struct kiln_error **err)
+/* Blocks of an earlier layer to reuse, an index of this one to keep (opts->reuse_blob, keep_index).
+ */
+static void setup_blocks(struct commit *c, struct store *s, const struct layers_commit_opts *opts)
+{
+	int level = layer_sink_level(c->t.sink);
+
+	if (s && opts->reuse_blob) {
+		struct gz_index *ix = gz_index_load(s, opts->reuse_blob, level);
+
+		if (ix)
+			layer_sink_reuse(c->t.sink, ix);
+	}
+	if (s && opts->keep_index)
+		layer_sink_keep_index(c->t.sink);
+}
+
+/*
+ * Walk @dirfd into a layer; fills *ret (digest only with @hash_out), and
+ * *ret_index with the block index when @s and opts->keep_index ask for one.
+ */
+static int commit_walk(struct store *s, int dirfd, const struct layers_commit_opts *opts,
+		       bool hash_out, layer_out_fn out, void *out_ctx, struct layer_desc *ret,
+		       struct gz_index **ret_index, int *ret_level, struct kiln_error **err)
 {
 	struct commit c = {.opts = opts, .buf = xmalloc(COPY_BUF)};
 	_cleanup_strbuf_ struct strbuf path = STRBUF_INIT;
@@ -402,9 +436,15 @@ static int commit_walk(int dirfd, const struct layers_commit_opts *opts, bool ha
 		r = layer_tar_open(&c.t, opts, hash_out, out, out_ctx, err);
 	c.a = c.t.a;
 	if (r >= 0)
+		setup_blocks(&c, s, opts);
+	if (r >= 0)
 		r = walk_dir(&c, TAKE_FD(dfd), &path, err);
 	if (r >= 0)
 		r = layer_tar_finish(&c.t, opts, ret, err);
+	if (r >= 0 && ret_index) {
+		*ret_index = layer_sink_take_index(c.t.sink);
+		*ret_level = layer_sink_level(c.t.sink);
+	}
 	if (dfd >= 0)
 		close(dfd);
 	commit_release(&c);
@@ -420,7 +460,7 @@ int layers_write_dir(int dirfd, const struct layers_commit_opts *opts, int outfd
 		     struct layer_desc *ret, struct kiln_error **err)
 {
 	struct layer_desc l = {0};
-	int r = commit_walk(dirfd, opts, true, out_fd, &outfd, &l, err);
+	int r = commit_walk(NULL, dirfd, opts, true, out_fd, &outfd, &l, NULL, NULL, err);
 
 	if (r < 0)
 		return err_wrap(err, "commit layer");
@@ -437,16 +477,22 @@ int layers_commit_dir(struct store *s, int dirfd, const struct layers_commit_opt
 		      struct layer_desc *ret, struct kiln_error **err)
 {
 	_cleanup_(blob_writer_freep) struct blob_writer *w = NULL;
+	_cleanup_(gz_index_freep) struct gz_index *ix = NULL;
 	struct layer_desc l = {0};
+	int level = 0;
 	int r = blob_writer_begin(s, &w, err);
 
 	if (r >= 0)
-		r = commit_walk(dirfd, opts, false, out_blob, w, &l, err);
+		r = commit_walk(s, dirfd, opts, false, out_blob, w, &l, &ix, &level, err);
 	if (r >= 0)
 		r = blob_writer_commit(w, NULL, &l.digest, &l.size, err);
 	if (r < 0) {
 		layer_desc_release(&l);
 		return err_wrap(err, "commit layer");
+	}
+	if (ix && gz_index_save(s, &l.digest, ix, level, err) < 0) {
+		log_debug("no block index for the layer: %s", (*err)->msg);
+		err_free(TAKE_PTR(*err));
 	}
 	*ret = l;
 	return 0;

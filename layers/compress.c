@@ -3,14 +3,16 @@
  * The layer sink: tar bytes in, compressed bytes out, both SHA-256 digests
  * computed on the way, in one streaming pass with bounded memory.
  *
- * gzip is deflated in independent blocks of GZ_BLOCK bytes (each a fresh raw
- * deflate stream ending in a sync flush, so it ends on a byte boundary), by a
+ * gzip is deflated in independent blocks of at most GZ_BLOCK bytes, cut at tar
+ * entries the writer marks (layer_sink_mark, blocks.c says how), each a fresh raw
+ * deflate stream ending in a sync flush, so it ends on a byte boundary, by a
  * small pool of threads, and concatenated in order into one gzip member with a
  * combined CRC-32. Nothing depends on timing or on the thread count, so the
  * output is the same for any number of threads. Within a block, each 512-byte
  * segment whose bytes look random (order-0 entropy above GZ_STORE_ENTROPY bits
  * per byte) is written at level 0, i.e. stored, and a block that deflate does
- * not shrink is written as stored blocks: decisions taken from the data alone,
+ * not shrink, or that looks random as a whole (above GZ_BLOCK_STORE_ENTROPY), is
+ * written as stored blocks: decisions taken from the data alone,
  * so random data costs a copy rather than a futile search for matches.
  * Segments match tar's 512-byte records (blocks are multiples of 512), so a
  * random file's data is rarely mixed with a header or another file.
@@ -30,17 +32,20 @@
 
 #include "util/banned.h"
 
-#define GZ_BLOCK	 (256 * 1024)
+#define GZ_BLOCK	 GZ_BLOCK_MAX
 #define GZ_STORED_MAX	 65535
 #define GZ_SEGMENT	 512
 #define GZ_STORE_ENTROPY 7.2
+/* a whole block above this many bits per byte is stored without trying deflate */
+#define GZ_BLOCK_STORE_ENTROPY 7.95
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
 struct gz_slot {
 	unsigned char *in, *out;
 	size_t in_len, out_len, out_alloc;
-	uint32_t crc;
+	uint32_t crc, out_crc;
+	unsigned char sha[32]; /* of the input, when blocks are indexed */
 	enum slot_state state;
 	z_stream z; /* raw deflate, reset for every block */
 };
@@ -62,6 +67,8 @@ struct layer_sink {
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
 	bool stop;
+	struct gz_index *reuse; /* an earlier blob's blocks */
+	struct gz_index *index; /* this blob's blocks, when kept */
 	/* zstd */
 	ZSTD_CCtx *zstd;
 	unsigned char *zbuf;
@@ -108,6 +115,22 @@ static bool looks_random(const unsigned char *p, size_t n)
 				       : (hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0);
 	return (n <= GZ_SEGMENT ? clogc[n] : (double)n * log2((double)n)) - sum >
 	       GZ_STORE_ENTROPY * (double)n;
+}
+
+/* The same test over a whole block, on every fourth byte (it only has to be cheap and fixed). */
+static bool block_looks_random(const unsigned char *p, size_t n)
+{
+	uint32_t hist[256] = {0};
+	size_t m = 0;
+	double sum = 0;
+
+	if (n < 4 * GZ_SEGMENT)
+		return false;
+	for (size_t i = 0; i < n; i += 4, m++)
+		hist[p[i]]++;
+	for (int i = 0; i < 256; i++)
+		sum += hist[i] ? (double)hist[i] * log2((double)hist[i]) : 0;
+	return (double)m * log2((double)m) - sum > GZ_BLOCK_STORE_ENTROPY * (double)m;
 }
 
 static void store_block(struct gz_slot *s)
@@ -162,11 +185,34 @@ static bool deflate_block(struct gz_slot *s, int level)
 	return s->out_len < s->in_len;
 }
 
-static void compress_slot(struct gz_slot *s, int level)
+/* Take the compressed bytes of an identical block of the earlier blob. */
+static bool reuse_block(const struct gz_index *ix, struct gz_slot *s)
 {
+	const struct gz_block *b = gz_index_find(ix, s->sha, (uint32_t)s->in_len);
+
+	if (!b || !gz_index_read_block(ix, b, s->out, s->out_alloc))
+		return false;
+	s->out_len = b->out_len;
+	s->crc = b->crc;
+	s->out_crc = b->out_crc;
+	return true;
+}
+
+static void compress_slot(struct layer_sink *k, struct gz_slot *s)
+{
+	if (k->reuse || k->index) {
+		struct digest d;
+
+		digest_buffer(s->in, s->in_len, &d);
+		memcpy(s->sha, d.raw, sizeof(s->sha));
+		if (k->reuse && reuse_block(k->reuse, s))
+			return;
+	}
 	s->crc = (uint32_t)crc32(0, s->in, (uInt)s->in_len);
-	if (!deflate_block(s, level))
+	if (block_looks_random(s->in, s->in_len) || !deflate_block(s, k->level))
 		store_block(s);
+	if (k->index)
+		s->out_crc = (uint32_t)crc32(0, s->out, (uInt)s->out_len);
 }
 
 /* ---- the pool ---- */
@@ -189,7 +235,7 @@ static struct gz_slot *take_ready(struct layer_sink *k)
 static void run_slot(struct layer_sink *k, struct gz_slot *s)
 {
 	pthread_mutex_unlock(&k->lock);
-	compress_slot(s, k->level);
+	compress_slot(k, s);
 	pthread_mutex_lock(&k->lock);
 	s->state = SLOT_DONE;
 	pthread_cond_broadcast(&k->done);
@@ -262,6 +308,16 @@ static int gz_drain_slot(struct layer_sink *k, struct gz_slot *s, struct kiln_er
 	pthread_mutex_unlock(&k->lock);
 	k->crc = (uint32_t)crc32_combine(k->crc, s->crc, (z_off_t)s->in_len);
 	k->isize += s->in_len;
+	if (k->index) {
+		struct gz_block b = {.out_off = k->out_size,
+				     .in_len = (uint32_t)s->in_len,
+				     .out_len = (uint32_t)s->out_len,
+				     .crc = s->crc,
+				     .out_crc = s->out_crc};
+
+		memcpy(b.sha, s->sha, sizeof(b.sha));
+		gz_index_add(k->index, &b);
+	}
 	s->state = SLOT_FREE;
 	s->in_len = 0;
 	return emit(k, s->out, s->out_len, err);
@@ -300,6 +356,38 @@ static int gz_write(struct layer_sink *k, const unsigned char *p, size_t len,
 		}
 	}
 	return 0;
+}
+
+int layer_sink_mark(struct layer_sink *k, uint64_t h, struct kiln_error **err)
+{
+	if (k->compression != LAYER_GZIP || (h & ((1U << GZ_CUT_BITS) - 1)) ||
+	    k->slots[k->cur].in_len < GZ_BLOCK_MIN)
+		return 0;
+	return gz_submit(k, err);
+}
+
+void layer_sink_reuse(struct layer_sink *k, struct gz_index *ix)
+{
+	gz_index_free(k->reuse);
+	k->reuse = k->compression == LAYER_GZIP ? ix : (gz_index_free(ix), NULL);
+}
+
+void layer_sink_keep_index(struct layer_sink *k)
+{
+	if (k->compression == LAYER_GZIP && !k->index) {
+		k->index = xcalloc(1, sizeof(*k->index));
+		k->index->blob_fd = -1;
+	}
+}
+
+struct gz_index *layer_sink_take_index(struct layer_sink *k)
+{
+	return TAKE_PTR(k->index);
+}
+
+int layer_sink_level(const struct layer_sink *k)
+{
+	return k->level;
 }
 
 static int gz_finish(struct layer_sink *k, struct kiln_error **err)
@@ -456,6 +544,8 @@ void layer_sink_free(struct layer_sink *k)
 		pthread_cond_destroy(&k->work);
 		pthread_cond_destroy(&k->done);
 	}
+	gz_index_free(k->reuse);
+	gz_index_free(k->index);
 	ZSTD_freeCCtx(k->zstd);
 	free(k->zbuf);
 	sha256_free(k->tar_hash);

@@ -9,7 +9,7 @@ struct kiln_error;
 
 struct store {
 	char *root; /* absolute */
-	int dirfds[STORE_DIR_TMP + 1]; /* O_RDONLY|O_DIRECTORY, indexed by enum store_dir */
+	int dirfds[STORE_DIR_BLOCKS + 1]; /* O_RDONLY|O_DIRECTORY, indexed by enum store_dir */
 	int gc_lock; /* shared flock on .kiln-gc while the store is open; prune upgrades it */
 };
 
@@ -55,6 +55,53 @@ int layer_sink_finish(struct layer_sink *k, struct digest *ret_diff_id, struct d
 		      uint64_t *ret_size, struct kiln_error **err);
 void layer_sink_free(struct layer_sink *k);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct layer_sink *, layer_sink_free)
+
+/*
+ * gzip blocks and their indexes (blocks.c). A block ends at an entry boundary
+ * whose name hash has the low GZ_CUT_BITS clear, once it holds GZ_BLOCK_MIN
+ * bytes, or at GZ_BLOCK_MAX bytes: cut points come from the content, so an
+ * unchanged run of entries gives the same blocks wherever it sits.
+ */
+#define GZ_BLOCK_MAX (256 * 1024)
+#define GZ_BLOCK_MIN (64 * 1024)
+#define GZ_CUT_BITS  5
+
+struct gz_block {
+	unsigned char sha[32]; /* SHA-256 of the uncompressed bytes */
+	uint64_t out_off; /* of the compressed bytes in the blob */
+	uint32_t in_len, out_len;
+	uint32_t crc, out_crc; /* CRC-32 of the uncompressed and of the compressed bytes */
+};
+
+struct gz_index {
+	struct gz_block *v;
+	size_t n, alloc;
+	size_t *table, mask; /* open addressing on the SHA-256 */
+	int blob_fd; /* the blob the blocks are in (loaded indexes) */
+};
+
+void gz_index_add(struct gz_index *ix, const struct gz_block *b);
+const struct gz_block *gz_index_find(const struct gz_index *ix, const unsigned char sha[32],
+				     uint32_t in_len);
+/* Read block @b into @out and check its CRC; false when it cannot be used. */
+bool gz_index_read_block(const struct gz_index *ix, const struct gz_block *b, unsigned char *out,
+			 size_t out_alloc);
+int gz_index_save(struct store *s, const struct digest *blob, const struct gz_index *ix, int level,
+		  struct kiln_error **err);
+/* The index of @blob compressed at @level, with the blob open; NULL when there is none. */
+struct gz_index *gz_index_load(struct store *s, const struct digest *blob, int level);
+void gz_index_free(struct gz_index *ix);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct gz_index *, gz_index_free)
+
+/* A possible cut before the next tar entry, whose name hashes to @h (gzip only). */
+int layer_sink_mark(struct layer_sink *k, uint64_t h, struct kiln_error **err);
+/* Reuse the blocks of @ix (taken) where the tar bytes match. */
+void layer_sink_reuse(struct layer_sink *k, struct gz_index *ix);
+/* Keep an index of the blocks written; after finish, layer_sink_take_index(). */
+void layer_sink_keep_index(struct layer_sink *k);
+struct gz_index *layer_sink_take_index(struct layer_sink *k);
+/* The compression level in use. */
+int layer_sink_level(const struct layer_sink *k);
 
 /* A pax tar writer (libarchive) feeding a layer sink. */
 struct layer_tar {

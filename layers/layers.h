@@ -147,6 +147,7 @@ enum store_dir {
 	STORE_DIR_SNAPSHOTS,
 	STORE_DIR_CACHE,
 	STORE_DIR_TMP,
+	STORE_DIR_BLOCKS, /* blocks/: indexes of gzip layers (hints, for incremental commits) */
 };
 /* An O_PATH|O_DIRECTORY fd owned by the store (do not close). */
 int store_dirfd(const struct store *s, enum store_dir which);
@@ -285,6 +286,14 @@ struct layers_commit_opts {
 	int level; /* compression level; 0: default (gzip 6, zstd 3) */
 	int threads; /* compression threads; 0: online CPUs. Output does not depend on it. */
 	enum image_format format; /* chooses the media type */
+	/*
+	 * Incremental commits (gzip): an earlier layer of the same step, whose
+	 * compressed blocks are copied where the tar bytes are the same (the
+	 * output does not change, only the time it takes), and whether to keep a
+	 * block index of this layer for the next such commit.
+	 */
+	const struct digest *reuse_blob;
+	bool keep_index;
 };
 #define LAYERS_COMMIT_OPTS_INIT                                    \
 	{                                                          \
