@@ -43,6 +43,7 @@
 #include <time.h>
 
 struct kiln_error;
+struct strbuf;
 struct strv;
 
 /* ---- --chmod ------------------------------------------------------------ */
@@ -119,8 +120,9 @@ void copy_patterns_clear(struct copy_patterns *p);
  * the xattrs COPY keeps folded in, when there are any), kept
  * in a file the builder names (one per source root: paths are relative to
  * it). ctime catches a rewrite in place that puts the mtime back. Entries
- * whose mtime or ctime is within 2 s of the cache's loading are not stored
- * (git's racy-entry rule: a same-tick rewrite could keep size and times).
+ * whose mtime or ctime is within 2 s of the cache's loading serve this build
+ * only and are never saved (git's racy-entry rule: a same-tick rewrite could
+ * keep size and times). Safe for use from several threads.
  */
 struct copy_stat_cache;
 
@@ -129,6 +131,37 @@ struct copy_stat_cache *copy_stat_cache_load(int dir_fd, const char *name);
 /* Write it back atomically when it changed. */
 int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err);
 void copy_stat_cache_free(struct copy_stat_cache *c);
+
+/* ---- incremental COPY (copy-reuse.c) ------------------------------------------- */
+
+/*
+ * An earlier result of the same COPY step (a snapshot in overlay form) and
+ * its manifest (copy_result.manifest): its regular files are hardlinked into
+ * a new upperdir before the copy (copy_reuse_clone), the copy keeps those
+ * whose content and metadata it would write anyway (copy_reuse_match), and
+ * copy_reuse_prune removes, after the copy, the cloned files and directories
+ * the copy did not keep or write. Unchanged files cost a link, not a copy:
+ * no data written and no new inode. Snapshots are never written in place
+ * (the copy replaces a file by unlinking it first), so sharing inodes is safe.
+ */
+struct copy_reuse;
+
+/* Parse a manifest; NULL when it is malformed or empty. */
+struct copy_reuse *copy_reuse_parse(const char *buf, size_t len);
+void copy_reuse_free(struct copy_reuse *r);
+/*
+ * Link the manifest's files of @ref_fd into the empty @upper_fd, with their
+ * directories (mode, owner, times, user xattrs). Returns 0, or 1 when @ref_fd
+ * holds what a clone cannot carry (whiteouts, opaque directories) or the
+ * clone failed: then @upper_fd is emptied again and the copy runs without
+ * reuse; < 0 only when it cannot be emptied.
+ */
+int copy_reuse_clone(struct copy_reuse *r, int ref_fd, int upper_fd, struct kiln_error **err);
+/* True when @path was cloned with content @dg (and not yet kept). */
+bool copy_reuse_match(const struct copy_reuse *r, const char *path, const unsigned char dg[32]);
+/* After the copy (the overlay unmounted): remove what was cloned but not in @written. */
+int copy_reuse_prune(struct copy_reuse *r, int upper_fd, struct strv *written,
+		     struct kiln_error **err);
 
 /* Test hook: how many regular files had their content read for a digest. */
 extern unsigned long copy_content_reads;
@@ -182,6 +215,13 @@ struct copy_opts {
 	struct copy_stat_cache *stat_cache; /* for copy_digest(); may be NULL */
 	/* Threads copying file contents in copy_run(): 0 = one per CPU (at most 4), 1 = none. */
 	unsigned jobs;
+	/*
+	 * Incremental COPY: files already at the destination, cloned from an
+	 * earlier result of the same step (copy_reuse_clone()); one whose content
+	 * digest (through @stat_cache), mode, owner, size and mtime are what the
+	 * copy would write is kept instead of written again. NULL: none.
+	 */
+	const struct copy_reuse *reuse;
 };
 
 /* What copy_run() wrote: paths relative to the destination root, no leading '/'. */
@@ -190,6 +230,9 @@ struct copy_result {
 	size_t n_files; /* regular files, symlinks and specials written */
 	size_t n_dirs; /* directories created or updated */
 	uint64_t bytes;
+	/* "HEX64 PATH\n" for each regular file whose content digest is known, or NULL */
+	struct strbuf *manifest;
+	size_t n_reused; /* files kept from @reuse */
 };
 
 /* Copy the sources into @dest_root (the image root as "/"). */
@@ -286,6 +329,8 @@ struct copy_job {
 	char *name; /* the entry, in both */
 	char *what; /* its destination path, for messages and the result list */
 	struct stat st;
+	unsigned char dg[32]; /* content digest, when has_dg (for the manifest) */
+	bool has_dg;
 };
 
 struct copy_pool_ops {

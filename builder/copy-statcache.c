@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,11 @@ struct sc_entry {
 	uint64_t size, mtime_ns, ctime_ns, ino, dev;
 	unsigned char digest[32];
 	bool used; /* looked up or stored since loading */
+	bool racy; /* good for this build only: never saved */
 };
 
 struct copy_stat_cache {
+	pthread_mutex_t lock; /* the digest pass and copy_run() of parallel stages */
 	int dir_fd;
 	char *name;
 	struct sc_entry *slots;
@@ -162,6 +165,7 @@ struct copy_stat_cache *copy_stat_cache_load(int dir_fd, const char *name)
 	struct copy_stat_cache *c = xcalloc(1, sizeof(*c));
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 
+	pthread_mutex_init(&c->lock, NULL);
 	c->dir_fd = dir_fd;
 	c->name = xstrdup(name);
 	c->now_ns = now_ns();
@@ -191,14 +195,11 @@ static uint64_t ns_of(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 }
 
-bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const struct stat *st,
-			 unsigned char digest[32])
+static bool get_locked(struct copy_stat_cache *c, const char *path, const struct stat *st,
+		       unsigned char digest[32])
 {
-	struct sc_entry *e;
+	struct sc_entry *e = find_slot(c, path, hash_path(path));
 
-	if (!c)
-		return false;
-	e = find_slot(c, path, hash_path(path));
 	if (e->path && !e->used) {
 		e->used = true;
 		c->n_used++;
@@ -211,19 +212,34 @@ bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const stru
 	return true;
 }
 
-void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const struct stat *st,
-			 const unsigned char digest[32])
+bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const struct stat *st,
+			 unsigned char digest[32])
 {
-	struct sc_entry *e;
+	bool r;
 
-	if (!c || strchr(path, '\n') || (int64_t)ns_of(&st->st_mtim) > c->now_ns - RACY_NS ||
-	    (int64_t)ns_of(&st->st_ctim) > c->now_ns - RACY_NS)
-		return;
-	e = insert(c, path);
+	if (!c)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	r = get_locked(c, path, st, digest);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/*
+ * A racy entry (see the header) is kept in memory for the rest of the build,
+ * where the copy after the digest pass looks it up, and never saved.
+ */
+static void put_locked(struct copy_stat_cache *c, const char *path, const struct stat *st,
+		       const unsigned char digest[32])
+{
+	struct sc_entry *e = insert(c, path);
+
 	if (!e->used) {
 		e->used = true;
 		c->n_used++;
 	}
+	e->racy = (int64_t)ns_of(&st->st_mtim) > c->now_ns - RACY_NS ||
+		  (int64_t)ns_of(&st->st_ctim) > c->now_ns - RACY_NS;
 	e->size = (uint64_t)st->st_size;
 	e->mtime_ns = ns_of(&st->st_mtim);
 	e->ctime_ns = ns_of(&st->st_ctim);
@@ -231,6 +247,16 @@ void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const stru
 	e->dev = (uint64_t)st->st_dev;
 	memcpy(e->digest, digest, 32);
 	c->dirty = true;
+}
+
+void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const struct stat *st,
+			 const unsigned char digest[32])
+{
+	if (!c || strchr(path, '\n'))
+		return;
+	pthread_mutex_lock(&c->lock);
+	put_locked(c, path, st, digest);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void add_hex(struct strbuf *sb, const unsigned char *p, size_t n)
@@ -263,7 +289,7 @@ int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err)
 	for (size_t i = 0; i < c->cap; i++) {
 		const struct sc_entry *e = &c->slots[i];
 
-		if (!e->path || (prune && !e->used))
+		if (!e->path || e->racy || (prune && !e->used))
 			continue;
 		add_hex(&sb, e->digest, 32);
 		strbuf_addf(&sb,
@@ -284,5 +310,6 @@ void copy_stat_cache_free(struct copy_stat_cache *c)
 		free(c->slots[i].path);
 	free(c->slots);
 	free(c->name);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -47,6 +47,8 @@ struct copier {
 	struct hardlink *hl;
 	size_t hl_n, hl_alloc;
 	int hint; /* copy_stream()'s, shared: atomic */
+	const struct copy_item *item; /* being placed */
+	struct strbuf ctxpath; /* scratch: a source's path in the context */
 	bool do_chown;
 	uid_t uid;
 	gid_t gid;
@@ -89,6 +91,59 @@ static void add_bytes(struct copier *c, uint64_t bytes)
 static void record(struct copier *c, const char *dir, const char *name, bool is_dir)
 {
 	record_path(c, join_path(dir, name), is_dir, 0);
+}
+
+/* A line of the manifest: the content digest of a regular file written or kept. */
+static void record_digest(struct copier *c, const char *what, const unsigned char dg[32])
+{
+	static const char digits[] = "0123456789abcdef";
+	char hex[65];
+
+	if (!c->res->manifest || strchr(what, '\n'))
+		return;
+	for (size_t i = 0; i < 32; i++) {
+		hex[2 * i] = digits[dg[i] >> 4];
+		hex[2 * i + 1] = digits[dg[i] & 15];
+	}
+	hex[64] = '\0';
+	if (c->pool)
+		pthread_mutex_lock(&c->res_lock);
+	strbuf_addf(c->res->manifest, "%s %s\n", hex, what);
+	if (c->pool)
+		pthread_mutex_unlock(&c->res_lock);
+}
+
+/* The content digest of a context file, when the digest pass left it in the stat cache. */
+static bool source_digest(struct copier *c, const struct copy_node *n, unsigned char dg[32])
+{
+	if (!c->o->stat_cache || !c->item || c->item->url || c->item->inl)
+		return false;
+	strbuf_reset(&c->ctxpath);
+	strbuf_addstr(&c->ctxpath, c->item->ctxpath);
+	if (c->ctxpath.len && n->rel.len)
+		strbuf_addch(&c->ctxpath, '/');
+	strbuf_addstr(&c->ctxpath, n->rel.buf);
+	return copy_stat_cache_get(c->o->stat_cache, c->ctxpath.buf, &n->st, dg);
+}
+
+/*
+ * The file a clone left at @name (copy_reuse) is what writing @n would give:
+ * same content (the caller checked the digests), size, mode, owner and mtime.
+ */
+static bool same_as_written(struct copier *c, int dir, const char *name, const struct stat *src)
+{
+	bool keep = c->o->keep_owner && !c->o->chown.set;
+	uid_t uid = !c->do_chown ? geteuid() : keep ? src->st_uid : c->uid;
+	gid_t gid = !c->do_chown ? getegid() : keep ? src->st_gid : c->gid;
+	struct stat st;
+
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return st.st_size == src->st_size && st.st_uid == uid && st.st_gid == gid &&
+	       (st.st_mode & 07777) ==
+		       (copy_chmod_apply(&c->o->chmod, src->st_mode, false) & 07777) &&
+	       st.st_mtim.tv_sec == src->st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == src->st_mtim.tv_nsec;
 }
 
 static int stream(struct copier *c, int src, int dst, const struct stat *st, uint64_t *ret_bytes,
@@ -187,7 +242,7 @@ static int create_file(int dir, const char *name, const char *what, struct kiln_
 
 /* A regular file for the pool: one new name in a directory only this job writes. */
 static int queue_reg(struct copier *c, struct copy_node *n, const char *dirpath, const char *name,
-		     struct kiln_error **err)
+		     const unsigned char *dg, struct kiln_error **err)
 {
 	struct copy_node *d = n->parent;
 	struct copy_job j;
@@ -198,6 +253,10 @@ static int queue_reg(struct copier *c, struct copy_node *n, const char *dirpath,
 	}
 	j = (struct copy_job){d->src_ref, d->dst_ref, xstrdup(name), join_path(dirpath, name),
 			      n->st};
+	if (dg) {
+		memcpy(j.dg, dg, sizeof(j.dg));
+		j.has_dg = true;
+	}
 	if (copy_pool_submit(c->pool, &j) < 0)
 		return copy_pool_drain(c->pool, err);
 	return 2; /* recorded by the job */
@@ -221,6 +280,8 @@ static int run_job(void *ud, const struct copy_job *j, struct kiln_error **err)
 	if (r < 0)
 		return err_wrap(err, "copy to '/%s'", j->what);
 	r = set_meta(c, dst, src, &j->st, j->what, err);
+	if (r >= 0 && j->has_dg)
+		record_digest(c, j->what, j->dg);
 	if (r >= 0)
 		record_path(c, xstrdup(j->what), false, bytes);
 	return r;
@@ -232,11 +293,20 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	_cleanup_free_ char *what = join_path(dirpath, name);
 	_cleanup_close_ int src = -1, dst = -1;
 	struct hardlink *h = n->st.st_nlink > 1 ? hl_find(c, &n->st) : NULL;
+	unsigned char dg[32];
+	bool has_dg = source_digest(c, n, dg);
 	uint64_t bytes = 0;
 	int r;
 
+	if (has_dg && n->st.st_nlink == 1 && copy_reuse_match(c->o->reuse, what, dg) &&
+	    same_as_written(c, dir, name, &n->st)) {
+		record_digest(c, what, dg);
+		record_path(c, TAKE_PTR(what), false, 0);
+		c->res->n_reused++; /* the walker's thread: no job touches it */
+		return 2;
+	}
 	if (c->pool && n->parent && !n->parent->serial && n->st.st_nlink == 1)
-		return queue_reg(c, n, dirpath, name, err);
+		return queue_reg(c, n, dirpath, name, has_dg ? dg : NULL, err);
 	if (h && streq(h->dir, dirpath) && streq(h->name, name))
 		return 0; /* the same file named twice: it is there already */
 	if (h) {
@@ -256,6 +326,8 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	r = set_meta(c, dst, src, &n->st, what, err);
 	if (r >= 0 && n->st.st_nlink > 1)
 		hl_add(c, &n->st, dirpath, name);
+	if (r >= 0 && has_dg)
+		record_digest(c, what, dg);
 	return r;
 }
 
@@ -359,6 +431,7 @@ static int enter_existing(struct copier *c, struct copy_node *n, int dir, const 
 			return err_sys(err, errno, "open '/%s'", path);
 		n->dst_path = TAKE_PTR(path);
 		n->dst_meta = true;
+		record(c, n->dst_path, "", true);
 		return 1;
 	}
 	if (S_ISLNK(st->st_mode) &&
@@ -468,8 +541,8 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 			return r == -ENOTDIR
 				       ? err_wrap(err, "cannot copy directory '%s'", it->pattern)
 				       : r;
-		record(c, root.dst_path, "", true);
 	}
+	record(c, root.dst_path, "", true);
 	r = copy_walk_item(c->o, it, &root, &copy_ops, c, err);
 	release_refs(c, &root);
 	close(root.dst_fd);
@@ -600,6 +673,7 @@ static int place_url(struct copier *c, const struct copy_plan *p, struct copy_it
 static int place_item(struct copier *c, const struct copy_plan *p, struct copy_item *it,
 		      struct kiln_error **err)
 {
+	c->item = it;
 	if (it->url)
 		return place_url(c, p, it, err);
 	if (c->o->checksum && !it->inl) {
@@ -678,8 +752,11 @@ int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
 	     struct kiln_error **err)
 {
 	struct copy_result local = {0};
-	struct copier c = {
-		.o = o, .root = dest_root, .res = ret ? ret : &local, .do_chown = geteuid() == 0};
+	struct copier c = {.o = o,
+			   .root = dest_root,
+			   .res = ret ? ret : &local,
+			   .ctxpath = STRBUF_INIT,
+			   .do_chown = geteuid() == 0};
 	struct copy_plan p;
 	int r = copy_plan_build(o, &p, err);
 
@@ -700,6 +777,7 @@ int copy_run(int dest_root, const struct copy_opts *o, struct copy_result *ret,
 		free(c.hl[i].name);
 	}
 	free(c.hl);
+	strbuf_release(&c.ctxpath);
 	copy_plan_release(&p);
 	return r;
 }

@@ -286,26 +286,156 @@ static void copy_cache_key(struct stage_state *s, const struct instruction *in, 
 	cache_key_finish(&k, ret);
 }
 
-static int do_copy(struct build_ctx *b, struct stage_state *s, struct copy_step *c,
-		   const struct digest *key, const char *text, struct kiln_error **err)
+/* ---- incremental COPY: the files of the step's last result are linked, not copied ---- */
+
+#define MANIFEST_MAGIC "kiln-copy-manifest 1 "
+
+struct incremental {
+	struct digest lineage; /* the step without its content: parent key and instruction */
+	struct cache_entry last; /* the lineage's last result */
+	struct copy_reuse *reuse;
+	struct strv written;
+	struct strbuf manifest;
+};
+
+static void incremental_release(struct incremental *inc)
 {
+	cache_entry_release(&inc->last);
+	copy_reuse_free(inc->reuse);
+	strv_clear(&inc->written);
+	strbuf_release(&inc->manifest);
+}
+
+static char *manifest_name(const struct digest *lineage)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	return xasprintf("%s.files", digest_hex(lineage, hex));
+}
+
+/* The last result's manifest, when it was written for that result's layer. */
+static struct copy_reuse *load_manifest(struct build_ctx *b, struct incremental *inc)
+{
+	_cleanup_free_ char *name = manifest_name(&inc->lineage);
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	char id[DIGEST_STR_SIZE];
+	size_t n;
+
+	if (strbuf_read_file(&sb, store_dirfd(b->store, STORE_DIR_CACHE), name, NULL) < 0)
+		return NULL;
+	digest_format(&inc->last.layer.diff_id, id);
+	n = strlen(MANIFEST_MAGIC) + strlen(id) + 1;
+	if (sb.len < n || !startswith(sb.buf, MANIFEST_MAGIC) ||
+	    strncmp(sb.buf + strlen(MANIFEST_MAGIC), id, strlen(id)) != 0 || sb.buf[n - 1] != '\n')
+		return NULL;
+	return copy_reuse_parse(sb.buf + n, sb.len - n);
+}
+
+/*
+ * Before the overlay is mounted: link the files of the step's last result
+ * into the empty upperdir (overlay storage only; never with --no-cache).
+ */
+static void incremental_begin(struct build_ctx *b, struct stage_state *s, const char *text,
+			      const struct instruction *in, struct step_dirs *d,
+			      struct incremental *inc)
+{
+	struct cache_key k;
+	_cleanup_free_ char *snap = NULL;
+	_cleanup_close_ int ref = -1, up = -1;
+	struct kiln_error *e = NULL;
+
+	cache_key_begin(&k, &s->key);
+	cache_key_add(&k, instr_kind_name(in->kind), text);
+	cache_key_add(&k, "lineage", "1");
+	cache_key_finish(&k, &inc->lineage);
+	if (s->cache_off || rootfs_copy_storage(b, &e) != 0 ||
+	    cache_lookup(b->store, &inc->lineage, &inc->last, &e) <= 0 || !inc->last.has_layer)
+		goto out;
+	snap = store_snapshot_path(b->store, &inc->last.layer.diff_id);
+	inc->reuse = load_manifest(b, inc);
+	ref = inc->reuse ? open(snap, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	up = ref >= 0 ? open(d->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (up < 0 || copy_reuse_clone(inc->reuse, ref, up, &e) != 0) {
+		copy_reuse_free(TAKE_PTR(inc->reuse));
+		goto out;
+	}
+	log_debug("%s: starting from the files of layer %s", text, snap);
+out:
+	err_free(e);
+}
+
+/* After the copy, the overlay unmounted: drop what the copy did not keep. */
+static int incremental_prune(struct step_dirs *d, struct incremental *inc, struct kiln_error **err)
+{
+	_cleanup_close_ int up = -1;
+
+	if (!inc->reuse)
+		return 0;
+	rootfs_umount(d);
+	up = open(d->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0)
+		return err_sys(err, errno, "open '%s'", d->upper);
+	return copy_reuse_prune(inc->reuse, up, &inc->written, err);
+}
+
+/* Remember this result for the next change: its manifest, then the lineage entry. */
+static void incremental_end(struct build_ctx *b, struct incremental *inc, struct commit_extra *x)
+{
+	_cleanup_free_ char *name = manifest_name(&inc->lineage);
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	struct cache_entry e = {.has_layer = true, .layer = x->layer};
+	struct kiln_error *err = NULL;
+	char id[DIGEST_STR_SIZE];
+
+	strbuf_addf(&sb, MANIFEST_MAGIC "%s\n", digest_format(&x->layer.diff_id, id));
+	strbuf_add(&sb, inc->manifest.buf, inc->manifest.len);
+	if (fs_atomic_write(store_dirfd(b->store, STORE_DIR_CACHE), name, sb.buf, sb.len, 0644,
+			    &err) < 0 ||
+	    cache_store(b->store, &inc->lineage, &e, &err) < 0) {
+		log_debug("not keeping the step's files for the next build: %s", err->msg);
+		err_free(err);
+	}
+}
+
+static int do_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		   struct copy_step *c, const struct digest *key, const char *text,
+		   struct kiln_error **err)
+{
+	struct incremental inc = {.written = STRV_INIT, .manifest = STRBUF_INIT};
+	struct copy_result res = {.written = &inc.written, .manifest = &inc.manifest};
+	struct commit_extra x = {.keep_index = true};
 	struct step_dirs d = {0};
 	_cleanup_close_ int root = -1;
 	int r = step_dirs_make(b, &d, err);
 
-	if (r >= 0)
+	if (r >= 0) {
+		incremental_begin(b, s, text, in, &d, &inc);
+		c->o.reuse = inc.reuse;
+		if (inc.reuse)
+			x.reuse_blob = &inc.last.layer.digest;
 		r = rootfs_mount(b, &c->lowers, &d, err);
+	}
 	if (r >= 0) {
 		root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0)
 			r = err_sys(err, errno, "open '%s'", d.merged);
 	}
 	if (r >= 0)
-		r = copy_run(root, &c->o, NULL, err);
+		r = copy_run(root, &c->o, &res, err);
 	if (root >= 0)
 		close(TAKE_FD(root));
+	if (r >= 0 && inc.reuse)
+		log_debug("%s: %zu of %zu files kept from the last result", text, res.n_reused,
+			  res.n_files);
 	if (r >= 0)
-		r = commit_step(b, s, &d, key, text, err);
+		r = incremental_prune(&d, &inc, err);
+	if (r >= 0)
+		r = commit_step_extra(b, s, &d, key, text, &x, err);
+	if (r >= 0 && x.has_layer)
+		incremental_end(b, &inc, &x);
+	if (x.has_layer)
+		layer_desc_release(&x.layer);
+	incremental_release(&inc);
 	step_dirs_release(&d);
 	return r;
 }
@@ -336,7 +466,7 @@ int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruct
 	copy_cache_key(s, in, text, content, &key);
 	r = try_cache(b, s, &key, text, err);
 	if (r == 0)
-		r = do_copy(b, s, &c, &key, text, err);
+		r = do_copy(b, s, in, &c, &key, text, err);
 	else if (r > 0)
 		r = 1;
 	if (r >= 0)

@@ -31,6 +31,13 @@
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		const struct digest *key, const char *created_by, struct kiln_error **err)
 {
+	return commit_step_extra(b, s, d, key, created_by, NULL, err);
+}
+
+int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
+		      const struct digest *key, const char *created_by, struct commit_extra *x,
+		      struct kiln_error **err)
+{
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
 	struct cache_entry e = {.created = xstrdup(b->created)};
 	_cleanup_close_ int ufd = -1;
@@ -46,6 +53,10 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 			return err_sys(err, errno, "open '%s'", d->upper);
 		o.compression = b->compression;
 		o.source_date_epoch = b->epoch;
+		if (x) {
+			o.reuse_blob = x->reuse_blob;
+			o.keep_index = x->keep_index;
+		}
 		r = layers_commit_dir(b->store, ufd, &o, &e.layer, err);
 		if (r < 0)
 			return err_wrap(err, "commit layer");
@@ -60,6 +71,10 @@ int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
+	if (x && e.has_layer) {
+		x->has_layer = true;
+		layer_desc_copy(&x->layer, &e.layer);
+	}
 	stage_set_created(b, s, e.created);
 	stage_history(b, s, created_by, !e.has_layer);
 	cache_entry_release(&e);

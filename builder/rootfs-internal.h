@@ -66,6 +66,16 @@ int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, str
 		  struct kiln_error **err);
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		const struct digest *key, const char *created_by, struct kiln_error **err);
+/* How a step is committed beyond the defaults (incremental COPY). */
+struct commit_extra {
+	const struct digest *reuse_blob; /* an earlier layer of the step (layers_commit_opts) */
+	bool keep_index;
+	bool has_layer; /* out: whether the step made a layer, and which */
+	struct layer_desc layer; /* out, owned by the caller when has_layer */
+};
+int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
+		      const struct digest *key, const char *created_by, struct commit_extra *x,
+		      struct kiln_error **err);
 int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
 	      const char *created_by, struct kiln_error **err);
 
