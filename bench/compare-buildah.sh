@@ -1,9 +1,11 @@
 #!/bin/sh
-# Build the peer benchmark Dockerfiles with kiln and with buildah (rootless,
-# overlay, --layers) in the same run, cold, no-op rebuild, and (bigcopy) after
-# one 4 KiB file of the context changed; print median seconds and kiln/buildah.
+# Build the peer benchmark Dockerfiles with kiln, buildah (rootless, overlay,
+# --layers) and charliecloud's ch-image (rootless, build cache on) in the same
+# run, cold, no-op rebuild, and (bigcopy) after one 4 KiB file of the context
+# changed; print median seconds, kiln/buildah and kiln/ch-image. A builder
+# that cannot build a Dockerfile (ch-image cannot chown: `users`) shows `fails`.
 #
-# usage: bench/compare-buildah.sh [NAMES...]   (as root: runs both as `builder`)
+# usage: bench/compare-buildah.sh [NAMES...]   (as root: runs all as `builder`)
 #   KILN=path/to/kiln (default build/kiln), RUNS=3, PEERS=/work/shared/peers
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +21,9 @@ W=/tmp/kiln-bench-$(od -An -N6 -tx1 /dev/urandom | tr -d " \n")
 mkdir "$W"
 chmod 755 "$W"
 trap 'rm -rf "$W"' EXIT
+command -v bc >/dev/null || apt-get install -y -q bc >/dev/null
+command -v ch-image >/dev/null ||
+	{ apt-get update -q && apt-get install -y -q charliecloud; } >/dev/null 2>&1 || true
 uid=$(id -u $user)
 as() { runuser -u $user -- env HOME="$W/home" XDG_RUNTIME_DIR=/run/user/$uid "$@"; }
 
@@ -26,6 +31,8 @@ cp -r "$PEERS/dockerfiles" "$W/df"
 python3 "$PEERS/gen-bigcopy.py" "$W/df/bigcopy/data" >/dev/null
 "$here/testdata/make-busybox-rootfs.sh" "$W/busybox.tar"
 mkdir -p "$W/home"
+# ch-image keeps its build cache in git, which wants an identity
+printf '[user]\n\tname = kiln bench\n\temail = bench@localhost\n' >"$W/home/.gitconfig"
 chown -R $user: "$W"
 as "$KILN" --root "$W/kiln" import "$W/busybox.tar" busybox:1 >/dev/null 2>&1 ||
 	as env KILN_ROOT="$W/kiln" "$KILN" import "$W/busybox.tar" busybox:1 >/dev/null
@@ -41,26 +48,42 @@ buildah_build() {
 		--isolation oci --runtime runc --network none -q --build-arg "BASE=oci:$W/oci:1" \
 		-t "b-$1" -f "$W/df/$1/Dockerfile" "$W/df/$1" >"$W/buildah.log" 2>&1 || { tail -5 "$W/buildah.log" >&2; return 1; }
 }
+# ch-image needs Debian's python3 (root's PATH may start with another one)
+chimage() { as env PATH="/usr/bin:$PATH" ch-image -s "$W/ch" "$@"; }
+chimage_build() {
+	chimage build --cache -t "b-$1" "$W/df/$1" >"$W/ch.log" 2>&1 || { tail -3 "$W/ch.log" >&2; return 1; }
+}
 kiln_clean() { as env KILN_ROOT="$W/kiln" "$KILN" rmi "b-$1" >/dev/null 2>&1 || true; rm -rf "$W/kiln/cache"/* 2>/dev/null || true; }
 buildah_clean() { as buildah --root "$W/bah" --runroot "$W/bahrun" --storage-driver overlay rmi -a -f >/dev/null 2>&1 || true; }
+# the build cache holds the base too: start from empty storage, import the base again
+chimage_clean() { rm -rf "$W/ch" && chimage import "$W/busybox.tar" busybox:1 >/dev/null 2>&1; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-timeit() { s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
+median() { sort -n | awk '/fails/ {f = 1} {a[NR] = $1}
+	END {if (f || !NR) print "fails"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+timeit() { s=$(date +%s.%N); "$@" || return 1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+sample() { # sample TOOL NAME KIND: median seconds of RUNS builds, or "fails"
+	for _ in $(seq "$RUNS"); do "prep_$3" "$1" "$2" && timeit "$1_build" "$2" || echo fails; done | median
+}
+secs() { if [ "$1" = fails ]; then printf ' %8s' fails; else printf ' %8.2f' "$1"; fi; }
+ratio() { case "$1 $2" in *fails*) printf ' %9s' - ;; *) printf ' %8.2fx' "$(echo "$1 / $2" | bc -l)" ;; esac; }
 
 row() { # row NAME KIND
-	k=$(for i in $(seq $RUNS); do prep_$2 kiln "$1"; timeit kiln_build "$1"; done | median)
-	b=$(for i in $(seq $RUNS); do prep_$2 buildah "$1"; timeit buildah_build "$1"; done | median)
-	printf '%-12s %-7s %8.2f %8.2f %7.2fx\n' "$1" "$2" "$k" "$b" "$(echo "$k / $b" | bc -l)"
+	k=$(sample kiln "$1" "$2")
+	b=$(sample buildah "$1" "$2")
+	c=$(sample chimage "$1" "$2")
+	printf '%-12s %-7s' "$1" "$2"
+	secs "$k"; secs "$b"; secs "$c"; ratio "$k" "$b"; ratio "$k" "$c"
+	echo
 }
 prep_cold() { "$1_clean" "$2"; }
 prep_noop() { "$1_build" "$2"; }
-prep_change() { "$1_build" "$2"; head -c 4096 /dev/urandom > "$W/df/$2/data/d00/f00000.bin" 2>/dev/null ||
-	head -c 4096 /dev/urandom > "$(find "$W/df/$2/data" -type f | head -1)"; }
+# rewrite one file that exists in the generated context (d00/s00/f00000.dat)
+prep_change() { "$1_build" "$2" && head -c 4096 /dev/urandom >"$W/df/$2/data/d00/s00/f00000.dat"; }
 
-command -v bc >/dev/null || apt-get install -y -q bc >/dev/null
-printf '%-12s %-7s %8s %8s %8s\n' dockerfile kind kiln buildah ratio
+chimage_clean || echo "ch-image does not work here: its column shows 'fails'" >&2
+printf '%-12s %-7s %8s %8s %8s %9s %9s\n' dockerfile kind kiln buildah ch-image kiln/bah kiln/ch
 for n in $names; do
 	row "$n" cold
 	row "$n" noop
-	[ "$n" = bigcopy ] && row "$n" change
+	if [ "$n" = bigcopy ]; then row "$n" change; fi
 done
