@@ -4,9 +4,14 @@
  * walking exactly what copy_run() would write. Each record is length-framed
  * so that no two different inputs serialise alike. mtimes are left out, as
  * in Docker's cache; the stat cache spares re-reading unchanged files.
+ *
+ * The records are gathered in memory and hashed at the end, so the files the
+ * stat cache does not know can be read by a few threads meanwhile: each gets
+ * a placeholder filled in when its digest is known.
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include "builder/copy-internal.h"
+#include "layers/layers.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -28,10 +34,42 @@ struct linked {
 	size_t index; /* which multiply-linked file, in walk order */
 };
 
+/* A file to read for its digest, which goes at @off in the records. */
+struct read_job {
+	int fd;
+	size_t off;
+	char *path; /* in the source root, for the stat cache and messages */
+	struct stat st;
+	unsigned char dg[32];
+	struct kiln_error *err;
+};
+
+#define READERS_MAX 4
+#define QUEUE_MAX   256 /* jobs (open files) waiting for a reader */
+
+struct readers {
+	pthread_t threads[READERS_MAX];
+	size_t n_threads;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct read_job **queue; /* a ring of QUEUE_MAX */
+	size_t head, len;
+	bool stop;
+};
+
+struct reader_arg {
+	struct readers *rd;
+	const struct copy_opts *o;
+};
+
 struct digester {
 	const struct copy_opts *o;
 	const struct copy_item *item;
-	EVP_MD_CTX *ctx;
+	struct strbuf rec; /* the records, hashed at the end */
+	struct read_job **jobs;
+	size_t n_jobs, jobs_alloc;
+	struct readers *readers; /* started at the first file to read */
+	struct reader_arg reader_arg;
 	uid_t uid;
 	gid_t gid;
 	struct strbuf path, link;
@@ -45,13 +83,13 @@ static void put_u64(struct digester *d, uint64_t v)
 
 	for (int i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (8 * i));
-	EVP_DigestUpdate(d->ctx, b, sizeof(b));
+	strbuf_add(&d->rec, b, sizeof(b));
 }
 
 static void put_bytes(struct digester *d, const void *p, size_t len)
 {
 	put_u64(d, len);
-	EVP_DigestUpdate(d->ctx, p, len);
+	strbuf_add(&d->rec, p, len);
 }
 
 static void put_str(struct digester *d, const char *s)
@@ -96,31 +134,153 @@ static void fold_xattrs(int fd, unsigned char dg[32])
 	EVP_DigestFinal_ex(ctx, dg, NULL);
 }
 
-/* The digest of a regular file's content and kept xattrs, from the stat cache when fresh. */
-static int content_digest(struct digester *d, const struct copy_node *n, unsigned char dg[32],
-			  struct kiln_error **err)
+/* Read @j's file for its digest (any thread). */
+static void read_job_run(const struct copy_opts *o, struct read_job *j)
 {
-	int fd, r;
+	int r;
+
+	__atomic_add_fetch(&copy_content_reads, 1, __ATOMIC_RELAXED);
+	r = copy_sha256_fd(j->fd, j->dg, &j->err);
+	if (r >= 0)
+		fold_xattrs(j->fd, j->dg);
+	close(j->fd);
+	j->fd = -1;
+	if (r < 0)
+		err_wrap(&j->err, "digest '%s'", j->path);
+	else
+		copy_stat_cache_put(o->stat_cache, j->path, &j->st, j->dg);
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader_arg *a = arg;
+	struct readers *rd = a->rd;
+
+	pthread_mutex_lock(&rd->lock);
+	for (;;) {
+		struct read_job *j;
+
+		while (!rd->len && !rd->stop)
+			pthread_cond_wait(&rd->more, &rd->lock);
+		if (!rd->len)
+			break;
+		j = rd->queue[rd->head];
+		rd->head = (rd->head + 1) % QUEUE_MAX;
+		rd->len--;
+		pthread_mutex_unlock(&rd->lock);
+		read_job_run(a->o, j);
+		pthread_mutex_lock(&rd->lock);
+	}
+	pthread_mutex_unlock(&rd->lock);
+	return NULL;
+}
+
+static struct readers *readers_start(const struct copy_opts *o, struct reader_arg *arg)
+{
+	struct readers *rd = xcalloc(1, sizeof(*rd));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	rd->queue = xcalloc(QUEUE_MAX, sizeof(*rd->queue));
+	pthread_mutex_init(&rd->lock, NULL);
+	pthread_cond_init(&rd->more, NULL);
+	*arg = (struct reader_arg){rd, o};
+	for (long i = 0; i < MIN(ncpu, READERS_MAX); i++)
+		if (pthread_create(&rd->threads[rd->n_threads], NULL, reader_main, arg) == 0)
+			rd->n_threads++;
+	return rd;
+}
+
+/* Queue @j; with no reader thread, or the queue full, the walker reads it itself. */
+static void readers_submit(struct readers *rd, const struct copy_opts *o, struct read_job *j)
+{
+	pthread_mutex_lock(&rd->lock);
+	if (!rd->n_threads || rd->len == QUEUE_MAX) {
+		pthread_mutex_unlock(&rd->lock);
+		read_job_run(o, j);
+		return;
+	}
+	rd->queue[(rd->head + rd->len) % QUEUE_MAX] = j;
+	rd->len++;
+	pthread_cond_signal(&rd->more);
+	pthread_mutex_unlock(&rd->lock);
+}
+
+/* Let the readers finish the queue, then stop them. */
+static void readers_stop(struct readers *rd)
+{
+	if (!rd)
+		return;
+	pthread_mutex_lock(&rd->lock);
+	rd->stop = true;
+	pthread_cond_broadcast(&rd->more);
+	pthread_mutex_unlock(&rd->lock);
+	for (size_t i = 0; i < rd->n_threads; i++)
+		pthread_join(rd->threads[i], NULL);
+	pthread_mutex_destroy(&rd->lock);
+	pthread_cond_destroy(&rd->more);
+	free(rd->queue);
+	free(rd);
+}
+
+/*
+ * The digest of a regular file's content and kept xattrs: from the stat cache
+ * when fresh, else a placeholder in the records that a reader fills in.
+ */
+static int put_content_digest(struct digester *d, const struct copy_node *n,
+			      struct kiln_error **err)
+{
+	unsigned char dg[32] = {0};
+	struct read_job *j;
+	int fd;
 
 	strbuf_reset(&d->path);
 	strbuf_addstr(&d->path, d->item->ctxpath);
 	if (d->path.len && n->rel.len)
 		strbuf_addch(&d->path, '/');
 	strbuf_addstr(&d->path, n->rel.buf);
-	if (copy_stat_cache_get(d->o->stat_cache, d->path.buf, &n->st, dg))
+	if (copy_stat_cache_get(d->o->stat_cache, d->path.buf, &n->st, dg)) {
+		put_bytes(d, dg, sizeof(dg));
 		return 0;
+	}
 	fd = copy_node_open(n, err);
 	if (fd < 0)
 		return fd;
-	copy_content_reads++;
-	r = copy_sha256_fd(fd, dg, err);
-	if (r >= 0)
-		fold_xattrs(fd, dg);
-	close(fd);
-	if (r < 0)
-		return err_wrap(err, "digest '%s'", d->path.buf);
-	copy_stat_cache_put(d->o->stat_cache, d->path.buf, &n->st, dg);
+	j = xcalloc(1, sizeof(*j));
+	*j = (struct read_job){.fd = fd, .path = xstrdup(d->path.buf), .st = n->st};
+	put_u64(d, sizeof(dg));
+	j->off = d->rec.len;
+	strbuf_add(&d->rec, dg, sizeof(dg));
+	ALLOC_GROW(d->jobs, d->n_jobs + 1, d->jobs_alloc);
+	d->jobs[d->n_jobs++] = j;
+	if (!d->readers)
+		d->readers = readers_start(d->o, &d->reader_arg);
+	readers_submit(d->readers, d->o, j);
 	return 0;
+}
+
+/* Wait for the readers; fill the placeholders in (the first error in walk order wins). */
+static int finish_jobs(struct digester *d, struct kiln_error **err)
+{
+	int r = 0;
+
+	readers_stop(TAKE_PTR(d->readers));
+	for (size_t i = 0; i < d->n_jobs; i++) {
+		struct read_job *j = d->jobs[i];
+
+		if (j->err && r == 0) {
+			r = err_code(j->err);
+			if (err)
+				*err = TAKE_PTR(j->err);
+		}
+		memcpy(d->rec.buf + j->off, j->dg, sizeof(j->dg));
+		err_free(j->err);
+		free(j->path);
+		free(j);
+	}
+	free(d->jobs);
+	d->jobs = NULL;
+	d->n_jobs = 0;
+	return r;
 }
 
 /* Which group of hardlinked files @st belongs to (1-based), so linking changes the key. */
@@ -155,11 +315,10 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 		put_u64(d, d->gid);
 	}
 	if (type == S_IFREG) {
-		r = content_digest(d, n, dg, err);
+		put_u64(d, (uint64_t)n->st.st_size);
+		r = put_content_digest(d, n, err);
 		if (r < 0)
 			return r;
-		put_u64(d, (uint64_t)n->st.st_size);
-		put_bytes(d, dg, sizeof(dg));
 		put_u64(d, link_group(d, &n->st));
 	} else if (type == S_IFLNK) {
 		r = copy_node_readlink(n, &d->link, err);
@@ -212,7 +371,6 @@ static int put_item(struct digester *d, const struct copy_item *it, struct kiln_
 			      .rel = STRBUF_INIT,
 			      .st = it->st,
 			      .dst_fd = -1};
-	int r;
 
 	d->item = it;
 	put_str(d, "I");
@@ -226,14 +384,8 @@ static int put_item(struct digester *d, const struct copy_item *it, struct kiln_
 		put_bytes(d, it->inl->data, it->inl->len);
 		return 0;
 	}
-	if (it->archive) {
-		unsigned char dg[32];
-
-		r = content_digest(d, &n, dg, err);
-		if (r >= 0)
-			put_bytes(d, dg, sizeof(dg));
-		return r;
-	}
+	if (it->archive)
+		return put_content_digest(d, &n, err);
 	/* a directory source's own metadata never lands in the image: only its contents */
 	if (S_ISDIR(it->st.st_mode))
 		return copy_walk_item(d->o, it, &n, &digest_ops, d, err);
@@ -271,14 +423,11 @@ static void put_options(struct digester *d, const struct copy_plan *p)
 
 int copy_digest(const struct copy_opts *o, char ret_hex[65], struct kiln_error **err)
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	struct digester d = {.o = o, .ctx = ctx, .path = STRBUF_INIT, .link = STRBUF_INIT};
+	struct digester d = {.o = o, .rec = STRBUF_INIT, .path = STRBUF_INIT, .link = STRBUF_INIT};
 	struct copy_plan p;
-	unsigned char out[32];
-	int r;
+	struct digest out;
+	int r, r2;
 
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		return err_new(err, KILN_ERR_SYSTEM, EIO, "sha256 init");
 	r = copy_plan_build(o, &p, err);
 	if (r < 0)
 		return r;
@@ -289,14 +438,15 @@ int copy_digest(const struct copy_opts *o, char ret_hex[65], struct kiln_error *
 	put_options(&d, &p);
 	for (size_t i = 0; r >= 0 && i < p.n; i++)
 		r = put_item(&d, &p.items[i], err);
+	r2 = finish_jobs(&d, r < 0 ? NULL : err);
 	copy_plan_release(&p);
 	strbuf_release(&d.path);
 	strbuf_release(&d.link);
 	free(d.links);
-	if (r < 0)
-		return r;
-	EVP_DigestFinal_ex(ctx, out, NULL);
-	for (size_t i = 0; i < 32; i++)
-		snprintf(ret_hex + 2 * i, 3, "%02x", out[i]);
-	return 0;
+	if (r >= 0 && r2 >= 0) {
+		digest_buffer(d.rec.buf, d.rec.len, &out);
+		digest_hex(&out, ret_hex);
+	}
+	strbuf_release(&d.rec);
+	return r < 0 ? r : r2;
 }

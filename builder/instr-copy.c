@@ -7,6 +7,7 @@
 
 #include "builder/copy-internal.h"
 #include "builder/rootfs-internal.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -406,10 +407,12 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, const struct inst
 	struct commit_extra x = {.keep_index = true};
 	struct step_dirs d = {0};
 	_cleanup_close_ int root = -1;
+	double t0 = mono_seconds(), t1 = t0, t2 = t0;
 	int r = step_dirs_make(b, &d, err);
 
 	if (r >= 0) {
 		incremental_begin(b, s, text, in, &d, &inc);
+		t1 = mono_seconds();
 		c->o.reuse = inc.reuse;
 		if (inc.reuse)
 			x.reuse_blob = &inc.last.layer.digest;
@@ -424,6 +427,7 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, const struct inst
 		r = copy_run(root, &c->o, &res, err);
 	if (root >= 0)
 		close(TAKE_FD(root));
+	t2 = mono_seconds();
 	if (r >= 0 && inc.reuse)
 		log_debug("%s: %zu of %zu files kept from the last result", text, res.n_reused,
 			  res.n_files);
@@ -433,6 +437,9 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, const struct inst
 		r = commit_step_extra(b, s, &d, key, text, &x, err);
 	if (r >= 0 && x.has_layer)
 		incremental_end(b, &inc, &x);
+	if (r >= 0)
+		log_debug("%s: clone %.3f s, copy %.3f s, commit %.3f s", text, t1 - t0, t2 - t1,
+			  mono_seconds() - t2);
 	if (x.has_layer)
 		layer_desc_release(&x.layer);
 	incremental_release(&inc);
@@ -459,8 +466,12 @@ int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruct
 		r = open_source(b, s, in, &c, err);
 	if (r >= 0)
 		r = set_options(b, s, in, &c, err);
-	if (r >= 0)
+	if (r >= 0) {
+		double t = mono_seconds();
+
 		r = locked_copy_digest(b, &c.o, content, err);
+		log_debug("%s: content digest %.3f s", text, mono_seconds() - t);
+	}
 	if (r < 0)
 		goto out;
 	copy_cache_key(s, in, text, content, &key);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
 #include "builder/userns-internal.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -41,6 +43,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
 	struct cache_entry e = {.created = xstrdup(b->created)};
 	_cleanup_close_ int ufd = -1;
+	double t0 = mono_seconds();
 	int r;
 
 	r = rootfs_diff(d, err);
@@ -65,6 +68,8 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 		r = snapshot_adopt(b->store, d->upper, &e.layer.diff_id, err);
 		if (r < 0)
 			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
+		log_debug("%s: layer of %" PRIu64 " bytes committed in %.3f s", created_by,
+			  e.layer.size, mono_seconds() - t0);
 	}
 	r = cache_store(b->store, key, &e, err);
 	if (r < 0)

@@ -67,6 +67,9 @@ struct layer_sink {
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
 	bool stop;
+	pthread_t emitter; /* writes blocks out in order (with workers) */
+	bool header_done; /* the writer's: the gzip header is out */
+	struct kiln_error *emit_err; /* the first output error, under lock */
 	struct gz_index *reuse; /* an earlier blob's blocks */
 	struct gz_index *index; /* this blob's blocks, when kept */
 	/* zstd */
@@ -260,6 +263,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void *emitter_main(void *arg);
+
 static void gz_init(struct layer_sink *k, int threads)
 {
 	k->n_workers = threads > 1 ? (size_t)threads : 0;
@@ -282,30 +287,18 @@ static void gz_init(struct layer_sink *k, int threads)
 	for (size_t i = 0; i < k->n_workers; i++)
 		if (pthread_create(&k->workers[i], NULL, worker_main, k) != 0)
 			abort();
+	if (k->n_workers && pthread_create(&k->emitter, NULL, emitter_main, k) != 0)
+		abort();
 }
 
-/* Wait for slot @s to be compressed, write it out, free it. */
 /*
- * Wait for slot @s to be compressed, write it out, free it. Rather than sleep,
- * the writer compresses waiting blocks itself: no idle core while it waits, and
- * no wake-up latency on a busy machine.
+ * Write out a compressed block, in order; the block index gets its entry.
+ * After an error (@failed) blocks are only accounted for. Returns the error.
  */
-static int gz_drain_slot(struct layer_sink *k, struct gz_slot *s, struct kiln_error **err)
+static struct kiln_error *emit_slot(struct layer_sink *k, struct gz_slot *s, bool failed)
 {
-	pthread_mutex_lock(&k->lock);
-	if (s->state == SLOT_FREE) {
-		pthread_mutex_unlock(&k->lock);
-		return 0;
-	}
-	while (s->state != SLOT_DONE) {
-		struct gz_slot *t = take_ready(k);
+	struct kiln_error *e = NULL;
 
-		if (t)
-			run_slot(k, t);
-		else
-			pthread_cond_wait(&k->done, &k->lock);
-	}
-	pthread_mutex_unlock(&k->lock);
 	k->crc = (uint32_t)crc32_combine(k->crc, s->crc, (z_off_t)s->in_len);
 	k->isize += s->in_len;
 	if (k->index) {
@@ -318,23 +311,109 @@ static int gz_drain_slot(struct layer_sink *k, struct gz_slot *s, struct kiln_er
 		memcpy(b.sha, s->sha, sizeof(b.sha));
 		gz_index_add(k->index, &b);
 	}
-	s->state = SLOT_FREE;
-	s->in_len = 0;
-	return emit(k, s->out, s->out_len, err);
+	if (!failed)
+		emit(k, s->out, s->out_len, &e);
+	return e;
 }
 
+/*
+ * The emitter thread writes blocks out in order as they are done (the output
+ * and its digest are sequential), so the writer only fills blocks and hashes
+ * the tar. While nothing is ready to go out, it compresses waiting blocks
+ * itself, as the writer does: no idle core, no wake-up latency.
+ */
+static void *emitter_main(void *arg)
+{
+	struct layer_sink *k = arg;
+	size_t next = 0;
+	bool failed = false;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		struct gz_slot *s = &k->slots[next], *t;
+
+		if (s->state == SLOT_DONE) {
+			struct kiln_error *e;
+
+			pthread_mutex_unlock(&k->lock);
+			e = emit_slot(k, s, failed);
+			pthread_mutex_lock(&k->lock);
+			if (e) {
+				failed = true;
+				k->emit_err = e;
+			}
+			s->state = SLOT_FREE;
+			s->in_len = 0;
+			next = (next + 1) % k->n_slots;
+			pthread_cond_broadcast(&k->done);
+		} else if (k->stop) {
+			break;
+		} else if ((t = take_ready(k))) {
+			run_slot(k, t);
+		} else {
+			pthread_cond_wait(&k->done, &k->lock);
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+/* Under the lock: until @s is free, help compress. */
+static void wait_free(struct layer_sink *k, struct gz_slot *s)
+{
+	while (s->state != SLOT_FREE) {
+		struct gz_slot *t = take_ready(k);
+
+		if (t)
+			run_slot(k, t);
+		else
+			pthread_cond_wait(&k->done, &k->lock);
+	}
+}
+
+static int take_emit_err(struct layer_sink *k, struct kiln_error **err)
+{
+	int r;
+
+	if (!k->emit_err)
+		return 0;
+	r = err_code(k->emit_err);
+	if (err)
+		*err = TAKE_PTR(k->emit_err);
+	return r;
+}
+
+/* Hand the block being filled over; with threads, wait for the next one to be free. */
 static int gz_submit(struct layer_sink *k, struct kiln_error **err)
 {
 	struct gz_slot *s = &k->slots[k->cur];
+	int r;
 
 	if (!s->in_len)
 		return 0;
+	if (!k->n_workers) {
+		struct kiln_error *e;
+
+		compress_slot(k, s);
+		e = emit_slot(k, s, false);
+		s->in_len = 0;
+		if (!e)
+			return 0;
+		r = err_code(e);
+		if (err)
+			*err = e;
+		else
+			err_free(e);
+		return r;
+	}
 	pthread_mutex_lock(&k->lock);
 	s->state = SLOT_READY;
 	k->cur = (k->cur + 1) % k->n_slots; /* workers read cur under the lock */
 	pthread_cond_signal(&k->work);
+	wait_free(k, &k->slots[k->cur]);
+	r = take_emit_err(k, err);
 	pthread_mutex_unlock(&k->lock);
-	return gz_drain_slot(k, &k->slots[k->cur], err);
+	return r;
 }
 
 static int gz_write(struct layer_sink *k, const unsigned char *p, size_t len,
@@ -397,10 +476,11 @@ static int gz_finish(struct layer_sink *k, struct kiln_error **err)
 	unsigned char trailer[8];
 	int r = gz_submit(k, err);
 
-	for (size_t i = 0; i < k->n_slots && r >= 0; i++) {
-		r = gz_drain_slot(k, &k->slots[k->cur], err);
+	if (r >= 0 && k->n_workers) {
 		pthread_mutex_lock(&k->lock);
-		k->cur = (k->cur + 1) % k->n_slots;
+		for (size_t i = 0; i < k->n_slots; i++)
+			wait_free(k, &k->slots[i]);
+		r = take_emit_err(k, err);
 		pthread_mutex_unlock(&k->lock);
 	}
 	if (r < 0)
@@ -478,6 +558,7 @@ static int write_gz_header(struct layer_sink *k, struct kiln_error **err)
 	/* magic, deflate, no flags, mtime 0, no extra flags, OS = Unix (git's .os = 3) */
 	static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
 
+	k->header_done = true;
 	return emit(k, hdr, sizeof(hdr), err);
 }
 
@@ -485,7 +566,7 @@ int layer_sink_write(struct layer_sink *k, const void *data, size_t len, struct 
 {
 	int r;
 
-	if (k->compression == LAYER_GZIP && k->out_size == 0) {
+	if (k->compression == LAYER_GZIP && !k->header_done) {
 		r = write_gz_header(k, err);
 		if (r < 0)
 			return r;
@@ -507,7 +588,7 @@ int layer_sink_finish(struct layer_sink *k, struct digest *ret_diff_id, struct d
 {
 	int r = 0;
 
-	if (k->compression == LAYER_GZIP && k->out_size == 0)
+	if (k->compression == LAYER_GZIP && !k->header_done)
 		r = write_gz_header(k, err);
 	if (r >= 0 && k->compression == LAYER_GZIP)
 		r = gz_finish(k, err);
@@ -530,9 +611,12 @@ void layer_sink_free(struct layer_sink *k)
 		pthread_mutex_lock(&k->lock);
 		k->stop = true;
 		pthread_cond_broadcast(&k->work);
+		pthread_cond_broadcast(&k->done);
 		pthread_mutex_unlock(&k->lock);
 		for (size_t i = 0; i < k->n_workers; i++)
 			pthread_join(k->workers[i], NULL);
+		if (k->n_workers)
+			pthread_join(k->emitter, NULL);
 		for (size_t i = 0; i < k->n_slots; i++) {
 			deflateEnd(&k->slots[i].z);
 			free(k->slots[i].in);
@@ -546,6 +630,7 @@ void layer_sink_free(struct layer_sink *k)
 	}
 	gz_index_free(k->reuse);
 	gz_index_free(k->index);
+	err_free(k->emit_err);
 	ZSTD_freeCCtx(k->zstd);
 	free(k->zbuf);
 	sha256_free(k->tar_hash);
