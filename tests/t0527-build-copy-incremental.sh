@@ -175,14 +175,17 @@ chown -R "$KILN_TEST_USER": "$c"
 # 196 files; not kept: the file in the new directory, the new file, the symlink
 rebuild "round 3" "COPY data /data:193 of 196"
 
-say "round 4: two files joined as hardlinks, a file deleted from a directory with an old mtime"
+say "round 4: files joined as hardlinks, deleted from a directory with an old mtime, renamed; empty directories"
 rm "$c/data/d0/s2/f9"
 ln -f "$c/data/d0/s2/f8" "$c/data/d0/s2/f9"
 rm "$c/data/d4/s0/f1"
 touch -d 2002-02-02 "$c/data/d4/s0" "$c/data/d4/s3/f5"
+rmdir "$c/data/odd/empty"
+mkdir "$c/data/d4/s1/new-empty"
+mv "$c/data/odd/with space.txt" "$c/data/odd/with more spaces.txt"
 chown -R "$KILN_TEST_USER": "$c"
-# 195 files; not kept: the new pair, the touched file, the symlink
-rebuild "round 4" "COPY data /data:191 of 195"
+# 195 files; not kept: the new pair, the touched file, the renamed one, the symlink
+rebuild "round 4" "COPY data /data:190 of 195"
 
 say "the first image is untouched"
 snapshot_of "$STORE1" first:1 "$T/first-after.txt"
