@@ -335,11 +335,74 @@ static bool was_written(const struct strv *written, const char *path)
 	return bsearch(&path, written->v, written->n, sizeof(char *), cmp_str) != NULL;
 }
 
-int copy_reuse_prune(struct copy_reuse *r, int upper_fd, struct strv *written,
-		     struct kiln_error **err)
+/* The parent directory of @path ("." for a top-level name). */
+static char *parent_of(const char *path)
 {
-	if (written->n > 1)
-		qsort(written->v, written->n, sizeof(char *), cmp_str);
+	const char *slash = strrchr(path, '/');
+
+	return slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+}
+
+struct dir_times {
+	char *path;
+	struct timespec t[2];
+};
+
+/*
+ * The times of the directories prune will remove entries from, as the copy
+ * left them (from the sources): removing an entry sets its directory's mtime
+ * to now, which a fresh copy never does.
+ */
+static struct dir_times *save_parent_times(struct copy_reuse *r, int upper_fd,
+					   const struct strv *written, size_t *ret_n)
+{
+	_cleanup_strv_ struct strv parents = STRV_INIT;
+	struct dir_times *v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->cap; i++)
+		if (r->slots[i].path && r->slots[i].linked &&
+		    !was_written(written, r->slots[i].path))
+			strv_push_take(&parents, parent_of(r->slots[i].path));
+	strv_foreach(&r->dirs, it) {
+		if (!was_written(written, *it))
+			strv_push_take(&parents, parent_of(*it));
+	}
+	if (parents.n > 1)
+		qsort(parents.v, parents.n, sizeof(char *), cmp_str);
+	v = xcalloc(parents.n + 1, sizeof(*v));
+	for (size_t i = 0; i < parents.n; i++) {
+		struct stat st;
+
+		if ((i && streq(parents.v[i], parents.v[i - 1])) ||
+		    fstatat(upper_fd, parents.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		v[n].path = xstrdup(parents.v[i]);
+		v[n].t[0] = st.st_atim;
+		v[n++].t[1] = st.st_mtim;
+	}
+	*ret_n = n;
+	return v;
+}
+
+static int restore_times(int upper_fd, struct dir_times *v, size_t n, struct kiln_error **err)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (utimensat(upper_fd, v[i].path, v[i].t, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != ENOENT && r == 0)
+			r = err_sys(err, errno, "set times of '/%s'", v[i].path);
+		free(v[i].path);
+	}
+	free(v);
+	return r;
+}
+
+static int remove_unwritten(struct copy_reuse *r, int upper_fd, const struct strv *written,
+			    struct kiln_error **err)
+{
 	for (size_t i = 0; i < r->cap; i++) {
 		const struct reuse_file *f = &r->slots[i];
 
@@ -360,4 +423,22 @@ int copy_reuse_prune(struct copy_reuse *r, int upper_fd, struct strv *written,
 			return err_sys(err, errno, "remove '/%s'", path);
 	}
 	return 0;
+}
+
+int copy_reuse_prune(struct copy_reuse *r, int upper_fd, struct strv *written,
+		     struct kiln_error **err)
+{
+	struct dir_times *times;
+	size_t n;
+	int ret;
+
+	if (written->n > 1)
+		qsort(written->v, written->n, sizeof(char *), cmp_str);
+	times = save_parent_times(r, upper_fd, written, &n);
+	ret = remove_unwritten(r, upper_fd, written, err);
+	if (ret < 0) {
+		restore_times(upper_fd, times, n, NULL);
+		return ret;
+	}
+	return restore_times(upper_fd, times, n, err);
 }
