@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "builder/builder.h"
 #include "cmd/cmd-layers.h"
 #include "layers/layers.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -251,9 +254,25 @@ static void print_freed(void *ctx, const char *what, uint64_t size)
 	printf("deleted %s (%s)\n", what, buf);
 }
 
+/*
+ * Rootless snapshots hold files of the build's user namespace (a --chown'ed
+ * directory belongs to a subordinate id): delete from inside it, as root
+ * there. The store's default place is decided before, as the user.
+ */
+static void enter_build_userns(void)
+{
+	struct kiln_error *e = NULL;
+
+	if (getuid() != 0 && sandbox_enter_userns(&e) < 0) {
+		log_debug("prune outside a user namespace: %s", e->msg);
+		err_free(e);
+	}
+}
+
 int cmd_prune(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
+	_cleanup_free_ char *default_root = NULL;
 	const char *root = NULL;
 	uint64_t freed = 0;
 	char buf[32];
@@ -263,6 +282,9 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 		return i;
 	if (i < argc)
 		return err_usage(err, "prune: unexpected argument '%s'", argv[i]);
+	if (!root)
+		root = default_root = store_default_root();
+	enter_build_userns();
 	r = cmd_open_store(root, &s, err);
 	if (r >= 0)
 		r = store_prune(s, NULL, 0, print_freed, NULL, &freed, err);
