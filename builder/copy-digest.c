@@ -233,11 +233,7 @@ static int put_content_digest(struct digester *d, const struct copy_node *n,
 	struct read_job *j;
 	int fd;
 
-	strbuf_reset(&d->path);
-	strbuf_addstr(&d->path, d->item->ctxpath);
-	if (d->path.len && n->rel.len)
-		strbuf_addch(&d->path, '/');
-	strbuf_addstr(&d->path, n->rel.buf);
+	copy_node_source_path(&d->path, d->item, n);
 	if (copy_stat_cache_get(d->o->stat_cache, d->path.buf, &n->st, dg)) {
 		put_bytes(d, dg, sizeof(dg));
 		return 0;

@@ -258,6 +258,8 @@ bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const stru
 			 unsigned char digest[32]);
 void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const struct stat *st,
 			 const unsigned char digest[32]);
+/* 64 lowercase hex digits -> 32 bytes; -EINVAL on anything else. */
+int copy_hex_decode(const char *hex, unsigned char out[32]);
 
 /* One source after wildcard expansion. */
 struct copy_item {
@@ -310,6 +312,9 @@ struct copy_walk_ops {
 int copy_walk_item(const struct copy_opts *o, const struct copy_item *item, struct copy_node *root,
 		   const struct copy_walk_ops *ops, void *ud, struct kiln_error **err);
 /* Open a non-directory node's content for reading. */
+/* @n's path in the source root (item's path + the node's), for the stat cache. */
+void copy_node_source_path(struct strbuf *sb, const struct copy_item *it,
+			   const struct copy_node *n);
 int copy_node_open(const struct copy_node *n, struct kiln_error **err);
 /* A symlink node's target. */
 int copy_node_readlink(const struct copy_node *n, struct strbuf *ret, struct kiln_error **err);

@@ -16,6 +16,7 @@
 #include "builder/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
@@ -38,15 +39,6 @@ struct copy_reuse {
 	struct strv dirs; /* made by the clone, parents first */
 };
 
-static uint64_t hash_path(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static struct reuse_file *find(const struct copy_reuse *r, const char *path, uint64_t h)
 {
 	size_t i = h & (r->cap - 1);
@@ -56,29 +48,15 @@ static struct reuse_file *find(const struct copy_reuse *r, const char *path, uin
 	return &r->slots[i];
 }
 
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static bool parse_line(struct copy_reuse *r, const char *line, size_t len)
 {
 	unsigned char dg[32];
 	struct reuse_file *f;
 	uint64_t h;
 
-	if (len < 66 || line[64] != ' ')
+	if (len < 66 || line[64] != ' ' || copy_hex_decode(line, dg) < 0)
 		return false;
-	for (size_t i = 0; i < 32; i++) {
-		int hi = unhex(line[2 * i]), lo = unhex(line[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		dg[i] = (unsigned char)(hi << 4 | lo);
-	}
-	h = hash_path(line + 65);
+	h = fnv1a64(line + 65);
 	f = find(r, line + 65, h);
 	if (!f->path) {
 		f->path = xstrndup(line + 65, len - 65);
@@ -133,7 +111,7 @@ bool copy_reuse_match(const struct copy_reuse *r, const char *path, const unsign
 
 	if (!r)
 		return false;
-	f = find(r, path, hash_path(path));
+	f = find(r, path, fnv1a64(path));
 	return f->path && f->linked && f->matchable && memcmp(f->dg, dg, 32) == 0;
 }
 
@@ -210,7 +188,7 @@ static int clone_subdir(struct clone *c, int ref, int up, const char *name, cons
 static int clone_file(struct clone *c, int ref, int up, const char *name, const struct stat *st,
 		      struct kiln_error **err)
 {
-	struct reuse_file *f = find(c->r, c->path.buf, hash_path(c->path.buf));
+	struct reuse_file *f = find(c->r, c->path.buf, fnv1a64(c->path.buf));
 
 	if (!f->path)
 		return 0; /* not in the manifest: the copy writes it if it still should */

@@ -22,6 +22,7 @@
 #include "builder/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -49,15 +50,6 @@ struct copy_stat_cache {
 	size_t n_used;
 };
 
-static uint64_t hash_path(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static struct sc_entry *find_slot(struct copy_stat_cache *c, const char *path, uint64_t h)
 {
 	size_t i = h & (c->cap - 1);
@@ -82,7 +74,7 @@ static void grow(struct copy_stat_cache *c)
 
 static struct sc_entry *insert(struct copy_stat_cache *c, const char *path)
 {
-	uint64_t h = hash_path(path);
+	uint64_t h = fnv1a64(path);
 	struct sc_entry *e;
 
 	if ((c->n + 1) * 4 > c->cap * 3)
@@ -105,7 +97,7 @@ static int nibble(char c)
 	return -1;
 }
 
-static int hex_decode(const char *hex, unsigned char out[32])
+int copy_hex_decode(const char *hex, unsigned char out[32])
 {
 	for (size_t i = 0; i < 32; i++) {
 		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
@@ -137,7 +129,7 @@ static void parse_line(struct copy_stat_cache *c, char *line, size_t len)
 	char *p = line + 65;
 	struct sc_entry *e;
 
-	if (len < 66 || line[64] != ' ' || hex_decode(line, digest) < 0)
+	if (len < 66 || line[64] != ' ' || copy_hex_decode(line, digest) < 0)
 		return;
 	for (size_t i = 0; i < 5 && p; i++)
 		p = parse_u64(p, &v[i]);
@@ -198,7 +190,7 @@ static uint64_t ns_of(const struct timespec *ts)
 static bool get_locked(struct copy_stat_cache *c, const char *path, const struct stat *st,
 		       unsigned char digest[32])
 {
-	struct sc_entry *e = find_slot(c, path, hash_path(path));
+	struct sc_entry *e = find_slot(c, path, fnv1a64(path));
 
 	if (e->path && !e->used) {
 		e->used = true;

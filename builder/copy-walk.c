@@ -601,6 +601,15 @@ int copy_walk_item(const struct copy_opts *o, const struct copy_item *item, stru
 	return r;
 }
 
+void copy_node_source_path(struct strbuf *sb, const struct copy_item *it, const struct copy_node *n)
+{
+	strbuf_reset(sb);
+	strbuf_addstr(sb, it->ctxpath);
+	if (sb->len && n->rel.len)
+		strbuf_addch(sb, '/');
+	strbuf_addstr(sb, n->rel.buf);
+}
+
 int copy_node_open(const struct copy_node *n, struct kiln_error **err)
 {
 	int fd;

@@ -118,11 +118,7 @@ static bool source_digest(struct copier *c, const struct copy_node *n, unsigned 
 {
 	if (!c->o->stat_cache || !c->item || c->item->url || c->item->inl)
 		return false;
-	strbuf_reset(&c->ctxpath);
-	strbuf_addstr(&c->ctxpath, c->item->ctxpath);
-	if (c->ctxpath.len && n->rel.len)
-		strbuf_addch(&c->ctxpath, '/');
-	strbuf_addstr(&c->ctxpath, n->rel.buf);
+	copy_node_source_path(&c->ctxpath, c->item, n);
 	return copy_stat_cache_get(c->o->stat_cache, c->ctxpath.buf, &n->st, dg);
 }
 

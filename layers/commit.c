@@ -20,6 +20,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
@@ -225,22 +226,15 @@ static void fill_entry(struct commit *c, struct archive_entry *e, const char *pa
 		archive_entry_set_rdev(e, st->st_rdev);
 }
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h ^ (h >> 32);
-}
-
 /* Each entry may start a compression block (compress.c), chosen from its name. */
 static int write_header(struct commit *c, struct archive_entry *e, const char *path,
 			struct kiln_error **err)
 {
 	if (archive_write_finish_entry(c->a) < ARCHIVE_WARN)
 		return layer_tar_fail(&c->t, path, err);
-	if (layer_sink_mark(c->t.sink, name_hash(path), &c->t.sink_err) < 0)
+	uint64_t h = fnv1a64(path);
+
+	if (layer_sink_mark(c->t.sink, h ^ (h >> 32), &c->t.sink_err) < 0)
 		return layer_tar_fail(&c->t, path, err);
 	if (archive_write_header(c->a, e) < ARCHIVE_WARN)
 		return layer_tar_fail(&c->t, path, err);

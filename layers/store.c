@@ -278,8 +278,12 @@ struct blob_writer {
 	char *tmpname;
 	int fd;
 	uint64_t size;
+	uint64_t flushed; /* bytes whose writeback has been started */
 	bool committed;
 };
+
+/* Start writeback every so often, so the fsync at the end has little left to wait for. */
+#define BLOB_FLUSH_EVERY (8U << 20)
 
 int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_error **err)
 {
@@ -306,6 +310,12 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struc
 		return err_wrap(err, "write blob in '%s/tmp'", w->store->root);
 	sha256_update(w->hash, data, len);
 	w->size += len;
+	if (w->size - w->flushed >= BLOB_FLUSH_EVERY) {
+		/* a hint: an error here shows again at the fsync */
+		(void)sync_file_range(w->fd, (off_t)w->flushed, (off_t)(w->size - w->flushed),
+				      SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->size;
+	}
 	return 0;
 }
 
@@ -320,12 +330,12 @@ static int blob_install(struct blob_writer *w, const struct digest *d, struct ki
 	char hex[DIGEST_HEX_LEN + 1];
 
 	digest_hex(d, hex);
-	if (fsync(w->fd) < 0)
-		return err_sys(err, errno, "fsync blob 'sha256:%s'", hex);
 	if (store_blob_exists(w->store, d, NULL)) {
 		unlinkat(tmpfd, w->tmpname, 0); /* content-addressed: keep the existing one */
 		return 0;
 	}
+	if (fsync(w->fd) < 0)
+		return err_sys(err, errno, "fsync blob 'sha256:%s'", hex);
 	if (renameat(tmpfd, w->tmpname, blobsfd, hex) < 0)
 		return err_sys(err, errno, "install blob 'sha256:%s'", hex);
 	return fs_fsync_dir(blobsfd, err);
