@@ -188,6 +188,8 @@ static bool deflate_block(struct gz_slot *s, int level)
 	return s->out_len < s->in_len;
 }
 
+unsigned long layer_blocks_reused;
+
 /* Take the compressed bytes of an identical block of the earlier blob. */
 static bool reuse_block(const struct gz_index *ix, struct gz_slot *s)
 {
@@ -195,6 +197,7 @@ static bool reuse_block(const struct gz_index *ix, struct gz_slot *s)
 
 	if (!b || !gz_index_read_block(ix, b, s->out, s->out_alloc))
 		return false;
+	__atomic_add_fetch(&layer_blocks_reused, 1, __ATOMIC_RELAXED);
 	s->out_len = b->out_len;
 	s->crc = b->crc;
 	s->out_crc = b->out_crc;

@@ -93,6 +93,9 @@ struct gz_index *gz_index_load(struct store *s, const struct digest *blob, int l
 void gz_index_free(struct gz_index *ix);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct gz_index *, gz_index_free)
 
+/* Test hook: how many blocks were copied from an earlier blob. */
+extern unsigned long layer_blocks_reused;
+
 /* A possible cut before the next tar entry, whose name hashes to @h (gzip only). */
 int layer_sink_mark(struct layer_sink *k, uint64_t h, struct kiln_error **err);
 /* Reuse the blocks of @ix (taken) where the tar bytes match. */
