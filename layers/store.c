@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +118,26 @@ static int check_layout(struct store *s, struct kiln_error **err)
 	return 0;
 }
 
+/*
+ * Mark tmp/, where every step's upper directory and every unpacked snapshot
+ * is made, as the top of a directory hierarchy for ext4's Orlov allocator
+ * (chattr +T): each new directory in it goes to a block group with free
+ * inodes rather than beside its parent. Without a journal, ext4 passes over
+ * inodes freed in the last minutes one at a time when it allocates, so
+ * creating a 20,000-file COPY in the group where the last build's files were
+ * just deleted took 14 s instead of 0.6 s. A hint: other file systems refuse
+ * the flag, and that is fine.
+ */
+static void spread_new_dirs(int dirfd)
+{
+	int flags = 0;
+
+	if (ioctl(dirfd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL))
+		return;
+	flags |= FS_TOPDIR_FL;
+	(void)ioctl(dirfd, FS_IOC_SETFLAGS, &flags);
+}
+
 static int open_dirs(struct store *s, bool create, struct kiln_error **err)
 {
 	int rootfd = s->dirfds[STORE_DIR_ROOT];
@@ -140,6 +162,8 @@ static int open_dirs(struct store *s, bool create, struct kiln_error **err)
 		}
 		if (s->dirfds[i] < 0)
 			return err_sys(err, errno, "open '%s/%s'", s->root, name);
+		if (i == STORE_DIR_TMP)
+			spread_new_dirs(s->dirfds[i]);
 	}
 	return 0;
 }
