@@ -53,12 +53,11 @@ chimage() { as env PATH="/usr/bin:$PATH" ch-image -s "$W/ch" "$@"; }
 chimage_build() {
 	chimage build --cache -t "b-$1" "$W/df/$1" >"$W/ch.log" 2>&1 || { tail -3 "$W/ch.log" >&2; return 1; }
 }
-# cold = what a user gets after `kiln rmi` and `kiln prune` with the step cache
-# cleared: the base image only (buildah_clean removes buildah's layers the same way)
+# cold = what a user gets after `kiln rmi` and `kiln prune --cache`: the base
+# image only (buildah_clean removes buildah's layers the same way)
 kiln_clean() {
 	as env KILN_ROOT="$W/kiln" "$KILN" rmi "b-$1" >/dev/null 2>&1 || true
-	rm -rf "$W/kiln/cache"/* 2>/dev/null || true
-	as env KILN_ROOT="$W/kiln" "$KILN" prune >/dev/null 2>&1 || true
+	as env KILN_ROOT="$W/kiln" "$KILN" prune --cache >/dev/null 2>&1 || true
 }
 buildah_clean() { as buildah --root "$W/bah" --runroot "$W/bahrun" --storage-driver overlay rmi -a -f >/dev/null 2>&1 || true; }
 # the build cache holds the base too: start from empty storage, import the base again

@@ -274,10 +274,20 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_free_ char *default_root = NULL;
 	const char *root = NULL;
+	enum store_prune_flags flags = 0;
 	uint64_t freed = 0;
 	char buf[32];
-	int i = parse_opts(argc, argv, &root, NULL, err), r;
+	int i, r;
 
+	/* --cache is ours alone: take it out before the shared options */
+	for (int j = i = 1; j < argc; j++) {
+		if (streq(argv[j], "--cache"))
+			flags |= STORE_PRUNE_CACHE;
+		else
+			argv[i++] = argv[j];
+	}
+	argc = i;
+	i = parse_opts(argc, argv, &root, NULL, err);
 	if (i < 0)
 		return i;
 	if (i < argc)
@@ -287,7 +297,7 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 	enter_build_userns();
 	r = cmd_open_store(root, &s, err);
 	if (r >= 0)
-		r = store_prune(s, NULL, 0, print_freed, NULL, &freed, err);
+		r = store_prune_flags(s, NULL, 0, flags, print_freed, NULL, &freed, err);
 	if (r < 0)
 		return r;
 	human_size(freed, buf);

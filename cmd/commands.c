@@ -144,9 +144,11 @@ const struct kiln_command kiln_commands[] = {
 	 "Verify every blob's digest and every reference (index, manifests, configs,\n"
 	 "layers). Prints one line per problem; exit status 1 when there is any.\n"},
 	{"prune", cmd_prune, "delete what no image needs",
-	 "usage: kiln prune [--root DIR]\n"
+	 "usage: kiln prune [--cache] [--root DIR]\n"
 	 "\n"
 	 "Delete blobs and snapshots that no image or cache entry reaches, and tmp/.\n"
+	 "--cache empties the build cache first (cached steps, RUN --mount=type=cache\n"
+	 "directories), so what only it reached goes too; the next build runs every step.\n"
 	 "Refuses while another kiln process has the store open. Prints what it freed.\n"},
 	{"push", cmd_push, "send an image to a registry",
 	 "usage: kiln push [OPTIONS] NAME [DESTINATION]\n"

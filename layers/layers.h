@@ -377,6 +377,15 @@ int store_fsck(struct store *s, void (*report)(void *ctx, const char *problem), 
 int store_prune(struct store *s, const struct digest *keep, size_t n_keep,
 		void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
 		uint64_t *ret_freed, struct kiln_error **err);
+enum store_prune_flags {
+	/* empty cache/ first: the step cache, the stat cache, incremental COPY's file
+	 * lists and RUN --mount=type=cache directories; what only they reached goes too */
+	STORE_PRUNE_CACHE = 1 << 0,
+};
+int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
+		      enum store_prune_flags flags,
+		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
+		      uint64_t *ret_freed, struct kiln_error **err);
 
 /* ---- archives and imports ---------------------------------------------------------------- */
 

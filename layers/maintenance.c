@@ -307,6 +307,7 @@ static uint64_t du(int dfd, const char *name)
 
 struct sweep {
 	struct walk *w;
+	bool clear_cache;
 	void (*report)(void *ctx, const char *what, uint64_t size);
 	void *ctx;
 	uint64_t freed;
@@ -317,6 +318,7 @@ static int sweep_dir(struct sweep *sw, enum store_dir which, struct digest_set *
 {
 	static const char *const label[] = {[STORE_DIR_BLOBS] = "blob sha256:",
 					    [STORE_DIR_SNAPSHOTS] = "snapshot ",
+					    [STORE_DIR_CACHE] = "cache/",
 					    [STORE_DIR_TMP] = "tmp/",
 					    [STORE_DIR_BLOCKS] = "block index "};
 	int dfd = sw->w->s->dirfds[which];
@@ -361,6 +363,9 @@ static int prune_locked(struct sweep *sw, const struct digest *keep, size_t n_ke
 		set_add(&w->blobs, &keep[i]);
 		set_add(&w->diff_ids, &keep[i]);
 	}
+	r = sw->clear_cache ? sweep_dir(sw, STORE_DIR_CACHE, NULL, err) : 0;
+	if (r < 0)
+		return r;
 	mark_cache_dir(w, w->s->dirfds[STORE_DIR_CACHE], 0);
 	r = sweep_dir(sw, STORE_DIR_TMP, NULL, err);
 	if (r >= 0)
@@ -376,8 +381,17 @@ int store_prune(struct store *s, const struct digest *keep, size_t n_keep,
 		void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
 		uint64_t *ret_freed, struct kiln_error **err)
 {
+	return store_prune_flags(s, keep, n_keep, 0, report, ctx, ret_freed, err);
+}
+
+int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
+		      enum store_prune_flags flags,
+		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
+		      uint64_t *ret_freed, struct kiln_error **err)
+{
 	struct walk w = {.s = s};
-	struct sweep sw = {.w = &w, .report = report, .ctx = ctx};
+	struct sweep sw = {
+		.w = &w, .clear_cache = flags & STORE_PRUNE_CACHE, .report = report, .ctx = ctx};
 	_cleanup_close_ int lock = -1;
 	int r;
 

@@ -219,14 +219,16 @@ if grep "files kept from the last result" "$T/log"; then
 fi
 
 say "prune drops the block indexes of the blobs it removes, and only those"
-# cache entries keep every COPY layer: clear the step cache (there is no command
-# for it), drop app:1 and keep first:1, whose COPY layers have indexes too
+# cache entries keep every COPY layer: prune --cache clears the step cache too;
+# drop app:1 and keep first:1, whose COPY layers have indexes too
 ls "$STORE1/blocks" >"$T/blocks-before"
-as_builder rm -rf "$STORE1/cache"
 kb rmi app:1 >/dev/null
 # rootless prune deletes from inside the build's user namespace: the snapshot of
 # COPY --chown=1000:1000 holds a directory of a subordinate uid
-kb prune >/dev/null 2>"$T/prune.err" || fail "rootless prune failed: $(cat "$T/prune.err")"
+kb prune --cache >"$T/prune.out" 2>"$T/prune.err" ||
+	fail "rootless prune --cache failed: $(cat "$T/prune.err")"
+grep -q "^deleted cache/" "$T/prune.out" || fail "prune --cache listed no cache entry: $(head -5 "$T/prune.out")"
+[ -z "$(ls -A "$STORE1/cache")" ] || fail "cache/ not empty after prune --cache: $(ls "$STORE1/cache" | head -3)"
 n=0
 for b in "$STORE1"/blocks/*; do
 	[ -e "$b" ] || continue
