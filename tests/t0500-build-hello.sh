@@ -53,3 +53,11 @@ as_builder env -u KILN_ROOT "$KILN" build -q -t hello:2 "$T/hello" >/dev/null 2>
 	fail "build into the default store failed: $(cat "$T/log2")"
 [ -f "$T/home/.local/share/kiln/index.json" ] || fail "the default store is not \$XDG_DATA_HOME/kiln"
 as_builder env -u KILN_ROOT "$KILN" images | grep -q '^hello:2 ' || fail "hello:2 is not in the user's default store"
+
+# the README's way to run it: kiln save, then podman from the oci-archive (podman
+# refuses oci:PATH when PATH has a dot component, as the default ~/.local store does)
+as_builder env KILN_ROOT="$KILN_ROOT" "$KILN" save -o "$T/hello.tar" hello:1 ||
+	fail "kiln save failed"
+out=$(as_builder podman --runtime runc run --rm --network none "oci-archive:$T/hello.tar" 2>&1) ||
+	fail "podman run of the saved archive failed: $out"
+expect_contains "$out" "hello from kiln" "podman output from the archive"
