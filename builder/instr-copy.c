@@ -398,8 +398,21 @@ static void incremental_end(struct build_ctx *b, struct incremental *inc, struct
 	}
 }
 
+/* Tell the user (step output: plain, tty and json progress show it) what was reused. */
+static void report_reuse(struct build_ctx *b, struct step *st, const struct copy_result *res)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (!b->ev || !b->ev->output)
+		return;
+	line = xasprintf("%zu of %zu files unchanged since the last build of this step: linked, "
+			 "not copied\n",
+			 res->n_reused, res->n_files);
+	b->ev->output(b->ev->userdata, &st->info, line, strlen(line));
+}
+
 static int do_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		   struct copy_step *c, const struct digest *key, const char *text,
+		   struct step *st, struct copy_step *c, const struct digest *key, const char *text,
 		   struct kiln_error **err)
 {
 	struct incremental inc = {.written = STRV_INIT, .manifest = STRBUF_INIT};
@@ -428,9 +441,11 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, const struct inst
 	if (root >= 0)
 		close(TAKE_FD(root));
 	t2 = mono_seconds();
-	if (r >= 0 && inc.reuse)
+	if (r >= 0 && inc.reuse) {
 		log_debug("%s: %zu of %zu files kept from the last result", text, res.n_reused,
 			  res.n_files);
+		report_reuse(b, st, &res);
+	}
 	if (r >= 0)
 		r = incremental_prune(&d, &inc, err);
 	if (r >= 0)
@@ -477,7 +492,7 @@ int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruct
 	copy_cache_key(s, in, text, content, &key);
 	r = try_cache(b, s, &key, text, err);
 	if (r == 0)
-		r = do_copy(b, s, in, &c, &key, text, err);
+		r = do_copy(b, s, in, st, &c, &key, text, err);
 	else if (r > 0)
 		r = 1;
 	if (r >= 0)

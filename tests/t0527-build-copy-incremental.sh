@@ -97,6 +97,9 @@ rebuild() {
 		line=$(grep -F "kiln: debug: $step: " "$T/log" | grep "files kept from the last result") ||
 			fail "$what: '$step' did not reuse its last result: $(grep 'debug' "$T/log")"
 		expect_contains "$line" ": $kept files kept" "$what: reuse by '$step'"
+		# and the plain progress says so under the step
+		grep -qE "^#[0-9]+ ${kept% of *} of [0-9]+ files unchanged since the last build of this step" "$T/log" ||
+			fail "$what: no progress line for '$step' keeping $kept files: $(grep -v debug "$T/log")"
 	done
 	KILN_ROOT=$T/fresh
 	rm -rf "$KILN_ROOT"
