@@ -125,24 +125,13 @@ static bool is_opaque(int fd)
 	       fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1;
 }
 
-/* Owner, mode, user xattrs (overlay's own left out) and times of a directory. */
+/* Owner, mode, the xattrs COPY keeps and times of a directory. */
 static int copy_dir_meta(int from, int to, const struct stat *st, const char *path,
 			 struct kiln_error **err)
 {
-	char names[4096], value[4096];
-	ssize_t n = flistxattr(from, names, sizeof(names));
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
 
-	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
-		const char *name = names + off;
-		ssize_t len;
-
-		if (!startswith(name, "user.") || startswith(name, "user.overlay."))
-			continue;
-		len = fgetxattr(from, name, value, sizeof(value));
-		if (len >= 0 && fsetxattr(to, name, value, (size_t)len, 0) < 0)
-			return err_sys(err, errno, "set %s on '/%s'", name, path);
-	}
+	copy_xattrs(from, to, path);
 	if (fchown(to, st->st_uid, st->st_gid) < 0 && geteuid() == 0)
 		return err_sys(err, errno, "chown '/%s'", path);
 	if (fchmod(to, st->st_mode & 07777) < 0)
@@ -321,6 +310,58 @@ static char *parent_of(const char *path)
 	return slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
 }
 
+/*
+ * The directory holding @path in the upperdir, reached without following any
+ * symlink, and the last component in *ret_name ("." for the upperdir itself).
+ * The copy may have put a symlink (to anywhere, the host included) where the
+ * clone made a directory: a path through it names nothing the clone made, and
+ * gives -ELOOP or -ENOTDIR, never a step outside.
+ */
+static int open_parent(int upper_fd, const char *path, const char **ret_name)
+{
+	_cleanup_strbuf_ struct strbuf rest = STRBUF_INIT, comp = STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
+	int fd = fcntl(upper_fd, F_DUPFD_CLOEXEC, 3);
+
+	*ret_name = slash ? slash + 1 : path;
+	if (slash)
+		strbuf_add(&rest, path, (size_t)(slash - path));
+	while (fd >= 0 && fs_next_component(&rest, &comp)) {
+		int next = -1;
+
+		if (!streq(comp.buf, ".") && !streq(comp.buf, ".."))
+			next = openat(fd, comp.buf,
+				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		else
+			errno = EINVAL;
+		close(fd);
+		fd = next;
+	}
+	if (fd < 0)
+		return -errno;
+	if (!**ret_name || (streq(*ret_name, "..") || (streq(*ret_name, ".") && slash))) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* unlinkat() of @path below the upperdir, through no symlink; gone already is fine. */
+static int remove_below(int upper_fd, const char *path, int flags, struct kiln_error **err)
+{
+	const char *name;
+	_cleanup_close_ int dir = open_parent(upper_fd, path, &name);
+
+	if (dir == -ENOENT || dir == -ELOOP || dir == -ENOTDIR)
+		return 0;
+	if (dir < 0)
+		return err_sys(err, -dir, "remove '/%s'", path);
+	if (unlinkat(dir, name, flags) < 0 && errno != ENOENT && errno != EISDIR &&
+	    errno != ENOTDIR && errno != ENOTEMPTY && errno != EEXIST)
+		return err_sys(err, errno, "remove '/%s'", path);
+	return 0;
+}
+
 struct dir_times {
 	char *path;
 	struct timespec t[2];
@@ -350,10 +391,14 @@ static struct dir_times *save_parent_times(struct copy_reuse *r, int upper_fd,
 		qsort(parents.v, parents.n, sizeof(char *), cmp_str);
 	v = xcalloc(parents.n + 1, sizeof(*v));
 	for (size_t i = 0; i < parents.n; i++) {
+		const char *name;
+		_cleanup_close_ int dir = -1;
 		struct stat st;
 
-		if ((i && streq(parents.v[i], parents.v[i - 1])) ||
-		    fstatat(upper_fd, parents.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		if (i && streq(parents.v[i], parents.v[i - 1]))
+			continue;
+		dir = open_parent(upper_fd, parents.v[i], &name);
+		if (dir < 0 || fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
 		v[n].path = xstrdup(parents.v[i]);
@@ -369,7 +414,11 @@ static int restore_times(int upper_fd, struct dir_times *v, size_t n, struct kil
 	int r = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (utimensat(upper_fd, v[i].path, v[i].t, AT_SYMLINK_NOFOLLOW) < 0 &&
+		const char *name;
+		_cleanup_close_ int dir = open_parent(upper_fd, v[i].path, &name);
+
+		/* a directory the copy did not replace since (else it is not ours) */
+		if (dir >= 0 && utimensat(dir, name, v[i].t, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno != ENOENT && r == 0)
 			r = err_sys(err, errno, "set times of '/%s'", v[i].path);
 		free(v[i].path);
@@ -386,9 +435,8 @@ static int remove_unwritten(struct copy_reuse *r, int upper_fd, const struct str
 
 		if (!f->path || !f->linked || was_written(written, f->path))
 			continue;
-		if (unlinkat(upper_fd, f->path, 0) < 0 && errno != ENOENT && errno != EISDIR &&
-		    errno != ENOTDIR)
-			return err_sys(err, errno, "remove '/%s'", f->path);
+		if (remove_below(upper_fd, f->path, 0, err) < 0)
+			return -EIO;
 	}
 	/* children first; a directory with something the copy wrote in it stays */
 	for (size_t i = r->dirs.n; i > 0; i--) {
@@ -396,9 +444,8 @@ static int remove_unwritten(struct copy_reuse *r, int upper_fd, const struct str
 
 		if (was_written(written, path))
 			continue;
-		if (unlinkat(upper_fd, path, AT_REMOVEDIR) < 0 && errno != ENOTEMPTY &&
-		    errno != EEXIST && errno != ENOENT && errno != ENOTDIR)
-			return err_sys(err, errno, "remove '/%s'", path);
+		if (remove_below(upper_fd, path, AT_REMOVEDIR, err) < 0)
+			return -EIO;
 	}
 	return 0;
 }

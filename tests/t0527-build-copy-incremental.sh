@@ -190,6 +190,27 @@ chown -R "$KILN_TEST_USER": "$c"
 # 195 files; not kept: the new pair, the touched file, the renamed one, the symlink
 rebuild "round 4" "COPY data /data:190 of 195"
 
+say "round 5: a directory replaced by a symlink out of the context, to files of the same names"
+# the clone had data/d4/s2/* as files; prune must not follow the new symlink to
+# remove "data/d4/s2/NAME" on the host
+host=$T/host-canary
+mkdir -p "$host"
+for f in "$c"/data/d4/s2/*; do
+	echo canary >"$host/$(basename "$f")"
+done
+chown -R "$KILN_TEST_USER": "$host"
+n_host=$(ls "$host" | wc -l)
+rm -r "$c/data/d4/s2"
+ln -s "$host" "$c/data/d4/s2"
+chown -h "$KILN_TEST_USER": "$c/data/d4/s2"
+m=$(find "$c/data" \( -type f -o -type l \) | wc -l)
+k=$(find "$c/data" -type f -links 1 | wc -l)
+rebuild "round 5" "COPY data /data:$k of $m"
+expect_eq "$(ls "$host" | wc -l)" "$n_host" "round 5: files left in the host directory"
+for f in "$host"/*; do
+	[ "$(cat "$f")" = canary ] || fail "round 5: $f on the host was changed"
+done
+
 say "the first image is untouched"
 snapshot_of "$STORE1" first:1 "$T/first-after.txt"
 if ! cmp -s "$T/first-before.txt" "$T/first-after.txt"; then
