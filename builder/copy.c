@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "builder/copy-internal.h"
+#include "layers/layers.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -96,16 +97,13 @@ static void record(struct copier *c, const char *dir, const char *name, bool is_
 /* A line of the manifest: the content digest of a regular file written or kept. */
 static void record_digest(struct copier *c, const char *what, const unsigned char dg[32])
 {
-	static const char digits[] = "0123456789abcdef";
-	char hex[65];
+	struct digest d;
+	char hex[DIGEST_HEX_LEN + 1];
 
 	if (!c->res->manifest || strchr(what, '\n'))
 		return;
-	for (size_t i = 0; i < 32; i++) {
-		hex[2 * i] = digits[dg[i] >> 4];
-		hex[2 * i + 1] = digits[dg[i] & 15];
-	}
-	hex[64] = '\0';
+	memcpy(d.raw, dg, sizeof(d.raw));
+	digest_hex(&d, hex);
 	if (c->pool)
 		pthread_mutex_lock(&c->res_lock);
 	strbuf_addf(c->res->manifest, "%s %s\n", hex, what);
