@@ -395,8 +395,7 @@ static void commit_release(struct commit *c)
 	layer_tar_release(&c->t);
 }
 
-/* Blocks of an earlier layer to reuse, an index of this one to keep (opts->reuse_blob, keep_index).
- */
+/* opts->reuse_blob: blocks of an earlier layer to reuse; keep_index: index this one. */
 static void setup_blocks(struct commit *c, struct store *s, const struct layers_commit_opts *opts)
 {
 	int level = layer_sink_level(c->t.sink);

@@ -363,9 +363,11 @@ static int prune_locked(struct sweep *sw, const struct digest *keep, size_t n_ke
 		set_add(&w->blobs, &keep[i]);
 		set_add(&w->diff_ids, &keep[i]);
 	}
-	r = sw->clear_cache ? sweep_dir(sw, STORE_DIR_CACHE, NULL, err) : 0;
-	if (r < 0)
-		return r;
+	if (sw->clear_cache) {
+		r = sweep_dir(sw, STORE_DIR_CACHE, NULL, err);
+		if (r < 0)
+			return r;
+	}
 	mark_cache_dir(w, w->s->dirfds[STORE_DIR_CACHE], 0);
 	r = sweep_dir(sw, STORE_DIR_TMP, NULL, err);
 	if (r >= 0)

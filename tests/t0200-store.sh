@@ -93,3 +93,11 @@ out=$(kb rmi doomed:1 && kb prune)
 expect_contains "$out" "deleted blob sha256:"
 expect_fail 1 "not found" kb inspect doomed:1
 kb inspect busybox:1 >/dev/null || fail "prune removed the wrong image"
+
+say "on ext4, tmp/ spreads new step directories over block groups (chattr +T)"
+if [ "$(stat -f -c %T "$R")" = ext2/ext3 ] && command -v lsattr >/dev/null; then
+	lsattr -d "$R/tmp" | cut -d' ' -f1 | grep -q T ||
+		fail "tmp/ lacks the T attribute: $(lsattr -d "$R/tmp")"
+else
+	say "not ext4 here: nothing to check"
+fi
