@@ -9,7 +9,7 @@ struct kiln_error;
 
 struct store {
 	char *root; /* absolute */
-	int dirfds[STORE_DIR_BLOCKS + 1]; /* O_RDONLY|O_DIRECTORY, indexed by enum store_dir */
+	int dirfds[STORE_DIR_DIFFIDS + 1]; /* O_RDONLY|O_DIRECTORY, indexed by enum store_dir */
 	int gc_lock; /* shared flock on .kiln-gc while the store is open; prune upgrades it */
 };
 

@@ -26,6 +26,7 @@ static const char *const store_dir_names[] = {
 	[STORE_DIR_CACHE] = "cache",
 	[STORE_DIR_TMP] = "tmp",
 	[STORE_DIR_BLOCKS] = "blocks",
+	[STORE_DIR_DIFFIDS] = "diffids",
 };
 
 static const char layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
