@@ -391,6 +391,16 @@ void store_layer_verified(struct store *s, const struct layer_desc *layer);
  */
 int store_fsck(struct store *s, void (*report)(void *ctx, const char *problem), void *ctx,
 	       struct kiln_error **err);
+/*
+ * Check that every snapshot is what its layer unpacks to: a blob of that
+ * diffID is unpacked again into tmp/ (its diffID checked) and both trees are
+ * compared entry by entry (type, mode, owner, size, content, link target,
+ * device, xattrs; not times). A snapshot no blob in the store has the diffID
+ * of is left alone. Returns the number of differing snapshots, or -errno.
+ * Run it where builds run (rootless: in the build's user namespace).
+ */
+int store_fsck_snapshots(struct store *s, void (*report)(void *ctx, const char *problem), void *ctx,
+			 struct kiln_error **err);
 
 /*
  * Remove what no image reaches: unreferenced blobs, snapshots of unreferenced

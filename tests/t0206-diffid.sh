@@ -85,3 +85,25 @@ grep -q "wrong diffID" "$T/log" || fail "no diffID error: $(cat "$T/log")"
 kb --no-cache -t a2 "$d"
 tree "$snap" >"$T/a2.tree"
 diff -u "$T/ref.tree" "$T/a2.tree" || fail "busybox's snapshot changed after the registry image"
+
+say "kiln fsck --snapshots: a store as builds leave it is clean"
+printf 'FROM busybox:1\nRUN mkdir -p /d/e && echo hi >/d/e/f && chmod 4755 /d/e/f && rm /bin/true\n' >"$d/Dockerfile"
+kb -t b:1 "$d"
+as_runner "$KILN" fsck --snapshots >"$T/fsck.out" 2>&1 || true
+# the refused evil images stay named: their blob is reported, busybox's snapshot is not changed
+grep -v "evil\|cannot unpack its layer" "$T/fsck.out" | grep -q "differs" && fail "fsck found differences in a clean store: $(cat "$T/fsck.out")"
+as_runner "$KILN" rmi evil:1 "$REGISTRY/evil:2" >/dev/null
+as_runner "$KILN" fsck --snapshots >"$T/fsck.out" 2>&1 || fail "fsck --snapshots on a clean store: $(cat "$T/fsck.out")"
+
+say "kiln fsck --snapshots finds a changed file, a changed mode and an added file"
+echo tampered >>"$snap/etc/passwd"
+expect_fail 1 "problem" as_runner "$KILN" fsck --snapshots
+grep -qF "snapshot '$X': differs from its layer in 1 entry: changed 'etc/passwd'" "$T/.out" ||
+	fail "fsck does not name the changed file: $(cat "$T/.out" "$T/.err")"
+top=$(cfg b:1 '.rootfs.diff_ids[-1]' | tr -d '"' | cut -d: -f2)
+[ -d "$KILN_ROOT/snapshots/$top" ] || fail "no snapshot of b's RUN layer"
+chmod 0755 "$KILN_ROOT/snapshots/$top/d/e/f"
+touch "$KILN_ROOT/snapshots/$top/d/new"
+expect_fail 1 "problems" as_runner "$KILN" fsck --snapshots
+grep -qF "changed 'd/e/f', unexpected 'd/new'" "$T/.out" ||
+	fail "fsck does not name the changed step layer: $(cat "$T/.out" "$T/.err")"
