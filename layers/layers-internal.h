@@ -13,6 +13,9 @@ struct store {
 	int gc_lock; /* shared flock on .kiln-gc while the store is open; prune upgrades it */
 };
 
+/* Every directory of the store; its lock files are 0600 (fs_lock). */
+#define STORE_DIR_MODE 0700
+
 #define STORE_LOCK_NAME	   ".kiln-lock"
 #define STORE_GC_LOCK_NAME ".kiln-gc"
 

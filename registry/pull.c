@@ -157,7 +157,7 @@ static int pull_one(void *arg, struct kiln_error **err)
 		return 0;
 	}
 	tmpname = xasprintf("registry-%s.partial", b->digest + strlen("sha256:"));
-	fd = openat(tmp, tmpname, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = openat(tmp, tmpname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
 		return err_sys(err, errno, "open '%s' in the store's tmp/", tmpname);
 	if (store_blob_exists(b->s, &d, NULL)) { /* another kiln finished it meanwhile */
