@@ -173,7 +173,7 @@ static int pull_one(void *arg, struct kiln_error **err)
 		have--;
 	if (have != (uint64_t)st.st_size && ftruncate(fd, (off_t)have) < 0)
 		return err_sys(err, errno, "truncate '%s'", tmpname);
-	r = registry_blob_get(b->c, b->repo, b->digest, fd, have, err);
+	r = registry_blob_get(b->c, b->repo, b->digest, fd, have, b->size, err);
 	if (r == 0)
 		r = adopt(b, fd, tmpname, err);
 	if (r < 0 && err && *err && (*err)->errnum == EBADMSG)
