@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -363,6 +364,35 @@ static int make_hardlink(struct apply *ap, int pfd, const char *name, const char
 	return 0;
 }
 
+/* Real root of the host (the initial user namespace), where mknod is expected to work? */
+static bool initial_userns(void)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	unsigned long in, out, count;
+
+	if (fd < 0 || strbuf_read_fd(&sb, fd, NULL) < 0)
+		return false;
+	return sscanf(sb.buf, "%lu %lu %lu", &in, &out, &count) == 3 && in == 0 && out == 0 &&
+	       count == 4294967295UL;
+}
+
+/*
+ * mknod refused: rootless (a user namespace) no device can be made, and a base
+ * image's dev/console, dev/null ... are skipped with one debug line, as podman
+ * does (RUN gets its own /dev); only where they could be made is it a warning.
+ */
+static void device_skipped(struct apply *ap, const char *entry, int e)
+{
+	if (!ap->warned_dev && initial_userns())
+		log_warn("cannot create device node '%s' (and maybe others): %s, ignoring", entry,
+			 strerror(e));
+	else if (!ap->warned_dev)
+		log_debug("skipping device node '%s' (and maybe others) in a user namespace: %s",
+			  entry, strerror(e));
+	ap->warned_dev = true;
+}
+
 static int make_special(struct apply *ap, int pfd, const char *name, struct archive_entry *e,
 			const char *entry, struct kiln_error **err)
 {
@@ -383,10 +413,7 @@ static int make_special(struct apply *ap, int pfd, const char *name, struct arch
 	} else if (mknodat(pfd, name, type | mode, archive_entry_rdev(e)) < 0) {
 		if (errno != EPERM && errno != EACCES)
 			return err_sys(err, errno, "entry '%s': mknod", entry);
-		if (!ap->warned_dev)
-			log_warn("cannot create device node '%s' (and maybe others): %s, ignoring",
-				 entry, strerror(errno));
-		ap->warned_dev = true;
+		device_skipped(ap, entry, errno);
 		return 1;
 	}
 	return 0;
