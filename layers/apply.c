@@ -607,6 +607,7 @@ static la_ssize_t tar_stream_read(struct archive *a, void *ud, const void **ret)
 static int tar_stream_open(struct tar_stream *ts, int fd, struct kiln_error **err)
 {
 	struct archive_entry *e;
+	struct stat st;
 	int r;
 
 	ts->raw = archive_read_new();
@@ -620,6 +621,11 @@ static int tar_stream_open(struct tar_stream *ts, int fd, struct kiln_error **er
 	archive_read_support_format_raw(ts->raw);
 	ts->hash = sha256_new();
 	ts->buf = xmalloc(TAR_CHUNK);
+	/* libarchive finds no format in zero bytes: an empty blob is an empty stream */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+		ts->empty = true;
+		return 0;
+	}
 	if (archive_read_open_fd(ts->raw, fd, TAR_CHUNK) != ARCHIVE_OK)
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "not a layer: %s",
 			       archive_error_string(ts->raw));
