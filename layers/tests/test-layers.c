@@ -458,6 +458,7 @@ TEST(apply_checks_the_diff_id)
 		mkdir(p("dst"), 0755);
 		ASSERT_LT(apply_checked(p("layer"), p("dst"), &wrong, &err), 0);
 		ASSERT_NOT_NULL(strstr(err->msg, "wrong diffID calculated on extraction"));
+		layer_desc_release(&l);
 	}
 	fs_rm_rf(AT_FDCWD, top, NULL);
 }
