@@ -62,14 +62,27 @@ static int unpack(struct store *s, const struct layer_desc *layer, const char *t
 
 /* ---- which blob has which diffID ---- */
 
+/*
+ * A record is a hint, written without fsync (a step commit should not pay two
+ * for it): after a crash it is whole or short, and a short one only costs the
+ * blob being hashed again. It is written only once the blob was seen to have
+ * that diffID, so no crash can make it claim a wrong one.
+ */
 void store_layer_verified(struct store *s, const struct layer_desc *layer)
 {
+	int dfd = s->dirfds[STORE_DIR_DIFFIDS];
 	char hex[DIGEST_HEX_LEN + 1], id[DIGEST_STR_SIZE];
 	_cleanup_free_ char *line = xasprintf("%s\n", digest_format(&layer->diff_id, id));
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = fs_mkstemp(dfd, ".tmp", 0644, &tmp, NULL);
 
 	digest_hex(&layer->digest, hex);
-	if (fs_atomic_write(s->dirfds[STORE_DIR_DIFFIDS], hex, line, strlen(line), 0644, NULL) < 0)
-		log_debug("store: cannot record the diffID of blob 'sha256:%s'", hex);
+	if (fd >= 0 && fs_write_all(fd, line, strlen(line), NULL) >= 0 &&
+	    renameat(dfd, tmp, dfd, hex) == 0)
+		return;
+	if (fd >= 0)
+		unlinkat(dfd, tmp, 0);
+	log_debug("store: cannot record the diffID of blob 'sha256:%s'", hex);
 }
 
 static bool recorded(struct store *s, const struct layer_desc *layer)
