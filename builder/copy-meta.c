@@ -164,6 +164,46 @@ static bool parse_id(const char *s, unsigned long *ret)
 }
 
 /*
+ * The image's /etc/passwd or /etc/group into @sb, only when it is a regular
+ * file (resolved inside @root_fd, opened O_NONBLOCK, so a FIFO cannot hang the
+ * build) of at most DB_MAX_SIZE bytes (a sparse 1 GiB file is not read).
+ * -ENOENT when missing; an input error naming the file otherwise.
+ */
+#define DB_MAX_SIZE (1 << 20)
+
+static int db_read(int root_fd, const char *file, struct strbuf *sb, struct kiln_error **err)
+{
+	_cleanup_close_ int fd =
+		fs_open_in(root_fd, file, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, FS_IN_ROOT, NULL);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return -ENOENT;
+	if (fstat(fd, &st) < 0)
+		return err_sys(err, errno, "stat '%s'", file);
+	if (!S_ISREG(st.st_mode))
+		return err_new(err, KILN_ERR_INPUT, EINVAL,
+			       "'%s' is not a regular file; refusing to read it", file);
+	if (st.st_size > DB_MAX_SIZE)
+		return err_new(err, KILN_ERR_INPUT, EFBIG,
+			       "'%s' is larger than %d bytes; refusing to read it", file,
+			       DB_MAX_SIZE);
+	strbuf_grow(sb, (size_t)st.st_size + 1);
+	while ((n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(err, errno, "read '%s'", file);
+		strbuf_setlen(sb, sb->len + (size_t)n);
+		if (sb->len >= DB_MAX_SIZE) /* it grew meanwhile: what we have is enough */
+			break;
+		strbuf_grow(sb, 4096);
+	}
+	return 0;
+}
+
+/*
  * Find the line of /etc/passwd or /etc/group whose field @key (0: the name, 2:
  * the id) is @name: field 2 (0-based) is the id, field 3 of passwd the primary
  * group, field 5 the home directory.
@@ -173,13 +213,11 @@ static int db_lookup_by(int root_fd, const char *file, int key, const char *name
 			char **ret_home, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	_cleanup_close_ int fd = fs_open_in(root_fd, file, O_RDONLY, 0, FS_IN_ROOT, NULL);
 	size_t nlen = strlen(name);
+	int r = db_read(root_fd, file, &sb, err);
 
-	if (fd < 0)
-		return -ENOENT;
-	if (strbuf_read_fd(&sb, fd, err) < 0)
-		return err_wrap(err, "read '%s'", file);
+	if (r < 0)
+		return r;
 	for (char *line = sb.buf; line && *line;) {
 		char *nl = strchr(line, '\n'), *f[7] = {line};
 		size_t nf = 1;
@@ -261,9 +299,8 @@ int copy_user_resolve(int root_fd, const char *spec, struct copy_chown *ret,
 
 	if (strchr(spec, ':') || !parse_id(spec, &uid))
 		return copy_chown_resolve(root_fd, spec, ret, err);
-	r = db_lookup_by(root_fd, "/etc/passwd", 2, spec, &uid, &gid, NULL, NULL, err);
-	if (r < 0 && r != -ENOENT)
-		return r;
+	/* a number needs no passwd file: one that cannot be read only loses the group */
+	r = db_lookup_by(root_fd, "/etc/passwd", 2, spec, &uid, &gid, NULL, NULL, NULL);
 	ret->set = true;
 	ret->uid = (uid_t)uid;
 	ret->gid = r < 0 ? 0 : (gid_t)gid;
@@ -298,14 +335,13 @@ int copy_user_groups(int root_fd, const char *name, gid_t **ret, size_t *ret_n,
 		     struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	_cleanup_close_ int fd = fs_open_in(root_fd, "/etc/group", O_RDONLY, 0, FS_IN_ROOT, NULL);
+	int r;
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (fd < 0)
-		return 0;
-	if (strbuf_read_fd(&sb, fd, err) < 0)
-		return err_wrap(err, "read '/etc/group'");
+	r = db_read(root_fd, "/etc/group", &sb, err);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	for (char *line = sb.buf; line && *line;) {
 		char *nl = strchr(line, '\n'), *f[4] = {line};
 		size_t nf = 1;

@@ -65,7 +65,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 			return err_wrap(err, "commit layer");
 		e.has_layer = true;
 		/* the upperdir is already in overlay form: it becomes the snapshot */
-		r = snapshot_adopt(b->store, d->upper, &e.layer.diff_id, err);
+		r = snapshot_adopt(b->store, d->upper, &e.layer, err);
 		if (r < 0)
 			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
 		log_debug("%s: layer of %" PRIu64 " bytes committed in %.3f s", created_by,

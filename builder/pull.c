@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "builder/build-internal.h"
+#include "builder/snapshot-internal.h"
 #include "registry/registry.h"
 #include "util/xmalloc.h"
 
@@ -108,6 +109,7 @@ static int resolve(struct build_ctx *b, const char *name, struct digest *ret,
 int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
 		     struct kiln_error **err)
 {
+	_cleanup_(image_freep) struct image *img = NULL;
 	struct digest d;
 	int r;
 
@@ -117,5 +119,11 @@ int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
 	pthread_mutex_unlock(&b->pull_lock);
 	if (r < 0)
 		return r;
-	return image_read(b->store, &d, ret, err);
+	r = image_read(b->store, &d, &img, err);
+	if (r >= 0)
+		r = snapshot_check_image(b->store, name, img, err);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(img);
+	return 0;
 }

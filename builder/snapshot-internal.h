@@ -23,7 +23,15 @@ int snapshot_ensure(struct store *s, const struct layer_desc *layer, char **ret_
  * as the snapshot of the layer committed from it; renames it into place, or
  * removes it when a snapshot exists already.
  */
-int snapshot_adopt(struct store *s, const char *upper_path, const struct digest *diff_id,
+int snapshot_adopt(struct store *s, const char *upper_path, const struct layer_desc *layer,
 		   struct kiln_error **err);
+/*
+ * Unpack (or find) the snapshot of every layer of @img, named @name in errors:
+ * each blob checked against its diffID first (store_layer_verify), so an
+ * image that claims another image's diffID fails here, naming itself and the
+ * layer, before any step uses it.
+ */
+int snapshot_check_image(struct store *s, const char *name, const struct image *img,
+			 struct kiln_error **err);
 /* Turn ".wh." entries under @dirfd into overlay whiteouts and opaque markers. */
 int snapshot_convert_whiteouts(int dirfd, struct kiln_error **err);

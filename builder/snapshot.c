@@ -112,8 +112,13 @@ int snapshot_ensure(struct store *s, const struct layer_desc *layer, char **ret_
 	char hex[DIGEST_HEX_LEN + 1];
 	int r;
 
-	if (access(path, F_OK) == 0)
+	if (access(path, F_OK) == 0) {
+		/* someone's snapshot of this diffID: is this blob really that layer? */
+		r = store_layer_verify(s, layer, err);
+		if (r < 0)
+			return r;
 		goto done;
+	}
 	tmp = xasprintf("%s/snap-%s.XXXXXX", tmpdir, digest_hex(&layer->diff_id, hex));
 	if (!mkdtemp(tmp))
 		return err_sys(err, errno, "create '%s'", tmp);
@@ -127,9 +132,12 @@ int snapshot_ensure(struct store *s, const struct layer_desc *layer, char **ret_
 		r = blobfd;
 		goto out_remove;
 	}
-	r = layers_apply(blobfd, tfd, LAYERS_APPLY_NO_WHITEOUTS | LAYERS_APPLY_LAX_OWNER, err);
+	r = layers_apply_verified(blobfd, tfd, LAYERS_APPLY_NO_WHITEOUTS | LAYERS_APPLY_LAX_OWNER,
+				  &layer->diff_id, err);
 	if (r >= 0)
 		r = snapshot_convert_whiteouts(tfd, err);
+	if (r >= 0)
+		store_layer_verified(s, layer);
 	if (r >= 0)
 		r = rename_into_place(s, tmp, path, err);
 	if (r < 0)
@@ -143,10 +151,26 @@ out_remove:
 	return err_wrap(err, "unpack layer %s", digest_hex(&layer->diff_id, hex));
 }
 
-int snapshot_adopt(struct store *s, const char *upper_path, const struct digest *diff_id,
+int snapshot_adopt(struct store *s, const char *upper_path, const struct layer_desc *layer,
 		   struct kiln_error **err)
 {
-	_cleanup_free_ char *path = store_snapshot_path(s, diff_id);
+	_cleanup_free_ char *path = store_snapshot_path(s, &layer->diff_id);
 
+	store_layer_verified(s, layer); /* the blob was written from this very tree */
 	return rename_into_place(s, upper_path, path, err);
+}
+
+int snapshot_check_image(struct store *s, const char *name, const struct image *img,
+			 struct kiln_error **err)
+{
+	char d[DIGEST_STR_SIZE];
+
+	for (size_t i = 0; i < img->n_layers; i++) {
+		int r = snapshot_ensure(s, &img->layers[i], NULL, err);
+
+		if (r < 0)
+			return err_wrap(err, "image '%s': layer %zu/%zu '%s'", name, i + 1,
+					img->n_layers, digest_format(&img->layers[i].digest, d));
+	}
+	return 0;
 }

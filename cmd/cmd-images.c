@@ -220,29 +220,58 @@ int cmd_rmi(int argc, char **argv, struct kiln_error **err)
 	return r < 0 ? r : 0;
 }
 
+/* Remove @flag from argv (it may come anywhere); true when it was there. */
+static bool take_flag(int *argc, char **argv, const char *flag)
+{
+	bool found = false;
+	int i = 1;
+
+	for (int j = 1; j < *argc; j++) {
+		if (streq(argv[j], flag))
+			found = true;
+		else
+			argv[i++] = argv[j];
+	}
+	*argc = i;
+	return found;
+}
+
 static void print_problem(void *ctx, const char *problem)
 {
 	printf("%s\n", problem);
 }
 
+static void enter_build_userns(void);
+
 int cmd_fsck(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
+	_cleanup_free_ char *default_root = NULL;
 	const char *root = NULL;
-	int i = parse_opts(argc, argv, &root, NULL, err), r;
+	bool snapshots = take_flag(&argc, argv, "--snapshots");
+	int i = parse_opts(argc, argv, &root, NULL, err), r, n = 0;
 
 	if (i < 0)
 		return i;
 	if (i < argc)
 		return err_usage(err, "fsck: unexpected argument '%s'", argv[i]);
+	if (snapshots) {
+		/* snapshots hold files of the build's user namespace: read them from there */
+		if (!root)
+			root = default_root = store_default_root();
+		enter_build_userns();
+	}
 	r = cmd_open_store(root, &s, err);
 	if (r >= 0)
-		r = store_fsck(s, print_problem, NULL, err);
+		r = n = store_fsck(s, print_problem, NULL, err);
+	if (r >= 0 && snapshots)
+		r = store_fsck_snapshots(s, print_problem, NULL, err);
 	if (r < 0)
 		return r;
-	if (r > 0)
+	n += snapshots ? r : 0;
+	if (n > 0)
 		return err_new(err, KILN_ERR_INPUT, EUCLEAN, "fsck: store '%s' has %d problem%s",
-			       store_root(s), r, r == 1 ? "" : "s");
+			       store_root(s), n, n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -266,11 +295,11 @@ static void enter_build_userns(void)
 
 	if (getuid() == 0)
 		return;
-	/* its warning about RUN steps without subordinate ids is not for prune */
+	/* its warning about RUN steps without subordinate ids is not for prune or fsck */
 	if (level < LOG_LEVEL_DEBUG)
 		log_set_level(LOG_LEVEL_ERROR);
 	if (sandbox_enter_userns(&e) < 0) {
-		log_debug("prune outside a user namespace: %s", e->msg);
+		log_debug("outside a user namespace: %s", e->msg);
 		err_free(e);
 	}
 	log_set_level(level);
@@ -287,13 +316,8 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 	int i, r;
 
 	/* --cache is ours alone: take it out before the shared options */
-	for (int j = i = 1; j < argc; j++) {
-		if (streq(argv[j], "--cache"))
-			flags |= STORE_PRUNE_CACHE;
-		else
-			argv[i++] = argv[j];
-	}
-	argc = i;
+	if (take_flag(&argc, argv, "--cache"))
+		flags |= STORE_PRUNE_CACHE;
 	i = parse_opts(argc, argv, &root, NULL, err);
 	if (i < 0)
 		return i;

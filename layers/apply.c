@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -363,6 +364,35 @@ static int make_hardlink(struct apply *ap, int pfd, const char *name, const char
 	return 0;
 }
 
+/* Real root of the host (the initial user namespace), where mknod is expected to work? */
+static bool initial_userns(void)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	unsigned long in, out, count;
+
+	if (fd < 0 || strbuf_read_fd(&sb, fd, NULL) < 0)
+		return false;
+	return sscanf(sb.buf, "%lu %lu %lu", &in, &out, &count) == 3 && in == 0 && out == 0 &&
+	       count == 4294967295UL;
+}
+
+/*
+ * mknod refused: rootless (a user namespace) no device can be made, and a base
+ * image's dev/console, dev/null ... are skipped with one debug line, as podman
+ * does (RUN gets its own /dev); only where they could be made is it a warning.
+ */
+static void device_skipped(struct apply *ap, const char *entry, int e)
+{
+	if (!ap->warned_dev && initial_userns())
+		log_warn("cannot create device node '%s' (and maybe others): %s, ignoring", entry,
+			 strerror(e));
+	else if (!ap->warned_dev)
+		log_debug("skipping device node '%s' (and maybe others) in a user namespace: %s",
+			  entry, strerror(e));
+	ap->warned_dev = true;
+}
+
 static int make_special(struct apply *ap, int pfd, const char *name, struct archive_entry *e,
 			const char *entry, struct kiln_error **err)
 {
@@ -383,10 +413,7 @@ static int make_special(struct apply *ap, int pfd, const char *name, struct arch
 	} else if (mknodat(pfd, name, type | mode, archive_entry_rdev(e)) < 0) {
 		if (errno != EPERM && errno != EACCES)
 			return err_sys(err, errno, "entry '%s': mknod", entry);
-		if (!ap->warned_dev)
-			log_warn("cannot create device node '%s' (and maybe others): %s, ignoring",
-				 entry, strerror(errno));
-		ap->warned_dev = true;
+		device_skipped(ap, entry, errno);
 		return 1;
 	}
 	return 0;
@@ -552,15 +579,151 @@ static int apply_all(struct apply *ap, struct kiln_error **err)
 	return fix_dirs(ap, err);
 }
 
-int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags, struct kiln_error **err)
+/* ---- the uncompressed stream, hashed on its way to the tar reader ---- */
+
+#define TAR_CHUNK (128 * 1024)
+
+struct tar_stream {
+	struct archive *raw; /* decompresses: the "raw" format, every filter */
+	struct sha256 *hash; /* of the uncompressed bytes: the diffID */
+	char *buf;
+	bool empty; /* the blob holds no bytes at all */
+};
+
+static la_ssize_t tar_stream_read(struct archive *a, void *ud, const void **ret)
 {
-	struct apply ap = {.target = targetfd, .flags = flags, .parent_fd = -1};
+	struct tar_stream *ts = ud;
+	la_ssize_t n = ts->empty ? 0 : archive_read_data(ts->raw, ts->buf, TAR_CHUNK);
+
+	if (n < 0) {
+		archive_set_error(a, EIO, "%s", archive_error_string(ts->raw));
+		return -1;
+	}
+	sha256_update(ts->hash, ts->buf, (size_t)n);
+	*ret = ts->buf;
+	return n;
+}
+
+static int tar_stream_open(struct tar_stream *ts, int fd, struct kiln_error **err)
+{
+	struct archive_entry *e;
+	struct stat st;
 	int r;
 
-	ap.a = layers_archive_reader(blobfd, err);
-	if (!ap.a)
-		return err_wrap(err, "apply layer");
-	r = apply_all(&ap, err);
+	ts->raw = archive_read_new();
+	if (!ts->raw)
+		abort();
+	archive_read_support_filter_gzip(ts->raw);
+	archive_read_support_filter_zstd(ts->raw);
+	archive_read_support_filter_xz(ts->raw);
+	archive_read_support_filter_bzip2(ts->raw);
+	archive_read_support_filter_none(ts->raw);
+	archive_read_support_format_raw(ts->raw);
+	ts->hash = sha256_new();
+	ts->buf = xmalloc(TAR_CHUNK);
+	/* libarchive finds no format in zero bytes: an empty blob is an empty stream */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+		ts->empty = true;
+		return 0;
+	}
+	if (archive_read_open_fd(ts->raw, fd, TAR_CHUNK) != ARCHIVE_OK)
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "not a layer: %s",
+			       archive_error_string(ts->raw));
+	r = archive_read_next_header(ts->raw, &e);
+	if (r == ARCHIVE_EOF)
+		ts->empty = true;
+	else if (r != ARCHIVE_OK)
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "not a layer: %s",
+			       archive_error_string(ts->raw));
+	return 0;
+}
+
+/* Hash what the tar reader left (the padding after the end-of-archive blocks). */
+static int tar_stream_drain(struct tar_stream *ts, struct digest *ret, struct kiln_error **err)
+{
+	la_ssize_t n;
+
+	while (!ts->empty && (n = archive_read_data(ts->raw, ts->buf, TAR_CHUNK)) > 0)
+		sha256_update(ts->hash, ts->buf, (size_t)n);
+	if (!ts->empty && n < 0)
+		return err_at(err, NULL, "bad layer data: %s", archive_error_string(ts->raw));
+	sha256_final(ts->hash, ret);
+	return 0;
+}
+
+static void tar_stream_release(struct tar_stream *ts)
+{
+	if (ts->raw)
+		archive_read_free(ts->raw);
+	sha256_free(ts->hash);
+	free(ts->buf);
+}
+
+static int tar_reader(struct tar_stream *ts, struct archive **ret, struct kiln_error **err)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a)
+		abort();
+	archive_read_support_format_tar(a);
+	archive_read_support_format_empty(a);
+	if (archive_read_open(a, ts, NULL, tar_stream_read, NULL) != ARCHIVE_OK) {
+		int r = err_new(err, KILN_ERR_INPUT, EINVAL, "not a tar archive: %s",
+				archive_error_string(a));
+
+		archive_read_free(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+static int check_diff_id(const struct digest *want, const struct digest *got,
+			 struct kiln_error **err)
+{
+	char a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
+
+	if (digest_eq(want, got))
+		return 0;
+	return err_new(
+		err, KILN_ERR_INPUT, EBADMSG,
+		"wrong diffID calculated on extraction: the image says '%s', the uncompressed layer has '%s'",
+		digest_format(want, a), digest_format(got, b));
+}
+
+int layers_apply_verified(int blobfd, int targetfd, enum layers_apply_flags flags,
+			  const struct digest *diff_id, struct kiln_error **err)
+{
+	struct apply ap = {.target = targetfd, .flags = flags, .parent_fd = -1};
+	struct tar_stream ts = {0};
+	struct digest got;
+	int r = tar_stream_open(&ts, blobfd, err);
+
+	if (r >= 0)
+		r = tar_reader(&ts, &ap.a, err);
+	if (r >= 0)
+		r = apply_all(&ap, err);
+	if (r >= 0)
+		r = tar_stream_drain(&ts, &got, err);
+	if (r >= 0 && diff_id)
+		r = check_diff_id(diff_id, &got, err);
 	apply_release(&ap);
+	tar_stream_release(&ts);
 	return r < 0 ? err_wrap(err, "apply layer") : 0;
+}
+
+int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags, struct kiln_error **err)
+{
+	return layers_apply_verified(blobfd, targetfd, flags, NULL, err);
+}
+
+int layers_diff_id(int blobfd, struct digest *ret, struct kiln_error **err)
+{
+	struct tar_stream ts = {0};
+	int r = tar_stream_open(&ts, blobfd, err);
+
+	if (r >= 0)
+		r = tar_stream_drain(&ts, ret, err);
+	tar_stream_release(&ts);
+	return r;
 }

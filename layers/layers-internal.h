@@ -9,9 +9,12 @@ struct kiln_error;
 
 struct store {
 	char *root; /* absolute */
-	int dirfds[STORE_DIR_BLOCKS + 1]; /* O_RDONLY|O_DIRECTORY, indexed by enum store_dir */
+	int dirfds[STORE_DIR_DIFFIDS + 1]; /* O_RDONLY|O_DIRECTORY, indexed by enum store_dir */
 	int gc_lock; /* shared flock on .kiln-gc while the store is open; prune upgrades it */
 };
+
+/* Every directory of the store; its lock files are 0600 (fs_lock). */
+#define STORE_DIR_MODE 0700
 
 #define STORE_LOCK_NAME	   ".kiln-lock"
 #define STORE_GC_LOCK_NAME ".kiln-gc"

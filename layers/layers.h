@@ -148,6 +148,7 @@ enum store_dir {
 	STORE_DIR_CACHE,
 	STORE_DIR_TMP,
 	STORE_DIR_BLOCKS, /* blocks/: indexes of gzip layers (hints, for incremental commits) */
+	STORE_DIR_DIFFIDS, /* diffids/<blob hex>: the diffID that blob was verified to have */
 };
 /* An O_PATH|O_DIRECTORY fd owned by the store (do not close). */
 int store_dirfd(const struct store *s, enum store_dir which);
@@ -346,18 +347,40 @@ enum layers_apply_flags {
  * global state, so it can run in a forked child inside a user namespace.
  */
 int layers_apply(int blobfd, int targetfd, enum layers_apply_flags flags, struct kiln_error **err);
+/*
+ * The same, hashing the uncompressed tar on the way: when it is not @diff_id
+ * (may be NULL: no check), the layer is refused ("wrong diffID calculated on
+ * extraction", as containerd says) after the whole stream was read. What was
+ * extracted stays in @targetfd: extract into a temporary directory and rename
+ * it into place only on success.
+ */
+int layers_apply_verified(int blobfd, int targetfd, enum layers_apply_flags flags,
+			  const struct digest *diff_id, struct kiln_error **err);
 
 /* ---- snapshots ---------------------------------------------------------------------------- */
 
 /* Absolute path of snapshots/<diffID hex> (it may not exist), malloc'd. */
 char *store_snapshot_path(const struct store *s, const struct digest *diff_id);
 /*
- * Unpack @layer once under snapshots/<diffID hex>/: extracted into tmp/, then
- * renamed into place. Idempotent; when two processes race, both succeed and one
- * copy wins. The path in *ret_path (may be NULL).
+ * Unpack @layer once under snapshots/<diffID hex>/: extracted into tmp/, its
+ * diffID checked on the way (layers_apply_verified), then renamed into place. Idempotent; when two
+ * processes race, both succeed and one copy wins. The path in *ret_path (may be NULL).
  */
 int store_snapshot_ensure(struct store *s, const struct layer_desc *layer,
 			  enum layers_apply_flags flags, char **ret_path, struct kiln_error **err);
+
+/* The SHA-256 of the uncompressed bytes of the layer blob read from @blobfd. */
+int layers_diff_id(int blobfd, struct digest *ret, struct kiln_error **err);
+/*
+ * Has @layer's blob been seen to have @layer's diffID? diffids/<blob hex>
+ * records what kiln checked (an unpack, a commit); without a record the blob
+ * is hashed now (and the answer recorded). A blob whose uncompressed bytes
+ * are not the diffID is an input error: another layer's snapshot must never
+ * stand in for it.
+ */
+int store_layer_verify(struct store *s, const struct layer_desc *layer, struct kiln_error **err);
+/* Record that @layer's blob has @layer's diffID (best effort: a missing record costs a hash). */
+void store_layer_verified(struct store *s, const struct layer_desc *layer);
 
 /* ---- maintenance ---------------------------------------------------------------------------- */
 
@@ -368,6 +391,16 @@ int store_snapshot_ensure(struct store *s, const struct layer_desc *layer,
  */
 int store_fsck(struct store *s, void (*report)(void *ctx, const char *problem), void *ctx,
 	       struct kiln_error **err);
+/*
+ * Check that every snapshot is what its layer unpacks to: a blob of that
+ * diffID is unpacked again into tmp/ (its diffID checked) and both trees are
+ * compared entry by entry (type, mode, owner, size, content, link target,
+ * device, xattrs; not times). A snapshot no blob in the store has the diffID
+ * of is left alone. Returns the number of differing snapshots, or -errno.
+ * Run it where builds run (rootless: in the build's user namespace).
+ */
+int store_fsck_snapshots(struct store *s, void (*report)(void *ctx, const char *problem), void *ctx,
+			 struct kiln_error **err);
 
 /*
  * Remove what no image reaches: unreferenced blobs, snapshots of unreferenced

@@ -316,11 +316,10 @@ struct sweep {
 static int sweep_dir(struct sweep *sw, enum store_dir which, struct digest_set *keep,
 		     struct kiln_error **err)
 {
-	static const char *const label[] = {[STORE_DIR_BLOBS] = "blob sha256:",
-					    [STORE_DIR_SNAPSHOTS] = "snapshot ",
-					    [STORE_DIR_CACHE] = "cache/",
-					    [STORE_DIR_TMP] = "tmp/",
-					    [STORE_DIR_BLOCKS] = "block index "};
+	static const char *const label[] = {
+		[STORE_DIR_BLOBS] = "blob sha256:",  [STORE_DIR_SNAPSHOTS] = "snapshot ",
+		[STORE_DIR_CACHE] = "cache/",	     [STORE_DIR_TMP] = "tmp/",
+		[STORE_DIR_BLOCKS] = "block index ", [STORE_DIR_DIFFIDS] = "diffID record "};
 	int dfd = sw->w->s->dirfds[which];
 	_cleanup_strv_ struct strv names = STRV_INIT;
 	int r = list_dir(dfd, &names, err);
@@ -376,6 +375,8 @@ static int prune_locked(struct sweep *sw, const struct digest *keep, size_t n_ke
 		r = sweep_dir(sw, STORE_DIR_SNAPSHOTS, &w->diff_ids, err);
 	if (r >= 0)
 		r = sweep_dir(sw, STORE_DIR_BLOCKS, &w->blobs, err);
+	if (r >= 0)
+		r = sweep_dir(sw, STORE_DIR_DIFFIDS, &w->blobs, err);
 	return r;
 }
 

@@ -14,6 +14,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -26,6 +27,7 @@ static const char *const store_dir_names[] = {
 	[STORE_DIR_CACHE] = "cache",
 	[STORE_DIR_TMP] = "tmp",
 	[STORE_DIR_BLOCKS] = "blocks",
+	[STORE_DIR_DIFFIDS] = "diffids",
 };
 
 static const char layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
@@ -138,6 +140,34 @@ static void spread_new_dirs(int dirfd)
 	(void)ioctl(dirfd, FS_IOC_SETFLAGS, &flags);
 }
 
+/*
+ * The store is private (the CVE-2021-41091 class: another local user running a
+ * setuid binary of a snapshot, or holding a lock file open to hang every
+ * kiln): its directories are 0700 whatever the umask, and a store an older
+ * kiln left 0755 is tightened when it is opened. Only the owner (or root) may
+ * change the mode; anyone else opening the store only reads it.
+ */
+static void make_private(int dirfd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0 || (st.st_mode & 07777) == STORE_DIR_MODE)
+		return;
+	if (fchmod(dirfd, STORE_DIR_MODE) < 0)
+		log_debug("store: cannot make '%s' private: %s", what, strerror(errno));
+}
+
+/* An existing lock file 0644 (an older kiln's) becomes 0600 before anyone else opens it. */
+static void lock_private(int rootfd, const char *name)
+{
+	_cleanup_close_ int fd =
+		openat(rootfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		(void)fchmod(fd, 0600);
+}
+
 static int open_dirs(struct store *s, bool create, struct kiln_error **err)
 {
 	int rootfd = s->dirfds[STORE_DIR_ROOT];
@@ -147,7 +177,7 @@ static int open_dirs(struct store *s, bool create, struct kiln_error **err)
 		int r;
 
 		if (create) {
-			r = fs_mkdir_p(rootfd, name, 0755, err);
+			r = fs_mkdir_p(rootfd, name, STORE_DIR_MODE, err);
 			if (r < 0)
 				return r;
 		}
@@ -155,13 +185,21 @@ static int open_dirs(struct store *s, bool create, struct kiln_error **err)
 			openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (s->dirfds[i] < 0 && errno == ENOENT && i != STORE_DIR_BLOBS) {
 			/* a layout made by another tool: add our directories */
-			if (mkdirat(rootfd, name, 0755) < 0 && errno != EEXIST)
+			if (mkdirat(rootfd, name, STORE_DIR_MODE) < 0 && errno != EEXIST)
 				return err_sys(err, errno, "create '%s/%s'", s->root, name);
 			s->dirfds[i] = openat(rootfd, name,
 					      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (s->dirfds[i] < 0)
 			return err_sys(err, errno, "open '%s/%s'", s->root, name);
+		make_private(s->dirfds[i], name);
+		if (i == STORE_DIR_BLOBS) {
+			_cleanup_close_ int top = openat(
+				rootfd, "blobs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (top >= 0)
+				make_private(top, "blobs");
+		}
 		if (i == STORE_DIR_TMP)
 			spread_new_dirs(s->dirfds[i]);
 	}
@@ -188,6 +226,7 @@ static int store_init(struct store *s, bool create, struct kiln_error **err)
 		if (r < 0)
 			return r;
 	}
+	lock_private(s->dirfds[STORE_DIR_ROOT], STORE_LOCK_NAME);
 	s->gc_lock = fs_lock(s->dirfds[STORE_DIR_ROOT], STORE_GC_LOCK_NAME, true, err);
 	return s->gc_lock < 0 ? s->gc_lock : 0;
 }
@@ -220,6 +259,7 @@ int store_open(const char *root, enum store_open_flags flags, struct store **ret
 	s->dirfds[STORE_DIR_ROOT] = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfds[STORE_DIR_ROOT] < 0)
 		return err_sys(err, errno, "store '%s'", real);
+	make_private(s->dirfds[STORE_DIR_ROOT], real);
 	r = store_init(s, create, err);
 	if (r < 0)
 		return err_wrap(err, "store '%s'", real);

@@ -67,8 +67,10 @@ struct blob_get {
 	const char *digest;
 	int fd;
 	uint64_t have, total, reported;
+	uint64_t limit; /* the descriptor's size: more is an error */
 	EVP_MD_CTX *md;
 	bool checked; /* this attempt's first byte has been seen */
+	bool too_long;
 	int write_errno;
 };
 
@@ -110,6 +112,10 @@ static size_t get_sink(void *ud, long status, const void *p, size_t n)
 			g->have = 0;
 			EVP_DigestInit_ex(g->md, EVP_sha256(), NULL);
 		}
+	}
+	if (n > g->limit - g->have) { /* not one byte past the descriptor's size */
+		g->too_long = true;
+		return 0;
 	}
 	for (size_t off = 0; off < n;) {
 		ssize_t w = pwrite(g->fd, (const char *)p + off, n - off, (off_t)(g->have + off));
@@ -159,19 +165,32 @@ static int get_finish(struct blob_get *g, const char *repo, struct kiln_error **
 	return 0;
 }
 
+static int too_long(struct blob_get *g, const char *repo, struct kiln_error **err)
+{
+	return err_new(err, KILN_ERR_INPUT, EFBIG,
+		       "registry '%s': repository '%s': blob '%s' is larger than the %" PRIu64
+		       " bytes its descriptor says; stopped reading",
+		       g->c->domain, repo, g->digest, g->limit);
+}
+
 int registry_blob_get(struct registry_client *c, const char *repo, const char *digest, int fd,
-		      uint64_t have, struct kiln_error **err)
+		      uint64_t have, uint64_t size, struct kiln_error **err)
 {
 	_cleanup_free_ char *url = NULL, *what = xasprintf("GET blob '%s'", digest);
 	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", repo);
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-	struct blob_get g = {.c = c, .digest = digest, .fd = fd, .have = have, .md = md};
+	struct blob_get g = {
+		.c = c, .digest = digest, .fd = fd, .have = have, .limit = size, .md = md};
 	struct http_resp rs = {.body = STRBUF_INIT};
 	struct http_req rq = {.method = "GET", .body_fd = -1, .follow = true};
 	int r;
 
 	if (!reg_digest_valid(digest))
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "bad blob digest '%s'", digest);
+	if (have > size)
+		return err_new(err, KILN_ERR_INPUT, EINVAL,
+			       "blob '%s': %" PRIu64 " bytes already, more than its %" PRIu64,
+			       digest, have, size);
 	if ((r = reg_ensure(c, err)) < 0)
 		return r;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -185,7 +204,9 @@ int registry_blob_get(struct registry_client *c, const char *repo, const char *d
 	get_before_retry(&g, &rq);
 	reg_progress(c, REGISTRY_EV_START, digest, have, 0);
 	r = reg_request(c, repo, scope, what, &rq, &rs, err);
-	if (g.write_errno)
+	if (g.too_long)
+		r = too_long(&g, repo, err);
+	else if (g.write_errno)
 		r = err_sys(err, g.write_errno, "%s: write", what);
 	else if (r == 0 && rs.status != 200 && rs.status != 206)
 		r = reg_status_error(c, repo, what, &rs, err);

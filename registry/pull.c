@@ -157,7 +157,7 @@ static int pull_one(void *arg, struct kiln_error **err)
 		return 0;
 	}
 	tmpname = xasprintf("registry-%s.partial", b->digest + strlen("sha256:"));
-	fd = openat(tmp, tmpname, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = openat(tmp, tmpname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
 		return err_sys(err, errno, "open '%s' in the store's tmp/", tmpname);
 	if (store_blob_exists(b->s, &d, NULL)) { /* another kiln finished it meanwhile */
@@ -173,7 +173,7 @@ static int pull_one(void *arg, struct kiln_error **err)
 		have--;
 	if (have != (uint64_t)st.st_size && ftruncate(fd, (off_t)have) < 0)
 		return err_sys(err, errno, "truncate '%s'", tmpname);
-	r = registry_blob_get(b->c, b->repo, b->digest, fd, have, err);
+	r = registry_blob_get(b->c, b->repo, b->digest, fd, have, b->size, err);
 	if (r == 0)
 		r = adopt(b, fd, tmpname, err);
 	if (r < 0 && err && *err && (*err)->errnum == EBADMSG)

@@ -118,9 +118,12 @@ int registry_blob_exists(struct registry_client *c, const char *repo, const char
  * download: the rest is requested with Range and the hash covers all of it).
  * The SHA-256 is checked while the data streams; a mismatch is an error and
  * @fd then holds garbage. Transient failures resume from the bytes received.
+ * @size is the descriptor's: a server sending more (a longer Content-Length,
+ * or a chunked body that does not end) is cut off at @size + 1 bytes with an
+ * error, so neither memory nor @fd grows past it. UINT64_MAX: unknown.
  */
 int registry_blob_get(struct registry_client *c, const char *repo, const char *digest, int fd,
-		      uint64_t have, struct kiln_error **err);
+		      uint64_t have, uint64_t size, struct kiln_error **err);
 
 enum registry_upload_result {
 	REGISTRY_UPLOAD_EXISTED = 0,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -392,10 +393,14 @@ out_unlink:
 
 int fs_lock(int dirfd, const char *name, bool shared, struct kiln_error **err)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
 
 	if (fd < 0)
 		return err_sys(err, errno, "open lock '%s'", name);
+	/* nobody else may open it (and hold the lock); an older 0644 one is tightened */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 07777) != 0600)
+		(void)fchmod(fd, 0600);
 	while (flock(fd, shared ? LOCK_SH : LOCK_EX) < 0) {
 		if (errno == EINTR)
 			continue;

@@ -58,7 +58,10 @@ int fs_mkstemp(int dirfd, const char *prefix, mode_t mode, char **ret_name,
 /* fsync the directory @dirfd refers to. */
 int fs_fsync_dir(int dirfd, struct kiln_error **err);
 
-/* An exclusive flock(2) on @name in @dirfd (created if missing); returns the fd. */
+/*
+ * An exclusive (or @shared) flock(2) on @name in @dirfd, created 0600 if missing
+ * (an existing one is made 0600: another user able to open it could hold it); the fd.
+ */
 int fs_lock(int dirfd, const char *name, bool shared, struct kiln_error **err);
 
 struct strbuf;

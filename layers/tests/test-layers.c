@@ -421,6 +421,65 @@ TEST(apply_refuses_garbage)
 	fs_rm_rf(AT_FDCWD, top, NULL);
 }
 
+static int apply_checked(const char *blob, const char *dir, const struct digest *diff_id,
+			 struct kiln_error **err)
+{
+	int in = open(blob, O_RDONLY | O_CLOEXEC), dfd = opendir_at(dir);
+	int r = layers_apply_verified(in, dfd, LAYERS_APPLY_LAX_OWNER, diff_id, err);
+
+	close(in);
+	close(dfd);
+	return r;
+}
+
+TEST(apply_checks_the_diff_id)
+{
+	static const enum layer_compression cs[] = {LAYER_GZIP, LAYER_ZSTD, LAYER_NONE};
+
+	mk_top();
+	make_tree(p("src"));
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+		struct layer_desc l;
+		struct digest wrong, got;
+		int fd;
+
+		fs_rm_rf(AT_FDCWD, p("dst"), NULL);
+		mkdir(p("dst"), 0755);
+		ASSERT_EQ(commit(p("src"), cs[i], 2, p("layer"), &l), 0);
+		ASSERT_EQ(apply_checked(p("layer"), p("dst"), &l.diff_id, NULL), 0);
+		fd = open(p("layer"), O_RDONLY | O_CLOEXEC);
+		ASSERT_EQ(layers_diff_id(fd, &got, NULL), 0);
+		close(fd);
+		ASSERT_TRUE(digest_eq(&got, &l.diff_id));
+		wrong = l.diff_id;
+		wrong.raw[0] ^= 1;
+		fs_rm_rf(AT_FDCWD, p("dst"), NULL);
+		mkdir(p("dst"), 0755);
+		ASSERT_LT(apply_checked(p("layer"), p("dst"), &wrong, &err), 0);
+		ASSERT_NOT_NULL(strstr(err->msg, "wrong diffID calculated on extraction"));
+		layer_desc_release(&l);
+	}
+	fs_rm_rf(AT_FDCWD, top, NULL);
+}
+
+TEST(apply_an_empty_blob)
+{
+	struct digest empty, got;
+	int fd;
+
+	mk_top();
+	mkdir(p("root"), 0755);
+	write_file(p("empty"), "", 0);
+	digest_buffer("", 0, &empty);
+	ASSERT_EQ(apply_checked(p("empty"), p("root"), &empty, NULL), 0);
+	fd = open(p("empty"), O_RDONLY | O_CLOEXEC);
+	ASSERT_EQ(layers_diff_id(fd, &got, NULL), 0);
+	close(fd);
+	ASSERT_TRUE(digest_eq(&got, &empty));
+	fs_rm_rf(AT_FDCWD, top, NULL);
+}
+
 TAP_MAIN(TAP_ENTRY(commit_apply_round_trip),
 	 TAP_ENTRY(commit_is_deterministic_for_any_thread_count), TAP_ENTRY(apply_refuses_dotdot),
 	 TAP_ENTRY(apply_makes_absolute_names_relative),
@@ -429,4 +488,5 @@ TAP_MAIN(TAP_ENTRY(commit_apply_round_trip),
 	 TAP_ENTRY(apply_replaces_a_symlink_by_a_directory),
 	 TAP_ENTRY(apply_symlink_then_file_over_it), TAP_ENTRY(apply_whiteouts_and_opaque_dirs),
 	 TAP_ENTRY(apply_replaces_a_directory_by_a_file),
-	 TAP_ENTRY(apply_refuses_a_symlink_without_target), TAP_ENTRY(apply_refuses_garbage))
+	 TAP_ENTRY(apply_refuses_a_symlink_without_target), TAP_ENTRY(apply_refuses_garbage),
+	 TAP_ENTRY(apply_checks_the_diff_id), TAP_ENTRY(apply_an_empty_blob))

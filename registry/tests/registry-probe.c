@@ -96,7 +96,8 @@ static int do_blob_get(char **argv, struct kiln_error **err)
 	if (r == 0 && (fd < 0 || fstat(fd, &st) < 0))
 		r = err_sys(err, errno, "open '%s'", argv[2]);
 	if (r == 0)
-		r = registry_blob_get(c, ref.path, argv[1], fd, (uint64_t)st.st_size, err);
+		r = registry_blob_get(c, ref.path, argv[1], fd, (uint64_t)st.st_size, UINT64_MAX,
+				      err);
 	if (fd >= 0)
 		close(fd);
 	registry_client_free(c);
