@@ -50,3 +50,20 @@ DF
 kb --source-date-epoch 1700000000 -t equal-apart:1 "$c"
 expect_eq "$(cfg equal-apart:1 '.rootfs.diff_ids[1] == .rootfs.diff_ids[3]')" true \
 	"the two COPY dir/ layers are equal"
+
+say "xattrs: the same names set in another order give the same layer"
+need_cmd setfattr
+xattr_ok=yes
+for order in "c a b" "b c a"; do
+	c=$(ctx "xattr-$(echo "$order" | tr -d ' ')")
+	echo x >"$c/f"
+	for n in $order; do setfattr -n "user.$n" -v "$n" "$c/f" 2>/dev/null || xattr_ok=; done
+	printf 'FROM busybox:1\nCOPY f /f\n' >"$c/Dockerfile"
+	kb --source-date-epoch 1700000000 -t "xattr-$(echo "$order" | tr -d ' '):1" "$c"
+done
+if [ -n "$xattr_ok" ]; then
+	expect_eq "$(cfg xattr-cab:1 '.rootfs.diff_ids[1]')" "$(cfg xattr-bca:1 '.rootfs.diff_ids[1]')" \
+		"diffID of COPY f with xattrs set c,a,b and b,c,a"
+else
+	say "no user xattrs in $T: not compared"
+fi
