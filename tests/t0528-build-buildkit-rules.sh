@@ -67,3 +67,21 @@ if [ -n "$xattr_ok" ]; then
 else
 	say "no user xattrs in $T: not compared"
 fi
+
+say "default PATH: a base without one (kiln import) gets BuildKit's"
+defpath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+expect_eq "$(cfg busybox:1 '.config.Env')" null "Env of the imported base"
+c=$(ctx path)
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+ENV PATH=/x:$PATH
+RUN printf '#!/bin/sh\necho hi from PATH\n' >/usr/bin/hi && chmod 755 /usr/bin/hi
+RUN hi
+DF
+kb -t path:1 "$c"
+expect_contains "$(cat "$T/log")" "hi from PATH" "RUN hi"
+expect_eq "$(cfg path:1 '.config.Env')" "[\"PATH=/x:$defpath\"]" "Env after ENV PATH=/x:\$PATH"
+printf 'FROM busybox:1\nRUN true\n' >"$c/Dockerfile"
+kb -t path:2 "$c"
+expect_eq "$(cfg path:2 '.config.Env')" "[\"PATH=$defpath\"]" "Env of a stage on the base"
+expect_eq "$(prun path:1 hi)" "hi from PATH" "podman run path:1 hi"
