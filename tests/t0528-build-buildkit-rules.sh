@@ -85,3 +85,20 @@ printf 'FROM busybox:1\nRUN true\n' >"$c/Dockerfile"
 kb -t path:2 "$c"
 expect_eq "$(cfg path:2 '.config.Env')" "[\"PATH=$defpath\"]" "Env of a stage on the base"
 expect_eq "$(prun path:1 hi)" "hi from PATH" "podman run path:1 hi"
+
+say "ARG: the name is expanded too (ARG \${src}=...)"
+c=$(ctx argkey)
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+ENV src file3
+ARG ${src}=context/${src}
+RUN echo "file3=[$file3]"
+DF
+kb --no-cache -t argkey:1 "$c"
+expect_contains "$(cat "$T/log")" "file3=[context/file3]" "RUN after ARG \${src}=context/\${src}"
+kb --no-cache --build-arg file3=from-cli -t argkey:2 "$c"
+expect_contains "$(cat "$T/log")" "file3=[from-cli]" "RUN with --build-arg file3"
+case "$(cat "$T/log")" in *"not consumed"*) fail "--build-arg file3 reported unused: $(cat "$T/log")" ;; esac
+printf 'FROM busybox:1\nARG ${unset}=x\n' >"$c/Dockerfile"
+kb_fail -t argkey:3 "$c"
+expect_contains "$(cat "$T/log")" "ARG: name '\${unset}' expands to nothing" "ARG \${unset}=x"
