@@ -102,3 +102,20 @@ case "$(cat "$T/log")" in *"not consumed"*) fail "--build-arg file3 reported unu
 printf 'FROM busybox:1\nARG ${unset}=x\n' >"$c/Dockerfile"
 kb_fail -t argkey:3 "$c"
 expect_contains "$(cat "$T/log")" "ARG: name '\${unset}' expands to nothing" "ARG \${unset}=x"
+
+say "COPY: a wildcard that matches nothing copies nothing (testEmptyWildcard)"
+c=$(ctx wild)
+echo contents0 >"$c/foo"
+mkdir -p "$c/x/y" && echo 1 >"$c/x/one.txt" && echo 2 >"$c/x/y/two.txt" && echo 0 >"$c/top.txt"
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+COPY foo nomatch* /
+COPY requirements.* /app/
+RUN test -f /foo && ! test -e /app
+COPY **/*.txt /txt/
+RUN test "$(cd /txt && echo *)" = "one.txt"
+DF
+kb -t wild:1 "$c"
+printf 'FROM busybox:1\nCOPY nomatch /\n' >"$c/Dockerfile"
+kb_fail -t wild:2 "$c"
+expect_contains "$(cat "$T/log")" "source 'nomatch': no such file or directory" "COPY nomatch"
