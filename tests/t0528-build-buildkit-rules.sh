@@ -119,3 +119,55 @@ kb -t wild:1 "$c"
 printf 'FROM busybox:1\nCOPY nomatch /\n' >"$c/Dockerfile"
 kb_fail -t wild:2 "$c"
 expect_contains "$(cat "$T/log")" "source 'nomatch': no such file or directory" "COPY nomatch"
+
+say "COPY: a directory onto a symlink in the image fails, as in BuildKit"
+c=$(ctx onto-link)
+mkdir -p "$c/tree/lib" && echo m >"$c/tree/lib/mod.so"
+cat >"$c/Dockerfile" <<'DF'
+FROM busybox:1
+RUN mkdir -p /usr/lib && ln -s usr/lib /lib
+COPY tree/ /
+DF
+kb_fail -t onto-link:1 "$c"
+expect_contains "$(cat "$T/log")" "cannot copy to non-directory '/lib' (a symlink in the image)" \
+	"COPY tree/ / onto /lib -> usr/lib"
+printf 'FROM busybox:1\nRUN mkdir -p /usr/lib && ln -s usr/lib /lib\nCOPY tree/lib/ /lib/\n' \
+	>"$c/Dockerfile"
+kb -t onto-link:2 "$c"
+expect_eq "$(cat "$(unpack onto-link:2)/usr/lib/mod.so")" m "COPY tree/lib/ /lib/ (the destination is followed)"
+
+# The same tree, its names made in another order, on ext4 ($T) and on a tmpfs
+# (which lists a directory newest first); files with three xattrs set in two orders.
+make_tree() { # make_tree DIR ORDER...
+	d=$1
+	shift
+	for n in "$@"; do
+		mkdir -p "$d/dir-$n/sub"
+		echo "$n" >"$d/dir-$n/sub/file"
+		echo "$n" >"$d/file-$n"
+		ln -s "file-$n" "$d/link-$n"
+	done
+	ln "$d/file-a" "$d/hardlink-a"
+	echo x >"$d/xattrs"
+	if [ "$1" = a ]; then set -- c a b; else set -- b c a; fi
+	for n in "$@"; do setfattr -n "user.$n" -v "$n" "$d/xattrs" 2>/dev/null || true; done
+	printf 'FROM busybox:1\nCOPY . /ctx/\nRUN ls -R /ctx >/ls-R\n' >"$d/Dockerfile"
+}
+if [ "$(id -u)" = 0 ]; then
+	say "readdir order: the same context on ext4 and on a tmpfs gives one image ID"
+	mkdir -p "$T/c/tmpfs"
+	mount -t tmpfs -o mode=0755 kiln-t0528 "$T/c/tmpfs"
+	umount_tmpfs() { umount "$T/c/tmpfs"; }
+	add_cleanup umount_tmpfs
+	make_tree "$T/c/ext4" a b c d e f g h
+	make_tree "$T/c/tmpfs" h g f e d c b a
+	[ "$(ls -f "$T/c/tmpfs" | head -3 | tail -1)" != "$(ls -f "$T/c/ext4" | head -3 | tail -1)" ] ||
+		say "both list their first name alike"
+	kb --source-date-epoch 1700000000 -t order-ext4:1 "$T/c/ext4"
+	id1=$(tail -1 "$T/out")
+	kb --source-date-epoch 1700000000 -t order-tmpfs:1 "$T/c/tmpfs"
+	id2=$(tail -1 "$T/out")
+	expect_eq "$(cfg order-tmpfs:1 .rootfs.diff_ids)" "$(cfg order-ext4:1 .rootfs.diff_ids)" \
+		"layers of the context on tmpfs and on ext4"
+	expect_eq "$id2" "$id1" "image ID of the context on tmpfs and on ext4"
+fi

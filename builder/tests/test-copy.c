@@ -85,20 +85,42 @@ TEST(directory_onto_file_fails)
 	ASSERT_TRUE(t_content_is(rootfd, "f", "F"));
 }
 
-TEST(entries_replace_what_is_in_the_way)
+/*
+ * Inside a copied tree, BuildKit (fsutil copy) merges a directory into a
+ * directory and replaces a non-directory by a non-directory, but fails on a
+ * directory onto anything else ("cannot copy to non-directory") and on a
+ * non-directory onto a directory ("cannot replace to directory ... with file").
+ */
+TEST(copy_conflicts_fail_as_buildkit)
 {
-	/* buildah-conformance replace/symlink-with-directory, both orders */
+	char *msg = NULL;
+	static const char *const tree1[] = {"tree1/"}, *const tree2[] = {"tree2/"};
+	struct copy_opts o1 = t_opts("/", tree1, 1), o2 = t_opts("/", tree2, 1);
+
 	t_reset();
 	t_write(ctxfd, "tree1/maybe-directory", "a file\n", 0444);
 	t_write(ctxfd, "tree1/directory/file-in-directory", "f", 0444);
 	t_write(ctxfd, "tree2/maybe-directory/file-in-maybe-directory", "g", 0444);
-	ASSERT_EQ(COPY1("/", "tree1/"), 0);
-	ASSERT_EQ(COPY1("/", "tree2/"), 0);
-	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory/file-in-maybe-directory", "g"));
-	ASSERT_EQ(COPY1("/", "tree1/"), 0);
+	ASSERT_EQ(t_copy(&o1, NULL), 0);
+	ASSERT_TRUE(t_copy(&o2, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "cannot copy to non-directory '/maybe-directory'"));
+	free(TAKE_PTR(msg));
 	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory", "a file\n"));
-	/* read-only sources copy fine and keep their modes */
-	ASSERT_EQ(t_lstat(rootfd, "directory/file-in-directory").st_mode & 07777, 0444);
+	t_reset();
+	t_write(ctxfd, "tree1/maybe-directory", "a file\n", 0444);
+	t_write(ctxfd, "tree2/maybe-directory/file-in-maybe-directory", "g", 0444);
+	ASSERT_EQ(t_copy(&o2, NULL), 0);
+	ASSERT_TRUE(t_copy(&o1, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "cannot replace directory '/maybe-directory' with a file"));
+	free(TAKE_PTR(msg));
+	ASSERT_TRUE(t_content_is(rootfd, "maybe-directory/file-in-maybe-directory", "g"));
+	/* a file over a file or a symlink is replaced; read-only sources keep their modes */
+	t_symlink(rootfd, "maybe-directory", "f");
+	t_write(ctxfd, "tree3/f", "new", 0444);
+	ASSERT_EQ(COPY1("/", "tree3/"), 0);
+	ASSERT_TRUE(t_content_is(rootfd, "f", "new"));
+	ASSERT_EQ(t_lstat(rootfd, "f").st_mode & 07777, 0444);
+	ASSERT_EQ(COPY1("/", "tree3/"), 0);
 }
 
 TEST(several_sources_need_directory)
@@ -432,13 +454,27 @@ TEST(file_replaces_symlink_not_its_target)
 	ASSERT_TRUE(t_content_is(topfd, "outside/secret", "outside"));
 }
 
-TEST(directory_walk_follows_image_symlink_to_directory)
+/*
+ * A directory of the copied tree onto a symlink in the image fails, as in
+ * BuildKit (merged /usr: copy into /usr/lib, not through /lib); the
+ * destination itself is followed.
+ */
+TEST(directory_onto_image_symlink_fails)
 {
+	char *msg = NULL;
+	static const char *const all[] = {"."};
+	struct copy_opts o = t_opts("/", all, 1);
+
 	t_reset();
 	t_write(ctxfd, "lib/mod.so", "M", 0644);
 	t_mkdirs(rootfd, "usr/lib");
 	t_symlink(rootfd, "usr/lib", "lib");
-	ASSERT_EQ(COPY1("/", "."), 0);
+	ASSERT_TRUE(t_copy(&o, &msg) < 0);
+	ASSERT_TRUE(t_contains(msg, "cannot copy to non-directory '/lib'"));
+	free(msg);
+	ASSERT_FALSE(t_exists(rootfd, "usr/lib/mod.so"));
+	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "lib").st_mode));
+	ASSERT_EQ(COPY1("/lib/", "lib/"), 0);
 	ASSERT_TRUE(t_content_is(rootfd, "usr/lib/mod.so", "M"));
 	ASSERT_TRUE(S_ISLNK(t_lstat(rootfd, "lib").st_mode));
 }
@@ -881,7 +917,7 @@ int main(void)
 		TAP_ENTRY(existing_directory_receives_file),
 		TAP_ENTRY(directory_copies_contents),
 		TAP_ENTRY(directory_onto_file_fails),
-		TAP_ENTRY(entries_replace_what_is_in_the_way),
+		TAP_ENTRY(copy_conflicts_fail_as_buildkit),
 		TAP_ENTRY(several_sources_need_directory),
 		TAP_ENTRY(wildcards),
 		TAP_ENTRY(double_star_is_star),
@@ -898,7 +934,7 @@ int main(void)
 		TAP_ENTRY(destination_symlink_followed_inside_root),
 		TAP_ENTRY(destination_symlink_cannot_leave_root),
 		TAP_ENTRY(file_replaces_symlink_not_its_target),
-		TAP_ENTRY(directory_walk_follows_image_symlink_to_directory),
+		TAP_ENTRY(directory_onto_image_symlink_fails),
 		TAP_ENTRY(owner_is_root_or_chown),
 		TAP_ENTRY(chmod_applies_to_files_and_directories),
 		TAP_ENTRY(parents_keeps_source_path),
