@@ -1,9 +1,9 @@
 #!/bin/sh
 # Builds whose images must equal BuildKit's (issue 12): equal layers in a row, the
-# default PATH of a base without one, ARG names expanded, `**` as `*` in COPY
-# sources, a wildcard that matches nothing, a directory onto a symlink, and layer
-# digests that no readdir order or xattr order changes. Rootless, except the
-# tmpfs and xattr parts, which need root for mount and user.* xattrs on tmpfs.
+# default PATH of a base without one, ARG names expanded (BuildKit up to v0.13; see
+# README "Where kiln differs"), `**` as `*` in COPY sources, a wildcard that matches
+# nothing, a directory onto a symlink, and layer digests that no readdir order or
+# xattr order changes. Rootless; the tmpfs part needs root (mount) and runs only as root.
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 build_setup
