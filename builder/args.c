@@ -148,6 +148,28 @@ static const char *build_arg(struct build_ctx *b, const char *name)
 }
 
 /*
+ * The name an ARG declares: in a stage, the name as written expanded like the
+ * value (`ARG ${src}=x`, as the classic builder, kaniko and BuildKit up to
+ * v0.13 do); before the first FROM, as written.
+ */
+static int arg_name(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		    const char *key, char **ret, struct kiln_error **err)
+{
+	int r;
+
+	if (!s) {
+		*ret = xstrdup(key);
+		return 0;
+	}
+	r = expand_word(b, s, in, key, ret, err);
+	if (r >= 0 && !**ret) {
+		free(TAKE_PTR(*ret));
+		return instr_error(b, in, err, "ARG: name '%s' expands to nothing", key);
+	}
+	return r;
+}
+
+/*
  * ARG NAME[=default] in @s (or, with @s NULL, before the first FROM). The
  * value: a --build-arg, else the default expanded, else (in a stage) the global
  * ARG of that name, else the platform value for the predefined names.
@@ -156,11 +178,14 @@ static int declare_one(struct build_ctx *b, struct stage_state *s, struct stage_
 		       const struct instruction *in, const struct instr_kv *kv,
 		       struct kiln_error **err)
 {
-	_cleanup_free_ char *def = NULL;
-	const char *v = build_arg(b, kv->key);
+	_cleanup_free_ char *def = NULL, *name = NULL;
+	const char *v;
 	struct strv *target = s ? &s->args : &b->meta_args;
-	int r;
+	int r = arg_name(b, s, in, kv->key, &name, err);
 
+	if (r < 0)
+		return r;
+	v = build_arg(b, name);
 	if (!v && kv->has_value) {
 		r = expand_word(b, scope, in, kv->value, &def, err);
 		if (r < 0)
@@ -168,11 +193,11 @@ static int declare_one(struct build_ctx *b, struct stage_state *s, struct stage_
 		v = def;
 	}
 	if (!v && s)
-		v = strv_env_get(&b->meta_args, kv->key);
+		v = strv_env_get(&b->meta_args, name);
 	if (!v)
-		v = predefined_value(kv->key);
+		v = predefined_value(name);
 	if (v)
-		strv_env_set(target, kv->key, v);
+		strv_env_set(target, name, v);
 	return 0;
 }
 

@@ -159,6 +159,8 @@ void copy_reuse_free(struct copy_reuse *r);
 int copy_reuse_clone(struct copy_reuse *r, int ref_fd, int upper_fd, struct kiln_error **err);
 /* True when @path was cloned with content @dg (and not yet kept). */
 bool copy_reuse_match(const struct copy_reuse *r, const char *path, const unsigned char dg[32]);
+/* True when the clone put @path there (a file or a directory); false for NULL @r. */
+bool copy_reuse_cloned(const struct copy_reuse *r, const char *path);
 /* After the copy (the overlay unmounted): remove what was cloned but not in @written. */
 int copy_reuse_prune(struct copy_reuse *r, int upper_fd, struct strv *written,
 		     struct kiln_error **err);

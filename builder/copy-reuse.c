@@ -141,6 +141,11 @@ static int copy_dir_meta(int from, int to, const struct stat *st, const char *pa
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 struct clone {
 	struct copy_reuse *r;
 	struct strbuf path;
@@ -219,6 +224,8 @@ static int clone_dir(struct clone *c, int ref, int up, struct kiln_error **err)
 		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
 			strv_push(&names, de->d_name);
 	closedir(d);
+	if (names.n > 1) /* no readdir order reaches the step: the same work in the same order */
+		qsort(names.v, names.n, sizeof(char *), cmp_str);
 	strv_foreach(&names, it) {
 		if (len)
 			strbuf_addch(&c->path, '/');
@@ -290,12 +297,17 @@ int copy_reuse_clone(struct copy_reuse *r, int ref_fd, int upper_fd, struct kiln
 	return empty_dir(upper_fd, err) < 0 ? -EIO : 1;
 }
 
-/* ---- after the copy ------------------------------------------------------------------- */
-
-static int cmp_str(const void *a, const void *b)
+bool copy_reuse_cloned(const struct copy_reuse *r, const char *path)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct reuse_file *f;
+
+	if (!r)
+		return false;
+	f = find(r, path, fnv1a64(path));
+	return (f->path && f->linked) || strv_find(&r->dirs, path) >= 0;
 }
+
+/* ---- after the copy ------------------------------------------------------------------- */
 
 static bool was_written(const struct strv *written, const char *path)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The source side of COPY/ADD: expanding the patterns as written into items
- * (wildcards per path component, .dockerignore and --exclude applied), and
+ * (wildcards matched as BuildKit does, .dockerignore and --exclude applied), and
  * walking a directory item in sorted order with the exclusions, so that the
  * copy and the digest see exactly the same entries.
  */
@@ -16,6 +16,7 @@
 #include "builder/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
@@ -128,7 +129,8 @@ struct expand {
 	size_t pivot;
 	size_t matched;
 	size_t first; /* this source's first item */
-	bool globstar; /* the pattern has "**": one path may be reached twice */
+	size_t first_glob; /* the first component with a wildcard (n: none) */
+	bool globstar; /* --parents and "**": one path may be reached twice */
 };
 
 static void add_match(struct expand *x, const char *ctxpath)
@@ -185,6 +187,8 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 		if (fnmatch(comps[i], *name, 0) != 0 ||
 		    fstatat(fd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		if (i + 1 < n && !S_ISDIR(st.st_mode))
+			continue; /* the walk never enters a symlink, nor anything else */
 		join(&path, dir, *name);
 		if (ignored(x->o, path.buf, S_ISDIR(st.st_mode), &descend) && !descend)
 			continue;
@@ -195,7 +199,7 @@ static int expand_glob(struct expand *x, char **comps, size_t n, size_t i, const
 	return 0;
 }
 
-/* "**": any number of directories, zero included (symlinks are not followed). */
+/* "**" with --parents: any number of directories, zero included (symlinks are not followed). */
 static int expand_globstar(struct expand *x, char **comps, size_t n, size_t i, const char *dir,
 			   struct kiln_error **err)
 {
@@ -236,9 +240,9 @@ static int expand_at(struct expand *x, char **comps, size_t n, size_t i, const c
 		add_match(x, dir);
 		return 0;
 	}
-	if (streq(comps[i], "**"))
+	if (x->o->parents && streq(comps[i], "**"))
 		return expand_globstar(x, comps, n, i, dir, err);
-	if (has_glob(comps[i]))
+	if (i >= x->first_glob)
 		return expand_glob(x, comps, n, i, dir, err);
 	join(&path, dir, comps[i]);
 	return expand_at(x, comps, n, i + 1, path.buf, err);
@@ -281,7 +285,7 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 			   .plan = plan,
 			   .pattern = pattern,
 			   .first = plan->n,
-			   .globstar = strstr(pattern, "**") != NULL};
+			   .globstar = o->parents && strstr(pattern, "**") != NULL};
 	_cleanup_free_ char *clean = NULL;
 	_cleanup_strv_ struct strv comps = STRV_INIT;
 	char *save = NULL;
@@ -296,6 +300,9 @@ static int expand_source(const struct copy_opts *o, struct copy_plan *plan, cons
 		for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save))
 			strv_push(&comps, c);
 	}
+	for (x.first_glob = 0; x.first_glob < comps.n; x.first_glob++)
+		if (has_glob(comps.v[x.first_glob]))
+			break;
 	r = expand_at(&x, comps.v, comps.n, 0, "", err);
 	if (r < 0)
 		return r;
@@ -472,14 +479,12 @@ int copy_plan_build(const struct copy_opts *o, struct copy_plan *ret, struct kil
 	}
 	filter_excluded(o, &p);
 	add_inlines(o, &p);
-	if (p.n == 0) {
-		r = p.unmatched ? err_new(err, KILN_ERR_INPUT, ENOENT,
-					  "no source files were specified: '%s' matched nothing",
-					  p.unmatched)
-				: err_new(err, KILN_ERR_INPUT, ENOENT,
-					  "no source files were specified");
+	/* wildcards that match nothing copy nothing, as BuildKit's AllowEmptyWildcard */
+	if (p.n == 0 && p.unmatched)
+		log_debug("copy: '%s' matched nothing: nothing to copy", p.unmatched);
+	if (p.n == 0 && !p.unmatched) {
 		copy_plan_release(&p);
-		return r;
+		return err_new(err, KILN_ERR_INPUT, ENOENT, "no source files were specified");
 	}
 	*ret = p;
 	return 0;

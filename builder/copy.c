@@ -170,17 +170,23 @@ static int set_meta(struct copier *c, int fd, int src_fd, const struct stat *st,
 }
 
 /*
- * Make room for a non-directory called @name: whatever is there goes, a
- * directory too (Docker replaces a directory by a file of the same name).
+ * Make room for a non-directory called @name: a non-directory there goes, a
+ * directory stays and fails the copy, as in BuildKit ("cannot replace to
+ * directory ... with file"; buildah and the classic builder replace it).
  */
-static int prepare_target(int dir, const char *name, const char *what, struct kiln_error **err)
+static int prepare_target(struct copier *c, int dir, const char *name, const char *what,
+			  struct kiln_error **err)
 {
 	struct stat st;
 
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : err_sys(err, errno, "stat '%s'", what);
-	if (S_ISDIR(st.st_mode))
+	/* what the step's last result left there (incremental COPY) is not the image's */
+	if (S_ISDIR(st.st_mode) && copy_reuse_cloned(c->o->reuse, what))
 		return fs_rm_rf(dir, name, err) < 0 ? err_wrap(err, "replace '/%s'", what) : 0;
+	if (S_ISDIR(st.st_mode))
+		return err_new(err, KILN_ERR_INPUT, EISDIR,
+			       "cannot replace directory '/%s' with a file", what);
 	if (unlinkat(dir, name, 0) < 0)
 		return err_sys(err, errno, "replace '%s'", what);
 	return 0;
@@ -218,12 +224,13 @@ static int hl_link(struct copier *c, const struct hardlink *h, int dir, const ch
 /* ---- non-directories ---------------------------------------------------------------- */
 
 /* Create @name for writing; an existing non-directory there is replaced. */
-static int create_file(int dir, const char *name, const char *what, struct kiln_error **err)
+static int create_file(struct copier *c, int dir, const char *name, const char *what,
+		       struct kiln_error **err)
 {
 	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0 && errno == EEXIST) {
-		int r = prepare_target(dir, name, what, err);
+		int r = prepare_target(c, dir, name, what, err);
 
 		if (r < 0)
 			return r;
@@ -267,7 +274,7 @@ static int run_job(void *ud, const struct copy_job *j, struct kiln_error **err)
 
 	if (src < 0)
 		return err_sys(err, errno, "open source of '/%s'", j->what);
-	dst = create_file(j->dst->fd, j->name, j->what, err);
+	dst = create_file(c, j->dst->fd, j->name, j->what, err);
 	if (dst < 0)
 		return dst;
 	r = stream(c, src, dst, &j->st, &bytes, err);
@@ -304,13 +311,13 @@ static int write_reg(struct copier *c, struct copy_node *n, int dir, const char 
 	if (h && streq(h->dir, dirpath) && streq(h->name, name))
 		return 0; /* the same file named twice: it is there already */
 	if (h) {
-		r = prepare_target(dir, name, what, err);
+		r = prepare_target(c, dir, name, what, err);
 		return r < 0 ? r : hl_link(c, h, dir, name, what, err);
 	}
 	src = copy_node_open(n, err);
 	if (src < 0)
 		return src;
-	dst = create_file(dir, name, what, err);
+	dst = create_file(c, dir, name, what, err);
 	if (dst < 0)
 		return dst;
 	r = stream(c, src, dst, &n->st, &bytes, err);
@@ -350,7 +357,7 @@ static int write_link(struct copier *c, struct copy_node *n, int dir, const char
 	int r = copy_node_readlink(n, &target, err);
 
 	if (r >= 0)
-		r = prepare_target(dir, name, what, err);
+		r = prepare_target(c, dir, name, what, err);
 	if (r < 0)
 		return r;
 	if (symlinkat(target.buf, dir, name) < 0)
@@ -368,7 +375,7 @@ static int write_special(struct copier *c, struct copy_node *n, int dir, const c
 		log_warn("'%s' is a socket, which cannot be copied, ignoring", what);
 		return 1;
 	}
-	r = prepare_target(dir, name, what, err);
+	r = prepare_target(c, dir, name, what, err);
 	if (r < 0)
 		return r;
 	if (mknodat(dir, name, (n->st.st_mode & S_IFMT) | 0600, n->st.st_rdev) < 0) {
@@ -408,36 +415,35 @@ static int write_node(struct copier *c, struct copy_node *n, int dir, const char
 /* ---- directories (walk callbacks) ---------------------------------------------------- */
 
 /*
- * Something already where a directory goes: a directory is reused, a symlink
- * is followed inside the root when it leads to one (/lib -> usr/lib stays),
- * anything else is replaced. A reused directory takes the source's owner,
- * mode and times too, as in BuildKit and buildah (and Docker's untar): only
- * the destination directory itself keeps its own.
+ * Something already where a directory goes: a directory is reused; anything
+ * else, a symlink to a directory too (/lib -> usr/lib), fails the copy, as in
+ * BuildKit ("cannot copy to non-directory"; buildah replaces a symlink, the
+ * classic builder writes through it). A reused directory takes the source's
+ * owner, mode and times too, as in BuildKit and buildah (and Docker's untar):
+ * only the destination directory itself keeps its own.
  */
 static int enter_existing(struct copier *c, struct copy_node *n, int dir, const struct stat *st,
 			  struct kiln_error **err)
 {
 	_cleanup_free_ char *path = join_path(n->parent->dst_path, n->name);
 
-	if (S_ISDIR(st->st_mode)) {
-		n->dst_fd = openat(dir, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (n->dst_fd < 0)
-			return err_sys(err, errno, "open '/%s'", path);
-		n->dst_path = TAKE_PTR(path);
-		n->dst_meta = true;
-		record(c, n->dst_path, "", true);
-		return 1;
+	if (!S_ISDIR(st->st_mode) && copy_reuse_cloned(c->o->reuse, path)) {
+		/* the step's last result (incremental COPY), not the image */
+		if (unlinkat(dir, n->name, 0) < 0)
+			return err_sys(err, errno, "replace '/%s'", path);
+		return 0;
 	}
-	if (S_ISLNK(st->st_mode) &&
-	    copy_dest_dir(c->root, path, false, NULL, &n->dst_fd, &n->dst_path, NULL) >= 0) {
-		/* another path may lead here too: keep this tree's writes in order */
-		n->serial = true;
-		n->dst_meta = true;
-		return 1;
-	}
-	if (unlinkat(dir, n->name, 0) < 0)
-		return err_sys(err, errno, "replace '/%s'", path);
-	return 0;
+	if (!S_ISDIR(st->st_mode))
+		return err_new(err, KILN_ERR_INPUT, ENOTDIR,
+			       "cannot copy to non-directory '/%s' (a %s in the image)", path,
+			       S_ISLNK(st->st_mode) ? "symlink" : "file");
+	n->dst_fd = openat(dir, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (n->dst_fd < 0)
+		return err_sys(err, errno, "open '/%s'", path);
+	n->dst_path = TAKE_PTR(path);
+	n->dst_meta = true;
+	record(c, n->dst_path, "", true);
+	return 1;
 }
 
 static int cb_enter(void *ud, struct copy_node *n, struct kiln_error **err)
@@ -596,7 +602,7 @@ static int write_inline(struct copier *c, const struct copy_item *it, int dir, c
 
 	if (!st.st_mtim.tv_sec && !st.st_mtim.tv_nsec)
 		clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-	fd = create_file(dir, name, what, err);
+	fd = create_file(c, dir, name, what, err);
 	if (fd < 0)
 		return fd;
 	r = fs_write_all(fd, it->inl->data, it->inl->len, err);

@@ -144,6 +144,14 @@ int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
 				       d->stamped ? &d->copied_at : NULL, err);
 }
 
+/*
+ * The snapshots of @layers, top first. A layer that comes again lower down
+ * (two steps that made the same diff) is listed once, at its upper place:
+ * overlayfs refuses a directory twice (ELOOP), and the lower copy changes
+ * nothing, since for every path it has, the upper copy has the same entry
+ * and decides it first (a whiteout or opaque directory between them hides
+ * only what lies below it, never the upper copy).
+ */
 int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n, struct strv *ret,
 		  struct kiln_error **err)
 {
@@ -153,6 +161,11 @@ int rootfs_lowers(struct build_ctx *b, const struct layer_desc *layers, size_t n
 
 		if (r < 0)
 			return r;
+		if (strv_find(ret, path) >= 0) {
+			log_debug("layer %zu equals one above it: one lowerdir for both", i);
+			free(path);
+			continue;
+		}
 		strv_push_take(ret, path);
 	}
 	return 0;

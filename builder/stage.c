@@ -117,6 +117,22 @@ static int base_from_stage(struct build_ctx *b, struct stage_state *s, struct st
 	return 0;
 }
 
+/*
+ * A stage always has a PATH: BuildKit (dockerfile2llb) appends its default to
+ * the Env of a base that has none, such as a `kiln import`ed rootfs.
+ */
+static void default_path(json_t *config)
+{
+	_cleanup_strv_ struct strv env = STRV_INIT;
+
+	imgcfg_get_env(config, &env);
+	strv_foreach(&env, kv)
+		if (streq(*kv, "PATH") || startswith(*kv, "PATH="))
+			return;
+	imgcfg_set_env(config, "PATH",
+		       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+}
+
 static int base_from_image(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 			   struct kiln_error **err)
 {
@@ -126,8 +142,7 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s, const str
 	if (strcasecmp(s->base, "scratch") == 0) {
 		/* BuildKit's empty image: the default PATH and WorkingDir "/" */
 		s->config = imgcfg_new(image_host_arch(), "linux");
-		imgcfg_set_env(s->config, "PATH",
-			       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		default_path(s->config);
 		imgcfg_set_string(s->config, "WorkingDir", "/");
 		digest_buffer("scratch", 7, &s->key);
 		return 0;
@@ -137,6 +152,7 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s, const str
 		return instr_error(b, in, err, "FROM %s: %s", s->base,
 				   err && *err ? (*err)->msg : "failed");
 	s->config = json_deep_copy(img->config);
+	default_path(s->config);
 	for (size_t i = 0; i < img->n_layers; i++)
 		stage_add_layer(s, &img->layers[i]);
 	s->key = img->manifest_digest;

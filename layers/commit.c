@@ -164,6 +164,11 @@ void layer_tar_release(struct layer_tar *t)
 
 /* ---- xattrs ---- */
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static bool xattr_wanted(const char *name)
 {
 	if (streq(name, "security.capability"))
@@ -182,8 +187,7 @@ static void add_xattrs(struct archive_entry *e, const char *procpath)
 		if (xattr_wanted(names + off))
 			strv_push(&sorted, names + off);
 	if (sorted.n > 1)
-		qsort(sorted.v, sorted.n, sizeof(char *),
-		      (int (*)(const void *, const void *))strcmp);
+		qsort(sorted.v, sorted.n, sizeof(char *), cmp_names);
 	strv_foreach(&sorted, it) {
 		ssize_t len = getxattr(procpath, *it, value, sizeof(value));
 
@@ -346,11 +350,6 @@ static int write_entry(struct commit *c, int dfd, const char *name, struct strbu
 out:
 	strbuf_setlen(path, dirlen);
 	return r;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Takes ownership of @dfd. */

@@ -201,3 +201,49 @@ static inline bool t_contains(const char *msg, const char *needle)
 		printf("# message '%s' lacks '%s'\n", msg ? msg : "(null)", needle);
 	return ok;
 }
+
+/* `find DIR -mindepth 1 | sort`, relative to DIR, joined by spaces. */
+static inline void list_into(int dfd, const char *rel, struct strv *out)
+{
+	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		struct strbuf sub = STRBUF_INIT;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_addf(&sub, "%s/%s", rel, de->d_name);
+		strv_push(out, sub.buf);
+		if (de->d_type == DT_DIR)
+			list_into(dfd, sub.buf, out);
+		strbuf_release(&sub);
+	}
+	if (d)
+		closedir(d);
+}
+
+static inline int t_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted paths below @dir in the root, joined by spaces, are @want. */
+static inline bool tree_is(const char *dir, const char *want)
+{
+	struct strv l = STRV_INIT;
+	char *got;
+	bool ok;
+
+	list_into(rootfd, dir, &l);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(char *), t_cmp_str);
+	got = strv_join(&l, " ");
+	ok = strcmp(got, want) == 0;
+	if (!ok)
+		printf("# %s: got '%s'\n#   want '%s'\n", dir, got, want);
+	free(got);
+	strv_clear(&l);
+	return ok;
+}

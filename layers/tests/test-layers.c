@@ -275,6 +275,69 @@ static int hostile(const struct ent *e, size_t n, struct kiln_error **err)
 	return r;
 }
 
+/* A file with three user xattrs set in the order @names gives. */
+static bool xattr_file(const char *dir, const char *const names[3])
+{
+	char path[300];
+
+	mkdir_p(dir);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	write_file(path, "x", 1);
+	for (size_t i = 0; i < 3; i++)
+		if (setxattr(path, names[i], names[i], strlen(names[i]), 0) < 0)
+			return false;
+	return true;
+}
+
+/* The xattr names of the tar entry "f" in @blob, joined by spaces. */
+static char *tar_xattr_names(const char *blob)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct strbuf sb = STRBUF_INIT;
+
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, blob, 10240) != ARCHIVE_OK)
+		abort();
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name;
+		const void *v;
+		size_t len;
+
+		if (strcmp(archive_entry_pathname(e), "f") != 0)
+			continue;
+		archive_entry_xattr_reset(e);
+		while (archive_entry_xattr_next(e, &name, &v, &len) == ARCHIVE_OK)
+			strbuf_addf(&sb, "%s%s", sb.len ? " " : "", name);
+	}
+	archive_read_free(a);
+	return strbuf_detach(&sb, NULL);
+}
+
+TEST(commit_sorts_xattr_names)
+{
+	static const char *const order1[] = {"user.c", "user.a", "user.b"};
+	static const char *const order2[] = {"user.b", "user.c", "user.a"};
+	struct layer_desc l1, l2;
+	char a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
+	_cleanup_free_ char *names1 = NULL, *names2 = NULL;
+
+	mk_top();
+	if (!xattr_file(p("x1"), order1) || !xattr_file(p("x2"), order2)) {
+		printf("# skip: no user xattrs on '%s'\n", top);
+		return;
+	}
+	ASSERT_EQ(commit(p("x1"), LAYER_NONE, 1, p("l1"), &l1), 0);
+	ASSERT_EQ(commit(p("x2"), LAYER_NONE, 1, p("l2"), &l2), 0);
+	names1 = tar_xattr_names(p("l1"));
+	names2 = tar_xattr_names(p("l2"));
+	ASSERT_STREQ(names1, "user.a user.b user.c");
+	ASSERT_STREQ(names2, "user.a user.b user.c");
+	ASSERT_STREQ(digest_format(&l1.diff_id, a), digest_format(&l2.diff_id, b));
+	layer_desc_release(&l1);
+	layer_desc_release(&l2);
+}
+
 TEST(apply_refuses_dotdot)
 {
 	_cleanup_(err_freep) struct kiln_error *err = NULL;
@@ -481,7 +544,8 @@ TEST(apply_an_empty_blob)
 }
 
 TAP_MAIN(TAP_ENTRY(commit_apply_round_trip),
-	 TAP_ENTRY(commit_is_deterministic_for_any_thread_count), TAP_ENTRY(apply_refuses_dotdot),
+	 TAP_ENTRY(commit_is_deterministic_for_any_thread_count),
+	 TAP_ENTRY(commit_sorts_xattr_names), TAP_ENTRY(apply_refuses_dotdot),
 	 TAP_ENTRY(apply_makes_absolute_names_relative),
 	 TAP_ENTRY(apply_never_follows_symlinked_parents),
 	 TAP_ENTRY(apply_refuses_relative_symlinked_parent), TAP_ENTRY(apply_refuses_hardlinks_out),
