@@ -181,27 +181,32 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const char *f
 }
 
 /*
- * A read-only overlay of @lowers at m->view.merged. Never a bind of a lower
- * itself: a bind can be remounted rw from inside the step, an overlay without
- * an upper layer cannot be written at all. mask/ (whiteouts or empty) is its
- * top layer, so there are always the two lowers an upper-less overlay needs.
+ * A read-only overlay of @lowers (or of the context at @context) at
+ * m->view.merged. Never a bind of a lower itself: a bind can be remounted rw
+ * from inside the step, an overlay without an upper layer cannot be written
+ * at all. mask/ (whiteouts or empty) is its top layer, so there are always
+ * the two lowers an upper-less overlay needs. The context is named through a
+ * symlink in the step's directory: its path may hold ',' or ':'.
  */
 static int ro_view(struct build_ctx *b, struct run_mount *m, const struct strv *lowers,
-		   struct kiln_error **err)
+		   const char *context, struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv all = STRV_INIT;
-	_cleanup_free_ char *mask = NULL;
 	int r = step_dirs_make(b, &m->view, err);
 
 	if (r < 0)
 		return r;
-	mask = xasprintf("%s/mask", m->view.base);
-	r = run_mounts_ignore_mask(m->from ? -1 : b->context_fd, m->from ? NULL : b->ignore, mask,
-				   err);
+	strv_push_take(&all, xasprintf("%s/mask", m->view.base));
+	r = run_mounts_ignore_mask(context ? b->context_fd : -1, context ? b->ignore : NULL,
+				   all.v[0], err);
 	if (r < 0)
 		return r;
-	strv_push(&all, mask);
-	for (size_t i = 0; i < lowers->n; i++)
+	if (context) {
+		strv_push_take(&all, xasprintf("%s/context", m->view.base));
+		if (symlink(context, all.v[1]) < 0)
+			return err_sys(err, errno, "symlink '%s'", all.v[1]);
+	}
+	for (size_t i = 0; lowers && i < lowers->n; i++)
 		strv_push(&all, lowers->v[i]);
 	return rootfs_mount_ro(b, &all, &m->view, err);
 }
@@ -222,15 +227,14 @@ static int bind_view(struct build_ctx *b, struct stage_state *s, struct run_moun
 		r = from_layers(b, s, m->from, &layers, &n, &img, err);
 		if (r >= 0)
 			r = rootfs_lowers(b, layers, n, &lowers, err);
-		return r < 0 ? r : ro_view(b, m, &lowers, err);
+		return r < 0 ? r : ro_view(b, m, &lowers, NULL, err);
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", b->context_fd);
 	len = readlink(proc, buf, sizeof(buf) - 1);
 	if (len < 0)
 		return err_sys(err, errno, "readlink '%s'", proc);
 	buf[len] = '\0';
-	strv_push(&lowers, buf);
-	return ro_view(b, m, &lowers, err);
+	return ro_view(b, m, NULL, buf, err);
 }
 
 /* The real path of @source inside @root_fd (resolved in-root), as a host path. */

@@ -47,13 +47,15 @@ remount_attacks() {
 	snaps=$(ls "$KILN_ROOT/snapshots")
 	# shellcheck disable=SC2086
 	before=$(snap_digest $snaps)
-	kb -t remount:1 "$c"
+	# shellcheck disable=SC2086
+	kb $storage -t remount:1 "$c"
 	expect_eq "$(cat "$c/victim")" original "the context's victim file after a remount rw"
 	[ ! -e "$c/planted" ] || fail "a RUN planted a file in the context"
 	# shellcheck disable=SC2086
 	expect_eq "$(snap_digest $snaps)" "$before" "the snapshots after a remount rw of from= binds"
 	printf 'FROM busybox:1\nRUN test ! -e /poison && ! grep -q pwned /etc/passwd\n' >"$c/Dockerfile"
-	kb --no-cache -t clean:1 "$c"
+	# shellcheck disable=SC2086
+	kb $storage --no-cache -t clean:1 "$c"
 }
 
 dockerignore_binds() {
@@ -89,7 +91,8 @@ dockerignore_binds() {
 	RUN --mount=type=bind,target=/ctx,rw cd /ctx && find . | sort > /bind-rw.txt
 	RUN --mount=type=bind,source=sub,target=/sub cd /sub && find . | sort > /bind-sub.txt
 	EOF
-	kb -t ignore:1 "$c"
+	# shellcheck disable=SC2086
+	kb $storage -t ignore:1 "$c"
 	r=$(unpack ignore:1)
 	expect_eq "$(cat "$r/bind.txt")" "$(cat "$r/copy.txt")" "a context bind mount against COPY"
 	expect_eq "$(cat "$r/bind-rw.txt")" "$(cat "$r/copy.txt")" "an rw context bind mount against COPY"
@@ -102,7 +105,8 @@ dockerignore_binds() {
 		"a bind of a context subdirectory"
 	# an ignored file is not part of the key either
 	echo TOKEN=y >"$c/.env"
-	kb -t ignore:2 "$c"
+	# shellcheck disable=SC2086
+	kb $storage -t ignore:2 "$c"
 	[ -z "$(steps_run_lb | grep -e RUN -e COPY)" ] || fail "an ignored file's change reran: $(cat "$T/log")"
 }
 
@@ -203,6 +207,7 @@ cache_seed() {
 	expect_eq "$(cat "$r/out3")" seeded "a cache mount seeded from= a stage's root"
 }
 
+storage=
 for mode in builder root; do
 	KILN_BUILD_AS=$mode
 	export KILN_ROOT="$T/store-$mode"
@@ -211,4 +216,15 @@ for mode in builder root; do
 		say "$mode: $t"
 		$t $mode
 	done
+done
+
+# --storage=copy (no overlay): binds are throwaway copies, .dockerignore applied
+storage=--storage=copy
+KILN_BUILD_AS=builder
+export KILN_ROOT="$T/store-copy"
+build_setup
+for t in ${T0308_ONLY:-remount_attacks dockerignore_binds}; do
+	case $t in remount_attacks | dockerignore_binds) ;; *) continue ;; esac
+	say "builder, $storage: $t"
+	$t copy
 done
