@@ -472,9 +472,11 @@ static int secret_file(struct build_ctx *b, struct run_mount *m, const struct st
 	if (fd < 0)
 		return err_sys(err, errno, "secret '%s': create '%s'", m->id, m->host_path);
 	r = fs_write_all(fd, value->buf, value->len, err);
-	if (r >= 0 &&
-	    (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode_set ? m->mode : 0400) < 0))
-		r = err_sys(err, errno, "secret '%s'", m->id);
+	if (r >= 0 && fchown(fd, m->uid, m->gid) < 0)
+		r = err_sys(err, errno, "secret '%s': chown to %u:%u", m->id, (unsigned)m->uid,
+			    (unsigned)m->gid);
+	if (r >= 0 && fchmod(fd, m->mode_set ? m->mode : 0400) < 0)
+		r = err_sys(err, errno, "secret '%s': chmod", m->id);
 	return r;
 }
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# RUN --mount, tried as a hostile Dockerfile would, rootless and as root:
+# RUN --mount, tried as a hostile Dockerfile would, rootless, as root, and as root
+# of a user namespace kiln did not make (a rootless container):
 #  - a bind mount remounted rw writes neither the context nor a snapshot
 #    (from=IMAGE, from=STAGE), and no later build (--no-cache too) sees it;
 #  - a context bind mount shows what COPY sees (.dockerignore, nested, !);
@@ -10,6 +11,19 @@
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
+need_cmd unshare
+
+# "inherited": root of a user namespace kiln did not make (a rootless container)
+as_runner() {
+	case $KILN_BUILD_AS in
+	root) (cd "$T" && "$@") ;;
+	inherited) (cd "$T" && unshare -Ur "$@") ;;
+	*) as_builder env KILN_ROOT="$KILN_ROOT" "$@" ;;
+	esac
+}
+own_ctx() {
+	[ "$KILN_BUILD_AS" = builder ] && [ -d "$T/c" ] && chown -R "$KILN_TEST_USER": "$T/c" || true
+}
 
 # a digest of the snapshots SNAP...: names, types, modes, owners, link targets, content
 snap_digest() {
@@ -110,15 +124,25 @@ dockerignore_binds() {
 	[ -z "$(steps_run_lb | grep -e RUN -e COPY)" ] || fail "an ignored file's change reran: $(cat "$T/log")"
 }
 
+# the files holding $1: under $T (the store, the contexts) and directly in /tmp
+on_disk_files() {
+	{
+		grep -rlaF -- "$1" "$T" 2>/dev/null
+		find /tmp -maxdepth 1 -type f -exec grep -laF -- "$1" {} + 2>/dev/null
+	} || true
+}
+
 secret_in_memory() {
 	c=$(ctx "secret-$1")
 	secret="s3cr3t-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-	marker="60 0.$$$(test "$1" = root && echo 1 || echo 2)"
+	# a single-id map (inherited) has no uid 1000
+	ids=$(test "$1" = inherited && echo 0 0 || echo 1000 1001)
+	marker="60 0.$$$(case $1 in root) echo 1 ;; builder) echo 2 ;; *) echo 3 ;; esac)"
 	cat >"$c/Dockerfile" <<-EOF
 	FROM busybox:1
 	RUN --mount=type=secret,id=token stat -c '%a %u %g' /run/secrets/token > /mode && \
 	    awk '\$2 == "/run/secrets/token" { print \$3 }' /proc/mounts > /fstype
-	RUN --mount=type=secret,id=token,mode=0440,uid=1000,gid=1001,target=/s/t,env=TOKEN \
+	RUN --mount=type=secret,id=token,mode=0440,uid=${ids% *},gid=${ids#* },target=/s/t,env=TOKEN \
 	    stat -c '%a %u %g' /s/t > /mode2 && test "\$(cat /s/t)" = "\$TOKEN"
 	RUN --mount=type=secret,id=token cat /run/secrets/token > /dev/null && exec sleep $marker
 	EOF
@@ -132,7 +156,7 @@ secret_in_memory() {
 		[ $i -lt 400 ] || fail "the RUN did not start: $(cat "$T/log")"
 		sleep 0.05
 	done
-	on_disk=$(grep -rlaF -- "$secret" "$T" /tmp/*.* 2>/dev/null || true)
+	on_disk=$(on_disk_files "$secret")
 	kiln_pid=
 	for p in $(pgrep -x kiln); do
 		[ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$KILN")" ] &&
@@ -148,7 +172,7 @@ secret_in_memory() {
 		[ $i -lt 100 ] || fail "the RUN survived kill -9 of kiln"
 		sleep 0.05
 	done
-	if grep -rlaF -- "$secret" "$T" /tmp/*.* 2>/dev/null; then
+	if [ -n "$(on_disk_files "$secret")" ]; then
 		fail "the secret is on disk after kill -9 of kiln"
 	fi
 	sed -i '$d' "$c/Dockerfile"
@@ -158,7 +182,7 @@ secret_in_memory() {
 		fail "secret build: $(cat "$T/log")"
 	r=$(unpack secret:2)
 	expect_eq "$(cat "$r/mode")" "400 0 0" "a secret's default mode and owner"
-	expect_eq "$(cat "$r/mode2")" "440 1000 1001" "a secret's mode=, uid=, gid="
+	expect_eq "$(cat "$r/mode2")" "440 $ids" "a secret's mode=, uid=, gid="
 	expect_eq "$(cat "$r/fstype")" tmpfs "the file system under a secret"
 }
 
@@ -208,9 +232,11 @@ cache_seed() {
 }
 
 storage=
-for mode in builder root; do
+for mode in builder root inherited; do
 	KILN_BUILD_AS=$mode
 	export KILN_ROOT="$T/store-$mode"
+	mkdir -p "$KILN_ROOT"
+	[ $mode = root ] || [ $mode = inherited ] || chown "$KILN_TEST_USER": "$KILN_ROOT"
 	build_setup
 	for t in ${T0308_ONLY:-remount_attacks dockerignore_binds secret_in_memory from_key cache_seed}; do
 		say "$mode: $t"
