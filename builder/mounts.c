@@ -366,11 +366,15 @@ static int cache_seed_into(struct build_ctx *b, struct stage_state *s, struct ru
 	return cache_init_dir(m, dir, err);
 }
 
-/* Seed a new cache aside, then rename it in place: a parallel build's seed may win. */
+/*
+ * Seed a new cache in tmp/ (where a killed build's leftovers are swept), then
+ * rename it in place: a parallel build's seed may win.
+ */
 static int cache_seed(struct build_ctx *b, struct stage_state *s, struct run_mount *m, int cache_fd,
-		      const char *cache, const char *rel, struct kiln_error **err)
+		      const char *rel, struct kiln_error **err)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s/%s.seed-XXXXXX", cache, rel);
+	_cleanup_free_ char *tmpdir = store_dir_path(b->store, STORE_DIR_TMP);
+	_cleanup_free_ char *tmp = xasprintf("%s/cache-seed-XXXXXX", tmpdir);
 	int r = fs_mkdir_p(cache_fd, "mounts", 0755, err);
 
 	if (r < 0)
@@ -401,7 +405,7 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
 	dir = xasprintf("%s/%s", cache, rel);
 	if (m->from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		r = cache_seed(b, s, m, cache_fd, cache, rel, err);
+		r = cache_seed(b, s, m, cache_fd, rel, err);
 	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
 	else if ((r = fs_mkdir_p(cache_fd, rel, 0755, err)) >= 0 && stat(dir, &st) == 0 &&
 		 st.st_nlink == 2 && st.st_uid == 0)

@@ -229,6 +229,12 @@ cache_seed() {
 	expect_eq "$(cat "$r/out")" "$(printf 'seeded\ntop')" "a cache mount seeded from= a stage"
 	expect_eq "$(cat "$r/out2")" "$(printf 'top\nmore')" "a seeded cache mount kept its writes"
 	expect_eq "$(cat "$r/out3")" seeded "a cache mount seeded from= a stage's root"
+	# a new seed is a new cache (BuildKit keys a cache by its id and its from= ref)
+	sed -i 's/echo seeded >/echo reseeded >/' "$c/Dockerfile"
+	kb -t seed:2 "$c"
+	r=$(unpack seed:2)
+	expect_eq "$(cat "$r/out")" "$(printf 'reseeded\ntop')" "a cache mount after its seed changed"
+	[ -z "$(ls "$KILN_ROOT/tmp")" ] || fail "seeding left work in tmp/: $(ls "$KILN_ROOT/tmp")"
 }
 
 storage=
