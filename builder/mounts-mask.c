@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "builder/copy-internal.h"
 #include "builder/mounts-internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -89,6 +90,7 @@ static int mask_dir_entry(struct mask_walk *w, int src_fd, int dst_fd, const cha
 	}
 	*put = true;
 	copy_dir_meta(dst_fd, name, st);
+	copy_xattrs(sub_src, sub_dst, name); /* the xattrs COPY keeps */
 	return 0;
 }
 
