@@ -68,6 +68,14 @@ static int mask_dir_entry(struct mask_walk *w, int src_fd, int dst_fd, const cha
 	if (mkdirat(dst_fd, name, 0700) < 0)
 		return err_sys(err, errno, "create mask directory '%s'", w->rel.buf);
 	sub_src = openat(src_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub_src < 0 && errno == EACCES && !excluded) {
+		/* kiln cannot read it, so neither can the overlay, nor the step through it */
+		log_debug("mask: cannot read '%s', left as it is", w->rel.buf);
+		*visible = true;
+		return unlinkat(dst_fd, name, AT_REMOVEDIR) < 0
+			       ? err_sys(err, errno, "remove mask directory '%s'", w->rel.buf)
+			       : 0;
+	}
 	sub_dst = openat(dst_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub_src < 0 || sub_dst < 0)
 		return err_sys(err, errno, "open '%s'", w->rel.buf);
