@@ -398,7 +398,9 @@ int builder_prepare(struct kiln_error **err)
 	if (done)
 		return 0;
 	r = sandbox_enter_userns(err);
-	if (r >= 0 && sandbox_userns_mode() == SANDBOX_USERNS_NONE)
+	/* root of a namespace kiln did not make: kiln's mounts (secrets too) die with it */
+	if (r >= 0 && (sandbox_userns_mode() == SANDBOX_USERNS_NONE ||
+		       sandbox_userns_mode() == SANDBOX_USERNS_INHERITED))
 		r = rootfs_private_mounts(err);
 	if (r >= 0)
 		done = true;
