@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "builder/build-internal.h"
-#include "builder/copy-internal.h"
 #include "builder/rootfs-internal.h"
+#include "copy/copy.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"

@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
 #include "builder/mounts-internal.h"
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
 #include "builder/userns-internal.h"
+#include "copy/copy.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"

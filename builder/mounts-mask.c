@@ -15,8 +15,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
 #include "builder/mounts-internal.h"
+#include "copy/copy.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"

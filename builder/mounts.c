@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
 #include "builder/mounts-internal.h"
+#include "copy/copy.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "util/error.h"
 #include "util/xmalloc.h"
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/parse.h"

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "tap.h"
 #include "util/error.h"
 #include "util/fs.h"

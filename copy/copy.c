@@ -19,7 +19,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "layers/layers.h"
 #include "util/error.h"
 #include "util/fs.h"

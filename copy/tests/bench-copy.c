@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "util/error.h"
 
 static double now(void)

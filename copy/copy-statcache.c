@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"

@@ -13,7 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/copy-internal.h"
+#include "copy/copy-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
