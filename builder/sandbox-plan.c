@@ -63,6 +63,8 @@ void sandbox_plan_release(struct sandbox_plan *p)
 	strv_clear(&p->argv);
 	strv_clear(&p->env);
 	free(p->groups);
+	free(p->uid_map);
+	free(p->gid_map);
 	for (size_t i = 0; i < p->n_fixups; i++)
 		free(p->fixups[i].path);
 	free(p->fixups);
@@ -90,6 +92,12 @@ static struct sandbox_op *add_op(struct sandbox_plan *p, enum sandbox_op_kind ki
 	op = &p->ops[p->n_ops++];
 	*op = (struct sandbox_op){.kind = kind, .target = target, .what = keep(p, what)};
 	return op;
+}
+
+struct sandbox_op *sandbox_plan_add_op(struct sandbox_plan *p, enum sandbox_op_kind kind,
+				       const char *target, char *what)
+{
+	return add_op(p, kind, target, what);
 }
 
 static void add_mount_in(struct sandbox_plan *p, const char *source, const char *target,
@@ -445,7 +453,7 @@ static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
 	}
 	add_mount_in(p, "/sys", "/sys", NULL, MS_BIND | MS_REC, NULL);
-	add_op(p, SOP_REMOUNT_RO_IN, "/sys", xstrdup("make '/sys' read-only"));
+	add_op(p, SOP_READONLY_REC_IN, "/sys", xstrdup("make '/sys' read-only"));
 	return 0;
 }
 
@@ -666,6 +674,8 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (!spec->workdir)
 		return err_new(err, KILN_ERR_INTERNAL, EINVAL, "sandbox without a workdir");
 	r = plan_command(p, spec, err);
+	if (r >= 0)
+		r = sandbox_plan_privileges(p, err);
 	if (r < 0)
 		return r;
 	c.workdir_fd = open(spec->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -694,6 +704,8 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (r >= 0)
 		r = plan_sys(p, spec, &c.view, err);
 	if (r >= 0)
+		sandbox_plan_masks(p);
+	if (r >= 0)
 		r = plan_etc(p, spec, &c.view, files_dir, err);
 	for (size_t i = 0; r >= 0 && i < spec->n_mounts; i++)
 		r = plan_one_mount(p, &spec->mounts[i], &c.view, err);
@@ -718,6 +730,12 @@ const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage)
 		[-SANDBOX_STAGE_CHDIR] = "change to the working directory",
 		[-SANDBOX_STAGE_STDIO] = "set up stdin, stdout and stderr",
 		[-SANDBOX_STAGE_EXEC] = "exec",
+		[-SANDBOX_STAGE_USERNS] = "unshare the step's user namespace",
+		[-SANDBOX_STAGE_MAP_IDS] = "wait for the id maps of the step's user namespace",
+		[-SANDBOX_STAGE_SESSION] = "start a new session with a new keyring",
+		[-SANDBOX_STAGE_CAPS] = "drop capabilities",
+		[-SANDBOX_STAGE_CLOSE_FDS] = "close inherited file descriptors",
+		[-SANDBOX_STAGE_SECCOMP] = "load the seccomp filter",
 	};
 
 	if (stage >= 0 && (size_t)stage < p->n_ops)

@@ -5,7 +5,8 @@
 #    class) then `cat ../../..` and a write: a host canary stays unread and
 #    unchanged;
 #  - /proc/1/environ, cmdline, mem and /proc/*/environ: neither kiln's
-#    environment nor a --secret env= value is there;
+#    environment nor a --secret env= value (given to kiln, not mounted by
+#    the step) is there;
 #  - TIOCSTI into the terminal kiln runs on (CVE-2017-5226's class): nothing
 #    is typed; RUN is in a session of its own with stdin /dev/null;
 #  - mknod + mount of the host disk, mount tmpfs, unshare, keyctl, bpf: fail.
@@ -86,8 +87,7 @@ EOF
 	cat >"$c/Dockerfile" <<'EOF'
 FROM busybox:1
 COPY escape-helper /h
-RUN --mount=type=secret,id=tok,env=TOKEN \
-    (cat /proc/1/environ /proc/1/cmdline; for f in /proc/*/environ /proc/*/cmdline; do \
+RUN (cat /proc/1/environ /proc/1/cmdline; for f in /proc/*/environ /proc/*/cmdline; do \
      cat $f; done) >/environ 2>&1; /h memdump 1 >/mem 2>/mem.err; cat /proc/1/environ; \
     tr '\0' ' ' </proc/1/cmdline; echo; echo "pid $$"
 EOF
