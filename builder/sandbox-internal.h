@@ -109,6 +109,7 @@ struct sandbox_plan {
 
 	/* the step's privileges (sandbox-seccomp.c, sandbox-plan.c) */
 	bool new_userns; /* unshare a user namespace after the mounts */
+	bool own_netns; /* and a network namespace it owns, so CAP_NET_RAW works (ping) */
 	char *uid_map, *gid_map; /* what the parent writes for it */
 	unsigned cap_last; /* /proc/sys/kernel/cap_last_cap */
 	uint64_t caps; /* bounding, permitted and effective set (Docker's default) */
@@ -131,7 +132,8 @@ void sandbox_plan_undo(struct sandbox_plan *p);
 struct sandbox_op *sandbox_plan_add_op(struct sandbox_plan *p, enum sandbox_op_kind kind,
 				       const char *target, char *what);
 /* sandbox-privs.c: the user namespace, capabilities and seccomp filter of the step. */
-int sandbox_plan_privileges(struct sandbox_plan *p, struct kiln_error **err);
+int sandbox_plan_privileges(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			    struct kiln_error **err);
 /* sandbox-privs.c: Docker's masked and read-only paths, after /proc and /sys. */
 void sandbox_plan_masks(struct sandbox_plan *p);
 /* The message for a stage the child reported. */

@@ -675,7 +675,7 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return err_new(err, KILN_ERR_INTERNAL, EINVAL, "sandbox without a workdir");
 	r = plan_command(p, spec, err);
 	if (r >= 0)
-		r = sandbox_plan_privileges(p, err);
+		r = sandbox_plan_privileges(p, spec, err);
 	if (r < 0)
 		return r;
 	c.workdir_fd = open(spec->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -81,11 +81,19 @@ static unsigned read_cap_last(void)
 	return v < 64 ? v : 63;
 }
 
-int sandbox_plan_privileges(struct sandbox_plan *p, struct kiln_error **err)
+int sandbox_plan_privileges(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			    struct kiln_error **err)
 {
 	static unsigned cap_last;
 
 	p->new_userns = true;
+	/*
+	 * --network none: the namespace made at clone (so that /sys shows it)
+	 * belongs to kiln's user namespace, where RUN's CAP_NET_RAW does not
+	 * count; a second one, made with the step's, has a loopback where ping
+	 * works as under docker build.
+	 */
+	p->own_netns = spec->network == SANDBOX_NETWORK_NONE;
 	p->uid_map = identity_map("/proc/self/uid_map", err);
 	if (!p->uid_map)
 		return -1;

@@ -8,6 +8,8 @@
  *   escape-helper session          "sid=S pid=P" and what fd 0 is
  *   escape-helper syscalls DIR     keyctl, add_key, request_key, unshare, mount, bpf, ...
  *   escape-helper memdump PID      every readable writable mapping of /proc/PID/mem
+ *   escape-helper setcap FILE      give FILE cap_net_raw+ep, as `setcap cap_net_raw+ep`
+ *   escape-helper getcap FILE      "FILE cap_net_raw+ep" when it has that
  *
  * Each attempt prints one line "NAME: ok" or "NAME: <error>"; a test asserts
  * that no line says "ok".
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "util/banned.h"
@@ -131,6 +135,29 @@ static int memdump(const char *pid)
 	return 0;
 }
 
+/* The security.capability value of `setcap cap_net_raw+ep` (VFS_CAP_REVISION_2). */
+static int setcap(const char *file)
+{
+	uint32_t v[5] = {0x02000000 | 1 /* effective */, 1u << 13 /* CAP_NET_RAW */, 0, 0, 0};
+
+	report("setcap", setxattr(file, "security.capability", v, sizeof(v), 0));
+	return 0;
+}
+
+static int getcap(const char *file)
+{
+	uint32_t v[6] = {0};
+	ssize_t n = getxattr(file, "security.capability", v, sizeof(v));
+
+	if (n < 0) {
+		printf("%s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	printf("%s%s%s\n", file, (v[1] & (1u << 13)) ? " cap_net_raw+" : " ?",
+	       (v[0] & 1) ? "ep" : "p");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "tiocsti"))
@@ -141,6 +168,11 @@ int main(int argc, char **argv)
 		return syscalls(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "memdump"))
 		return memdump(argv[2]);
-	fprintf(stderr, "usage: escape-helper tiocsti|session|syscalls DIR|memdump PID\n");
+	if (argc == 3 && !strcmp(argv[1], "setcap"))
+		return setcap(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "getcap"))
+		return getcap(argv[2]);
+	fprintf(stderr,
+		"usage: escape-helper tiocsti|session|syscalls DIR|memdump PID|setcap FILE|getcap FILE\n");
 	return 2;
 }
