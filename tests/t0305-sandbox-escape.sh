@@ -81,6 +81,17 @@ EOF
 		no_secret "fd$n" "fd$n:1"
 	done
 
+	say "$mode: remount a read-only context bind read-write"
+	c=$(ctx "remount-$mode")
+	printf 'victim' >"$c/victim"
+	cat >"$c/Dockerfile" <<'EOF'
+FROM busybox:1
+RUN --mount=type=bind,target=/ctx mount -o remount,rw,bind /ctx; echo pwned >/ctx/victim; \
+    umount /ctx && echo pwned >/ctx/victim; true
+EOF
+	kbx remount -t remount:1 "$c"
+	expect_eq "$(cat "$c/victim")" victim "$mode remount: the context file"
+
 	say "$mode: /proc/1/environ, cmdline, mem and /proc/*/environ"
 	c=$(ctx "proc-$mode")
 	cp "$HELPER" "$c/escape-helper"
