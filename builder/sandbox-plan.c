@@ -400,6 +400,33 @@ static void add_make(struct sandbox_plan *p, enum sandbox_op_kind kind, const ch
 	op->source = link;
 }
 
+/*
+ * An image without /dev, /proc or /sys (FROM scratch): BuildKit leaves the
+ * directories runc made to mount them in the step's layer, and removes only
+ * the stubs of its own bind mounts (/etc/hosts, /etc/resolv.conf, RUN
+ * --mount targets; moby/buildkit#1739, #3314, #3455). So do we: they go in
+ * the upperdir, 0755 and root's, dated 1970-01-01 rather than by the clock
+ * (BuildKit's date them by the clock, #3455), so the layer is reproducible.
+ */
+static int keep_runtime_dirs(const struct layer_view *v, struct kiln_error **err)
+{
+	static const char *const dirs[] = {"dev", "proc", "sys"};
+	const struct timespec ts[2] = {{0}, {0}};
+	struct stat st;
+
+	if (v->in_place || v->n < 2)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (view_lookup(v, dirs[i], &st))
+			continue;
+		if (mkdirat(v->fds[0], dirs[i], 0755) < 0 && errno != EEXIST)
+			return err_sys(err, errno, "create '/%s' in the step's layer", dirs[i]);
+		(void)fchmodat(v->fds[0], dirs[i], 0755, 0);
+		(void)utimensat(v->fds[0], dirs[i], ts, AT_SYMLINK_NOFOLLOW);
+	}
+	return 0;
+}
+
 /* A fresh /proc and a minimal /dev. */
 static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 			 struct kiln_error **err)
@@ -700,7 +727,9 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (r < 0)
 		return r;
 	add_op(p, SOP_OPEN_ROOT, c.mountpoint, xasprintf("open '%s'", c.mountpoint));
-	r = plan_proc_dev(p, &c.view, err);
+	r = keep_runtime_dirs(&c.view, err);
+	if (r >= 0)
+		r = plan_proc_dev(p, &c.view, err);
 	if (r >= 0)
 		r = plan_sys(p, spec, &c.view, err);
 	if (r >= 0)
