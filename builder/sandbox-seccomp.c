@@ -135,6 +135,8 @@ static int personality_rules(scmp_filter_ctx ctx)
 	return r;
 }
 
+static const unsigned long tty_ioctls[] = {TIOCSTI, TIOCLINUX};
+
 static int add_rules(scmp_filter_ctx ctx)
 {
 	int r = 0;
@@ -153,12 +155,11 @@ static int add_rules(scmp_filter_ctx ctx)
 	if (r == 0)
 		r = personality_rules(ctx);
 	/* typing into a terminal (CVE-2017-5226) and the console's own ioctls */
-	if (r == 0)
-		r = rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1,
-			 &(struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, TIOCSTI));
-	if (r == 0)
-		r = rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1,
-			 &(struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, TIOCLINUX));
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(tty_ioctls); i++) {
+		struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, tty_ioctls[i]);
+
+		r = rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &c);
+	}
 	return r;
 }
 
