@@ -347,13 +347,14 @@ static void enter_userns(const struct sandbox_plan *p, int report_fd, int alive_
 
 	if (!p->new_userns)
 		return;
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | (p->own_netns ? CLONE_NEWNET : 0)) < 0)
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
 		fail(report_fd, SANDBOX_STAGE_USERNS, errno);
 	if (write(report_fd, &req, sizeof(req)) != (ssize_t)sizeof(req))
 		fail(report_fd, SANDBOX_STAGE_MAP_IDS, errno);
 	if (read(alive_fd, &c, 1) != 1)
 		_exit(127); /* the parent is gone, or gave up */
-	if (p->own_netns && loopback_up() < 0)
+	/* the parent holds the first network namespace, which /sys shows, open */
+	if (p->own_netns && (unshare(CLONE_NEWNET) < 0 || loopback_up() < 0))
 		fail(report_fd, SANDBOX_STAGE_USERNS, errno);
 }
 
