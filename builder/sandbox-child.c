@@ -448,7 +448,7 @@ static void set_credentials(const struct sandbox_plan *p, int report_fd)
 /* Enter the working directory, resolved inside the root and never through a magic link. */
 static void enter_cwd(const struct sandbox_plan *p, int report_fd)
 {
-	char buf[8];
+	static char buf[4096]; /* not on the stack: the child runs on a copy of a thread's */
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
 
 	if (root >= 0)
@@ -460,9 +460,9 @@ static void enter_cwd(const struct sandbox_plan *p, int report_fd)
 	} else if (fd < 0 || fchdir(fd) < 0) {
 		fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
 	}
-	/* getcwd fails for a directory outside the root: check where we are */
-	if (syscall(SYS_getcwd, buf, sizeof(buf)) < 0 && errno != ERANGE)
-		fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
+	/* the kernel names a directory outside the root "(unreachable)/…": refuse it */
+	if (syscall(SYS_getcwd, buf, sizeof(buf)) < 0 ? errno != ENAMETOOLONG : buf[0] != '/')
+		fail(report_fd, SANDBOX_STAGE_CHDIR, EXDEV);
 	if (fd >= 0)
 		close(fd);
 	if (root >= 0)
