@@ -454,7 +454,11 @@ static void enter_cwd(const struct sandbox_plan *p, int report_fd)
 	if (root >= 0)
 		fd = open_in_root(root, p->cwd, O_PATH | O_DIRECTORY);
 	if (fd < 0 && errno == ENOSYS) {
-		/* no openat2 (before 5.6): only fds 0-3 are left for a magic link */
+		/*
+		 * No openat2 (before 5.6): only fds 0-3 are left for a magic
+		 * link, and the getcwd check below refuses a directory that a
+		 * magic link found outside the root.
+		 */
 		if (chdir(p->cwd) < 0)
 			fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
 	} else if (fd < 0 || fchdir(fd) < 0) {
