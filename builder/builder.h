@@ -12,7 +12,10 @@
  *                           namespace (ids from /etc/subuid and /etc/subgid);
  *   sandbox_run()           once per RUN step: a child in new mount, pid, uts
  *                           and ipc (and, for --network=none, net) namespaces
- *                           on an overlayfs over the parent layers.
+ *                           on an overlayfs over the parent layers, which
+ *                           after its mounts enters a user namespace of its
+ *                           own, drops to Docker's privileges and becomes the
+ *                           command, pid 1.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -7,7 +7,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/keyctl.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -108,6 +111,57 @@ static int remount_ro_in(int root_fd, const struct sandbox_op *op)
 		r = mount(NULL, fd_path(buf, fd), NULL, flags, NULL);
 	}
 	close(fd);
+	return r;
+}
+
+/* Docker's masked paths: a directory under an empty read-only tmpfs, anything else under @source.
+ */
+static int mask_in(int root_fd, const struct sandbox_op *op)
+{
+	struct stat st;
+	char buf[32];
+	int fd = open_in_root(root_fd, op->target, O_PATH | O_NOFOLLOW);
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = fstat(fd, &st);
+	if (r == 0 && S_ISDIR(st.st_mode))
+		r = mount("tmpfs", fd_path(buf, fd), "tmpfs",
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555");
+	else if (r == 0)
+		r = mount(op->source, fd_path(buf, fd), NULL, MS_BIND, NULL);
+	close(fd);
+	return r;
+}
+
+/* Docker's read-only paths: bind the path on itself, then make that read-only. */
+static int readonly_in(int root_fd, const struct sandbox_op *op)
+{
+	char buf[32];
+	int fd = open_in_root(root_fd, op->target, O_PATH | O_NOFOLLOW);
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = mount(fd_path(buf, fd), fd_path(buf, fd), NULL, MS_BIND | MS_REC, NULL);
+	close(fd);
+	return r < 0 ? -1 : remount_ro_in(root_fd, op);
+}
+
+/* Read-only all the way down (/sys with its cgroup and other submounts). */
+static int readonly_rec_in(int root_fd, const struct sandbox_op *op)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	int fd = open_in_root(root_fd, op->target, O_PATH);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
+	close(fd);
+	if (r < 0 && errno == ENOSYS)
+		return remount_ro_in(root_fd, op); /* before 5.12: the top mount only */
 	return r;
 }
 
@@ -233,6 +287,12 @@ static int run_op(const struct sandbox_op *op, int *root_fd)
 		return sethostname(op->source, strlen(op->source));
 	case SOP_LOOPBACK_UP:
 		return loopback_up();
+	case SOP_MASK_IN:
+		return mask_in(*root_fd, op);
+	case SOP_READONLY_IN:
+		return readonly_in(*root_fd, op);
+	case SOP_READONLY_REC_IN:
+		return readonly_rec_in(*root_fd, op);
 	}
 	errno = EINVAL;
 	return -1;
@@ -274,31 +334,98 @@ static void reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * Enter the step's own user namespace, now that every mount is made: the
+ * kernel locks them all (a read-only bind stays read-only, nothing mounted
+ * over a path can be removed to show what is below). The parent writes the
+ * maps and then answers on @alive_fd.
+ */
+static void enter_userns(const struct sandbox_plan *p, int report_fd, int alive_fd)
+{
+	struct sandbox_report req = {.stage = SANDBOX_STAGE_MAP_IDS};
+	char c;
+
+	if (!p->new_userns)
+		return;
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		fail(report_fd, SANDBOX_STAGE_USERNS, errno);
+	if (write(report_fd, &req, sizeof(req)) != (ssize_t)sizeof(req))
+		fail(report_fd, SANDBOX_STAGE_MAP_IDS, errno);
+	if (read(alive_fd, &c, 1) != 1)
+		_exit(127); /* the parent is gone, or gave up */
+	/* the parent holds the first network namespace, which /sys shows, open */
+	if (p->own_netns && (unshare(CLONE_NEWNET) < 0 || loopback_up() < 0))
+		fail(report_fd, SANDBOX_STAGE_USERNS, errno);
+}
+
+/* A new session without a terminal, and a new session keyring, as runc gives a container. */
+static void new_session(int report_fd)
+{
+	if (setsid() < 0)
+		fail(report_fd, SANDBOX_STAGE_SESSION, errno);
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+		fail(report_fd, SANDBOX_STAGE_SESSION, errno);
+}
+
 static void set_stdio(const struct sandbox_plan *p, int report_fd)
 {
 	int fds[3];
 
 	for (int i = 0; i < 3; i++) {
 		fds[i] = p->stdio[i] >= 0 ? fcntl(p->stdio[i], F_DUPFD_CLOEXEC, 3)
-					  : open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+					  : open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) |
+								      O_CLOEXEC | O_NOCTTY);
 		if (fds[i] < 0)
 			fail(report_fd, SANDBOX_STAGE_STDIO, errno);
 	}
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			fail(report_fd, SANDBOX_STAGE_STDIO, errno);
-	/* Everything but 0, 1 and 2 is closed at exec, including report_fd. */
-	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
-		for (int fd = 3; fd < 1024; fd++)
-			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-_noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
+/*
+ * Close every fd but 0, 1, 2 and the report pipe, which becomes fd 3 (and is
+ * closed at exec): no directory of kiln's stays reachable through
+ * /proc/self/fd (CVE-2024-21626) when the working directory is resolved.
+ */
+static int close_fds(int report_fd)
 {
-	char **envp = p->env.v ? p->env.v : (char *[]){NULL};
-	int err = ENOENT;
+	if (report_fd != 3 && dup3(report_fd, 3, O_CLOEXEC) < 0)
+		fail(report_fd, SANDBOX_STAGE_CLOSE_FDS, errno);
+	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0)
+		for (int fd = 4; fd < 65536; fd++)
+			(void)close(fd);
+	return 3;
+}
 
-	reset_signals();
+/* Docker's capabilities: the bounding set first, while we may still drop from it. */
+static void drop_bounding(const struct sandbox_plan *p, int report_fd)
+{
+	for (unsigned c = 0; c <= p->cap_last; c++)
+		if (!(p->caps & (UINT64_C(1) << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+		    errno != EINVAL)
+			fail(report_fd, SANDBOX_STAGE_CAPS, errno);
+}
+
+/* Root keeps Docker's set in effective and permitted; another user has none (setresuid cleared
+ * them). */
+static void set_caps(const struct sandbox_plan *p, int report_fd)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {{0}};
+	uint64_t set = p->uid == 0 ? p->caps : 0;
+
+	d[0].effective = d[0].permitted = (uint32_t)set;
+	d[1].effective = d[1].permitted = (uint32_t)(set >> 32);
+	if (syscall(SYS_capset, &h, d) < 0)
+		fail(report_fd, SANDBOX_STAGE_CAPS, errno);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(report_fd, SANDBOX_STAGE_CAPS, errno);
+}
+
+static void set_credentials(const struct sandbox_plan *p, int report_fd)
+{
+	drop_bounding(p, report_fd);
 	/*
 	 * Raw syscalls: glibc's wrappers would broadcast the change to the
 	 * threads of the parent, which it still believes are ours after a raw
@@ -310,11 +437,60 @@ _noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
 		fail(report_fd, SANDBOX_STAGE_SETGID, errno);
 	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUID, errno);
+	set_caps(p, report_fd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(report_fd, SANDBOX_STAGE_NO_NEW_PRIVS, errno);
-	if (chdir(p->cwd) < 0)
+	/* A change of credentials clears the parent-death signal: set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+}
+
+/* Enter the working directory, resolved inside the root and never through a magic link. */
+static void enter_cwd(const struct sandbox_plan *p, int report_fd)
+{
+	static char buf[4096]; /* not on the stack: the child runs on a copy of a thread's */
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+
+	if (root >= 0)
+		fd = open_in_root(root, p->cwd, O_PATH | O_DIRECTORY);
+	if (fd < 0 && errno == ENOSYS) {
+		/*
+		 * No openat2 (before 5.6): only fds 0-3 are left for a magic
+		 * link, and the getcwd check below refuses a directory that a
+		 * magic link found outside the root.
+		 */
+		if (chdir(p->cwd) < 0)
+			fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
+	} else if (fd < 0 || fchdir(fd) < 0) {
 		fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
+	}
+	/* the kernel names a directory outside the root "(unreachable)/…": refuse it */
+	if (syscall(SYS_getcwd, buf, sizeof(buf)) < 0 ? errno != ENAMETOOLONG : buf[0] != '/')
+		fail(report_fd, SANDBOX_STAGE_CHDIR, EXDEV);
+	if (fd >= 0)
+		close(fd);
+	if (root >= 0)
+		close(root);
+}
+
+static void load_seccomp(const struct sandbox_plan *p, int report_fd)
+{
+	if (p->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->seccomp, 0, 0) < 0)
+		fail(report_fd, SANDBOX_STAGE_SECCOMP, errno);
+}
+
+_noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
+{
+	char **envp = p->env.v ? p->env.v : (char *[]){NULL};
+	int err = ENOENT;
+
+	reset_signals();
+	new_session(report_fd);
 	set_stdio(p, report_fd);
+	report_fd = close_fds(report_fd);
+	set_credentials(p, report_fd);
+	enter_cwd(p, report_fd);
+	load_seccomp(p, report_fd);
 	for (size_t i = 0; i < p->exec_paths.n; i++) {
 		execve(p->exec_paths.v[i], p->argv.v, envp);
 		/* like execvp: remember a permission problem, keep looking past ENOENT */
@@ -327,33 +503,14 @@ _noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
 }
 
 /*
- * Pid 1 of the sandbox: wait for the command, reaping every orphan that is
- * reparented to us, and exit with the command's status. Exiting makes the
- * kernel kill whatever else is still running in the pid namespace.
+ * The child: pid 1 of the step's pid namespace. It sets the sandbox up and
+ * becomes the command itself, as runc does: no process of kiln's stays in
+ * the sandbox, and kiln waits for the command from outside. When pid 1 exits
+ * the kernel kills whatever else still runs in the namespace.
  */
-_noreturn_ static void reap(pid_t command)
-{
-	int status;
-
-	for (;;) {
-		pid_t pid = waitpid(-1, &status, 0);
-
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0)
-			_exit(127);
-		if (pid != command)
-			continue;
-		if (WIFEXITED(status))
-			_exit(WEXITSTATUS(status));
-		_exit(128 + WTERMSIG(status));
-	}
-}
-
 _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, int alive_fd)
 {
 	struct pollfd pfd = {.fd = alive_fd, .events = POLLIN};
-	pid_t pid;
 
 	/* Die with the parent, and do not start at all if it is already gone. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -364,14 +521,6 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
 	umask(022); /* Docker's, whatever the caller's: modes in layers must not depend on it */
 	run_ops(p, report_fd);
-	pid = sandbox_raw_clone(0);
-	if (pid < 0)
-		fail(report_fd, SANDBOX_STAGE_FORK, errno);
-	if (pid == 0)
-		exec_command(p, report_fd);
-	/* The reaper holds nothing: not the report pipe, not the caller's fds. */
-	if (syscall(SYS_close_range, 0u, ~0u, 0u) < 0)
-		for (int fd = 0; fd < 1024; fd++)
-			close(fd);
-	reap(pid);
+	enter_userns(p, report_fd, alive_fd);
+	exec_command(p, report_fd);
 }

@@ -8,11 +8,14 @@
  *    workdir layout, the extra top layer of mount points, /etc files, the
  *    overlay options, and a list of operations (`struct sandbox_op`);
  *  - sandbox-child.c, in the child, only makes syscalls: it walks the list,
- *    becomes pid 1 reaper, forks the command and execs it. A failure goes back
+ *    pivots into the new root, enters a user namespace of its own (the
+ *    parent writes its maps), drops to Docker's privileges and execs the
+ *    command, which is pid 1 of the step's pid namespace. A failure goes back
  *    to the parent as {errno, stage} over a CLOEXEC pipe; the stage is the index
  *    of the operation (or a negative SANDBOX_STAGE_*), whose message the parent
  *    prepared.
  */
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -33,6 +36,10 @@ enum sandbox_op_kind {
 	SOP_PIVOT, /* pivot_root into the new root and detach the old one */
 	SOP_HOSTNAME, /* sethostname(source) */
 	SOP_LOOPBACK_UP, /* bring `lo` up */
+	SOP_MASK_IN, /* hide target if it exists: a directory under an empty ro tmpfs, else source
+		      */
+	SOP_READONLY_IN, /* bind target on itself read-only, if it exists */
+	SOP_READONLY_REC_IN, /* make target and every mount below it read-only */
 };
 
 enum sandbox_op_flags {
@@ -61,6 +68,12 @@ enum sandbox_stage {
 	SANDBOX_STAGE_CHDIR = -7,
 	SANDBOX_STAGE_STDIO = -8,
 	SANDBOX_STAGE_EXEC = -9,
+	SANDBOX_STAGE_USERNS = -10, /* unshare the user namespace */
+	SANDBOX_STAGE_MAP_IDS = -11, /* a request: the parent writes the maps, then answers */
+	SANDBOX_STAGE_SESSION = -12, /* setsid, the session keyring */
+	SANDBOX_STAGE_CAPS = -13,
+	SANDBOX_STAGE_CLOSE_FDS = -14,
+	SANDBOX_STAGE_SECCOMP = -15,
 };
 
 struct sandbox_report {
@@ -94,6 +107,14 @@ struct sandbox_plan {
 	int stdio[3];
 	int clone_flags;
 
+	/* the step's privileges (sandbox-seccomp.c, sandbox-plan.c) */
+	bool new_userns; /* unshare a user namespace after the mounts */
+	bool own_netns; /* and a network namespace it owns, so CAP_NET_RAW works (ping) */
+	char *uid_map, *gid_map; /* what the parent writes for it */
+	unsigned cap_last; /* /proc/sys/kernel/cap_last_cap */
+	uint64_t caps; /* bounding, permitted and effective set (Docker's default) */
+	const struct sock_fprog *seccomp;
+
 	/* dir mode: what to remove from the rootfs after the run */
 	int rootdir_fd;
 	struct sandbox_fixup *fixups;
@@ -107,6 +128,14 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		       struct kiln_error **err);
 /* Dir mode: remove the mount points the plan created in the rootfs. */
 void sandbox_plan_undo(struct sandbox_plan *p);
+/* Append an operation; @what (taken) is its message. */
+struct sandbox_op *sandbox_plan_add_op(struct sandbox_plan *p, enum sandbox_op_kind kind,
+				       const char *target, char *what);
+/* sandbox-privs.c: the user namespace, capabilities and seccomp filter of the step. */
+int sandbox_plan_privileges(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			    struct kiln_error **err);
+/* sandbox-privs.c: Docker's masked and read-only paths, after /proc and /sys. */
+void sandbox_plan_masks(struct sandbox_plan *p);
 /* The message for a stage the child reported. */
 const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage);
 
@@ -114,6 +143,9 @@ const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage);
 _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, int alive_fd);
 /* A plain fork through the raw syscall: no atfork handlers, no glibc locks. */
 pid_t sandbox_raw_clone(unsigned long flags);
+
+/* sandbox-seccomp.c: the step's filter, built once per process; not to be freed. */
+int sandbox_seccomp_program(const struct sock_fprog **ret, struct kiln_error **err);
 
 /* sandbox-overlay.c */
 /* The overlay mount options for these layers, with ',' ':' '\' escaped. */

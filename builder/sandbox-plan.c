@@ -63,6 +63,8 @@ void sandbox_plan_release(struct sandbox_plan *p)
 	strv_clear(&p->argv);
 	strv_clear(&p->env);
 	free(p->groups);
+	free(p->uid_map);
+	free(p->gid_map);
 	for (size_t i = 0; i < p->n_fixups; i++)
 		free(p->fixups[i].path);
 	free(p->fixups);
@@ -90,6 +92,12 @@ static struct sandbox_op *add_op(struct sandbox_plan *p, enum sandbox_op_kind ki
 	op = &p->ops[p->n_ops++];
 	*op = (struct sandbox_op){.kind = kind, .target = target, .what = keep(p, what)};
 	return op;
+}
+
+struct sandbox_op *sandbox_plan_add_op(struct sandbox_plan *p, enum sandbox_op_kind kind,
+				       const char *target, char *what)
+{
+	return add_op(p, kind, target, what);
 }
 
 static void add_mount_in(struct sandbox_plan *p, const char *source, const char *target,
@@ -392,6 +400,33 @@ static void add_make(struct sandbox_plan *p, enum sandbox_op_kind kind, const ch
 	op->source = link;
 }
 
+/*
+ * An image without /dev, /proc or /sys (FROM scratch): BuildKit leaves the
+ * directories runc made to mount them in the step's layer, and removes only
+ * the stubs of its own bind mounts (/etc/hosts, /etc/resolv.conf, RUN
+ * --mount targets; moby/buildkit#1739, #3314, #3455). So do we: they go in
+ * the upperdir, 0755 and root's, dated 1970-01-01 rather than by the clock
+ * (BuildKit's date them by the clock, #3455), so the layer is reproducible.
+ */
+static int keep_runtime_dirs(const struct layer_view *v, struct kiln_error **err)
+{
+	static const char *const dirs[] = {"dev", "proc", "sys"};
+	const struct timespec ts[2] = {{0}, {0}};
+	struct stat st;
+
+	if (v->in_place || v->n < 2)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (view_lookup(v, dirs[i], &st))
+			continue;
+		if (mkdirat(v->fds[0], dirs[i], 0755) < 0 && errno != EEXIST)
+			return err_sys(err, errno, "create '/%s' in the step's layer", dirs[i]);
+		(void)fchmodat(v->fds[0], dirs[i], 0755, 0);
+		(void)utimensat(v->fds[0], dirs[i], ts, AT_SYMLINK_NOFOLLOW);
+	}
+	return 0;
+}
+
 /* A fresh /proc and a minimal /dev. */
 static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 			 struct kiln_error **err)
@@ -445,7 +480,7 @@ static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
 	}
 	add_mount_in(p, "/sys", "/sys", NULL, MS_BIND | MS_REC, NULL);
-	add_op(p, SOP_REMOUNT_RO_IN, "/sys", xstrdup("make '/sys' read-only"));
+	add_op(p, SOP_READONLY_REC_IN, "/sys", xstrdup("make '/sys' read-only"));
 	return 0;
 }
 
@@ -666,6 +701,8 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (!spec->workdir)
 		return err_new(err, KILN_ERR_INTERNAL, EINVAL, "sandbox without a workdir");
 	r = plan_command(p, spec, err);
+	if (r >= 0)
+		r = sandbox_plan_privileges(p, spec, err);
 	if (r < 0)
 		return r;
 	c.workdir_fd = open(spec->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -690,9 +727,13 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (r < 0)
 		return r;
 	add_op(p, SOP_OPEN_ROOT, c.mountpoint, xasprintf("open '%s'", c.mountpoint));
-	r = plan_proc_dev(p, &c.view, err);
+	r = keep_runtime_dirs(&c.view, err);
+	if (r >= 0)
+		r = plan_proc_dev(p, &c.view, err);
 	if (r >= 0)
 		r = plan_sys(p, spec, &c.view, err);
+	if (r >= 0)
+		sandbox_plan_masks(p);
 	if (r >= 0)
 		r = plan_etc(p, spec, &c.view, files_dir, err);
 	for (size_t i = 0; r >= 0 && i < spec->n_mounts; i++)
@@ -718,6 +759,12 @@ const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage)
 		[-SANDBOX_STAGE_CHDIR] = "change to the working directory",
 		[-SANDBOX_STAGE_STDIO] = "set up stdin, stdout and stderr",
 		[-SANDBOX_STAGE_EXEC] = "exec",
+		[-SANDBOX_STAGE_USERNS] = "unshare the step's user namespace",
+		[-SANDBOX_STAGE_MAP_IDS] = "wait for the id maps of the step's user namespace",
+		[-SANDBOX_STAGE_SESSION] = "start a new session with a new keyring",
+		[-SANDBOX_STAGE_CAPS] = "drop capabilities",
+		[-SANDBOX_STAGE_CLOSE_FDS] = "close inherited file descriptors",
+		[-SANDBOX_STAGE_SECCOMP] = "load the seccomp filter",
 	};
 
 	if (stage >= 0 && (size_t)stage < p->n_ops)

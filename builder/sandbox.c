@@ -8,14 +8,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "builder/builder.h"
 #include "builder/sandbox-internal.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/macro.h"
 
 #include "util/banned.h"
 
@@ -79,6 +82,39 @@ static int read_report(int fd, struct sandbox_report *rep)
 	return n == (ssize_t)sizeof(*rep);
 }
 
+/*
+ * The child has entered its user namespace: write its maps, then let it go
+ * on. With a network namespace of the step's own to come, keep the one the
+ * child has now (the one its /sys shows) alive in *netns_fd: sysfs does not.
+ */
+static int map_ids(const struct sandbox_plan *p, pid_t pid, int go_fd, int *netns_fd,
+		   struct kiln_error **err)
+{
+	const char *const files[][2] = {{"uid_map", p->uid_map}, {"gid_map", p->gid_map}};
+	char path[64];
+
+	if (p->own_netns && *netns_fd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		*netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*netns_fd < 0)
+			return err_sys(err, errno, "sandbox: open '%s'", path);
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_close_ int fd = -1;
+		size_t len = strlen(files[i][1]);
+
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i][0]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, files[i][1], len) != (ssize_t)len)
+			return err_sys(err, errno,
+				       "sandbox: write '%s' of the step's user namespace", path);
+	}
+	if (write(go_fd, "x", 1) != 1)
+		return err_sys(err, errno, "sandbox: resume the step");
+	return 0;
+}
+
 static int wait_status(pid_t pid, int *ret_status, struct kiln_error **err)
 {
 	int status;
@@ -95,6 +131,7 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	struct sandbox_plan plan __attribute__((cleanup(plan_releasep)));
 	pid_t pid __attribute__((cleanup(child_guard))) = -1;
 	int report[2] = {-1, -1}, alive[2] = {-1, -1};
+	_cleanup_close_ int netns_fd = -1;
 	struct sandbox_report rep;
 	int r, status = 0;
 	bool failed;
@@ -124,7 +161,11 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	}
 	close(report[1]);
 	report[1] = -1;
-	failed = read_report(report[0], &rep);
+	while ((failed = read_report(report[0], &rep)) && rep.stage == SANDBOX_STAGE_MAP_IDS) {
+		r = map_ids(&plan, pid, alive[1], &netns_fd, err);
+		if (r < 0)
+			goto out;
+	}
 	r = wait_status(pid, &status, err);
 	if (r >= 0)
 		pid = -1;

@@ -147,8 +147,14 @@ TEST(overlay_plan_keeps_the_upperdir_empty)
 	ASSERT_EQ(stat_of("work/extra/etc").st_mtim.tv_sec, 1000000000);
 	ASSERT_EQ(stat_of("work/extra/var").st_mtim.tv_sec, 1100000000);
 	ASSERT_TRUE(S_ISDIR(stat_of("work/extra/var/cache/x/y").st_mode));
-	ASSERT_TRUE(S_ISDIR(stat_of("work/extra/proc").st_mode)); /* missing in the image */
+	/* missing in the image: in the step's layer, as BuildKit leaves them */
+	ASSERT_TRUE(S_ISDIR(stat_of("upper/proc").st_mode));
+	ASSERT_EQ(stat_of("upper/proc").st_mode & 07777, 0755);
+	ASSERT_EQ(stat_of("upper/proc").st_mtim.tv_sec, 0);
+	ASSERT_TRUE(S_ISDIR(stat_of("upper/sys").st_mode));
+	ASSERT_FALSE(exists("work/extra/proc"));
 	ASSERT_FALSE(exists("work/extra/dev")); /* present in the image */
+	ASSERT_FALSE(exists("upper/dev"));
 	ASSERT_FALSE(exists("upper/etc"));
 
 	/* the /etc files' content */
@@ -171,6 +177,17 @@ TEST(overlay_plan_keeps_the_upperdir_empty)
 	ASSERT_STREQ(p.exec_paths.v[0], "/bin/sh");
 	ASSERT_STREQ(p.exec_paths.v[1], "/usr/bin/sh");
 	ASSERT_STREQ(p.cwd, "/");
+
+	/* the step's privileges: Docker's masks and capabilities, a user namespace, seccomp */
+	ASSERT_NOT_NULL(find_op(&p, "mask '/proc/kcore'"));
+	ASSERT_NOT_NULL(find_op(&p, "mask '/sys/firmware'"));
+	ASSERT_NOT_NULL(find_op(&p, "make '/proc/sys' read-only"));
+	ASSERT_TRUE(p.new_userns);
+	ASSERT_NOT_NULL(p.uid_map);
+	ASSERT_NOT_NULL(p.gid_map);
+	ASSERT_EQ(p.caps, 0xa80425fbu);
+	ASSERT_NOT_NULL(p.seccomp);
+	ASSERT_GE(p.seccomp->len, 100);
 
 	sandbox_plan_release(&p);
 	strbuf_release(&sb);
