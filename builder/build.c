@@ -9,6 +9,7 @@
 #include "builder/build-internal.h"
 #include "builder/rootfs-internal.h"
 #include "copy/copy.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"

@@ -12,6 +12,7 @@
 
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"

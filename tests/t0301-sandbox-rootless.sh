@@ -1,9 +1,9 @@
 #!/bin/sh
 # The RUN sandbox, rootless: the unprivileged user `builder` (with /etc/subuid
 # and /etc/subgid ranges) runs commands in a real busybox rootfs over a kernel
-# overlayfs, through builder/tests/sandbox-probe.
+# overlayfs, through sandbox/tests/sandbox-probe.
 . "$(dirname "$0")/lib.sh"
-PROBE=$KILN_BUILD/builder/tests/sandbox-probe
+PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
 [ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
 [ -x /bin/busybox ] || skip "busybox-static is not installed"
 command -v newuidmap >/dev/null || skip "newuidmap is not installed (uidmap)"

@@ -3,7 +3,7 @@
 # the same isolation (a subset of t0301).
 . "$(dirname "$0")/lib.sh"
 need_root
-PROBE=$KILN_BUILD/builder/tests/sandbox-probe
+PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
 [ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
 [ -x /bin/busybox ] || skip "busybox-static is not installed"
 

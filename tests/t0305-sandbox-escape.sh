@@ -10,12 +10,12 @@
 #  - TIOCSTI into the terminal kiln runs on (CVE-2017-5226's class): nothing
 #    is typed; RUN is in a session of its own with stdin /dev/null;
 #  - mknod + mount of the host disk, mount tmpfs, unshare, keyctl, bpf: fail.
-# The static builder/tests/escape-helper makes the syscalls busybox lacks.
+# The static sandbox/tests/escape-helper makes the syscalls busybox lacks.
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
 need_cmd script bash
-HELPER=$KILN_BUILD/builder/tests/escape-helper
+HELPER=$KILN_BUILD/sandbox/tests/escape-helper
 [ -x "$HELPER" ] || fail "escape-helper is not built ($HELPER)"
 
 rand() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }

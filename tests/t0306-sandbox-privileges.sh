@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
-HELPER=$KILN_BUILD/builder/tests/escape-helper
+HELPER=$KILN_BUILD/sandbox/tests/escape-helper
 [ -x "$HELPER" ] || fail "escape-helper is not built ($HELPER)"
 
 # Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID

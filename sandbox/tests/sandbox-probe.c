@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/builder.h"
+#include "sandbox/sandbox.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/parse.h"

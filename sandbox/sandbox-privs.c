@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/sandbox-internal.h"
+#include "sandbox/sandbox-internal.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/strbuf.h"

@@ -5,6 +5,8 @@
  * (sandbox-child.c) follows it with syscalls only and reports failures as
  * {errno, stage} over a CLOEXEC pipe, which become one kiln_error.
  */
+#include "sandbox/sandbox.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,8 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builder/builder.h"
-#include "builder/sandbox-internal.h"
+#include "sandbox/sandbox-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/log.h"

@@ -23,7 +23,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "builder/sandbox-internal.h"
+#include "sandbox/sandbox-internal.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/macro.h"

@@ -24,8 +24,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "builder/builder.h"
-#include "builder/sandbox-internal.h"
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/sandbox.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strv.h"

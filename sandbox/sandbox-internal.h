@@ -17,10 +17,11 @@
  */
 #include <linux/filter.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "builder/builder.h"
+#include "sandbox/sandbox.h"
 #include "util/macro.h"
 #include "util/strv.h"
 
@@ -158,8 +159,4 @@ void sandbox_overlay_params(struct strv *params, const char *const *lowerdirs, s
 #define SANDBOX_MOUNT_DATA_MAX 4000
 
 /* sandbox-diff.c, shared with the `copy` storage's rootfs (rootfs-copy.c) */
-/* Copy the file, symlink or node @name of @from_dirfd into @to_dirfd with its metadata. */
-int sandbox_copy_nondir(int from_dirfd, int to_dirfd, const char *name, const struct stat *st,
-			struct kiln_error **err);
-/* Give @to_fd @st's owner, mode and times and @from_fd's xattrs (not overlay's own). */
-int sandbox_copy_meta(int from_fd, int to_fd, const struct stat *st, struct kiln_error **err);
+/* (sandbox_copy_nondir, sandbox_copy_meta: sandbox/sandbox.h) */

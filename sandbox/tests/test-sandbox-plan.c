@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/sandbox-internal.h"
-#include "builder/userns-internal.h"
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/userns-internal.h"
 #include "tap.h"
 #include "util/error.h"
 #include "util/fs.h"

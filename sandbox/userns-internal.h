@@ -35,5 +35,3 @@ void subid_map_args(struct strv *args, const char *tool, pid_t pid, uint32_t sel
 
 /* True when the process is in the initial user namespace (uid_map is the identity). */
 bool userns_is_initial(void);
-/* True when /proc/self/setgroups says "deny" (a single-id map): setgroups(2) fails. */
-bool userns_setgroups_denied(void);

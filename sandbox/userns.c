@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builder/builder.h"
-#include "builder/userns-internal.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/userns-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"

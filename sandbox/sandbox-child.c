@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builder/sandbox-internal.h"
+#include "sandbox/sandbox-internal.h"
 #include "util/macro.h"
 #include "util/syscalls.h"
 

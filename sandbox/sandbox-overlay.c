@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builder/builder.h"
-#include "builder/sandbox-internal.h"
-#include "builder/userns-internal.h"
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/userns-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"

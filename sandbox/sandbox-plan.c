@@ -23,8 +23,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "builder/sandbox-internal.h"
-#include "builder/userns-internal.h"
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/userns-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "builder/userns-internal.h"
+#include "sandbox/userns-internal.h"
 #include "tap.h"
 #include "util/error.h"
 #include "util/strv.h"
