@@ -254,11 +254,13 @@ def pattern(p):
     return re.compile("".join(out), re.S)
 
 
-def explain(case_key, diffs, deviations):
-    """Split @diffs into explained and unexplained lines; count each table
-    row's hits (a row that never explains anything is stale)."""
+def explain(keys, diffs, deviations):
+    """Split @diffs into explained and unexplained lines, with the table rows
+    whose case matches one of @keys; count each row's hits (a row that never
+    explains anything is stale)."""
     explained, bad = [], []
-    rows = [d for d in deviations if d.matches("case", case_key)]
+    keys = [keys] if isinstance(keys, str) else keys
+    rows = [d for d in deviations if any(d.matches("case", k) for k in keys)]
     for field, (k, b) in sorted(diffs.items()):
         d = next((d for d in rows if d.matches("field", field) and d.matches("buildah", b)), None)
         if d is None:
@@ -274,6 +276,31 @@ def explain(case_key, diffs, deviations):
 
 
 # --- one case ----------------------------------------------------------------------
+
+def from_scratch(kiln, dockerfile, build_args, flags):
+    """Whether the stage built (the last, or --target) starts FROM scratch,
+    following FROM <earlier stage>."""
+    r = subprocess.run([kiln, "parse", dockerfile], capture_output=True, text=True)
+    if r.returncode != 0:
+        return False
+    parsed = json.loads(r.stdout)
+    stages = parsed["stages"]
+    header = run.arg_defaults(parsed["instructions"][: parsed.get("meta_args", 0)], build_args)
+    names = {run.expand(st["name"], header).lower(): i for i, st in enumerate(stages)
+             if st.get("name")}
+    i = len(stages) - 1
+    if "--target" in flags:
+        i = names.get(flags[flags.index("--target") + 1].lower(), i)
+    for _ in range(len(stages)):
+        base = run.expand(stages[i]["base"] or "", header).lower()
+        if base == "scratch":
+            return True
+        j = names.get(base, int(base) if base.isdigit() else None)
+        if j is None or j >= i:
+            return False
+        i = j
+    return False
+
 
 def outcome(res):
     return "built" if res.returncode == 0 else "failed"
@@ -319,6 +346,8 @@ def diff_case(runner, bah, case):
         if server:
             server.shutdown()
             server.server_close()
+    if from_scratch(runner.kiln, df, args, case.flags):
+        case.scratch = True
     if outcome(k) != outcome(b):
         return {"outcome": (outcome(k), outcome(b))}, notes(k, b)
     if k.returncode != 0:
@@ -400,7 +429,8 @@ def one(runner, bah, case, deviations):
         diffs, why = diff_case(runner, bah, case)
     except (oci.LayoutError, OSError, ValueError, KeyError) as e:
         diffs, why = {"harness": (str(e)[:300], "")}, []
-    explained, bad = explain(case.key, diffs, deviations)
+    keys = [case.key] + ([case.key + " (FROM scratch)"] if getattr(case, "scratch", False) else [])
+    explained, bad = explain(keys, diffs, deviations)
     verdict = "DIFF" if bad else "explained" if explained else "equal"
     print(f"{verdict} {case.key} ({time.monotonic() - t:.1f}s)", flush=True)
     for line in bad + explained:
@@ -412,7 +442,7 @@ def one(runner, bah, case, deviations):
 
 
 def report(a, cases, results, deviations, seconds):
-    ran = [r[0] for r in results]
+    ran = [r[0] for r in results] + [r[0] + " (FROM scratch)" for r in results]
     stale = [d for d in deviations if d.hits == 0 and any(d.matches("case", k) for k in ran)]
     for d in stale:
         print(f"# STALE deviations.md {d}: buildah {d.buildah!r}, BuildKit {d.buildkit!r}: no "
