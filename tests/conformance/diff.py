@@ -41,8 +41,7 @@ DEVIATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deviation
 # Every normalisation, by the name deviations.md gives it (the test checks that
 # the two lists agree).
 NORMALISATIONS = ("timestamps", "history", "buildah-labels", "empty-config-values",
-                  "healthcheck-zero-durations", "layer-boundaries",
-                  "rootless-overlay-xattrs")
+                  "layer-boundaries", "rootless-overlay-xattrs")
 
 
 # --- buildah --------------------------------------------------------------------
@@ -180,8 +179,6 @@ def norm_config(cfg):
         v = cfg.get(f)
         if f == "Labels" and v:
             v = {k: x for k, x in v.items() if k not in BUILDAH_LABELS}
-        if f == "Healthcheck" and v:
-            v = {k: x for k, x in v.items() if x not in (0, None)}
         if v in (None, "", [], {}):
             v = None  # empty-config-values
         out[f] = v
