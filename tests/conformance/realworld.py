@@ -14,7 +14,6 @@ case names are realworld/NAME.
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -111,7 +110,8 @@ def one(runner, bah, name, deviations, noise):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kiln", required=True)
-    ap.add_argument("--base-tar", required=True, help="the mmdebstrap rootfs tarball")
+    ap.add_argument("--base-tar", required=True,
+                    help="the mmdebstrap rootfs tarball (readable by --user)")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--user", default=os.environ.get("KILN_TEST_USER", "builder"))
     ap.add_argument("--only", help="regular expression on the case name")
@@ -123,10 +123,8 @@ def main():
 
     runner = run.Runner(a)
     os.makedirs(os.path.join(runner.work, "home"), exist_ok=True)
-    tar = os.path.join(runner.work, "base.tar")
-    shutil.copy(a.base_tar, tar)
     runner.chown(runner.work)
-    r = runner.as_user([a.kiln, "import", tar, "debian:bookworm"])
+    r = runner.as_user([a.kiln, "import", os.path.abspath(a.base_tar), "debian:bookworm"])
     if r.returncode != 0:
         sys.exit(f"realworld: kiln import failed: {r.stderr}")
     bah = diff.Buildah(runner)
