@@ -118,7 +118,7 @@ def main():
     a = ap.parse_args()
     a.busybox_tar = None
     tables = diff.read_table(diff.DEVIATIONS)
-    deviations = [diff.Deviation(c, i) for i, c in enumerate(tables["Deviations"], 1)]
+    deviations = diff.read_deviations(tables)
     noise = noise_rows(diff.DEVIATIONS)
 
     runner = run.Runner(a)
