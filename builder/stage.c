@@ -169,6 +169,13 @@ static int run_onbuild(struct build_ctx *b, struct stage_state *s, struct kiln_e
 	return 0;
 }
 
+/* A failed step's error names its Dockerfile lines, unless an inner one did already. */
+static void step_locate(struct build_ctx *b, const struct instruction *in, struct kiln_error **err)
+{
+	if (err && *err && !(*err)->excerpt_line)
+		instr_locate(b, in, err);
+}
+
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err)
 {
 	const struct instruction *in = &b->df->instrs[s->st->first];
@@ -186,6 +193,8 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 		r = base_from_image(b, s, in, err);
 	if (r >= 0)
 		r = run_onbuild(b, s, err);
+	if (r < 0)
+		step_locate(b, in, err);
 	step_end(b, &st, r < 0 ? BUILD_STEP_FAILED : BUILD_STEP_DONE, -1);
 	return r;
 }
@@ -266,6 +275,7 @@ int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const stru
 		_cleanup_free_ char *text = xstrdup(st.text);
 
 		step_end(b, &st, BUILD_STEP_FAILED, st.info.exit_status);
+		step_locate(b, in, err);
 		if (s->st->name)
 			return err_wrap(err, "step %u/%u [%s] '%s'", idx, total, s->st->name, text);
 		return err_wrap(err, "step %u/%u '%s'", idx, total, text);

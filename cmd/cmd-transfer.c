@@ -177,6 +177,16 @@ static const struct cmd_pull_transport cmd_pull_transports[] = {
 	{"", cmd_pull_registry},
 };
 
+/* A registry reference is named in full: "alpine" is 'docker.io/library/alpine:latest'. */
+static int pull_failed(const char *what, const struct cmd_pull_transport *t,
+		       struct kiln_error **err)
+{
+	_cleanup_free_ char *full =
+		t->pull == cmd_pull_registry ? registry_ref_display(what) : xstrdup(what);
+
+	return err_wrap(err, "pull '%s'", full);
+}
+
 int cmd_pull(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
@@ -198,7 +208,7 @@ int cmd_pull(int argc, char **argv, struct kiln_error **err)
 		if (rest) {
 			r = cmd_pull_transports[t].pull(s, rest, argc - i == 2 ? argv[i + 1] : NULL,
 							err);
-			return r < 0 ? err_wrap(err, "pull '%s'", argv[i]) : 0;
+			return r < 0 ? pull_failed(argv[i], &cmd_pull_transports[t], err) : 0;
 		}
 	}
 	return 0;

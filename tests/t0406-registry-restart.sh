@@ -64,7 +64,7 @@ wait "$pid"
 st=$?
 set -e
 expect_eq "$st" 1 "exit status when the registry is gone"
-grep -q "kiln: error: push 'big:1': registry '$R': repository 'gone': .*Couldn't connect to server" "$T/push.err" ||
+grep -q "kiln: error: push 'big:1' to '$R/gone:1': registry '$R': repository 'gone': .*Couldn't connect to server" "$T/push.err" ||
 	fail "unclear error: $(tail -2 "$T/push.err")"
 registry_restart
 
