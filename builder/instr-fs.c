@@ -15,6 +15,7 @@
 #include "builder/userns-internal.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -419,6 +420,8 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 		r = rootfs_prepare_run(b, &lowers, &d, err);
 	if (r >= 0)
 		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, &status, err);
+	if (r >= 0)
+		r = interrupt_check(err); /* its status is the kill's */
 	if (r >= 0 && status != 0) {
 		_cleanup_free_ char *cmd = strv_join(&argv, " ");
 

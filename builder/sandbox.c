@@ -15,6 +15,7 @@
 #include "builder/builder.h"
 #include "builder/sandbox-internal.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 
 #include "util/banned.h"
@@ -96,7 +97,7 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	pid_t pid __attribute__((cleanup(child_guard))) = -1;
 	int report[2] = {-1, -1}, alive[2] = {-1, -1};
 	struct sandbox_report rep;
-	int r, status = 0;
+	int r, status = 0, watch;
 	bool failed;
 
 	sandbox_plan_init(&plan);
@@ -124,8 +125,10 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	}
 	close(report[1]);
 	report[1] = -1;
+	watch = interrupt_watch_child(pid); /* SIGINT, SIGTERM: the step is killed */
 	failed = read_report(report[0], &rep);
 	r = wait_status(pid, &status, err);
+	interrupt_forget_child(watch);
 	if (r >= 0)
 		pid = -1;
 	if (r >= 0 && failed)

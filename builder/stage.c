@@ -7,6 +7,7 @@
 
 #include "builder/build-internal.h"
 #include "builder/rootfs-internal.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -181,8 +182,10 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 	const struct instruction *in = &b->df->instrs[s->st->first];
 	const char *platform = instr_flag_get(in, "platform");
 	struct step st;
-	int r;
+	int r = interrupt_check(err);
 
+	if (r < 0)
+		return r;
 	step_begin(b, s, in, &st);
 	if (platform && !strstr(platform, "$") && strcmp(platform, "linux/amd64") != 0)
 		log_warn("%s:%u: FROM --platform=%s: kiln builds for linux/%s only, ignoring",
@@ -266,8 +269,10 @@ int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const stru
 			  struct kiln_error **err)
 {
 	struct step st;
-	int r;
+	int r = interrupt_check(err);
 
+	if (r < 0)
+		return r;
 	step_begin(b, s, in, &st);
 	r = run_step(b, s, in, &st, err);
 	if (r < 0) {

@@ -14,6 +14,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -328,7 +329,10 @@ int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_err
 
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct kiln_error **err)
 {
-	int r = fs_write_all(w->fd, data, len, err);
+	int r = interrupt_check(err);
+
+	if (r >= 0)
+		r = fs_write_all(w->fd, data, len, err);
 
 	if (r < 0)
 		return err_wrap(err, "write blob in '%s/tmp'", w->store->root);

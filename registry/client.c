@@ -15,6 +15,7 @@
 
 #include "registry/registry-internal.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
@@ -306,6 +307,8 @@ int reg_request(struct registry_client *c, const char *repo, const char *scope, 
 		rq->authorization = NULL;
 		if (auth)
 			explicit_bzero(auth, strlen(auth));
+		if (r < 0 && interrupt_signal())
+			return interrupt_check(err);
 		if (r < 0 && !(http_curl_retryable(rs->curl) && attempt < max_retries))
 			return transport_error(c, repo, what, rs, err);
 		if (r == 0 && rs->status == 401 && !rq->no_auth) {

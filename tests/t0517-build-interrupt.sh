@@ -1,0 +1,107 @@
+#!/bin/sh
+# SIGINT and SIGTERM stop a rootless build cleanly: the RUN's processes die,
+# the step's work in tmp/ is removed, nothing is tagged, and kiln exits 130 or
+# 143. import cleans up too.
+. "$(dirname "$0")/lib.sh"
+. "$KILN_SRC/tests/lib-build.sh"
+need_root
+build_setup
+c=$(ctx interrupt)
+tmp=$KILN_ROOT/tmp
+
+# on failure, do not leave what the test started running
+marker_base=$((700000 + $$ % 99999))
+kill_leftovers() { pkill -KILL -f "^sleep $marker_base" 2>/dev/null || true; }
+add_cleanup kill_leftovers
+
+# kiln_of WORD: the kiln whose command line has WORD (not its forks: the RUN's pid 1 is one)
+kiln_of() {
+	for p in $(pgrep -x kiln); do
+		pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || continue
+		[ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$KILN")" ] &&
+			[ "$(readlink "/proc/$pp/exe")" != "$(readlink -f "$KILN")" ] &&
+			grep -qz -- "$1" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+	done
+	true
+}
+
+# start_build OUT MARKER: a build whose RUN writes /started, then sleeps; waits
+# until /started is in the step's upper directory and sets $bg and $kiln_pid
+start_build() {
+	out=$1 marker=$2
+	printf 'FROM busybox:1\nRUN echo %s >/started && exec sleep %s\n' "$marker" "$marker" >"$c/Dockerfile"
+	own_ctx
+	# a shell's `cmd &` ignores SIGINT; kiln keeps a signal ignored, as nohup wants
+	as_runner env --default-signal=INT,TERM "$KILN" build --progress=plain -t "int-$marker:1" "$c" \
+		>"$T/$out.out" 2>"$T/$out.log" &
+	bg=$!
+	i=0
+	until grep -qx "$marker" "$tmp"/step*/upper/started 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "the RUN did not start: $(cat "$T/$out.log")"
+		sleep 0.05
+	done
+	kiln_pid=$(kiln_of "int-$marker:1")
+	[ -n "$kiln_pid" ] || fail "no kiln process found for $marker"
+}
+
+# wait_gone MARKER: no process of the RUN is left
+wait_gone() {
+	i=0
+	while pgrep -f "^sleep $1\$" >/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "the RUN's sleep $1 survived: $(pgrep -af "sleep $1")"
+		sleep 0.05
+	done
+}
+
+# interrupt SIGNAL STATUS MARKER
+interrupt() {
+	start_build "$1" "$3"
+	kill -"$1" "$kiln_pid"
+	set +e
+	wait "$bg"
+	st=$?
+	set -e
+	expect_eq "$st" "$2" "exit status after SIG$1"
+	wait_gone "$3"
+	expect_eq "$(ls -A "$tmp")" "" "tmp/ after SIG$1"
+	grep -qx "kiln: error: interrupted by SIG$1" "$T/$1.log" || fail "SIG$1: $(cat "$T/$1.log")"
+	expect_fail 1 "image 'int-$3:1' not found" as_runner "$KILN" inspect "int-$3:1"
+	! grep -q "$KILN_ROOT" /proc/self/mountinfo || fail "a mount is left: $(grep "$KILN_ROOT" /proc/self/mountinfo)"
+}
+
+say "SIGINT during a RUN"
+interrupt INT 130 "${marker_base}1"
+say "SIGTERM during a RUN"
+interrupt TERM 143 "${marker_base}2"
+
+say "the store still works, and is valid"
+printf 'FROM busybox:1\nRUN echo after >/after\n' >"$c/Dockerfile"
+kb -t after:1 "$c"
+expect_eq "$(cat "$(unpack after:1)/after")" after "the build after the interrupts"
+as_runner "$KILN" fsck >"$T/fsck" 2>&1 || fail "fsck: $(cat "$T/fsck")"
+
+say "SIGINT during import: the half-written blob goes"
+head -c 150M /dev/urandom >"$T/big"
+tar -C "$T" -cf "$T/big.tar" big
+rm "$T/big"
+chmod 0644 "$T/big.tar"
+as_runner env --default-signal=INT "$KILN" import "$T/big.tar" big:1 >"$T/imp.out" 2>"$T/imp.log" &
+bg=$!
+i=0
+until ls "$tmp" | grep -q '^blob\.'; do
+	i=$((i + 1))
+	[ $i -lt 400 ] || fail "import wrote no blob: $(cat "$T/imp.log")"
+	sleep 0.02
+done
+imp_pid=$(kiln_of big.tar)
+[ -n "$imp_pid" ] || fail "no kiln import process found (it finished first?)"
+kill -INT "$imp_pid"
+set +e
+wait "$bg"
+st=$?
+set -e
+expect_eq "$st" 130 "import's exit status after SIGINT"
+expect_eq "$(ls -A "$tmp")" "" "tmp/ after an interrupted import"
+expect_fail 1 "image 'big:1' not found" as_runner "$KILN" inspect big:1
