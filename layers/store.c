@@ -224,6 +224,7 @@ int store_open(const char *root, enum store_open_flags flags, struct store **ret
 	r = store_init(s, create, err);
 	if (r < 0)
 		return err_wrap(err, "store '%s'", real);
+	store_sweep_tmp(s); /* what killed kilns left in tmp/ */
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -314,7 +315,7 @@ int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_err
 {
 	struct blob_writer *w;
 	char *name;
-	int fd = fs_mkstemp(s->dirfds[STORE_DIR_TMP], "blob", 0644, &name, err);
+	int fd = store_tmp_mkstemp(s, "blob", 0644, &name, err); /* locked: tmpwork.c */
 
 	if (fd < 0)
 		return err_wrap(err, "store '%s'", s->root);

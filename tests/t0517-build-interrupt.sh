@@ -1,7 +1,8 @@
 #!/bin/sh
 # SIGINT and SIGTERM stop a rootless build cleanly: the RUN's processes die,
 # the step's work in tmp/ is removed, nothing is tagged, and kiln exits 130 or
-# 143. import cleans up too.
+# 143. A kill -9 leaves tmp/ work behind: the next store command sweeps it,
+# but not the work of a build still running beside it. import cleans up too.
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
@@ -75,6 +76,29 @@ say "SIGINT during a RUN"
 interrupt INT 130 "${marker_base}1"
 say "SIGTERM during a RUN"
 interrupt TERM 143 "${marker_base}2"
+
+say "kill -9: the next store command sweeps what is left, not a live build's work"
+start_build live "${marker_base}3"
+live_pid=$kiln_pid live_bg=$bg
+live_dir=$(ls "$tmp")
+start_build dead "${marker_base}4"
+kill -9 "$kiln_pid"
+wait "$bg" 2>/dev/null || true
+wait_gone "${marker_base}4"
+dead_dir=$(ls "$tmp" | grep -vx "$live_dir")
+[ -n "$dead_dir" ] && [ -d "$tmp/$dead_dir" ] || fail "kill -9 left nothing to sweep: $(ls -A "$tmp")"
+as_runner "$KILN" images >/dev/null
+[ ! -e "$tmp/$dead_dir" ] || fail "kiln images did not sweep tmp/$dead_dir"
+grep -qx "${marker_base}3" "$tmp/$live_dir/upper/started" ||
+	fail "the sweep touched the running build's tmp/$live_dir: $(ls -A "$tmp")"
+pgrep -f "^sleep ${marker_base}3\$" >/dev/null || fail "the running build's RUN is gone"
+kill -INT "$live_pid"
+set +e
+wait "$live_bg"
+st=$?
+set -e
+expect_eq "$st" 130 "exit status of the live build after SIGINT"
+expect_eq "$(ls -A "$tmp")" "" "tmp/ after both builds"
 
 say "the store still works, and is valid"
 printf 'FROM busybox:1\nRUN echo after >/after\n' >"$c/Dockerfile"
