@@ -75,11 +75,12 @@ static int report(struct kiln_error *e)
 /*
  * The commands that stop cleanly on SIGINT, SIGTERM or SIGHUP, removing their
  * work in progress (util/interrupt.h). The others keep the default: they
- * write nothing that a kill leaves half done, or wait on the user (login).
+ * write nothing that a kill leaves half done, wait on the user (login), or
+ * write outside the store through a temporary name (save).
  */
 static bool interruptible(const char *name)
 {
-	static const char *const names[] = {"build", "pull", "push", "import", "load", "save"};
+	static const char *const names[] = {"build", "pull", "push", "import", "load"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (streq(name, names[i]))

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
+need_cmd docker-registry curl
 build_setup
 c=$(ctx interrupt)
 tmp=$KILN_ROOT/tmp
@@ -129,3 +130,51 @@ set -e
 expect_eq "$st" 130 "import's exit status after SIGINT"
 expect_eq "$(ls -A "$tmp")" "" "tmp/ after an interrupted import"
 expect_fail 1 "image 'big:1' not found" as_runner "$KILN" inspect big:1
+
+say "SIGINT during push and pull: exit 130, nothing named"
+registry_start
+as_runner "$KILN" import --compression none "$T/big.tar" big:1 >/dev/null
+rm "$T/big.tar"
+# wait_for WHAT CMD...: until CMD succeeds
+wait_for() {
+	what=$1
+	shift
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -lt 400 ] || fail "$what never happened"
+		sleep 0.02
+	done
+}
+as_runner env --default-signal=INT "$KILN" push --tls-verify=false --chunk-size 8m -j 1 big:1 \
+	"$REGISTRY/big:1" >"$T/push.out" 2>"$T/push.log" &
+bg=$!
+wait_for "a PATCH of the push" grep -q "PATCH /v2/big/blobs/uploads" "$T/registry/log"
+kill -INT "$(kiln_of "$REGISTRY/big:1")"
+set +e
+wait "$bg"
+st=$?
+set -e
+expect_eq "$st" 130 "push's exit status after SIGINT: $(cat "$T/push.log")"
+grep -qx "kiln: error: interrupted by SIGINT" "$T/push.log" || fail "push: $(cat "$T/push.log")"
+expect_fail 1 "MANIFEST_UNKNOWN" as_runner "$KILN" pull "$REGISTRY/big:1"
+
+as_runner "$KILN" push --tls-verify=false big:1 "$REGISTRY/big:1" >/dev/null 2>"$T/push2.log" ||
+	fail "push: $(cat "$T/push2.log")"
+partial() { ls "$T/store2/tmp" 2>/dev/null | grep -q '^registry-.*\.partial$'; }
+as_runner env --default-signal=INT KILN_ROOT="$T/store2" "$KILN" pull "$REGISTRY/big:1" \
+	>"$T/pull.out" 2>"$T/pull.log" &
+bg=$!
+wait_for "a partial download" partial
+kill -INT "$(kiln_of "pull")"
+set +e
+wait "$bg"
+st=$?
+set -e
+expect_eq "$st" 130 "pull's exit status after SIGINT: $(cat "$T/pull.log")"
+grep -qx "kiln: error: interrupted by SIGINT" "$T/pull.log" || fail "pull: $(cat "$T/pull.log")"
+expect_fail 1 "not found" as_runner env KILN_ROOT="$T/store2" "$KILN" inspect "$REGISTRY/big:1"
+# the partial blob stays for the next pull, which resumes it and succeeds
+as_runner env KILN_ROOT="$T/store2" "$KILN" pull "$REGISTRY/big:1" >/dev/null 2>"$T/pull2.log" ||
+	fail "the resumed pull: $(cat "$T/pull2.log")"
+expect_eq "$(ls -A "$T/store2/tmp")" "" "tmp/ after the resumed pull"
