@@ -11,6 +11,7 @@
 #include "copy/copy.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/strbuf.h"
@@ -421,6 +422,8 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	r = setup(&b, err);
 	if (r >= 0)
 		r = build_stages(&b, err);
+	if (r >= 0)
+		r = interrupt_check(err); /* an interrupted build names nothing */
 	if (r >= 0)
 		r = write_image(&b, &id, err);
 	if (r >= 0)

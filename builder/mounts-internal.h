@@ -35,6 +35,7 @@ struct run_mount {
 	/* prepared */
 	char *host_path; /* what is bound on target */
 	char *secret_dir; /* secret: the tmpfs holding it, in kiln's mount namespace */
+	int secret_lock; /* holds tmp/secret.* against the sweep of a dead kiln's work */
 	struct step_dirs view; /* bind: the read-only overlay of the stage, image or context */
 	struct step_dirs rwview; /* bind rw: a throwaway overlay over the source */
 	int lock_fd; /* cache sharing=locked */

@@ -98,6 +98,7 @@ static int parse_one(struct build_ctx *b, const struct instruction *in, const ch
 	memset(m, 0, sizeof(*m));
 	m->mode = 0755;
 	m->lock_fd = -1;
+	m->secret_lock = -1;
 	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(f, '=');
 		int r;
@@ -373,14 +374,17 @@ static int cache_seed_into(struct build_ctx *b, struct stage_state *s, struct ru
 static int cache_seed(struct build_ctx *b, struct stage_state *s, struct run_mount *m, int cache_fd,
 		      const char *rel, struct kiln_error **err)
 {
-	_cleanup_free_ char *tmpdir = store_dir_path(b->store, STORE_DIR_TMP);
-	_cleanup_free_ char *tmp = xasprintf("%s/cache-seed-XXXXXX", tmpdir);
+	_cleanup_free_ char *tmpdir = store_dir_path(b->store, STORE_DIR_TMP), *name = NULL;
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int lock = -1; /* held until the seed is renamed or removed */
 	int r = fs_mkdir_p(cache_fd, "mounts", 0755, err);
 
 	if (r < 0)
 		return r;
-	if (!mkdtemp(tmp))
-		return err_sys(err, errno, "create '%s'", tmp);
+	r = store_tmp_mkdir(b->store, "cache-seed", 0700, &name, &lock, err);
+	if (r < 0)
+		return r;
+	tmp = fs_path_join(tmpdir, name);
 	r = cache_seed_into(b, s, m, tmp, err);
 	if (r >= 0 && renameat(AT_FDCWD, tmp, cache_fd, rel) < 0 && errno != EEXIST &&
 	    errno != ENOTEMPTY)
@@ -457,16 +461,14 @@ static int secret_file(struct build_ctx *b, struct run_mount *m, const struct st
 		       struct kiln_error **err)
 {
 	_cleanup_free_ char *tmp = store_dir_path(b->store, STORE_DIR_TMP), *opts = NULL;
+	_cleanup_free_ char *name = NULL;
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	m->secret_dir = xasprintf("%s/secret-XXXXXX", tmp);
-	if (!mkdtemp(m->secret_dir)) {
-		r = err_sys(err, errno, "create '%s'", m->secret_dir);
-		free(m->secret_dir);
-		m->secret_dir = NULL;
+	r = store_tmp_mkdir(b->store, "secret", 0700, &name, &m->secret_lock, err);
+	if (r < 0)
 		return r;
-	}
+	m->secret_dir = fs_path_join(tmp, name);
 	opts = xasprintf("size=%zu,mode=0700", value->len + 4096);
 	if (mount("tmpfs", m->secret_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
 		return err_sys(err, errno, "secret '%s': mount tmpfs on '%s'", m->id,
@@ -631,6 +633,8 @@ void run_mounts_release(struct run_mounts *m)
 			rmdir(rm->secret_dir);
 			free(rm->secret_dir);
 		}
+		if (rm->secret_lock >= 0)
+			close(rm->secret_lock);
 		step_dirs_release(&rm->rwview);
 		step_dirs_release(&rm->view);
 		if (rm->lock_fd >= 0)

@@ -18,6 +18,7 @@
 #include "sandbox/sandbox-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -134,7 +135,7 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	int report[2] = {-1, -1}, alive[2] = {-1, -1};
 	_cleanup_close_ int netns_fd = -1;
 	struct sandbox_report rep;
-	int r, status = 0;
+	int r, status = 0, watch;
 	bool failed;
 
 	sandbox_plan_init(&plan);
@@ -162,12 +163,16 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	}
 	close(report[1]);
 	report[1] = -1;
+	watch = interrupt_watch_child(pid); /* SIGINT, SIGTERM: the step is killed */
 	while ((failed = read_report(report[0], &rep)) && rep.stage == SANDBOX_STAGE_MAP_IDS) {
 		r = map_ids(&plan, pid, alive[1], &netns_fd, err);
-		if (r < 0)
+		if (r < 0) {
+			interrupt_forget_child(watch);
 			goto out;
+		}
 	}
 	r = wait_status(pid, &status, err);
+	interrupt_forget_child(watch);
 	if (r >= 0)
 		pid = -1;
 	if (r >= 0 && failed)

@@ -234,8 +234,8 @@ cache_seed() {
 	kb -t seed:2 "$c"
 	r=$(unpack seed:2)
 	expect_eq "$(cat "$r/out")" "$(printf 'reseeded\ntop')" "a cache mount after its seed changed"
-	# (the kill -9 above leaves its step-* and an empty secret-*: the stale work cleanup's)
-	! ls "$KILN_ROOT/tmp" | grep -q '^cache-seed-' ||
+	# (the kill -9 above leaves its step.* and an empty secret.*, which the next store command sweeps)
+	! ls "$KILN_ROOT/tmp" | grep -q '^cache-seed\.' ||
 		fail "seeding left work in tmp/: $(ls -la "$KILN_ROOT/tmp")"
 }
 
