@@ -7,6 +7,8 @@ struct store;
 
 /* The store commands (cmd/cmd-images.c, cmd/cmd-transfer.c). */
 int cmd_images(int argc, char **argv, struct kiln_error **err);
+/* cmd/cmd-images-list.c, with cmd_images */
+int cmd_history(int argc, char **argv, struct kiln_error **err);
 int cmd_inspect(int argc, char **argv, struct kiln_error **err);
 int cmd_tag(int argc, char **argv, struct kiln_error **err);
 int cmd_rmi(int argc, char **argv, struct kiln_error **err);

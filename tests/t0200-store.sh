@@ -26,7 +26,7 @@ say "images and inspect"
 out=$(kb images)
 expect_contains "$out" "busybox:1"
 expect_contains "$out" "IMAGE ID"
-expect_eq "$(kb images --format json | jq -r '.[] | select(.name == "busybox:1") | .digest')" "$digest" "images json digest"
+expect_eq "$(kb images --format json | jq -r 'select(.Repository == "busybox" and .Tag == "1") | .Digest')" "$digest" "images json digest"
 id=$(kb inspect busybox:1 | jq -r .Id)
 expect_eq "$(kb inspect busybox:1 | jq -r .Digest)" "$digest" "inspect digest"
 expect_eq "$(kb inspect "$(echo "$id" | cut -c8-19)" | jq -r .Digest)" "$digest" "inspect by ID prefix"
