@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* docker-style --format: {{.Field}} substitution, "table" alignment, "json" lines. */
+#include "cmd/cmd-format.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cmd/cmd-format.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
@@ -33,7 +34,7 @@ struct fmt {
 
 /* docker's tabwriter: minimum cell width 10, padding 3, spaces */
 #define TAB_MINWIDTH 10
-#define TAB_PADDING 3
+#define TAB_PADDING  3
 
 static void add_seg(struct fmt *f, enum seg_kind kind, char *text, size_t field)
 {
@@ -98,8 +99,9 @@ static int add_action(struct fmt *f, const char *cmd, char *a, struct kiln_error
 		return 0;
 	}
 	names = field_names(f);
-	return err_usage(err, "%s: --format: unknown action '{{%s%s}}' (expected {{.Field}}, "
-			      "{{json .Field}} or {{json .}}; fields: %s)",
+	return err_usage(err,
+			 "%s: --format: unknown action '{{%s%s}}' (expected {{.Field}}, "
+			 "{{json .Field}} or {{json .}}; fields: %s)",
 			 cmd, json ? "json " : "", a, names);
 }
 

@@ -39,7 +39,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct fmt *, fmt_free)
 
 /* docker's sizes: "4.26MB", "512B" (SI units, 3 significant digits). */
 void fmt_human_size(unsigned long long n, char buf[32]);
-/* docker's "3 minutes ago" for a time @secs seconds in the past ("N/A" when < 0 given as created). */
+/* docker's "3 minutes ago" for a time @secs seconds in the past ("N/A" when < 0 given as created).
+ */
 void fmt_human_since(long long created, char buf[64]);
 /* Go's time.Time.String() of @created in local time: "2026-12-07 12:00:00 +0000 UTC". */
 void fmt_time(long long created, char buf[64]);

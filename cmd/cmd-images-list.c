@@ -150,7 +150,8 @@ static bool match_ref(const struct img_filter *f, const struct img_row *r)
 		return false;
 	with_tag = xasprintf("%s:%s", r->repo, r->tag);
 	strv_foreach(&f->refs, p) {
-		if (fnmatch(*p, r->repo, FNM_PATHNAME) == 0 || fnmatch(*p, r->name, FNM_PATHNAME) == 0 ||
+		if (fnmatch(*p, r->repo, FNM_PATHNAME) == 0 ||
+		    fnmatch(*p, r->name, FNM_PATHNAME) == 0 ||
 		    fnmatch(*p, r->stored, FNM_PATHNAME) == 0 ||
 		    fnmatch(*p, with_tag, FNM_PATHNAME) == 0)
 			return true;
@@ -385,7 +386,15 @@ int cmd_images(int argc, char **argv, struct kiln_error **err)
 
 /* ---- kiln history ---- */
 
-enum hist_field { HF_COMMENT, HF_CREATED_AT, HF_CREATED_BY, HF_CREATED_SINCE, HF_ID, HF_SIZE, HF_N };
+enum hist_field {
+	HF_COMMENT,
+	HF_CREATED_AT,
+	HF_CREATED_BY,
+	HF_CREATED_SINCE,
+	HF_ID,
+	HF_SIZE,
+	HF_N
+};
 
 static const struct fmt_field hist_fields[HF_N] = {
 	[HF_COMMENT] = {"Comment", "COMMENT"},
@@ -418,8 +427,7 @@ static void print_hist(struct fmt *f, const struct hist_entry *e, const char *id
 {
 	const char *by = json_string_value(json_object_get(e->h, "created_by"));
 	const char *comment = json_string_value(json_object_get(e->h, "comment"));
-	long long created =
-		fmt_parse_rfc3339(json_string_value(json_object_get(e->h, "created")));
+	long long created = fmt_parse_rfc3339(json_string_value(json_object_get(e->h, "created")));
 	_cleanup_free_ char *flat = xstrdup(by ? by : ""), *cut = NULL;
 	char at[64], since[64], size[32];
 	const char *v[HF_N];
