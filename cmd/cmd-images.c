@@ -105,8 +105,42 @@ int cmd_tag(int argc, char **argv, struct kiln_error **err)
 	return r < 0 ? r : 0;
 }
 
-/* Remove a name; for an ID or digest, every name of that image. */
-static int rmi_one(struct store *s, const char *what, struct kiln_error **err)
+static int count_names(const struct store_image_ref *refs, size_t n, const struct digest *d)
+{
+	int k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += digest_eq(&refs[i].digest, d) && refs[i].name;
+	return k;
+}
+
+/* An ID of an image with several names needs -f, as docker's rmi. */
+static int rmi_refuse(struct store *s, const char *what, const struct digest *d,
+		      struct kiln_error **err)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+	char id[DIGEST_HEX_LEN + 1] = "";
+
+	if (image_read(s, d, &img, NULL) >= 0)
+		digest_hex(&img->config_digest, id)[12] = '\0';
+	return err_new(err, KILN_ERR_INPUT, EBUSY,
+		       "rmi '%s': conflict: unable to delete %s (must be forced) - image is "
+		       "referenced in multiple repositories",
+		       what, id);
+}
+
+/* The unnamed entries of @d go too: print the image ID, as docker's "Deleted:". */
+static void rmi_unnamed(struct store *s, const struct digest *d)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+	char id[DIGEST_STR_SIZE];
+
+	if (store_untag_unnamed(s, d, NULL) >= 0 && image_read(s, d, &img, NULL) >= 0)
+		printf("Deleted: %s\n", digest_format(&img->config_digest, id));
+}
+
+/* Remove a name; for an ID or digest, every name of that image (-f when several). */
+static int rmi_one(struct store *s, const char *what, bool force, struct kiln_error **err)
 {
 	struct store_image_ref *refs = NULL;
 	_cleanup_free_ char *norm = NULL;
@@ -121,6 +155,8 @@ static int rmi_one(struct store *s, const char *what, struct kiln_error **err)
 		return 0;
 	}
 	r = store_list(s, &refs, &n, err);
+	if (r >= 0 && !force && count_names(refs, n, &d) > 1)
+		r = rmi_refuse(s, what, &d, err);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		if (digest_eq(&refs[i].digest, &d) && refs[i].name) {
 			r = store_untag(s, refs[i].name, err);
@@ -128,13 +164,18 @@ static int rmi_one(struct store *s, const char *what, struct kiln_error **err)
 				printf("Untagged: %s\n", refs[i].name);
 		}
 	store_image_refs_free(refs, n);
+	if (r >= 0)
+		rmi_unnamed(s, &d);
 	return r;
 }
+
+static bool take_flag(int *argc, char **argv, const char *flag);
 
 int cmd_rmi(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	const char *root = NULL;
+	bool force = take_flag(&argc, argv, "-f") | take_flag(&argc, argv, "--force");
 	int i = parse_opts(argc, argv, &root, NULL, err), r;
 
 	if (i < 0)
@@ -143,7 +184,7 @@ int cmd_rmi(int argc, char **argv, struct kiln_error **err)
 		return err_usage(err, "rmi: expected at least one image");
 	r = cmd_open_store(root, &s, err);
 	for (; r >= 0 && i < argc; i++)
-		r = rmi_one(s, argv[i], err);
+		r = rmi_one(s, argv[i], force, err);
 	return r < 0 ? r : 0;
 }
 
@@ -167,8 +208,6 @@ static void print_problem(void *ctx, const char *problem)
 {
 	printf("%s\n", problem);
 }
-
-static void enter_build_userns(void);
 
 int cmd_fsck(int argc, char **argv, struct kiln_error **err)
 {
@@ -215,7 +254,7 @@ static void print_freed(void *ctx, const char *what, uint64_t size)
  * directory belongs to a subordinate id): delete from inside it, as root
  * there. The store's default place is decided before, as the user.
  */
-static void enter_build_userns(void)
+void enter_build_userns(void)
 {
 	enum log_level level = log_get_level();
 	struct kiln_error *e = NULL;

@@ -131,10 +131,38 @@ const struct kiln_command kiln_commands[] = {
 	 "\n"
 	 "Name the image SOURCE (a name or ID) also TARGET, replacing any image of that name.\n"},
 	{"rmi", cmd_rmi, "remove image names",
-	 "usage: kiln rmi [--root DIR] NAME|ID...\n"
+	 "usage: kiln rmi [-f] [--root DIR] NAME|ID...\n"
 	 "\n"
-	 "Remove each name; for an ID, every name of that image. Blobs stay until\n"
-	 "'kiln prune'.\n"},
+	 "Remove each name (\"Untagged: NAME\"); for an ID, every name of that image and\n"
+	 "its unnamed index entries (\"Deleted: ID\"). Stops at the first error. Blobs\n"
+	 "stay until 'kiln prune' or 'kiln image prune'.\n"
+	 "\n"
+	 "  -f, --force   remove an ID whose image has several names (without it, refused\n"
+	 "                as docker: \"image is referenced in multiple repositories\")\n"},
+	{"image", cmd_image, "manage images: ls, rm, prune, history, inspect, tag, ...",
+	 "usage: kiln image SUBCOMMAND [OPTIONS]\n"
+	 "\n"
+	 "docker's image management commands:\n"
+	 "  ls, list      kiln images\n"
+	 "  rm            kiln rmi\n"
+	 "  history, inspect, tag, build, import, save, load   the commands of that name\n"
+	 "  prune [-a] [-f] [--root DIR]\n"
+	 "                remove dangling images (unnamed index entries), with -a every\n"
+	 "                image (kiln has no containers to keep one in use), then delete\n"
+	 "                the blobs and snapshots nothing else reaches, as 'kiln prune';\n"
+	 "                prints \"Deleted Images:\" and \"Total reclaimed space: SIZE\".\n"
+	 "                Asks for confirmation on stdin unless -f (--force).\n"},
+	{"system", cmd_system, "store usage (df) and cleanup (prune)",
+	 "usage: kiln system df [--format FORMAT] [--root DIR]\n"
+	 "       kiln system prune [--cache] [--root DIR]\n"
+	 "\n"
+	 "df prints docker's TYPE TOTAL ACTIVE SIZE RECLAIMABLE table. Images: every\n"
+	 "image, ACTIVE the named ones (a name is what keeps an image in kiln), SIZE the\n"
+	 "blobs' disk usage, RECLAIMABLE what no named image reaches. Containers and Local\n"
+	 "Volumes are always 0. Build Cache: the entries of cache/ and snapshots/, all\n"
+	 "reclaimable with 'kiln prune --cache'. --format takes table, table TEMPLATE, json\n"
+	 "or TEMPLATE with {{.Type}}, {{.TotalCount}}, {{.Active}}, {{.Size}},\n"
+	 "{{.Reclaimable}}. prune is 'kiln prune'.\n"},
 	{"import", cmd_import, "make an image from a root filesystem tarball",
 	 "usage: kiln import [--root DIR] [--compression gzip|zstd|none] [--format oci|docker]\n"
 	 "                   ROOTFS.tar[.gz|.zst]|- NAME\n"
