@@ -218,7 +218,9 @@ const struct kiln_command kiln_commands[] = {
 	 "such as 127.0.0.1:5000/team/app:1 or docker://quay.io/team/app (default: NAME).\n"
 	 "Blobs the registry has are skipped, blobs of another repository on the same\n"
 	 "registry are mounted, the rest uploaded a few at a time (large ones in chunks);\n"
-	 "the manifest goes last. Prints the pushed manifest digest.\n"
+	 "the manifest goes last. Prints the pushed manifest digest. Says first, on stderr,\n"
+	 "\"The push refers to repository [REGISTRY/PATH]\" as docker (docker.io/user/app\n"
+	 "for user/app, docker.io/library/app for app).\n"
 	 "\n"
 	 "  --tls-verify=false    do not verify TLS (and allow plain HTTP)\n"
 	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"
@@ -229,23 +231,27 @@ const struct kiln_command kiln_commands[] = {
 	 "  -q, --quiet           no progress lines on stderr\n"
 	 "  --root DIR            the store\n"},
 	{"login", cmd_login, "log in to a registry (stores credentials in auth.json)",
-	 "usage: kiln login [-u USER] [-p PASSWORD | --password-stdin] [OPTIONS] REGISTRY\n"
+	 "usage: kiln login [-u USER] [-p PASSWORD | --password-stdin] [OPTIONS] [REGISTRY]\n"
 	 "\n"
-	 "Check USER's password against REGISTRY (e.g. quay.io, 127.0.0.1:5000) and store\n"
-	 "it in $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json (the file\n"
-	 "podman and skopeo read), written atomically with mode 0600.\n"
+	 "Check USER's password against REGISTRY (e.g. quay.io, 127.0.0.1:5000; default\n"
+	 "Docker Hub, docker.io, as docker) and store it in $REGISTRY_AUTH_FILE, else\n"
+	 "$XDG_RUNTIME_DIR/containers/auth.json (the file podman and skopeo read), written\n"
+	 "atomically with mode 0600. Docker Hub's entry is stored under docker's key,\n"
+	 "https://index.docker.io/v1/. Options may come before or after REGISTRY.\n"
 	 "\n"
 	 "  -u, --username USER   the user name (asked for on a terminal when missing)\n"
-	 "  -p, --password PASS   the password (visible to other users: prefer --password-stdin)\n"
+	 "  -p, --password PASS   the password (visible to other users: prefer --password-stdin);\n"
+	 "                        without -p and --password-stdin it is asked for on the\n"
+	 "                        terminal, without echo\n"
 	 "  --password-stdin      read the password from standard input\n"
 	 "  --authfile FILE       the credentials file to write\n"
 	 "  --tls-verify=false    do not verify the registry's TLS certificate\n"
 	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"},
 	{"logout", cmd_logout, "remove stored credentials for a registry",
-	 "usage: kiln logout [--authfile FILE] REGISTRY | --all\n"
+	 "usage: kiln logout [--authfile FILE] [REGISTRY] | --all\n"
 	 "\n"
-	 "Remove REGISTRY's entry from the credentials file kiln login writes, or the\n"
-	 "whole file with --all.\n"},
+	 "Remove REGISTRY's entry (default Docker Hub, under any of its spellings) from the\n"
+	 "credentials file kiln login writes, or the whole file with --all.\n"},
 };
 
 const size_t kiln_n_commands = ARRAY_SIZE(kiln_commands);
