@@ -326,6 +326,8 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 			return err_wrap(err, "name image '%s'", *t);
 		build_message(b, "naming to %s", *t);
 	}
+	if (b->opts->ret_manifest)
+		*b->opts->ret_manifest = manifest;
 	*ret_id = digest_str(&img->config_digest);
 	return 0;
 }
