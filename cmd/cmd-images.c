@@ -175,9 +175,13 @@ int cmd_rmi(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	const char *root = NULL;
-	bool force = take_flag(&argc, argv, "-f") | take_flag(&argc, argv, "--force");
-	int i = parse_opts(argc, argv, &root, NULL, err), r;
+	bool force = take_flag(&argc, argv, "-f");
+	int i, r;
 
+	/* both spellings are taken out, whichever came first */
+	if (take_flag(&argc, argv, "--force"))
+		force = true;
+	i = parse_opts(argc, argv, &root, NULL, err);
 	if (i < 0)
 		return i;
 	if (i >= argc)
