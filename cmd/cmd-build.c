@@ -26,6 +26,7 @@ struct build_cli {
 	struct cmd_registry_opts reg; /* --tls-verify, --authfile, ... as kiln pull */
 	struct build_output output; /* -o, --output */
 	const char *iidfile, *metadata_file;
+	bool check; /* --check, --call=check: kiln check instead of a build */
 	struct strv owned; /* strings opts points at, for '-' as the context */
 	char *stdin_tmp; /* the directory '-' was unpacked in */
 };
@@ -50,6 +51,8 @@ enum {
 	OPT_STORAGE,
 	OPT_IIDFILE,
 	OPT_METADATA_FILE,
+	OPT_CHECK,
+	OPT_CALL,
 };
 
 static const struct option build_options[] = {
@@ -75,6 +78,8 @@ static const struct option build_options[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"iidfile", required_argument, NULL, OPT_IIDFILE},
 	{"metadata-file", required_argument, NULL, OPT_METADATA_FILE},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"call", required_argument, NULL, OPT_CALL},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -235,6 +240,14 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 	case OPT_METADATA_FILE:
 		b->metadata_file = v;
 		return 0;
+	case OPT_CHECK:
+		b->check = true;
+		return 0;
+	case OPT_CALL:
+		if (!streq(v, "check") && !streq(v, "build"))
+			return err_usage(err, "--call: expected build or check, got '%s'", v);
+		b->check = streq(v, "check");
+		return 0;
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)
@@ -288,10 +301,25 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 				 argc - optind);
 	b->opts.context_dir = optind < argc ? argv[optind] : ".";
 	b->opts.registry = &b->reg.reg;
-	r = check_push(b, err);
-	if (r >= 0 && streq(b->opts.context_dir, "-"))
+	r = b->check ? 0 : check_push(b, err);
+	if (r >= 0 && !b->check && streq(b->opts.context_dir, "-"))
 		r = build_stdin_context(&b->opts, &b->owned, &b->stdin_tmp, err);
 	return r;
+}
+
+/* --check: what `docker build --check` does, kiln check on the same Dockerfile. */
+static int run_check(struct build_cli *b, struct kiln_error **err)
+{
+	char *argv[5] = {"check"};
+	int argc = 1;
+
+	if (b->opts.dockerfile) {
+		argv[argc++] = "-f";
+		argv[argc++] = (char *)b->opts.dockerfile;
+	}
+	argv[argc++] = (char *)b->opts.context_dir;
+	optind = 0; /* cmd_check parses again */
+	return cmd_check(argc, argv, err);
 }
 
 /* After the image is stored: --iidfile, --metadata-file, --output. */
@@ -408,6 +436,10 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	build_opts_init(&b.opts);
 	b.opts.ret_manifest = &manifest;
 	r = parse_build_args(&b, argc, argv, err);
+	if (r >= 0 && b.check) {
+		r = run_check(&b, err);
+		goto out;
+	}
 	if (r < 0)
 		goto out;
 	/* the default store is the caller's: decide before becoming root of a user namespace */

@@ -39,6 +39,8 @@ const struct kiln_command kiln_commands[] = {
 	 "  --target STAGE             build up to this stage\n"
 	 "  --no-cache                 do not use the step cache\n"
 	 "  --no-cache-filter STAGE    do not use the cache for this stage (repeatable)\n"
+	 "  --jobs N                   stages built at once (default: the number of CPUs)\n"
+	 "  --check, --call=check      check the Dockerfile as 'kiln check' does, build nothing\n"
 	 "  --network host|none        RUN steps' network (default host)\n"
 	 "  --secret id=ID,src=PATH|env=VAR   a secret for RUN --mount=type=secret\n"
 	 "  --ssh default[=SOCKET]     an SSH agent for RUN --mount=type=ssh\n"

@@ -96,3 +96,15 @@ expect_eq "$id_tar" "$id_dir" "a tar context gives the image of the directory"
 id_tgz=$(tar -C "$c" -czf - . | ki build -q -)
 expect_eq "$id_tgz" "$id_dir" "a gzipped tar context"
 expect_fail 2 "'-' cannot be both the context and the Dockerfile" ki build -f - - </dev/null
+
+say "--check and --call=check: kiln check's report, and nothing built"
+cc=$(ctx chk)
+printf 'FROM busybox:1\nrun echo hi\n' >"$cc/Dockerfile"
+printf 'FROM busybox:1\nRUNN echo hi\n' >"$cc/bad.Dockerfile"
+own_ctx
+before=$(ki images -q --no-trunc | sort)
+expect_eq "$(ki build --check "$cc" 2>&1)" "$(ki check "$cc" 2>&1)" "--check is kiln check"
+expect_contains "$(ki build --call=check "$cc" 2>&1)" "[ConsistentInstructionCasing]"
+expect_fail 1 "has 1 error and 0 warnings" ki build --check -f "$cc/bad.Dockerfile" "$cc"
+expect_fail 2 "--call: expected build or check, got 'outline'" ki build --call=outline "$cc"
+expect_eq "$(ki images -q --no-trunc | sort)" "$before" "--check builds nothing"
