@@ -217,6 +217,7 @@ struct build_opts {
 	enum build_storage storage;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 	struct digest *ret_manifest; /* when not NULL: set to the image's manifest digest */
+	struct strv annotations; /* K=V for the manifest's annotations (--annotation) */
 };
 
 enum build_step_state {

@@ -53,6 +53,7 @@ enum {
 	OPT_METADATA_FILE,
 	OPT_CHECK,
 	OPT_CALL,
+	OPT_ANNOTATION,
 };
 
 static const struct option build_options[] = {
@@ -80,6 +81,7 @@ static const struct option build_options[] = {
 	{"metadata-file", required_argument, NULL, OPT_METADATA_FILE},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"call", required_argument, NULL, OPT_CALL},
+	{"annotation", required_argument, NULL, OPT_ANNOTATION},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -242,6 +244,13 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_CHECK:
 		b->check = true;
+		return 0;
+	case OPT_ANNOTATION:
+		/* buildx's "manifest:" prefix names the only place kiln writes them */
+		v = startswith(v, "manifest:") ? v + 9 : v;
+		if (!strchr(v, '=') || v[0] == '=')
+			return err_usage(err, "--annotation: expected KEY=VALUE, got '%s'", v);
+		strv_push(&o->annotations, v);
 		return 0;
 	case OPT_CALL:
 		if (!streq(v, "check") && !streq(v, "build"))

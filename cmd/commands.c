@@ -36,6 +36,8 @@ const struct kiln_command kiln_commands[] = {
 	 "  -f, --file FILE            the Dockerfile (default CONTEXT/Dockerfile; - for stdin)\n"
 	 "  --build-arg K[=V]          set a build argument (K alone: from the environment)\n"
 	 "  --label K=V                add a label to the image\n"
+	 "  --annotation [manifest:]K=V  add an annotation to the manifest (repeatable; not\n"
+	 "                             for docker-format images, which have none)\n"
 	 "  --target STAGE             build up to this stage\n"
 	 "  --no-cache                 do not use the step cache\n"
 	 "  --no-cache-filter STAGE    do not use the cache for this stage (repeatable)\n"

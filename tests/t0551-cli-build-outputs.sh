@@ -108,3 +108,10 @@ expect_contains "$(ki build --call=check "$cc" 2>&1)" "[ConsistentInstructionCas
 expect_fail 1 "has 1 error and 0 warnings" ki build --check -f "$cc/bad.Dockerfile" "$cc"
 expect_fail 2 "--call: expected build or check, got 'outline'" ki build --call=outline "$cc"
 expect_eq "$(ki images -q --no-trunc | sort)" "$before" "--check builds nothing"
+
+say "--annotation: the manifest's annotations"
+kb --annotation org.opencontainers.image.source=https://example.org/app --annotation manifest:team=core -t ann:1 "$c"
+expect_eq "$(skopeo inspect --raw "oci:$KILN_ROOT:ann:1" | jq -c .annotations)" \
+	'{"org.opencontainers.image.source":"https://example.org/app","team":"core"}' "manifest annotations"
+expect_eq "$(ki inspect ann:1 | jq -r .Id)" "$(cat "$T2/iid")" "the same image ID: annotations are not in the config"
+expect_fail 2 "--annotation: expected KEY=VALUE, got 'novalue'" ki build --annotation novalue "$c"
