@@ -519,6 +519,27 @@ static int context_from(const char *tmp, int fd, const struct strbuf *head, stru
 	return r < 0 ? err_wrap(err, "the context on stdin") : 0;
 }
 
+/* stdin into @fd, in bounded memory; its first bytes (for the magic numbers) kept in @head */
+static int copy_stdin(int fd, struct strbuf *head, struct kiln_error **err)
+{
+	char buf[64 << 10];
+	ssize_t n;
+	int r;
+
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(err, errno, "read the context from stdin");
+		if (head->len < 512)
+			strbuf_add(head, buf, MIN((size_t)n, 512 - head->len));
+		r = fs_write_all(fd, buf, (size_t)n, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int build_stdin_context(struct build_opts *o, struct strv *owned, char **ret_tmp,
 			struct kiln_error **err)
 {
@@ -536,11 +557,7 @@ int build_stdin_context(struct build_opts *o, struct strv *owned, char **ret_tmp
 		return err_sys(err, errno, "create '%s'", tmp);
 	file = xasprintf("%s/Dockerfile", tmp);
 	fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	r = fd < 0 ? err_sys(err, errno, "create '%s'", file) : 0;
-	if (r >= 0)
-		r = strbuf_read_fd(&head, STDIN_FILENO, err);
-	if (r >= 0)
-		r = fs_write_all(fd, head.buf, head.len, err);
+	r = fd < 0 ? err_sys(err, errno, "create '%s'", file) : copy_stdin(fd, &head, err);
 	if (r >= 0)
 		r = context_from(tmp, fd, &head, o, owned, err);
 	if (r < 0) {
