@@ -260,7 +260,10 @@ int cmd_logout(int argc, char **argv, struct kiln_error **err)
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a", opts, NULL)) != -1) {
+		if (c == ':')
+			return err_usage(err, "logout: option '%s' needs an argument",
+					 argv[optind - 1]);
 		if (c == OPT_AUTHFILE)
 			authfile = optarg;
 		else if (c == OPT_ALL || c == 'a')

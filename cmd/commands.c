@@ -23,6 +23,13 @@ const struct kiln_command kiln_commands[] = {
 	 "usage: kiln version\n"
 	 "\n"
 	 "Print the version of kiln, like `kiln --version`.\n"},
+	{"completion", cmd_completion, "print shell completion for bash or zsh",
+	 "usage: kiln completion bash|zsh\n"
+	 "\n"
+	 "Print a completion script, made from the command table and each command's help\n"
+	 "text (what 'kiln help COMMAND' lists is what the shell offers). 'meson install'\n"
+	 "installs both: share/bash-completion/completions/kiln and\n"
+	 "share/zsh/site-functions/_kiln. Or: source <(kiln completion bash)\n"},
 	{"build", cmd_build, "build an image from a Dockerfile",
 	 "usage: kiln build [OPTIONS] [CONTEXT|-]\n"
 	 "\n"
@@ -157,6 +164,7 @@ const struct kiln_command kiln_commands[] = {
 	 "                as docker: \"image is referenced in multiple repositories\")\n"},
 	{"image", cmd_image, "manage images: ls, rm, prune, history, inspect, tag, ...",
 	 "usage: kiln image SUBCOMMAND [OPTIONS]\n"
+	 "       kiln image prune [-a|--all] [-f|--force] [--root DIR]\n"
 	 "\n"
 	 "docker's image management commands:\n"
 	 "  ls, list      kiln images\n"
@@ -224,7 +232,7 @@ const struct kiln_command kiln_commands[] = {
 	 "usage: kiln prune [--cache] [--root DIR]\n"
 	 "\n"
 	 "Delete blobs and snapshots that no image or cache entry reaches, and tmp/.\n"
-	 "--cache empties the build cache first (cached steps, RUN --mount=type=cache\n"
+	 "With --cache, the build cache is emptied first (cached steps, RUN --mount=type=cache\n"
 	 "directories), so what only it reached goes too; the next build runs every step.\n"
 	 "Refuses while another kiln process has the store open. Prints what it freed.\n"},
 	{"push", cmd_push, "send an image to a registry",
