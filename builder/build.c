@@ -35,6 +35,7 @@ void build_opts_release(struct build_opts *o)
 	strv_clear(&o->no_cache_filter);
 	strv_clear(&o->secrets);
 	strv_clear(&o->ssh);
+	strv_clear(&o->annotations);
 }
 
 static int read_dockerfile(struct build_ctx *b, struct strbuf *ret, struct kiln_error **err)
@@ -299,6 +300,20 @@ static int build_stages(struct build_ctx *b, struct kiln_error **err)
 	return r;
 }
 
+/* --annotation K=V, for the manifest */
+static json_t *manifest_annotations(const struct build_opts *o)
+{
+	json_t *a = o->annotations.n ? json_object() : NULL;
+
+	strv_foreach(&o->annotations, kv) {
+		const char *eq = strchr(*kv, '=');
+		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
+
+		json_object_set_new(a, k, json_string(eq + 1));
+	}
+	return a;
+}
+
 static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **err)
 {
 	struct stage_state *s = &b->stages[b->target];
@@ -317,7 +332,9 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 	spec.config = s->config;
 	spec.layers = s->layers;
 	spec.n_layers = s->n_layers;
+	spec.annotations = manifest_annotations(b->opts);
 	r = image_write(b->store, &spec, &manifest, err);
+	json_decref(spec.annotations);
 	if (r >= 0)
 		r = image_read(b->store, &manifest, &img, err);
 	if (r < 0)
@@ -328,6 +345,8 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 			return err_wrap(err, "name image '%s'", *t);
 		build_message(b, "naming to %s", *t);
 	}
+	if (b->opts->ret_manifest)
+		*b->opts->ret_manifest = manifest;
 	*ret_id = digest_str(&img->config_digest);
 	return 0;
 }

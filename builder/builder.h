@@ -41,6 +41,7 @@ enum build_storage {
 };
 
 struct registry_opts;
+struct digest;
 
 struct build_opts {
 	const char *context_dir; /* the build context directory */
@@ -61,6 +62,8 @@ struct build_opts {
 	enum build_pull pull;
 	enum build_storage storage;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
+	struct digest *ret_manifest; /* when not NULL: set to the image's manifest digest */
+	struct strv annotations; /* K=V for the manifest's annotations (--annotation) */
 };
 
 enum build_step_state {

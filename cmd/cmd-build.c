@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builder/builder.h"
+#include "cmd/cmd-build-output.h"
 #include "cmd/cmd-layers.h"
 #include "cmd/cmd-registry.h"
 #include "cmd/cmd.h"
 #include "cmd/progress.h"
 #include "layers/layers.h"
+#include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
@@ -22,6 +25,11 @@ struct build_cli {
 	bool quiet;
 	bool push;
 	struct cmd_registry_opts reg; /* --tls-verify, --authfile, ... as kiln pull */
+	struct build_output output; /* -o, --output */
+	const char *iidfile, *metadata_file;
+	bool check; /* --check, --call=check: kiln check instead of a build */
+	struct strv owned; /* strings opts points at, for '-' as the context */
+	char *stdin_tmp; /* the directory '-' was unpacked in */
 };
 
 /* After the registry options of cmd-registry.h (OPT_TLS_VERIFY, ...). */
@@ -42,6 +50,11 @@ enum {
 	OPT_PULL,
 	OPT_PUSH,
 	OPT_STORAGE,
+	OPT_IIDFILE,
+	OPT_METADATA_FILE,
+	OPT_CHECK,
+	OPT_CALL,
+	OPT_ANNOTATION,
 };
 
 static const struct option build_options[] = {
@@ -64,6 +77,12 @@ static const struct option build_options[] = {
 	{"pull", optional_argument, NULL, OPT_PULL},
 	{"push", no_argument, NULL, OPT_PUSH},
 	{"storage", required_argument, NULL, OPT_STORAGE},
+	{"output", required_argument, NULL, 'o'},
+	{"iidfile", required_argument, NULL, OPT_IIDFILE},
+	{"metadata-file", required_argument, NULL, OPT_METADATA_FILE},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"call", required_argument, NULL, OPT_CALL},
+	{"annotation", required_argument, NULL, OPT_ANNOTATION},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -215,6 +234,30 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_STORAGE:
 		return set_storage(b, "--storage", v, err);
+	case 'o':
+		build_output_release(&b->output);
+		return build_output_parse(v, &b->output, err);
+	case OPT_IIDFILE:
+		b->iidfile = v;
+		return 0;
+	case OPT_METADATA_FILE:
+		b->metadata_file = v;
+		return 0;
+	case OPT_CHECK:
+		b->check = true;
+		return 0;
+	case OPT_ANNOTATION:
+		/* buildx's "manifest:" prefix names the only place kiln writes them */
+		v = startswith(v, "manifest:") ? v + 9 : v;
+		if (!strchr(v, '=') || v[0] == '=')
+			return err_usage(err, "--annotation: expected KEY=VALUE, got '%s'", v);
+		strv_push(&o->annotations, v);
+		return 0;
+	case OPT_CALL:
+		if (!streq(v, "check") && !streq(v, "build"))
+			return err_usage(err, "--call: expected build or check, got '%s'", v);
+		b->check = streq(v, "check");
+		return 0;
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)
@@ -253,7 +296,7 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 	    (r = set_storage(b, "KILN_STORAGE", env_storage, err)) < 0)
 		return r;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:f:q", build_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:f:qo:", build_options, NULL)) != -1) {
 		if (c == ':')
 			return err_usage(err, "build: option '%s' needs a value", argv[optind - 1]);
 		if (c == '?')
@@ -268,7 +311,52 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 				 argc - optind);
 	b->opts.context_dir = optind < argc ? argv[optind] : ".";
 	b->opts.registry = &b->reg.reg;
-	return check_push(b, err);
+	r = b->check ? 0 : check_push(b, err);
+	if (r >= 0 && !b->check && streq(b->opts.context_dir, "-"))
+		r = build_stdin_context(&b->opts, &b->owned, &b->stdin_tmp, err);
+	return r;
+}
+
+/* --check: what `docker build --check` does, kiln check on the same Dockerfile. */
+static int run_check(struct build_cli *b, struct kiln_error **err)
+{
+	char *argv[5] = {"check"};
+	int argc = 1;
+
+	if (b->opts.dockerfile) {
+		argv[argc++] = "-f";
+		argv[argc++] = (char *)b->opts.dockerfile;
+	}
+	argv[argc++] = (char *)b->opts.context_dir;
+	optind = 0; /* cmd_check parses again */
+	return cmd_check(argc, argv, err);
+}
+
+/* After the image is stored: --iidfile, --metadata-file, --output. */
+static int write_outputs(struct build_cli *b, const char *image_id, const struct digest *manifest,
+			 struct kiln_error **err)
+{
+	int r = 0;
+
+	if (b->iidfile)
+		r = build_write_iidfile(b->iidfile, image_id, err);
+	if (r >= 0 && b->metadata_file)
+		r = build_write_metadata(b->metadata_file, b->opts.store_root, manifest,
+					 &b->opts.tags, err);
+	if (r >= 0)
+		r = build_output_write(b->opts.store_root, manifest, &b->output, err);
+	return r;
+}
+
+static void build_cli_release(struct build_cli *b)
+{
+	build_opts_release(&b->opts);
+	cmd_registry_opts_release(&b->reg);
+	build_output_release(&b->output);
+	if (b->stdin_tmp)
+		fs_rm_rf(AT_FDCWD, b->stdin_tmp, NULL);
+	free(b->stdin_tmp);
+	strv_clear(&b->owned);
 }
 
 /* ---- --push ---- */
@@ -351,11 +439,17 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	_cleanup_strv_ struct strv pushed = STRV_INIT;
 	struct build_events ev;
 	struct push_view view = {.ev = &ev};
+	struct digest manifest;
 	struct progress *p;
 	int r;
 
 	build_opts_init(&b.opts);
+	b.opts.ret_manifest = &manifest;
 	r = parse_build_args(&b, argc, argv, err);
+	if (r >= 0 && b.check) {
+		r = run_check(&b, err);
+		goto out;
+	}
 	if (r < 0)
 		goto out;
 	/* the default store is the caller's: decide before becoming root of a user namespace */
@@ -369,6 +463,8 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	r = builder_build(&b.opts, &ev, &image_id, err);
 	progress_finish(p, r >= 0);
 	view.lines = progress_get_mode(p) == PROGRESS_TTY;
+	if (r >= 0)
+		r = write_outputs(&b, image_id, &manifest, err);
 	if (r >= 0 && b.push && (r = interrupt_check(err)) >= 0)
 		r = push_tags(&b, &view, &pushed, err);
 	progress_free(p);
@@ -377,7 +473,6 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	strv_foreach(&pushed, ref)
 		printf("%s\n", *ref);
 out:
-	build_opts_release(&b.opts);
-	cmd_registry_opts_release(&b.reg);
+	build_cli_release(&b);
 	return r < 0 ? r : 0;
 }

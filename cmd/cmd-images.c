@@ -60,79 +60,6 @@ static void human_size(uint64_t n, char buf[32])
 	snprintf(buf, 32, u ? "%.3g %s" : "%.0f %s", v, units[u]);
 }
 
-static uint64_t image_size(const struct image *img)
-{
-	uint64_t total = img->manifest_size;
-
-	for (size_t i = 0; i < img->n_layers; i++)
-		total += img->layers[i].size;
-	return total;
-}
-
-static void print_row(const struct store_image_ref *ref, const struct image *img, json_t *list)
-{
-	const char *created = json_string_value(json_object_get(img->config, "created"));
-	char id[DIGEST_HEX_LEN + 1], cfg[DIGEST_STR_SIZE], digest[DIGEST_STR_SIZE], size[32];
-
-	digest_hex(&img->config_digest, id);
-	if (list) {
-		json_array_append_new(
-			list, json_pack("{s:s?, s:s, s:s, s:s?, s:I}", "name", ref->name, "id",
-					digest_format(&img->config_digest, cfg), "digest",
-					digest_format(&ref->digest, digest), "created", created,
-					"size", (json_int_t)image_size(img)));
-		return;
-	}
-	id[12] = '\0';
-	human_size(image_size(img), size);
-	printf("%-40s %-12s %-20s %s\n", ref->name ? ref->name : "<none>", id,
-	       created ? created : "-", size);
-}
-
-static int list_images(struct store *s, bool json, struct kiln_error **err)
-{
-	_cleanup_(json_decrefp) json_t *list = json ? json_array() : NULL;
-	struct store_image_ref *refs = NULL;
-	size_t n = 0;
-	int r = store_list(s, &refs, &n, err);
-
-	if (r < 0)
-		return r;
-	if (!json)
-		printf("%-40s %-12s %-20s %s\n", "NAME", "IMAGE ID", "CREATED", "SIZE");
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_(image_freep) struct image *img = NULL;
-
-		if (image_read(s, &refs[i].digest, &img, NULL) >= 0)
-			print_row(&refs[i], img, list);
-	}
-	store_image_refs_free(refs, n);
-	if (list)
-		json_dumpf(list, stdout, JSON_INDENT(2));
-	if (list)
-		putchar('\n');
-	return 0;
-}
-
-int cmd_images(int argc, char **argv, struct kiln_error **err)
-{
-	_cleanup_(store_freep) struct store *s = NULL;
-	const char *root = NULL, *format = NULL;
-	int i = parse_opts(argc, argv, &root, &format, err), r;
-
-	if (i < 0)
-		return i;
-	if (i < argc)
-		return err_usage(err, "images: unexpected argument '%s'", argv[i]);
-	if (format && !streq(format, "json") && !streq(format, "table"))
-		return err_usage(err, "images: --format: expected json or table, got '%s'", format);
-	r = cmd_open_store(root, &s, err);
-	if (r < 0)
-		return r;
-	r = list_images(s, format && streq(format, "json"), err);
-	return r < 0 ? r : 0;
-}
-
 int cmd_inspect(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
@@ -179,8 +106,42 @@ int cmd_tag(int argc, char **argv, struct kiln_error **err)
 	return r < 0 ? r : 0;
 }
 
-/* Remove a name; for an ID or digest, every name of that image. */
-static int rmi_one(struct store *s, const char *what, struct kiln_error **err)
+static int count_names(const struct store_image_ref *refs, size_t n, const struct digest *d)
+{
+	int k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += digest_eq(&refs[i].digest, d) && refs[i].name;
+	return k;
+}
+
+/* An ID of an image with several names needs -f, as docker's rmi. */
+static int rmi_refuse(struct store *s, const char *what, const struct digest *d,
+		      struct kiln_error **err)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+	char id[DIGEST_HEX_LEN + 1] = "";
+
+	if (image_read(s, d, &img, NULL) >= 0)
+		digest_hex(&img->config_digest, id)[12] = '\0';
+	return err_new(err, KILN_ERR_INPUT, EBUSY,
+		       "rmi '%s': conflict: unable to delete %s (must be forced) - image is "
+		       "referenced in multiple repositories",
+		       what, id);
+}
+
+/* The unnamed entries of @d go too: print the image ID, as docker's "Deleted:". */
+static void rmi_unnamed(struct store *s, const struct digest *d)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+	char id[DIGEST_STR_SIZE];
+
+	if (store_untag_unnamed(s, d, NULL) >= 0 && image_read(s, d, &img, NULL) >= 0)
+		printf("Deleted: %s\n", digest_format(&img->config_digest, id));
+}
+
+/* Remove a name; for an ID or digest, every name of that image (-f when several). */
+static int rmi_one(struct store *s, const char *what, bool force, struct kiln_error **err)
 {
 	struct store_image_ref *refs = NULL;
 	_cleanup_free_ char *norm = NULL;
@@ -195,6 +156,8 @@ static int rmi_one(struct store *s, const char *what, struct kiln_error **err)
 		return 0;
 	}
 	r = store_list(s, &refs, &n, err);
+	if (r >= 0 && !force && count_names(refs, n, &d) > 1)
+		r = rmi_refuse(s, what, &d, err);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		if (digest_eq(&refs[i].digest, &d) && refs[i].name) {
 			r = store_untag(s, refs[i].name, err);
@@ -202,22 +165,31 @@ static int rmi_one(struct store *s, const char *what, struct kiln_error **err)
 				printf("Untagged: %s\n", refs[i].name);
 		}
 	store_image_refs_free(refs, n);
+	if (r >= 0)
+		rmi_unnamed(s, &d);
 	return r;
 }
+
+static bool take_flag(int *argc, char **argv, const char *flag);
 
 int cmd_rmi(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	const char *root = NULL;
-	int i = parse_opts(argc, argv, &root, NULL, err), r;
+	bool force = take_flag(&argc, argv, "-f");
+	int i, r;
 
+	/* both spellings are taken out, whichever came first */
+	if (take_flag(&argc, argv, "--force"))
+		force = true;
+	i = parse_opts(argc, argv, &root, NULL, err);
 	if (i < 0)
 		return i;
 	if (i >= argc)
 		return err_usage(err, "rmi: expected at least one image");
 	r = cmd_open_store(root, &s, err);
 	for (; r >= 0 && i < argc; i++)
-		r = rmi_one(s, argv[i], err);
+		r = rmi_one(s, argv[i], force, err);
 	return r < 0 ? r : 0;
 }
 
@@ -241,8 +213,6 @@ static void print_problem(void *ctx, const char *problem)
 {
 	printf("%s\n", problem);
 }
-
-static void enter_build_userns(void);
 
 int cmd_fsck(int argc, char **argv, struct kiln_error **err)
 {
@@ -289,7 +259,7 @@ static void print_freed(void *ctx, const char *what, uint64_t size)
  * directory belongs to a subordinate id): delete from inside it, as root
  * there. The store's default place is decided before, as the user.
  */
-static void enter_build_userns(void)
+void enter_build_userns(void)
 {
 	enum log_level level = log_get_level();
 	struct kiln_error *e = NULL;

@@ -19,6 +19,8 @@
 
 #include "util/banned.h"
 
+#define DOCKER_HUB_AUTH_KEY "https://index.docker.io/v1/"
+
 int cmd_registry_option(struct cmd_registry_opts *o, const char *cmd, int opt, const char *arg,
 			struct kiln_error **err)
 {
@@ -143,13 +145,16 @@ static int parse_login(int argc, char **argv, struct login_args *a, struct kiln_
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+u:p:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":u:p:", opts, NULL)) != -1) {
 		if (c == 'u')
 			a->user = xstrdup(optarg);
 		else if (c == 'p')
 			a->password = xstrdup(optarg);
 		else if (c == OPT_PASSWORD_STDIN)
 			a->password_stdin = true;
+		else if (c == ':')
+			return err_usage(err, "login: option '%s' needs an argument",
+					 argv[optind - 1]);
 		else if ((r = cmd_registry_option(&a->o, "login", c, optarg, err)) != 0) {
 			if (r < 0)
 				return r;
@@ -157,9 +162,10 @@ static int parse_login(int argc, char **argv, struct login_args *a, struct kiln_
 			return err_usage(err, "login: unknown option '%s' (see 'kiln help login')",
 					 argv[optind - 1]);
 	}
-	if (optind != argc - 1)
+	if (argc - optind > 1)
 		return err_usage(err, "login: expected one REGISTRY (see 'kiln help login')");
-	a->registry = argv[optind];
+	/* docker logs in to Docker Hub when no registry is named */
+	a->registry = optind < argc ? argv[optind] : "docker.io";
 	if (a->password_stdin && a->password)
 		return err_usage(err, "login: --password and --password-stdin are exclusive");
 	if (a->password_stdin && !a->user)
@@ -181,6 +187,25 @@ static int gather_secret(struct login_args *a, struct kiln_error **err)
 	return 0;
 }
 
+/*
+ * Docker Hub's entry is stored under the key docker writes,
+ * "https://index.docker.io/v1/" (kiln, podman and skopeo read it as docker.io),
+ * replacing any other spelling of it.
+ */
+static int store_login(struct login_args *a, const char *domain, struct kiln_error **err)
+{
+	_cleanup_free_ char *path = a->o.reg.auth_file ? NULL : registry_auth_path();
+	const char *file = a->o.reg.auth_file ? a->o.reg.auth_file : path;
+	int r;
+
+	if (!streq(domain, "docker.io"))
+		return registry_auth_store(file, domain, a->user, a->password, err);
+	r = registry_auth_remove(file, domain, err);
+	if (r < 0)
+		return r;
+	return registry_auth_store(file, DOCKER_HUB_AUTH_KEY, a->user, a->password, err);
+}
+
 static int do_login(struct login_args *a, struct kiln_error **err)
 {
 	_cleanup_free_ char *domain = cmd_registry_domain(a->registry);
@@ -196,7 +221,7 @@ static int do_login(struct login_args *a, struct kiln_error **err)
 		r = registry_client_ping(c, err);
 	registry_client_free(c);
 	if (r == 0)
-		r = registry_auth_store(a->o.reg.auth_file, domain, a->user, a->password, err);
+		r = store_login(a, domain, err);
 	if (r < 0)
 		return err_wrap(err, "login to '%s'", domain);
 	printf("Login Succeeded!\n");
@@ -235,7 +260,10 @@ int cmd_logout(int argc, char **argv, struct kiln_error **err)
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a", opts, NULL)) != -1) {
+		if (c == ':')
+			return err_usage(err, "logout: option '%s' needs an argument",
+					 argv[optind - 1]);
 		if (c == OPT_AUTHFILE)
 			authfile = optarg;
 		else if (c == OPT_ALL || c == 'a')
@@ -254,9 +282,9 @@ int cmd_logout(int argc, char **argv, struct kiln_error **err)
 		printf("Removed login credentials for all registries\n");
 		return 0;
 	}
-	if (optind != argc - 1)
+	if (argc - optind > 1)
 		return err_usage(err, "logout: expected one REGISTRY (see 'kiln help logout')");
-	domain = cmd_registry_domain(argv[optind]);
+	domain = cmd_registry_domain(optind < argc ? argv[optind] : "docker.io");
 	r = registry_auth_remove(path, domain, err);
 	if (r < 0)
 		return err_wrap(err, "logout from '%s'", domain);

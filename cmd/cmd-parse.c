@@ -41,7 +41,10 @@ int cmd_parse(int argc, char **argv, struct kiln_error **err)
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == ':')
+			return err_usage(err, "parse: option '%s' needs an argument",
+					 argv[optind - 1]);
 		if (c != 'F')
 			return err_usage(err, "parse: unknown option '%s' (see 'kiln help parse')",
 					 argv[optind - 1]);

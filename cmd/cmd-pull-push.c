@@ -274,6 +274,17 @@ int cmd_pull_registry(struct store *s, const char *ref, const char *name, struct
 
 /* ---- push ---- */
 
+/* docker's first line, with the registry spelled out: docker.io/user/app */
+static void say_push_repo(const char *dest)
+{
+	struct registry_ref ref;
+
+	if (registry_ref_parse(dest, &ref, NULL) < 0)
+		return;
+	fprintf(stderr, "The push refers to repository [%s/%s]\n", ref.domain, ref.path);
+	registry_ref_release(&ref);
+}
+
 int cmd_push(int argc, char **argv, struct kiln_error **err)
 {
 	struct cmd_registry_opts o = {.reg = REGISTRY_OPTS_INIT};
@@ -297,6 +308,8 @@ int cmd_push(int argc, char **argv, struct kiln_error **err)
 	if (r >= 0 && (argc - optind < 1 || argc - optind > 2))
 		r = err_usage(err, "push: expected NAME [DESTINATION]");
 	progress_setup(&o);
+	if (r >= 0 && !o.quiet)
+		say_push_repo(argc - optind == 2 ? argv[optind + 1] : argv[optind]);
 	if (r >= 0)
 		r = cmd_open_store(root, &s, err);
 	if (r >= 0)

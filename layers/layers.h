@@ -229,6 +229,8 @@ int store_tag(struct store *s, const char *name, const struct digest *manifest,
 	      struct kiln_error **err);
 /* Remove the entry named @name; ENOENT when there is none. */
 int store_untag(struct store *s, const char *name, struct kiln_error **err);
+/* Remove the unnamed entries of @manifest (dangling images); ENOENT when there is none. */
+int store_untag_unnamed(struct store *s, const struct digest *manifest, struct kiln_error **err);
 
 /* ---- images ---------------------------------------------------------------------------- */
 

@@ -338,3 +338,30 @@ int store_untag(struct store *s, const char *name, struct kiln_error **err)
 	t.name = norm;
 	return store_index_update(s, untag_fn, &t, err);
 }
+
+static int untag_unnamed_fn(json_t *idx, void *ctx, struct kiln_error **err)
+{
+	const struct digest *d = ctx;
+	json_t *arr = json_object_get(idx, "manifests");
+	char want[DIGEST_STR_SIZE];
+	bool found = false;
+
+	digest_format(d, want);
+	for (size_t i = json_array_size(arr); i-- > 0;) {
+		json_t *e = json_array_get(arr, i);
+
+		if (!json_get_str(json_object_get(e, "annotations"), ANNOTATION_REF_NAME) &&
+		    streq_ptr(json_get_str(e, "digest"), want)) {
+			json_array_remove(arr, i);
+			found = true;
+		}
+	}
+	if (!found)
+		return err_new(err, KILN_ERR_INPUT, ENOENT, "no unnamed entry '%s'", want);
+	return 0;
+}
+
+int store_untag_unnamed(struct store *s, const struct digest *manifest, struct kiln_error **err)
+{
+	return store_index_update(s, untag_unnamed_fn, (void *)manifest, err);
+}

@@ -84,6 +84,6 @@ prun() {
 
 # The store's state: the image list and index.json, to compare before/after.
 store_state() {
-	as_runner "$KILN" images
+	as_runner "$KILN" images --no-trunc --format "{{.Repository}}:{{.Tag}} {{.ID}} {{.CreatedAt}} {{.Size}}"
 	cat "$KILN_ROOT/index.json"
 }

@@ -25,9 +25,9 @@ expect_eq "$d2" "$d3" "import digest with SOURCE_DATE_EPOCH"
 
 say "images and inspect"
 out=$(kb images)
-expect_contains "$out" "busybox:1"
+expect_contains "$(kb images --format "{{.Repository}}:{{.Tag}}")" "busybox:1"
 expect_contains "$out" "IMAGE ID"
-expect_eq "$(kb images --format json | jq -r '.[] | select(.name == "busybox:1") | .digest')" "$digest" "images json digest"
+expect_eq "$(kb images --format json | jq -r 'select(.Repository == "busybox" and .Tag == "1") | .Digest')" "$digest" "images json digest"
 id=$(kb inspect busybox:1 | jq -r .Id)
 # import prints the image ID, as build does; images shows its first 12 hex digits
 expect_eq "$imported" "$id" "import prints the image ID"

@@ -34,7 +34,7 @@ tagger b >"$T/b.out" 2>&1 &
 p2=$!
 wait $p1 || fail "tagger a failed: $(cat "$T/a.out")"
 wait $p2 || fail "tagger b failed: $(cat "$T/b.out")"
-expect_eq "$(kb images | grep -c '^[ab][0-9]*:latest ')" 40 "names after concurrent tags"
+expect_eq "$(kb images --format "{{.Repository}}:{{.Tag}} " | grep -c '^[ab][0-9]*:latest ')" 40 "names after concurrent tags"
 kb fsck || fail "fsck after concurrent writers"
 
 say "prune waits for no one: it refuses while another kiln holds the store"

@@ -55,5 +55,5 @@ d=$(kiln push -q --cert-file "$T/tls/ca.crt" --creds alice:s3cret-Pw bb:1 "$R/ap
 expect_eq "$(KILN_ROOT=$T/store2 kiln pull -q --cert-file "$T/tls/ca.crt" --creds 'alice:s3cret-Pw' "$R/app")" "$d" "pull with --creds"
 expect_fail 1 "authentication failed for user 'alice'" kiln pull --tls-verify=false --creds alice:x "$R/app"
 # usage errors
-expect_fail 2 "login: expected one REGISTRY" kiln login
+expect_fail 2 "login: expected one REGISTRY" kiln login a b
 expect_fail 2 "--password-stdin needs --username" kiln login --password-stdin "$R"

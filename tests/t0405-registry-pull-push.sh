@@ -48,8 +48,8 @@ oci=$(kiln pull -q "$R/sk/oci:1")
 expect_eq "$oci" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/sk/oci:1")" "pulled OCI digest"
 dock=$(kiln pull -q "docker://$R/sk/docker:1" sk-docker)
 expect_eq "$dock" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/sk/docker:1")" "pulled Docker digest"
-kiln images | grep -q "^$R/sk/oci:1 " || fail "pulled image not named: $(kiln images)"
-kiln images | grep -q "^sk-docker:latest " || fail "NAME not used: $(kiln images)"
+kiln images --format "{{.Repository}}:{{.Tag}} " | grep -q "^$R/sk/oci:1 " || fail "pulled image not named: $(kiln images)"
+kiln images --format "{{.Repository}}:{{.Tag}} " | grep -q "^sk-docker:latest " || fail "NAME not used: $(kiln images)"
 kiln fsck >/dev/null || fail "store invalid after pull"
 skopeo inspect "oci:$KILN_ROOT:$R/sk/oci:1" >/dev/null || fail "skopeo cannot read the pulled image"
 # layers pulled once: the same layer again is not fetched
@@ -86,7 +86,7 @@ expect_eq "$(kiln pull -q "$R/sk/oci@$oci" bydigest)" "$oci" "pull by digest"
 # the unprivileged user pulls into its own store (XDG_DATA_HOME/kiln)
 if [ "$(id -u)" = 0 ]; then
 	expect_eq "$(as_builder env -u KILN_ROOT "$KILN" pull -q "$R/sk/oci:1")" "$oci" "rootless pull"
-	as_builder env -u KILN_ROOT "$KILN" images | grep -q "^$R/sk/oci:1 " || fail "rootless store lacks the image"
+	as_builder env -u KILN_ROOT "$KILN" images --format "{{.Repository}}:{{.Tag}} " | grep -q "^$R/sk/oci:1 " || fail "rootless store lacks the image"
 fi
 
 # ---- errors ----

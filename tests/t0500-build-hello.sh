@@ -52,7 +52,7 @@ as_builder env -u KILN_ROOT "$KILN" import "$tar" busybox:1 >/dev/null
 as_builder env -u KILN_ROOT "$KILN" build -q -t hello:2 "$T/hello" >/dev/null 2>"$T/log2" ||
 	fail "build into the default store failed: $(cat "$T/log2")"
 [ -f "$T/home/.local/share/kiln/index.json" ] || fail "the default store is not \$XDG_DATA_HOME/kiln"
-as_builder env -u KILN_ROOT "$KILN" images | grep -q '^hello:2 ' || fail "hello:2 is not in the user's default store"
+as_builder env -u KILN_ROOT "$KILN" images --format "{{.Repository}}:{{.Tag}} " | grep -q '^hello:2 ' || fail "hello:2 is not in the user's default store"
 
 # the README's way to run it: kiln save, then podman from the oci-archive (podman
 # refuses oci:PATH when PATH has a dot component, as the default ~/.local store does)

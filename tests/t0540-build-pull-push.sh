@@ -51,7 +51,7 @@ kb images | tail -n +2 | grep -q . && fail "the store is not empty: $(kb images)
 kb build --progress=plain -t app:1 "$T/app" >"$T/id1" 2>"$T/log1" || fail "build: $(cat "$T/log1")"
 grep -q "^# pulling $R/busybox:1\$" "$T/log1" || fail "no pull in the progress: $(cat "$T/log1")"
 grep -q "^# pulled $R/busybox:1: $base1\$" "$T/log1" || fail "pulled digest not shown: $(cat "$T/log1")"
-kb images | grep -q "^$R/busybox:1 " || fail "the pulled base is not named in the store: $(kb images)"
+kb images --format "{{.Repository}}:{{.Tag}} " | grep -q "^$R/busybox:1 " || fail "the pulled base is not named in the store: $(kb images)"
 grep -q "GET /v2/busybox/blobs/" "$T/registry/log" || fail "no blob was fetched"
 # a second build finds the base in the store: no registry request, all cached
 n0=$(grep -c . "$T/registry/log")
