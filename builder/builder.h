@@ -11,7 +11,7 @@
  *                           an unprivileged kiln becomes root of its own user
  *                           namespace (ids from /etc/subuid and /etc/subgid);
  *   sandbox_run()           once per RUN step: a child in new mount, pid, uts
- *                           and ipc (and, for --network=none, net) namespaces
+ *                           ipc and (unless --network=host) net namespaces
  *                           on an overlayfs over the parent layers.
  */
 #include <stdbool.h>
@@ -51,7 +51,9 @@ enum sandbox_rootfs_kind {
 };
 
 enum sandbox_network {
-	SANDBOX_NETWORK_HOST = 0, /* the host's network namespace */
+	/* a new network namespace, outbound access through pasta or slirp4netns */
+	SANDBOX_NETWORK_PRIVATE = 0,
+	SANDBOX_NETWORK_HOST, /* the host's network namespace */
 	SANDBOX_NETWORK_NONE, /* a new network namespace with only `lo`, up */
 };
 
@@ -176,7 +178,8 @@ int sandbox_overlay_supported(const char *dir, struct kiln_error **err);
  * plain or json progress, and calls builder_build().
  */
 enum build_network {
-	BUILD_NETWORK_HOST = 0,
+	BUILD_NETWORK_DEFAULT = 0, /* a private namespace through pasta or slirp4netns */
+	BUILD_NETWORK_HOST,
 	BUILD_NETWORK_NONE,
 };
 

@@ -189,6 +189,19 @@ static enum build_network run_network(struct build_ctx *b, const struct instruct
 	return b->opts->network;
 }
 
+static enum sandbox_network sandbox_network_of(enum build_network n)
+{
+	switch (n) {
+	case BUILD_NETWORK_HOST:
+		return SANDBOX_NETWORK_HOST;
+	case BUILD_NETWORK_NONE:
+		return SANDBOX_NETWORK_NONE;
+	case BUILD_NETWORK_DEFAULT:
+		break;
+	}
+	return SANDBOX_NETWORK_PRIVATE;
+}
+
 static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 			 const char *text, struct run_mounts *m, struct digest *ret,
 			 struct kiln_error **err)
@@ -370,8 +383,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.argv = (const char *const *)argv->v;
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";
-	spec.network = run_network(b, st->in) == BUILD_NETWORK_NONE ? SANDBOX_NETWORK_NONE
-								    : SANDBOX_NETWORK_HOST;
+	spec.network = sandbox_network_of(run_network(b, st->in));
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
 	pump.fd = pipefd[0];

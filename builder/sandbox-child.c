@@ -364,6 +364,8 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
 	umask(022); /* Docker's, whatever the caller's: modes in layers must not depend on it */
 	run_ops(p, report_fd);
+	if (p->net_wait_fd >= 0 && sandbox_net_child_wait(p->net_wait_fd) < 0)
+		fail(report_fd, SANDBOX_STAGE_NET, errno);
 	pid = sandbox_raw_clone(0);
 	if (pid < 0)
 		fail(report_fd, SANDBOX_STAGE_FORK, errno);

@@ -19,6 +19,7 @@
 
 #include "builder/builder.h"
 #include "util/macro.h"
+#include "util/run-cmd.h"
 #include "util/strv.h"
 
 enum sandbox_op_kind {
@@ -61,6 +62,7 @@ enum sandbox_stage {
 	SANDBOX_STAGE_CHDIR = -7,
 	SANDBOX_STAGE_STDIO = -8,
 	SANDBOX_STAGE_EXEC = -9,
+	SANDBOX_STAGE_NET = -10, /* waiting for the network helper (sandbox-net.c) */
 };
 
 struct sandbox_report {
@@ -93,6 +95,8 @@ struct sandbox_plan {
 	bool set_groups;
 	int stdio[3];
 	int clone_flags;
+	int net_wait_fd; /* default network: read one byte before the command runs, or -1 */
+	const char *net_dns; /* default network: the helper's DNS forwarder */
 
 	/* dir mode: what to remove from the rootfs after the run */
 	int rootdir_fd;
@@ -131,3 +135,26 @@ int sandbox_copy_nondir(int from_dirfd, int to_dirfd, const char *name, const st
 			struct kiln_error **err);
 /* Give @to_fd @st's owner, mode and times and @from_fd's xattrs (not overlay's own). */
 int sandbox_copy_meta(int from_fd, int to_fd, const struct stat *st, struct kiln_error **err);
+
+/* sandbox-net.c: RUN's default network, a namespace of its own wired up by pasta/slirp4netns */
+struct strbuf;
+struct sandbox_net {
+	struct run_cmd helper; /* pasta or slirp4netns, kiln's child while the step runs */
+	char *path;
+	const char *name, *dns;
+	int child_fds[2]; /* the child reads [0]: one byte once the helper is attached */
+	int ready_fd; /* the helper writes here once it is attached */
+	int log_fd; /* the helper's stderr, for the error */
+};
+void sandbox_net_init(struct sandbox_net *n);
+void sandbox_net_release(struct sandbox_net *n);
+/* Before the clone: pick the helper (or fail naming the fix); no-op unless the network is private.
+ */
+int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
+			struct kiln_error **err);
+/* After the clone: attach the helper to @child's network namespace, then let the child go on. */
+int sandbox_net_start(struct sandbox_net *n, pid_t child, struct kiln_error **err);
+/* In the child: block until the parent says the network is up; -1 with errno set otherwise. */
+int sandbox_net_child_wait(int fd);
+/* RUN's resolv.conf: @dns as the nameserver, the search and options lines of @host. */
+void sandbox_net_resolv_conf(const char *dns, const char *host, struct strbuf *out);

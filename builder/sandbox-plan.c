@@ -50,7 +50,8 @@ void sandbox_plan_init(struct sandbox_plan *p)
 				   .exec_paths = STRV_INIT,
 				   .argv = STRV_INIT,
 				   .env = STRV_INIT,
-				   .rootdir_fd = -1};
+				   .rootdir_fd = -1,
+				   .net_wait_fd = -1};
 }
 
 void sandbox_plan_release(struct sandbox_plan *p)
@@ -320,10 +321,11 @@ static int mkdir_at(int dfd, const char *name, mode_t mode, struct kiln_error **
 }
 
 /* WORKDIR/files/{hosts,resolv.conf,hostname}: what RUN sees in /etc. */
-static int write_etc_files(const struct sandbox_spec *spec, const char *hostname, int files_fd,
-			   struct kiln_error **err)
+static int write_etc_files(const struct sandbox_plan *p, const struct sandbox_spec *spec,
+			   const char *hostname, int files_fd, struct kiln_error **err)
 {
-	_cleanup_strbuf_ struct strbuf hosts = STRBUF_INIT, resolv = STRBUF_INIT;
+	_cleanup_strbuf_ struct strbuf hosts = STRBUF_INIT, resolv = STRBUF_INIT,
+				       host = STRBUF_INIT;
 	_cleanup_free_ char *name_line = xasprintf("%s\n", hostname);
 	int r;
 
@@ -336,7 +338,11 @@ static int write_etc_files(const struct sandbox_spec *spec, const char *hostname
 		strbuf_addstr(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
 				      "ip6-loopback\n");
 	strbuf_addf(&hosts, "127.0.1.1\t%s\n", hostname);
-	(void)strbuf_read_file(&resolv, AT_FDCWD, "/etc/resolv.conf", NULL);
+	(void)strbuf_read_file(&host, AT_FDCWD, "/etc/resolv.conf", NULL);
+	if (p->net_dns)
+		sandbox_net_resolv_conf(p->net_dns, host.buf, &resolv);
+	else
+		strbuf_addstr(&resolv, host.buf);
 	r = write_file_at(files_fd, "hosts", hosts.buf, err);
 	if (r >= 0)
 		r = write_file_at(files_fd, "resolv.conf", resolv.buf, err);
@@ -429,7 +435,7 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 
 /*
  * A read-only /sys, as Docker gives RUN: a fresh sysfs where the sandbox may mount
- * one (real root, or a network namespace of its own), else the host's bound
+ * one (real root, or a network namespace of its own: not --network=host), else the host's bound
  * read-only (a user namespace cannot mount the host network's sysfs).
  */
 static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
@@ -439,7 +445,7 @@ static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
 
 	if (r < 0)
 		return r;
-	if (userns_is_initial() || spec->network == SANDBOX_NETWORK_NONE) {
+	if (userns_is_initial() || spec->network != SANDBOX_NETWORK_HOST) {
 		add_mount_in(p, "sysfs", "/sys", "sysfs",
 			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
@@ -646,7 +652,7 @@ static void plan_namespaces(struct sandbox_plan *p, const struct sandbox_spec *s
 	p->clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	op = add_op(p, SOP_HOSTNAME, NULL, xstrdup("set the hostname"));
 	op->source = keep(p, xstrdup(spec->hostname ? spec->hostname : "kiln"));
-	if (spec->network == SANDBOX_NETWORK_NONE) {
+	if (spec->network != SANDBOX_NETWORK_HOST) {
 		p->clone_flags |= CLONE_NEWNET;
 		add_op(p, SOP_LOOPBACK_UP, NULL, xstrdup("bring the loopback interface up"));
 	}
@@ -680,7 +686,7 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (files_fd < 0)
 		return err_sys(err, errno, "open '%s/files'", spec->workdir);
 	files_dir = fs_path_join(spec->workdir, "files");
-	r = write_etc_files(spec, spec->hostname ? spec->hostname : "kiln", files_fd, err);
+	r = write_etc_files(p, spec, spec->hostname ? spec->hostname : "kiln", files_fd, err);
 	if (r < 0)
 		return r;
 	plan_namespaces(p, spec);
@@ -718,6 +724,7 @@ const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage)
 		[-SANDBOX_STAGE_CHDIR] = "change to the working directory",
 		[-SANDBOX_STAGE_STDIO] = "set up stdin, stdout and stderr",
 		[-SANDBOX_STAGE_EXEC] = "exec",
+		[-SANDBOX_STAGE_NET] = "wait for RUN's network",
 	};
 
 	if (stage >= 0 && (size_t)stage < p->n_ops)

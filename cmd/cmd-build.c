@@ -72,12 +72,14 @@ static const struct option build_options[] = {
 
 static int set_network(struct build_cli *b, const char *v, struct kiln_error **err)
 {
-	if (streq(v, "host") || streq(v, "default"))
+	if (streq(v, "default"))
+		b->opts.network = BUILD_NETWORK_DEFAULT;
+	else if (streq(v, "host"))
 		b->opts.network = BUILD_NETWORK_HOST;
 	else if (streq(v, "none"))
 		b->opts.network = BUILD_NETWORK_NONE;
 	else
-		return err_usage(err, "--network: expected host or none, got '%s'", v);
+		return err_usage(err, "--network: expected default, host or none, got '%s'", v);
 	return 0;
 }
 
