@@ -267,6 +267,37 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 }
 
 /*
+ * The step may have replaced any directory on a fixup's path with a symlink
+ * (to a host path, say): every lookup below walks from the rootfs without
+ * following one (CVE-2024-23652), and gives up on a path that has one.
+ */
+static int fixup_parent(const struct sandbox_plan *p, const struct sandbox_fixup *f,
+			const char **ret_name)
+{
+	return fs_open_parent_nofollow(p->rootdir_fd, f->path, ret_name, NULL);
+}
+
+/* Remove a mount point we created, if it still is what we created (an empty file or dir). */
+static void remove_stub(const struct sandbox_plan *p, const struct sandbox_fixup *f)
+{
+	const char *name;
+	_cleanup_close_ int dfd = fixup_parent(p, f, &name);
+	struct stat st;
+	int r = -1;
+
+	if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode))
+			r = unlinkat(dfd, name, AT_REMOVEDIR);
+		else if (S_ISREG(st.st_mode))
+			r = unlinkat(dfd, name, 0);
+		else
+			errno = EEXIST; /* the step put something else there: its own */
+	}
+	if (r < 0)
+		log_debug("sandbox: remove mount point '/%s': %s", f->path, strerror(errno));
+}
+
+/*
  * Dir mode, after the run: remove the mount points we created, and give their
  * parents the times they had, unless the step itself changed them meanwhile
  * (then they keep the step's).
@@ -274,32 +305,30 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 void sandbox_plan_undo(struct sandbox_plan *p)
 {
 	struct stat cur;
+	const char *name;
 
 	if (p->rootdir_fd < 0)
 		return;
 	for (size_t i = 0; i < p->n_fixups; i++) {
 		struct sandbox_fixup *f = &p->fixups[i];
+		_cleanup_close_ int dfd = f->remove ? -1 : fixup_parent(p, f, &name);
 
-		if (f->remove || fstatat(p->rootdir_fd, f->path, &cur, AT_SYMLINK_NOFOLLOW) < 0)
+		if (dfd < 0 || fstatat(dfd, name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (cur.st_mtim.tv_sec != f->after.tv_sec ||
 		    cur.st_mtim.tv_nsec != f->after.tv_nsec)
 			f->st = cur; /* the step changed it: keep its times */
 	}
-	for (size_t i = p->n_fixups; i-- > 0;) {
-		const struct sandbox_fixup *f = &p->fixups[i];
-
-		if (f->remove && unlinkat(p->rootdir_fd, f->path, 0) < 0 &&
-		    unlinkat(p->rootdir_fd, f->path, AT_REMOVEDIR) < 0)
-			log_debug("sandbox: remove mount point '/%s': %s", f->path,
-				  strerror(errno));
-	}
+	for (size_t i = p->n_fixups; i-- > 0;)
+		if (p->fixups[i].remove)
+			remove_stub(p, &p->fixups[i]);
 	for (size_t i = 0; i < p->n_fixups; i++) {
 		const struct sandbox_fixup *f = &p->fixups[i];
 		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+		_cleanup_close_ int dfd = f->remove ? -1 : fixup_parent(p, f, &name);
 
-		if (!f->remove)
-			(void)utimensat(p->rootdir_fd, f->path, ts, AT_SYMLINK_NOFOLLOW);
+		if (dfd >= 0)
+			(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
 	}
 }
 
