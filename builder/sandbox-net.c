@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,6 +29,7 @@
 #include "builder/sandbox-internal.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/macro.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -81,9 +83,48 @@ void sandbox_net_init(struct sandbox_net *n)
 		.helper = RUN_CMD_INIT, .child_fds = {-1, -1}, .ready_fd = -1, .log_fd = -1};
 }
 
+/*
+ * A killed pasta takes a while (~25 ms here) to tear down its buffers and the
+ * namespace: the step need not wait for that. Helpers are SIGKILLed at once and
+ * reaped (by pid, never waitpid(-1)) when the next step starts its own.
+ */
+static pthread_mutex_t dying_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t dying[32];
+static size_t n_dying;
+
+static void reap_dying(void)
+{
+	size_t kept = 0;
+
+	pthread_mutex_lock(&dying_lock);
+	for (size_t i = 0; i < n_dying; i++)
+		if (waitpid(dying[i], NULL, WNOHANG) == 0)
+			dying[kept++] = dying[i];
+	n_dying = kept;
+	pthread_mutex_unlock(&dying_lock);
+}
+
+static void kill_helper(struct run_cmd *helper)
+{
+	bool queued = false;
+
+	if (helper->pid <= 0)
+		return;
+	kill(helper->pid, SIGKILL);
+	pthread_mutex_lock(&dying_lock);
+	if (n_dying < ARRAY_SIZE(dying)) {
+		dying[n_dying++] = helper->pid;
+		queued = true;
+	}
+	pthread_mutex_unlock(&dying_lock);
+	if (queued)
+		helper->pid = -1; /* else run_cmd_release() reaps it now */
+}
+
 void sandbox_net_release(struct sandbox_net *n)
 {
-	run_cmd_release(&n->helper); /* kills and reaps it */
+	kill_helper(&n->helper);
+	run_cmd_release(&n->helper);
 	for (int i = 0; i < 2; i++)
 		if (n->child_fds[i] >= 0)
 			close(n->child_fds[i]);
@@ -123,6 +164,7 @@ int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
 {
 	int r;
 
+	reap_dying();
 	if (spec->network != SANDBOX_NETWORK_PRIVATE)
 		return 0;
 	r = find_helper(n, err);
