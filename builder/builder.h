@@ -111,6 +111,12 @@ struct sandbox_spec {
 	size_t n_groups;
 	const char *hostname; /* default "kiln" */
 	enum sandbox_network network;
+	/*
+	 * RUN --security=insecure (allowed by kiln build --allow security.insecure):
+	 * the command keeps every capability of the sandbox's user namespace and
+	 * gets no seccomp filter, as BuildKit's insecure mode.
+	 */
+	bool insecure;
 	int stdin_fd, stdout_fd, stderr_fd;
 
 	const struct sandbox_mount *mounts;
@@ -210,6 +216,8 @@ struct build_opts {
 	const char *target; /* --target STAGE, or NULL for the last stage */
 	bool no_cache;
 	enum build_network network;
+	bool allow_insecure; /* --allow security.insecure: RUN --security=insecure may run */
+	bool allow_network_host; /* --allow network.host: RUN --network=host may run */
 	int64_t source_date_epoch; /* -1: not set */
 	const char *compression; /* "gzip" (default), "zstd", "none" */
 	int jobs; /* parallel stages, 0: number of cores */

@@ -41,6 +41,7 @@ enum {
 	OPT_PULL,
 	OPT_PUSH,
 	OPT_STORAGE,
+	OPT_ALLOW,
 };
 
 static const struct option build_options[] = {
@@ -63,6 +64,7 @@ static const struct option build_options[] = {
 	{"pull", optional_argument, NULL, OPT_PULL},
 	{"push", no_argument, NULL, OPT_PUSH},
 	{"storage", required_argument, NULL, OPT_STORAGE},
+	{"allow", required_argument, NULL, OPT_ALLOW},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -80,6 +82,25 @@ static int set_network(struct build_cli *b, const char *v, struct kiln_error **e
 		b->opts.network = BUILD_NETWORK_NONE;
 	else
 		return err_usage(err, "--network: expected default, host or none, got '%s'", v);
+	return 0;
+}
+
+/* --allow ENTITLEMENT[,ENTITLEMENT...], as docker buildx build --allow. */
+static int set_allow(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(v);
+	char *save = NULL;
+
+	for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+		if (streq(e, "security.insecure"))
+			b->opts.allow_insecure = true;
+		else if (streq(e, "network.host"))
+			b->opts.allow_network_host = true;
+		else
+			return err_usage(
+				err,
+				"--allow: expected security.insecure or network.host, got '%s'", e);
+	}
 	return 0;
 }
 
@@ -216,6 +237,8 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_STORAGE:
 		return set_storage(b, "--storage", v, err);
+	case OPT_ALLOW:
+		return set_allow(b, v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)

@@ -40,6 +40,8 @@ const struct kiln_command kiln_commands[] = {
 	 "  --no-cache-filter STAGE    do not use the cache for this stage (repeatable)\n"
 	 "  --network default|host|none   RUN steps' network (default: a private namespace\n"
 	 "                             through pasta or slirp4netns)\n"
+	 "  --allow ENTITLEMENT        let RUN --security=insecure (security.insecure) or\n"
+	 "                             RUN --network=host (network.host) run\n"
 	 "  --secret id=ID,src=PATH|env=VAR   a secret for RUN --mount=type=secret\n"
 	 "  --ssh default[=SOCKET]     an SSH agent for RUN --mount=type=ssh\n"
 	 "  --progress auto|tty|plain|json   how to show progress (default auto)\n"

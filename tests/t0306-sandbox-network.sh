@@ -86,7 +86,10 @@ for mode in builder root; do
 	expect_eq "$(cat "$(unpack none:1)/ifs.txt")" "lo " "$mode: --network=none"
 
 	say "$mode: RUN --network=host|none|default per step"
-	kb --no-cache -t steps:1 -f "$c/Steps.dockerfile" "$c"
+	kb_fail --no-cache -t steps:1 -f "$c/Steps.dockerfile" "$c"
+	expect_contains "$(cat "$T/log")" "Steps.dockerfile:2" "$mode: RUN --network=host refused: the line"
+	expect_contains "$(cat "$T/log")" "--allow network.host" "$mode: RUN --network=host refused: the fix"
+	kb --no-cache -t steps:1 --allow network.host -f "$c/Steps.dockerfile" "$c"
 	r=$(unpack steps:1)
 	expect_eq "$(cat "$r/host.txt")" "$canary" "$mode: RUN --network=host"
 	expect_eq "$(cat "$r/none.txt")" "lo" "$mode: RUN --network=none"
