@@ -96,6 +96,7 @@ struct sandbox_plan {
 	int stdio[3];
 	int clone_flags;
 	int net_wait_fd; /* default network: read one byte before the command runs, or -1 */
+	int netns_fd; /* default network: the namespace to join (setns) first, or -1 */
 	const char *net_dns; /* default network: the helper's DNS forwarder */
 
 	/* dir mode: what to remove from the rootfs after the run */
@@ -142,6 +143,8 @@ struct sandbox_net {
 	struct run_cmd helper; /* pasta or slirp4netns, kiln's child while the step runs */
 	char *path;
 	const char *name, *dns;
+	int netns_fd; /* the step's network namespace, which the child joins */
+	bool ready; /* the helper is attached */
 	int child_fds[2]; /* the child reads [0]: one byte once the helper is attached */
 	int ready_fd; /* the helper writes here once it is attached */
 	int log_fd; /* the helper's stderr, for the error */
@@ -152,8 +155,8 @@ void sandbox_net_release(struct sandbox_net *n);
  */
 int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
 			struct kiln_error **err);
-/* After the clone: attach the helper to @child's network namespace, then let the child go on. */
-int sandbox_net_start(struct sandbox_net *n, pid_t child, struct kiln_error **err);
+/* After the clone: wait until the helper is attached, then let the child go on. */
+int sandbox_net_start(struct sandbox_net *n, struct kiln_error **err);
 /* In the child: block until the parent says the network is up; -1 with errno set otherwise. */
 int sandbox_net_child_wait(int fd);
 /* RUN's resolv.conf: @dns as the nameserver, the search and options lines of @host. */

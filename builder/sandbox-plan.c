@@ -51,7 +51,8 @@ void sandbox_plan_init(struct sandbox_plan *p)
 				   .argv = STRV_INIT,
 				   .env = STRV_INIT,
 				   .rootdir_fd = -1,
-				   .net_wait_fd = -1};
+				   .net_wait_fd = -1,
+				   .netns_fd = -1};
 }
 
 void sandbox_plan_release(struct sandbox_plan *p)
@@ -682,7 +683,9 @@ static void plan_namespaces(struct sandbox_plan *p, const struct sandbox_spec *s
 	op = add_op(p, SOP_HOSTNAME, NULL, xstrdup("set the hostname"));
 	op->source = keep(p, xstrdup(spec->hostname ? spec->hostname : "kiln"));
 	if (spec->network != SANDBOX_NETWORK_HOST) {
-		p->clone_flags |= CLONE_NEWNET;
+		/* the default network's namespace is made beforehand (sandbox-net.c) */
+		if (spec->network == SANDBOX_NETWORK_NONE)
+			p->clone_flags |= CLONE_NEWNET;
 		add_op(p, SOP_LOOPBACK_UP, NULL, xstrdup("bring the loopback interface up"));
 	}
 }

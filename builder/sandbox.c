@@ -114,6 +114,7 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	if (r < 0)
 		return r;
 	plan.net_wait_fd = net.child_fds[0];
+	plan.netns_fd = net.netns_fd;
 	plan.net_dns = net.dns;
 	r = sandbox_plan_build(&plan, spec, err);
 	if (r < 0) {
@@ -136,7 +137,7 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	}
 	close(report[1]);
 	report[1] = -1;
-	r = sandbox_net_start(&net, pid, err); /* while the child sets its mounts up */
+	r = sandbox_net_start(&net, err); /* while the child sets its mounts up */
 	if (r < 0)
 		goto out;
 	failed = read_report(report[0], &rep);

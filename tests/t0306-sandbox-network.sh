@@ -133,5 +133,30 @@ if [ "$archive" = yes ]; then
 	expect_eq "$(cat "$(unpack slirpon:1)/release.txt")" "Origin: Debian" "slirp4netns: the archive"
 fi
 
+say "kill -9 of kiln during a RUN leaves no pasta behind"
+KILN_BUILD_AS=builder
+KILN_ROOT=$T/store-builder
+marker="kiln-net-sleep-$$"
+k=$(ctx kill)
+printf 'FROM busybox:1\nRUN sh -c "sleep 30; echo %s"\n' "$marker" >"$k/Dockerfile"
+own_ctx
+as_runner "$KILN" build --no-cache "$k" >/dev/null 2>&1 &
+build_pid=$!
+for i in $(seq 100); do pgrep -f "echo $marker" >/dev/null && break; sleep 0.1; done
+# the oldest: the sandbox's own processes are forks of kiln, with its command line
+kpid=$(pgrep -o -u "$KILN_TEST_USER" -f "^$KILN build --no-cache $k\$")
+[ -n "$kpid" ] || fail "kiln is not running"
+helpers=$(pgrep -P "$kpid" -f "pasta --runas" | tr '\n' ' ')
+[ -n "$helpers" ] || fail "no pasta under kiln $kpid: $(ps -o pid,ppid,args --ppid "$kpid")"
+kill -9 "$kpid"
+for i in $(seq 50); do
+	alive=
+	for h in $helpers; do ! kill -0 "$h" 2>/dev/null || alive="$alive $h"; done
+	[ -n "$alive" ] || break
+	sleep 0.1
+done
+[ -z "$alive" ] || fail "pasta survived kill -9 of kiln: $(ps -o pid,ppid,args -p "${alive# }")"
+wait "$build_pid" || true
+
 [ "$archive" = yes ] || skip "deb.debian.org is unreachable from this host: outbound not tested"
 say "ok"
