@@ -16,7 +16,7 @@
  * its mounts. Then kiln writes one byte to the child, which waits for it
  * before running the command. The helper is kiln's child, dies with it
  * (PR_SET_PDEATHSIG) and is killed when the step ends. The next step's
- * namespace and helper are started while this one runs (see "pool" below).
+ * namespace and helper are started while this one runs (the spare, below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -253,13 +253,25 @@ static int launch(struct sandbox_net *n, struct kiln_error **err)
 
 /*
  * One namespace is kept ready for the next step (BuildKit keeps a pool too):
- * pasta takes longer to start (~20 ms here) than the rest of a RUN, so each
- * step starts the next one's while it runs. A pooled helper whose starting
- * thread has exited meanwhile died with it (PR_SET_PDEATHSIG): not taken.
+ * pasta takes longer to start than the rest of a RUN, so each step starts the
+ * next one's while it runs. The spare belongs to the thread that started it:
+ * its helper dies with that thread (PR_SET_PDEATHSIG), so only that thread,
+ * which is running the step, may use it; the thread's exit releases it.
  */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sandbox_net pool;
-static bool pool_full;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free(void *p)
+{
+	sandbox_net_release(p);
+	free(p);
+}
+
+static void spare_key_make(void)
+{
+	if (pthread_key_create(&spare_key, spare_free) != 0)
+		abort();
+}
 
 static bool helper_alive(struct sandbox_net *n)
 {
@@ -273,40 +285,33 @@ static bool helper_alive(struct sandbox_net *n)
 	return false;
 }
 
-static bool pool_take(struct sandbox_net *n)
+static bool spare_take(struct sandbox_net *n)
 {
-	bool got;
+	struct sandbox_net *s;
 
-	pthread_mutex_lock(&pool_lock);
-	got = pool_full;
-	if (got)
-		*n = pool;
-	pool_full = false;
-	pthread_mutex_unlock(&pool_lock);
-	if (got && !helper_alive(n)) {
-		sandbox_net_release(n);
-		got = false;
-	}
-	return got;
+	pthread_once(&spare_once, spare_key_make);
+	s = pthread_getspecific(spare_key);
+	if (!s)
+		return false;
+	(void)pthread_setspecific(spare_key, NULL);
+	*n = *s;
+	free(s);
+	if (helper_alive(n))
+		return true;
+	sandbox_net_release(n);
+	return false;
 }
 
-static void pool_refill(void)
+static void spare_refill(void)
 {
 	_cleanup_(err_freep) struct kiln_error *e = NULL;
-	struct sandbox_net n;
+	struct sandbox_net *s = xmalloc(sizeof(*s));
 
-	pthread_mutex_lock(&pool_lock);
-	if (!pool_full) {
-		sandbox_net_init(&n);
-		if (launch(&n, &e) >= 0) {
-			pool = n;
-			pool_full = true;
-		} else {
-			log_debug("sandbox: no spare network: %s", e ? e->msg : "?");
-			sandbox_net_release(&n);
-		}
-	}
-	pthread_mutex_unlock(&pool_lock);
+	sandbox_net_init(s);
+	if (launch(s, &e) >= 0 && pthread_setspecific(spare_key, s) == 0)
+		return;
+	log_debug("sandbox: no spare network: %s", e ? e->msg : "?");
+	spare_free(s);
 }
 
 int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
@@ -317,14 +322,14 @@ int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
 	reap_dying();
 	if (spec->network != SANDBOX_NETWORK_PRIVATE)
 		return 0;
-	if (!pool_take(n)) {
+	if (!spare_take(n)) {
 		r = launch(n, err);
 		if (r < 0)
 			return r;
 	}
 	if (pipe2(n->child_fds, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
-	pool_refill();
+	spare_refill();
 	return 0;
 }
 
