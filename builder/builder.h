@@ -22,7 +22,8 @@ struct kiln_error;
  * plain or json progress, and calls builder_build().
  */
 enum build_network {
-	BUILD_NETWORK_HOST = 0,
+	BUILD_NETWORK_DEFAULT = 0, /* a private namespace through pasta or slirp4netns */
+	BUILD_NETWORK_HOST,
 	BUILD_NETWORK_NONE,
 };
 
@@ -54,6 +55,8 @@ struct build_opts {
 	const char *target; /* --target STAGE, or NULL for the last stage */
 	bool no_cache;
 	enum build_network network;
+	bool allow_insecure; /* --allow security.insecure: RUN --security=insecure may run */
+	bool allow_network_host; /* --allow network.host: RUN --network=host may run */
 	int64_t source_date_epoch; /* -1: not set */
 	const char *compression; /* "gzip" (default), "zstd", "none" */
 	int jobs; /* parallel stages, 0: number of cores */

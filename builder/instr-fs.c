@@ -190,8 +190,50 @@ static enum build_network run_network(struct build_ctx *b, const struct instruct
 	return b->opts->network;
 }
 
+static enum sandbox_network sandbox_network_of(enum build_network n)
+{
+	switch (n) {
+	case BUILD_NETWORK_HOST:
+		return SANDBOX_NETWORK_HOST;
+	case BUILD_NETWORK_NONE:
+		return SANDBOX_NETWORK_NONE;
+	case BUILD_NETWORK_DEFAULT:
+		break;
+	}
+	return SANDBOX_NETWORK_PRIVATE;
+}
+
+/*
+ * What a Dockerfile alone may not ask for (BuildKit's entitlements): RUN
+ * --security=insecure needs --allow security.insecure, RUN --network=host needs
+ * --allow network.host or a build run with --network=host.
+ */
+static int run_entitlements(struct build_ctx *b, const struct instruction *in, bool *ret_insecure,
+			    struct kiln_error **err)
+{
+	const char *sec = instr_flag_get(in, "security");
+	const char *net = instr_flag_get(in, "network");
+
+	*ret_insecure = sec && streq(sec, "insecure");
+	if (sec && !*ret_insecure && !streq(sec, "sandbox"))
+		return instr_error(
+			b, in, err,
+			"RUN --security: unsupported value '%s' (expected sandbox or insecure)",
+			sec);
+	if (*ret_insecure && !b->opts->allow_insecure)
+		return instr_error(
+			b, in, err,
+			"RUN --security=insecure is not allowed: start the build with 'kiln build --allow security.insecure' to run this step with every capability and no seccomp filter");
+	if (net && streq(net, "host") && b->opts->network != BUILD_NETWORK_HOST &&
+	    !b->opts->allow_network_host)
+		return instr_error(
+			b, in, err,
+			"RUN --network=host is not allowed: start the build with 'kiln build --allow network.host' (or --network=host)");
+	return 0;
+}
+
 static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-			 const char *text, struct run_mounts *m, struct digest *ret,
+			 const char *text, struct run_mounts *m, bool insecure, struct digest *ret,
 			 struct kiln_error **err)
 {
 	struct cache_key k;
@@ -209,6 +251,8 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
 	strv_foreach(&s->args, a)
 		cache_key_add(&k, "arg", *a);
 	cache_key_addf(&k, "network", "%d", run_network(b, in));
+	if (insecure)
+		cache_key_add(&k, "security", "insecure");
 	cache_key_finish(&k, ret);
 	return 0;
 }
@@ -321,7 +365,8 @@ static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
 
 static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct step *st,
 			  const struct strv *lowers, struct step_dirs *d, const struct strv *argv,
-			  const struct run_mounts *m, int *ret_status, struct kiln_error **err)
+			  const struct run_mounts *m, bool insecure, int *ret_status,
+			  struct kiln_error **err)
 {
 	_cleanup_free_ struct sandbox_mount *mounts = sandbox_mounts(m);
 	_cleanup_strv_ struct strv env = STRV_INIT;
@@ -371,8 +416,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.argv = (const char *const *)argv->v;
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";
-	spec.network = run_network(b, st->in) == BUILD_NETWORK_NONE ? SANDBOX_NETWORK_NONE
-								    : SANDBOX_NETWORK_HOST;
+	spec.network = sandbox_network_of(run_network(b, st->in));
+	spec.insecure = insecure;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
 	pump.fd = pipefd[0];
@@ -399,9 +444,13 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 	struct digest key;
 	int r, status = 0;
 
-	r = run_mounts_parse(b, s, in, &m, err);
+	bool insecure = false;
+
+	r = run_entitlements(b, in, &insecure, err);
 	if (r >= 0)
-		r = run_cache_key(b, s, in, text, &m, &key, err);
+		r = run_mounts_parse(b, s, in, &m, err);
+	if (r >= 0)
+		r = run_cache_key(b, s, in, text, &m, insecure, &key, err);
 	if (r >= 0)
 		r = try_cache(b, s, &key, text, err);
 	if (r != 0) {
@@ -419,7 +468,7 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 	if (r >= 0)
 		r = rootfs_prepare_run(b, &lowers, &d, err);
 	if (r >= 0)
-		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, &status, err);
+		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, insecure, &status, err);
 	if (r >= 0)
 		r = interrupt_check(err); /* its status is the kill's */
 	if (r >= 0 && status != 0) {

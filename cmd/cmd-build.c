@@ -55,6 +55,7 @@ enum {
 	OPT_CHECK,
 	OPT_CALL,
 	OPT_ANNOTATION,
+	OPT_ALLOW,
 };
 
 static const struct option build_options[] = {
@@ -83,6 +84,7 @@ static const struct option build_options[] = {
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"call", required_argument, NULL, OPT_CALL},
 	{"annotation", required_argument, NULL, OPT_ANNOTATION},
+	{"allow", required_argument, NULL, OPT_ALLOW},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -92,12 +94,33 @@ static const struct option build_options[] = {
 
 static int set_network(struct build_cli *b, const char *v, struct kiln_error **err)
 {
-	if (streq(v, "host") || streq(v, "default"))
+	if (streq(v, "default"))
+		b->opts.network = BUILD_NETWORK_DEFAULT;
+	else if (streq(v, "host"))
 		b->opts.network = BUILD_NETWORK_HOST;
 	else if (streq(v, "none"))
 		b->opts.network = BUILD_NETWORK_NONE;
 	else
-		return err_usage(err, "--network: expected host or none, got '%s'", v);
+		return err_usage(err, "--network: expected default, host or none, got '%s'", v);
+	return 0;
+}
+
+/* --allow ENTITLEMENT[,ENTITLEMENT...], as docker buildx build --allow. */
+static int set_allow(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(v);
+	char *save = NULL;
+
+	for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+		if (streq(e, "security.insecure"))
+			b->opts.allow_insecure = true;
+		else if (streq(e, "network.host"))
+			b->opts.allow_network_host = true;
+		else
+			return err_usage(
+				err,
+				"--allow: expected security.insecure or network.host, got '%s'", e);
+	}
 	return 0;
 }
 
@@ -258,6 +281,8 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 			return err_usage(err, "--call: expected build or check, got '%s'", v);
 		b->check = streq(v, "check");
 		return 0;
+	case OPT_ALLOW:
+		return set_allow(b, v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)

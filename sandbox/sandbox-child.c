@@ -517,10 +517,14 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
 	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
 		_exit(127);
+	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
+		fail(report_fd, SANDBOX_STAGE_NET, errno);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
 	umask(022); /* Docker's, whatever the caller's: modes in layers must not depend on it */
 	run_ops(p, report_fd);
+	if (p->net_wait_fd >= 0 && sandbox_net_child_wait(p->net_wait_fd) < 0)
+		fail(report_fd, SANDBOX_STAGE_NET, errno);
 	enter_userns(p, report_fd, alive_fd);
 	exec_command(p, report_fd);
 }

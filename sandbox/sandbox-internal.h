@@ -23,6 +23,7 @@
 
 #include "sandbox/sandbox.h"
 #include "util/macro.h"
+#include "util/run-cmd.h"
 #include "util/strv.h"
 
 enum sandbox_op_kind {
@@ -75,6 +76,7 @@ enum sandbox_stage {
 	SANDBOX_STAGE_CAPS = -13,
 	SANDBOX_STAGE_CLOSE_FDS = -14,
 	SANDBOX_STAGE_SECCOMP = -15,
+	SANDBOX_STAGE_NET = -16, /* waiting for the network helper (sandbox-net.c) */
 };
 
 struct sandbox_report {
@@ -107,6 +109,9 @@ struct sandbox_plan {
 	bool set_groups;
 	int stdio[3];
 	int clone_flags;
+	int net_wait_fd; /* default network: read one byte before the command runs, or -1 */
+	int netns_fd; /* default network: the namespace to join (setns) first, or -1 */
+	const char *net_dns; /* default network: the helper's DNS forwarder */
 
 	/* the step's privileges (sandbox-seccomp.c, sandbox-plan.c) */
 	bool new_userns; /* unshare a user namespace after the mounts */
@@ -160,3 +165,28 @@ void sandbox_overlay_params(struct strv *params, const char *const *lowerdirs, s
 
 /* sandbox-diff.c, shared with the `copy` storage's rootfs (rootfs-copy.c) */
 /* (sandbox_copy_nondir, sandbox_copy_meta: sandbox/sandbox.h) */
+
+/* sandbox-net.c: RUN's default network, a namespace of its own wired up by pasta/slirp4netns */
+struct strbuf;
+struct sandbox_net {
+	struct run_cmd helper; /* pasta or slirp4netns, kiln's child while the step runs */
+	char *path;
+	const char *name, *dns;
+	int netns_fd; /* the step's network namespace, which the child joins */
+	bool ready; /* the helper is attached */
+	int child_fds[2]; /* the child reads [0]: one byte once the helper is attached */
+	int ready_fd; /* the helper writes here once it is attached */
+	int log_fd; /* the helper's stderr, for the error */
+};
+void sandbox_net_init(struct sandbox_net *n);
+void sandbox_net_release(struct sandbox_net *n);
+/* Before the clone: pick the helper (or fail naming the fix); no-op unless the network is private.
+ */
+int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
+			struct kiln_error **err);
+/* After the clone: wait until the helper is attached, then let the child go on. */
+int sandbox_net_start(struct sandbox_net *n, struct kiln_error **err);
+/* In the child: block until the parent says the network is up; -1 with errno set otherwise. */
+int sandbox_net_child_wait(int fd);
+/* RUN's resolv.conf: @dns as the nameserver, the search and options lines of @host. */
+void sandbox_net_resolv_conf(const char *dns, const char *host, struct strbuf *out);

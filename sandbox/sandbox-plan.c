@@ -50,7 +50,9 @@ void sandbox_plan_init(struct sandbox_plan *p)
 				   .exec_paths = STRV_INIT,
 				   .argv = STRV_INIT,
 				   .env = STRV_INIT,
-				   .rootdir_fd = -1};
+				   .rootdir_fd = -1,
+				   .net_wait_fd = -1,
+				   .netns_fd = -1};
 }
 
 void sandbox_plan_release(struct sandbox_plan *p)
@@ -274,6 +276,37 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 }
 
 /*
+ * The step may have replaced any directory on a fixup's path with a symlink
+ * (to a host path, say): every lookup below walks from the rootfs without
+ * following one (CVE-2024-23652), and gives up on a path that has one.
+ */
+static int fixup_parent(const struct sandbox_plan *p, const struct sandbox_fixup *f,
+			const char **ret_name)
+{
+	return fs_open_parent_nofollow(p->rootdir_fd, f->path, ret_name, NULL);
+}
+
+/* Remove a mount point we created, if it still is what we created (an empty file or dir). */
+static void remove_stub(const struct sandbox_plan *p, const struct sandbox_fixup *f)
+{
+	const char *name;
+	_cleanup_close_ int dfd = fixup_parent(p, f, &name);
+	struct stat st;
+	int r = -1;
+
+	if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode))
+			r = unlinkat(dfd, name, AT_REMOVEDIR);
+		else if (S_ISREG(st.st_mode))
+			r = unlinkat(dfd, name, 0);
+		else
+			errno = EEXIST; /* the step put something else there: its own */
+	}
+	if (r < 0)
+		log_debug("sandbox: remove mount point '/%s': %s", f->path, strerror(errno));
+}
+
+/*
  * Dir mode, after the run: remove the mount points we created, and give their
  * parents the times they had, unless the step itself changed them meanwhile
  * (then they keep the step's).
@@ -281,32 +314,30 @@ static void apply_mirror_fixups(struct sandbox_plan *p, int extra_fd)
 void sandbox_plan_undo(struct sandbox_plan *p)
 {
 	struct stat cur;
+	const char *name;
 
 	if (p->rootdir_fd < 0)
 		return;
 	for (size_t i = 0; i < p->n_fixups; i++) {
 		struct sandbox_fixup *f = &p->fixups[i];
+		_cleanup_close_ int dfd = f->remove ? -1 : fixup_parent(p, f, &name);
 
-		if (f->remove || fstatat(p->rootdir_fd, f->path, &cur, AT_SYMLINK_NOFOLLOW) < 0)
+		if (dfd < 0 || fstatat(dfd, name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (cur.st_mtim.tv_sec != f->after.tv_sec ||
 		    cur.st_mtim.tv_nsec != f->after.tv_nsec)
 			f->st = cur; /* the step changed it: keep its times */
 	}
-	for (size_t i = p->n_fixups; i-- > 0;) {
-		const struct sandbox_fixup *f = &p->fixups[i];
-
-		if (f->remove && unlinkat(p->rootdir_fd, f->path, 0) < 0 &&
-		    unlinkat(p->rootdir_fd, f->path, AT_REMOVEDIR) < 0)
-			log_debug("sandbox: remove mount point '/%s': %s", f->path,
-				  strerror(errno));
-	}
+	for (size_t i = p->n_fixups; i-- > 0;)
+		if (p->fixups[i].remove)
+			remove_stub(p, &p->fixups[i]);
 	for (size_t i = 0; i < p->n_fixups; i++) {
 		const struct sandbox_fixup *f = &p->fixups[i];
 		struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+		_cleanup_close_ int dfd = f->remove ? -1 : fixup_parent(p, f, &name);
 
-		if (!f->remove)
-			(void)utimensat(p->rootdir_fd, f->path, ts, AT_SYMLINK_NOFOLLOW);
+		if (dfd >= 0)
+			(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
 	}
 }
 
@@ -328,10 +359,11 @@ static int mkdir_at(int dfd, const char *name, mode_t mode, struct kiln_error **
 }
 
 /* WORKDIR/files/{hosts,resolv.conf,hostname}: what RUN sees in /etc. */
-static int write_etc_files(const struct sandbox_spec *spec, const char *hostname, int files_fd,
-			   struct kiln_error **err)
+static int write_etc_files(const struct sandbox_plan *p, const struct sandbox_spec *spec,
+			   const char *hostname, int files_fd, struct kiln_error **err)
 {
-	_cleanup_strbuf_ struct strbuf hosts = STRBUF_INIT, resolv = STRBUF_INIT;
+	_cleanup_strbuf_ struct strbuf hosts = STRBUF_INIT, resolv = STRBUF_INIT,
+				       host = STRBUF_INIT;
 	_cleanup_free_ char *name_line = xasprintf("%s\n", hostname);
 	int r;
 
@@ -344,7 +376,11 @@ static int write_etc_files(const struct sandbox_spec *spec, const char *hostname
 		strbuf_addstr(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
 				      "ip6-loopback\n");
 	strbuf_addf(&hosts, "127.0.1.1\t%s\n", hostname);
-	(void)strbuf_read_file(&resolv, AT_FDCWD, "/etc/resolv.conf", NULL);
+	(void)strbuf_read_file(&host, AT_FDCWD, "/etc/resolv.conf", NULL);
+	if (p->net_dns)
+		sandbox_net_resolv_conf(p->net_dns, host.buf, &resolv);
+	else
+		strbuf_addstr(&resolv, host.buf);
 	r = write_file_at(files_fd, "hosts", hosts.buf, err);
 	if (r >= 0)
 		r = write_file_at(files_fd, "resolv.conf", resolv.buf, err);
@@ -464,7 +500,7 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 
 /*
  * A read-only /sys, as Docker gives RUN: a fresh sysfs where the sandbox may mount
- * one (real root, or a network namespace of its own), else the host's bound
+ * one (real root, or a network namespace of its own: not --network=host), else the host's bound
  * read-only (a user namespace cannot mount the host network's sysfs).
  */
 static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
@@ -474,7 +510,7 @@ static int plan_sys(struct sandbox_plan *p, const struct sandbox_spec *spec,
 
 	if (r < 0)
 		return r;
-	if (userns_is_initial() || spec->network == SANDBOX_NETWORK_NONE) {
+	if (userns_is_initial() || spec->network != SANDBOX_NETWORK_HOST) {
 		add_mount_in(p, "sysfs", "/sys", "sysfs",
 			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 		p->ops[p->n_ops - 1].flags |= SOP_OR_NEXT;
@@ -681,8 +717,10 @@ static void plan_namespaces(struct sandbox_plan *p, const struct sandbox_spec *s
 	p->clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	op = add_op(p, SOP_HOSTNAME, NULL, xstrdup("set the hostname"));
 	op->source = keep(p, xstrdup(spec->hostname ? spec->hostname : "kiln"));
-	if (spec->network == SANDBOX_NETWORK_NONE) {
-		p->clone_flags |= CLONE_NEWNET;
+	if (spec->network != SANDBOX_NETWORK_HOST) {
+		/* the default network's namespace is made beforehand (sandbox-net.c) */
+		if (spec->network == SANDBOX_NETWORK_NONE)
+			p->clone_flags |= CLONE_NEWNET;
 		add_op(p, SOP_LOOPBACK_UP, NULL, xstrdup("bring the loopback interface up"));
 	}
 }
@@ -717,7 +755,7 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	if (files_fd < 0)
 		return err_sys(err, errno, "open '%s/files'", spec->workdir);
 	files_dir = fs_path_join(spec->workdir, "files");
-	r = write_etc_files(spec, spec->hostname ? spec->hostname : "kiln", files_fd, err);
+	r = write_etc_files(p, spec, spec->hostname ? spec->hostname : "kiln", files_fd, err);
 	if (r < 0)
 		return r;
 	plan_namespaces(p, spec);
@@ -765,6 +803,7 @@ const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage)
 		[-SANDBOX_STAGE_CAPS] = "drop capabilities",
 		[-SANDBOX_STAGE_CLOSE_FDS] = "close inherited file descriptors",
 		[-SANDBOX_STAGE_SECCOMP] = "load the seccomp filter",
+		[-SANDBOX_STAGE_NET] = "wait for RUN's network",
 	};
 
 	if (stage >= 0 && (size_t)stage < p->n_ops)

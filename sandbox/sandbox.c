@@ -42,6 +42,11 @@ static void plan_releasep(struct sandbox_plan *p)
 	sandbox_plan_release(p);
 }
 
+static void net_releasep(struct sandbox_net *n)
+{
+	sandbox_net_release(n);
+}
+
 static void close_pair(int fds[2])
 {
 	for (int i = 0; i < 2; i++)
@@ -132,6 +137,7 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 {
 	struct sandbox_plan plan __attribute__((cleanup(plan_releasep)));
 	pid_t pid __attribute__((cleanup(child_guard))) = -1;
+	struct sandbox_net net __attribute__((cleanup(net_releasep)));
 	int report[2] = {-1, -1}, alive[2] = {-1, -1};
 	_cleanup_close_ int netns_fd = -1;
 	struct sandbox_report rep;
@@ -139,9 +145,16 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	bool failed;
 
 	sandbox_plan_init(&plan);
+	sandbox_net_init(&net);
 	if (geteuid() != 0)
 		return err_new(err, KILN_ERR_INTERNAL, EPERM,
 			       "sandbox: not root: call sandbox_enter_userns() first");
+	r = sandbox_net_prepare(&net, spec, err);
+	if (r < 0)
+		return r;
+	plan.net_wait_fd = net.child_fds[0];
+	plan.netns_fd = net.netns_fd;
+	plan.net_dns = net.dns;
 	r = sandbox_plan_build(&plan, spec, err);
 	if (r < 0) {
 		sandbox_plan_undo(&plan);
@@ -164,6 +177,11 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 	close(report[1]);
 	report[1] = -1;
 	watch = interrupt_watch_child(pid); /* SIGINT, SIGTERM: the step is killed */
+	r = sandbox_net_start(&net, err); /* while the child sets its mounts up */
+	if (r < 0) {
+		interrupt_forget_child(watch);
+		goto out;
+	}
 	while ((failed = read_report(report[0], &rep)) && rep.stage == SANDBOX_STAGE_MAP_IDS) {
 		r = map_ids(&plan, pid, alive[1], &netns_fd, err);
 		if (r < 0) {
@@ -186,6 +204,7 @@ out:
 	close_pair(alive);
 	child_guard(&pid);
 	pid = -1;
+	sandbox_net_release(&net);
 	sandbox_plan_undo(&plan);
 	return r;
 }

@@ -9,7 +9,7 @@
  *                           an unprivileged kiln becomes root of its own user
  *                           namespace (ids from /etc/subuid and /etc/subgid);
  *   sandbox_run()           once per RUN step: a child in new mount, pid, uts
- *                           and ipc (and, for --network=none, net) namespaces
+ *                           ipc and (unless --network=host) net namespaces
  *                           on an overlayfs over the parent layers, which
  *                           after its mounts enters a user namespace of its
  *                           own, drops to Docker's privileges and becomes the
@@ -52,7 +52,9 @@ enum sandbox_rootfs_kind {
 };
 
 enum sandbox_network {
-	SANDBOX_NETWORK_HOST = 0, /* the host's network namespace */
+	/* a new network namespace, outbound access through pasta or slirp4netns */
+	SANDBOX_NETWORK_PRIVATE = 0,
+	SANDBOX_NETWORK_HOST, /* the host's network namespace */
 	SANDBOX_NETWORK_NONE, /* a new network namespace with only `lo`, up */
 };
 
@@ -110,6 +112,12 @@ struct sandbox_spec {
 	size_t n_groups;
 	const char *hostname; /* default "kiln" */
 	enum sandbox_network network;
+	/*
+	 * RUN --security=insecure (allowed by kiln build --allow security.insecure):
+	 * the command keeps every capability of the sandbox's user namespace and
+	 * gets no seccomp filter, as BuildKit's insecure mode.
+	 */
+	bool insecure;
 	int stdin_fd, stdout_fd, stderr_fd;
 
 	const struct sandbox_mount *mounts;

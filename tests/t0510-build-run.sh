@@ -61,7 +61,7 @@ expect_eq "$(cat "$r/root-ls.txt")" "" "/root in the sandbox"
 expect_contains "$(cat "$r/work-ls.txt")" "No such file" "/work in the sandbox"
 ! grep -qx work "$r/top.txt" || fail "/work is visible in RUN"
 [ ! -e "$r/in-context.txt" ] || fail "the build context leaked into the image"
-# a read-only /sys, as Docker (here the host's, rootless with the host's network)
+# a read-only /sys, as Docker (a fresh one: RUN has a network namespace of its own)
 grep -qx lo "$r/sys-net.txt" || fail "/sys/class/net in RUN: $(cat "$r/sys-net.txt")"
 expect_contains "$(cat "$r/sys-touch.txt")" "Read-only file system" "/sys in RUN"
 expect_eq "$(ls -A "$r/sys")" "" "/sys in the image"

@@ -51,7 +51,7 @@ as_runner sh -c "'$KILN' build --progress=plain --no-cache -t stdin:3 -f - '$c' 
 ! grep -q CACHED "$T/log" || fail "--no-cache used the cache: $(cat "$T/log")"
 [ "$(cat "$(unpack stdin:3)/stamp")" != "$stamp" ] || fail "--no-cache did not run RUN again"
 
-# --network none: only lo; host (the default): the host's interfaces
+# --network none: only lo; --network host: the host's interfaces
 cat >"$c/Dockerfile" <<'EOF'
 FROM busybox:1
 RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ' ' > /net.txt; \

@@ -420,3 +420,30 @@ char *fs_path_join(const char *a, const char *b)
 		return xasprintf("%s%s", a, b);
 	return xasprintf("%s/%s", a, b);
 }
+
+int fs_open_parent_nofollow(int dirfd, const char *path, const char **ret_name,
+			    struct kiln_error **err)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_strbuf_ struct strbuf rest = STRBUF_INIT, comp = STRBUF_INIT;
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		return err_sys(err, errno, "dup");
+	if (slash)
+		strbuf_add(&rest, path, (size_t)(slash - path));
+	while (fs_next_component(&rest, &comp)) {
+		int next = -1;
+
+		if (!streq(comp.buf, ".."))
+			next = openat(fd, comp.buf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		else
+			errno = EXDEV;
+		close(fd);
+		if (next < 0) /* a symlink is ENOTDIR here: O_DIRECTORY refuses the link itself */
+			return err_sys(err, errno, "open the directory of '%s'", path);
+		fd = next;
+	}
+	*ret_name = slash ? slash + 1 : path;
+	return fd;
+}

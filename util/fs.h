@@ -34,6 +34,15 @@ int fs_open_in(int rootfd, const char *path, int flags, mode_t mode, enum fs_res
 /* Test hook: force the userspace walk even where openat2 exists. */
 void fs_force_fallback(bool on);
 
+/*
+ * Open (O_PATH) the directory that holds @path's last component, walking from
+ * @dirfd one component at a time and following no symlink at all (a symlink on
+ * the way fails with ENOTDIR, ".." with EXDEV); *ret_name is the last
+ * component, inside @path. For cleaning up in a tree someone else could change.
+ */
+int fs_open_parent_nofollow(int dirfd, const char *path, const char **ret_name,
+			    struct kiln_error **err);
+
 /* mkdir -p of @path relative to @dirfd (no symlink following outside); mode for new dirs. */
 int fs_mkdir_p(int dirfd, const char *path, mode_t mode, struct kiln_error **err);
 /* rm -rf of @path relative to @dirfd, never following symlinks; ENOENT is success. */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +60,8 @@ _noreturn_ static void child_exec(const struct run_cmd *cmd, char **envp, int er
 		if (fds[i] >= 0 && dup2(fds[i], i) < 0)
 			goto fail;
 	signal(SIGPIPE, SIG_DFL);
+	if (cmd->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		goto fail;
 	execvpe(cmd->args.v[0], cmd->args.v, envp);
 fail:
 	e = errno;

@@ -22,6 +22,7 @@ struct run_cmd {
 	struct strv env;
 	int in, out, err;
 	bool clear_env;
+	bool die_with_parent; /* PR_SET_PDEATHSIG: SIGKILL when the starting thread exits */
 	pid_t pid;
 };
 

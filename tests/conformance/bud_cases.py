@@ -143,7 +143,8 @@ SPEC = {
                                     "checks": [("owner", "/README.md", "1:1")]},
     "cache-chown/Dockerfile.url2": {"http": True, "prepare": "readme",
                                     "checks": [("owner", "/README.md", "2:2")]},
-    "run-privd/Dockerfile": {"http": True},
+    # RUN fetches from the host's 127.0.0.1: buildah's test builds it with --network=host
+    "run-privd/Dockerfile": {"http": True, "flags": ["--network=host"]},
     # -- cache-chown: --chown applies to files, not to extracted archives --
     "cache-chown/Dockerfile.add1": {"checks": [("owner", "/testfile", "1:1")]},
     "cache-chown/Dockerfile.add2": {"checks": [("owner", "/testfile", "2:2")]},
