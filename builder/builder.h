@@ -215,6 +215,8 @@ struct build_opts {
 	enum build_pull pull;
 	enum build_storage storage;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
+	struct strv cache_to; /* --cache-to values, as given ("type=local,dest=DIR", "REF") */
+	struct strv cache_from; /* --cache-from values */
 };
 
 enum build_step_state {

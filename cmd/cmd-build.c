@@ -41,6 +41,8 @@ enum {
 	OPT_PULL,
 	OPT_PUSH,
 	OPT_STORAGE,
+	OPT_CACHE_TO,
+	OPT_CACHE_FROM,
 };
 
 static const struct option build_options[] = {
@@ -63,6 +65,8 @@ static const struct option build_options[] = {
 	{"pull", optional_argument, NULL, OPT_PULL},
 	{"push", no_argument, NULL, OPT_PUSH},
 	{"storage", required_argument, NULL, OPT_STORAGE},
+	{"cache-to", required_argument, NULL, OPT_CACHE_TO},
+	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -214,6 +218,12 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_STORAGE:
 		return set_storage(b, "--storage", v, err);
+	case OPT_CACHE_TO:
+		strv_push(&o->cache_to, v);
+		return 0;
+	case OPT_CACHE_FROM:
+		strv_push(&o->cache_from, v);
+		return 0;
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)
