@@ -207,6 +207,11 @@ no_marker "registry merged: other"
 kbs I --cache-from "type=registry,ref=$R/cache:app" "$app"
 no_marker "registry merged: app"
 expect_eq "$(image_id)" "$idA" "registry merged: app's image ID"
+# a registry that lost a blob: that step runs, the others are cached
+rm "$T/registry/storage/docker/registry/v2/blobs/sha256/$(echo "$one" | cut -c1-2)/$one/data"
+kbs K --cache-from "type=registry,ref=$R/cache:app" -t app:1 "$app"
+ran ONE || fail "a step whose blob the registry lost did not run: $(cat "$T/log")"
+! ran MID && ! ran TWO || fail "the registry lost one blob, other steps ran: $(cat "$T/log")"
 # a tag holding an image is not overwritten; ignore-error=true makes failures warnings
 skopeo copy -q --dest-tls-verify=false "oci:$T/A:app:1" "docker://$R/cache:image"
 kbs_fail A --cache-to "type=registry,ref=$R/cache:image" "$app"
