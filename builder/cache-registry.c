@@ -127,33 +127,44 @@ static int read_records(struct reg_conn *c, struct store *s, json_t **ret, char 
 	return r;
 }
 
-int cache_registry_read(const struct cache_io_spec *spec, const struct registry_opts *o,
-			struct store *s, json_t **ret, struct kiln_error **err)
+int cache_registry_open(const struct cache_io_spec *spec, const struct registry_opts *o,
+			struct cache_reg_conn **ret, struct kiln_error **err)
 {
-	_cleanup_free_ char *digest = NULL;
-	struct reg_conn c;
-	int r = conn_open(spec, o, &c, err);
+	struct reg_conn *c = xcalloc(1, sizeof(*c));
+	int r = conn_open(spec, o, c, err);
 
-	if (r < 0)
+	if (r < 0) {
+		free(c);
 		return r;
-	r = read_records(&c, s, ret, &digest, err);
-	conn_close(&c);
-	return r;
+	}
+	*ret = (struct cache_reg_conn *)c;
+	return 0;
 }
 
-int cache_registry_fetch(const struct cache_io_spec *spec, const struct registry_opts *o,
-			 struct store *s, const struct layer_desc *l, struct kiln_error **err)
+void cache_registry_close(struct cache_reg_conn *conn)
 {
-	_cleanup_close_ int fd = -1;
-	struct reg_conn c;
-	int r = conn_open(spec, o, &c, err);
+	if (!conn)
+		return;
+	conn_close((struct reg_conn *)conn);
+	free(conn);
+}
 
-	if (r < 0)
-		return r;
-	fd = get_blob_fd(&c, s, &l->digest, l->size, err);
-	r = fd < 0 ? fd : store_blob_write_fd(s, fd, &l->digest, NULL, NULL, err);
-	conn_close(&c);
-	return r;
+int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **ret,
+			struct kiln_error **err)
+{
+	_cleanup_free_ char *digest = NULL;
+
+	return read_records((struct reg_conn *)conn, s, ret, &digest, err);
+}
+
+int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
+			 struct kiln_error **err)
+{
+	_cleanup_close_ int fd = get_blob_fd((struct reg_conn *)conn, s, &l->digest, l->size, err);
+
+	if (fd < 0)
+		return fd;
+	return store_blob_write_fd(s, fd, &l->digest, NULL, NULL, err);
 }
 
 /* ---- writing ---- */

@@ -84,10 +84,15 @@ int cache_local_fetch(const struct cache_io_spec *spec, struct store *s, const s
 int cache_local_write(const struct cache_io_spec *spec, struct store *s, json_t *records,
 		      struct kiln_error **err);
 
-int cache_registry_read(const struct cache_io_spec *spec, const struct registry_opts *o,
-			struct store *s, json_t **ret, struct kiln_error **err);
-int cache_registry_fetch(const struct cache_io_spec *spec, const struct registry_opts *o,
-			 struct store *s, const struct layer_desc *l, struct kiln_error **err);
+/* One connection per source, for its reads and fetches (thread-safe for fetches). */
+struct cache_reg_conn;
+int cache_registry_open(const struct cache_io_spec *spec, const struct registry_opts *o,
+			struct cache_reg_conn **ret, struct kiln_error **err);
+void cache_registry_close(struct cache_reg_conn *conn);
+int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **ret,
+			struct kiln_error **err);
+int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
+			 struct kiln_error **err);
 int cache_registry_write(const struct cache_io_spec *spec, const struct registry_opts *o,
 			 struct store *s, json_t *records, struct kiln_error **err);
 
@@ -100,6 +105,7 @@ struct cache_source {
 	struct cache_io_spec spec;
 	bool loaded;
 	json_t *records; /* platform -> key -> entry; NULL until loaded */
+	struct cache_reg_conn *conn; /* type=registry, once loaded */
 };
 
 struct cache_remote {

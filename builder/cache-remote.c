@@ -52,6 +52,7 @@ void cache_remote_free(struct cache_remote *c)
 	for (size_t i = 0; i < c->n_from; i++) {
 		cache_spec_release(&c->from[i].spec);
 		json_decref(c->from[i].records);
+		cache_registry_close(c->from[i].conn);
 	}
 	for (size_t i = 0; i < c->n_to; i++)
 		cache_spec_release(&c->to[i]);
@@ -72,7 +73,9 @@ static void load_source(struct build_ctx *b, struct cache_source *src)
 	if (src->spec.type == CACHE_IO_LOCAL)
 		r = cache_local_read(&src->spec, &src->records, &e);
 	else
-		r = cache_registry_read(&src->spec, b->opts->registry, b->store, &src->records, &e);
+		r = cache_registry_open(&src->spec, b->opts->registry, &src->conn, &e);
+	if (r >= 0 && src->spec.type == CACHE_IO_REGISTRY)
+		r = cache_registry_read(src->conn, b->store, &src->records, &e);
 	if (r < 0) {
 		log_warn("--cache-from %s: %s: not using it", src->spec.text,
 			 e ? e->msg : "failed");
@@ -108,8 +111,7 @@ static int import_entry(struct build_ctx *b, struct cache_source *src, const str
 	if (r >= 0 && ce.has_layer && !store_blob_exists(b->store, &ce.layer.digest, NULL))
 		r = src->spec.type == CACHE_IO_LOCAL
 			    ? cache_local_fetch(&src->spec, b->store, &ce.layer, &e)
-			    : cache_registry_fetch(&src->spec, b->opts->registry, b->store,
-						   &ce.layer, &e);
+			    : cache_registry_fetch(src->conn, b->store, &ce.layer, &e);
 	if (r >= 0 && ce.has_layer)
 		r = store_layer_verify(b->store, &ce.layer, &e);
 	if (r < 0) {
