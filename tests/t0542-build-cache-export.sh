@@ -6,7 +6,8 @@
 # image ID; one changed file reruns only the steps after it; mode=min exports
 # only the final image's stages, mode=max every stage; two builds writing the
 # same cache both hit afterwards. A hostile cache (a blob that is not its
-# digest, a record naming another layer's blob) is a miss, never a wrong layer.
+# digest, a record naming another layer's blob, a registry that lost a blob) is a
+# miss, never a wrong layer. The registry has htpasswd auth.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-build.sh"
 need_cmd skopeo jq docker-registry
@@ -181,40 +182,51 @@ done
 expect_fail 2 "--cache-from: unknown key 'mode'" as_runner "$KILN" build --cache-from "type=local,src=x,mode=max" "$app"
 
 # ---- type=registry ----
+# with htpasswd auth: the credentials reach the cache as the push and pulls
+REGISTRY_EXTRA_CONFIG=$(registry_htpasswd alice 's3cret-Pw')
 registry_start
 R=$REGISTRY
-kbs A -t app:1 --cache-to "type=registry,ref=$R/cache:app,mode=max" "$app"
-skopeo inspect --raw --tls-verify=false "docker://$R/cache:app" >"$T/rman"
+CR="--creds alice:s3cret-Pw"
+kbs A $CR -t app:1 --cache-to "type=registry,ref=$R/cache:app,mode=max" "$app"
+skopeo inspect --raw --tls-verify=false --creds alice:s3cret-Pw "docker://$R/cache:app" >"$T/rman"
 # 6 layers, 5 blobs: COPY --from=mid /mid makes the same tar as the RUN that wrote it
 jq -e '.mediaType == "application/vnd.oci.image.manifest.v1+json" and
 	.config.mediaType == "application/vnd.kiln.cache.config.v1+json" and (.layers | length) == 5' \
 	"$T/rman" >/dev/null || fail "registry cache manifest: $(cat "$T/rman")"
 # a second export of the same cache uploads no blob
 puts0=$(grep -c '"PUT /v2/cache/blobs/' "$T/registry/log" || true)
-kbs A -t app:1 --cache-to "type=registry,ref=$R/cache:app,mode=max" "$app"
+kbs A $CR -t app:1 --cache-to "type=registry,ref=$R/cache:app,mode=max" "$app"
 expect_eq "$(grep -c '"PUT /v2/cache/blobs/' "$T/registry/log" || true)" "$puts0" "blob uploads on a re-export"
+# without credentials: the export fails naming the registry, the import is a miss
+kbs_fail A --cache-to "type=registry,ref=$R/cache:app" "$app"
+grep -q "registry '$R': authentication required" "$T/log" || fail "no auth error: $(cat "$T/log")"
+kbs N --cache-from "$R/cache:app" "$other"
+ran OTHER || fail "an unauthorised cache was used"
+grep -q "warning: --cache-from $R/cache:app: .*authentication required" "$T/log" ||
+	fail "no warning for an unreadable cache: $(cat "$T/log")"
+grep -q 's3cret' "$T/registry/log" && fail "password in the registry log"
 # the short form (a bare REF) is type=registry; one manifest GET
 gets0=$(grep -c '"GET /v2/cache/manifests/' "$T/registry/log" || true)
-kbs H --cache-from "$R/cache:app" "$app"
+kbs H $CR --cache-from "$R/cache:app" "$app"
 all_cached "from the registry"
 no_marker "from the registry"
 expect_eq "$(image_id)" "$idA" "image ID from the registry cache"
 expect_eq "$(grep -c '"GET /v2/cache/manifests/' "$T/registry/log")" "$((gets0 + 1))" "manifest GETs for --cache-from"
 # merge on write: the other image into the same ref; a fresh store hits both
-kbs A2 --cache-to "type=registry,ref=$R/cache:app" "$other"
-kbs I --cache-from "type=registry,ref=$R/cache:app" "$other"
+kbs A2 $CR --cache-to "type=registry,ref=$R/cache:app" "$other"
+kbs I $CR --cache-from "type=registry,ref=$R/cache:app" "$other"
 no_marker "registry merged: other"
-kbs I --cache-from "type=registry,ref=$R/cache:app" "$app"
+kbs I $CR --cache-from "type=registry,ref=$R/cache:app" "$app"
 no_marker "registry merged: app"
 expect_eq "$(image_id)" "$idA" "registry merged: app's image ID"
 # a registry that lost a blob: that step runs, the others are cached
 rm "$T/registry/storage/docker/registry/v2/blobs/sha256/$(echo "$one" | cut -c1-2)/$one/data"
-kbs K --cache-from "type=registry,ref=$R/cache:app" -t app:1 "$app"
+kbs K $CR --cache-from "type=registry,ref=$R/cache:app" -t app:1 "$app"
 ran ONE || fail "a step whose blob the registry lost did not run: $(cat "$T/log")"
 ! ran MID && ! ran TWO || fail "the registry lost one blob, other steps ran: $(cat "$T/log")"
 # a tag holding an image is not overwritten; ignore-error=true makes failures warnings
-skopeo copy -q --dest-tls-verify=false "oci:$T/A:app:1" "docker://$R/cache:image"
-kbs_fail A --cache-to "type=registry,ref=$R/cache:image" "$app"
+skopeo copy -q --dest-tls-verify=false --dest-creds alice:s3cret-Pw "oci:$T/A:app:1" "docker://$R/cache:image"
+kbs_fail A $CR --cache-to "type=registry,ref=$R/cache:image" "$app"
 grep -q "not a kiln cache" "$T/log" || fail "an image tag was taken for a cache: $(cat "$T/log")"
 kbs A --cache-to "type=registry,ref=127.0.0.1:1/nothing:here,ignore-error=true" "$app"
 grep -q "warning: --cache-to type=registry,ref=127.0.0.1:1/nothing:here,ignore-error=true:" "$T/log" ||
