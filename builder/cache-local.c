@@ -249,6 +249,14 @@ struct copy_ctx {
 	json_t *missing; /* digests neither the directory nor the store has */
 };
 
+/* A hard link to the store's blob when both are on one file system (blobs never change). */
+static int link_blob(struct copy_ctx *c, const struct digest *d)
+{
+	_cleanup_free_ char *src = store_blob_path(c->s, d), *name = blob_name(d);
+
+	return linkat(AT_FDCWD, src, c->dirfd, name, 0) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
 static int copy_layer(void *userdata, const struct layer_desc *l, struct kiln_error **err)
 {
 	struct copy_ctx *c = userdata;
@@ -262,6 +270,8 @@ static int copy_layer(void *userdata, const struct layer_desc *l, struct kiln_er
 		json_object_set_new(c->missing, digest_format(&l->digest, dg), json_true());
 		return 0;
 	}
+	if (link_blob(c, &l->digest) == 0)
+		return 0;
 	fd = store_blob_open(c->s, &l->digest, err);
 	if (fd < 0)
 		return fd;
@@ -309,6 +319,18 @@ static int write_index(int dirfd, json_t *old, const char *tag, const struct dig
 	return fs_atomic_write(dirfd, INDEX_NAME, text, strlen(text), 0644, err);
 }
 
+/* The new blobs' names are on disk before index.json names them. */
+static int sync_blobs(int dirfd, struct kiln_error **err)
+{
+	_cleanup_close_ int bfd = openat(dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (bfd < 0)
+		return err_sys(err, errno, "open blobs/sha256");
+	if (fs_fsync_dir(bfd, err) < 0 || fs_fsync_dir(dirfd, err) < 0)
+		return err_code(*err);
+	return 0;
+}
+
 static int write_layout(int dirfd, json_t *index, const char *tag, json_t *records, struct store *s,
 			struct kiln_error **err)
 {
@@ -333,11 +355,35 @@ static int write_layout(int dirfd, json_t *index, const char *tag, json_t *recor
 	r = put_json_blob(dirfd, manifest, &md, &msize, err);
 	if (r >= 0 && faccessat(dirfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		r = fs_atomic_write(dirfd, "oci-layout", layout, strlen(layout), 0644, err);
-	if (r >= 0 && fs_fsync_dir(dirfd, err) < 0)
-		r = err_code(*err);
+	if (r >= 0)
+		r = sync_blobs(dirfd, err);
 	if (r >= 0)
 		r = write_index(dirfd, index, tag, &md, msize, err);
 	return r;
+}
+
+/* The manifest and config blobs of @old_manifest, once no index entry names it. */
+static void drop_old(int dirfd, const char *old_manifest)
+{
+	_cleanup_json_ json_t *index = read_index(dirfd, NULL), *m = NULL;
+	_cleanup_free_ char *mname = NULL, *cname = NULL;
+	struct digest md, cd;
+	json_t *e;
+	size_t i;
+	uint64_t size;
+
+	if (!index || digest_parse(old_manifest, &md, NULL) < 0)
+		return;
+	json_array_foreach(json_object_get(index, "manifests"), i, e)
+		if (streq_ptr(json_string_value(json_object_get(e, "digest")), old_manifest))
+			return;
+	mname = blob_name(&md);
+	if (read_json_blob(dirfd, &md, &m, NULL) >= 0 &&
+	    cache_manifest_config(m, &cd, &size, NULL) >= 0) {
+		cname = blob_name(&cd);
+		unlinkat(dirfd, cname, 0);
+	}
+	unlinkat(dirfd, mname, 0);
 }
 
 int cache_local_write(const struct cache_io_spec *spec, struct store *s, json_t *records,
@@ -345,6 +391,9 @@ int cache_local_write(const struct cache_io_spec *spec, struct store *s, json_t 
 {
 	_cleanup_close_ int dirfd = open_dir(spec->dir, true, err), lock = -1;
 	_cleanup_json_ json_t *index = NULL, *merged = NULL;
+	_cleanup_free_ char *old = NULL;
+	ssize_t i;
+	int r;
 
 	if (dirfd < 0)
 		return dirfd;
@@ -365,5 +414,14 @@ int cache_local_write(const struct cache_io_spec *spec, struct store *s, json_t 
 	if (!merged)
 		merged = json_object();
 	cache_records_merge(merged, records);
-	return write_layout(dirfd, index, spec->tag, merged, s, err);
+	if (index && (i = find_tag(index, spec->tag)) >= 0) {
+		json_t *e = json_array_get(json_object_get(index, "manifests"), (size_t)i);
+		const char *d = json_string_value(json_object_get(e, "digest"));
+
+		old = d ? xstrdup(d) : NULL;
+	}
+	r = write_layout(dirfd, index, spec->tag, merged, s, err);
+	if (r >= 0 && old)
+		drop_old(dirfd, old);
+	return r;
 }

@@ -116,6 +116,10 @@ kbs A2 --cache-to "type=local,dest=$T/dmax,mode=max" "$other"
 idO=$(image_id)
 expect_eq "$(config_of "$T/dmax" | jq '.records["linux/amd64"] | length')" 8 "entries after the merge"
 expect_eq "$(jq '.manifests | length' "$T/dmax/index.json")" 1 "index entries after the merge"
+# the replaced manifest and config are gone: the layers, one config, one manifest
+m=$(jq -r '.manifests[0].digest' "$T/dmax/index.json" | cut -d: -f2)
+expect_eq "$(ls "$T/dmax/blobs/sha256" | wc -l)" "$(($(jq '.layers | length' "$T/dmax/blobs/sha256/$m") + 2))" \
+	"blobs in the merged cache"
 kbs E --cache-from "type=local,src=$T/dmax" "$other"
 no_marker "merged: other"
 expect_eq "$(image_id)" "$idO" "merged: other's image ID"
