@@ -127,6 +127,22 @@ kbs E --cache-from "type=local,src=$T/dmax" "$app"
 no_marker "merged: app"
 expect_eq "$(image_id)" "$idA" "merged: app's image ID"
 
+# two runners exporting to one directory at the same time: both sets survive (the lock)
+third=$(ctx third)
+printf 'FROM busybox:1\nRUN echo MARK-THIRD && cat /proc/sys/kernel/random/uuid >/third\n' >"$third/Dockerfile"
+own_ctx
+store P1
+store P2
+(KILN_ROOT=$T/P1 && as_runner "$KILN" build -q --cache-to "type=local,dest=$T/dpar" "$third") >"$T/p1" 2>&1 &
+p1=$!
+(KILN_ROOT=$T/P2 && as_runner "$KILN" build -q --cache-to "type=local,dest=$T/dpar" "$other") >"$T/p2" 2>&1 ||
+	fail "parallel export 2: $(cat "$T/p2")"
+wait $p1 || fail "parallel export 1: $(cat "$T/p1")"
+kbs P3 --cache-from "type=local,src=$T/dpar" "$third"
+no_marker "parallel writers: third"
+kbs P3 --cache-from "type=local,src=$T/dpar" "$other"
+no_marker "parallel writers: other"
+
 # ---- hostile caches: never a wrong layer ----
 # the blob of MARK-ONE's layer (the 2nd RUN... of the final stage: layer 3 of app:1)
 KILN_ROOT=$T/A
