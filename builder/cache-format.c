@@ -160,7 +160,7 @@ int cache_manifest_config(json_t *manifest, struct digest *ret_digest, uint64_t 
 	json_int_t size = json_integer_value(json_object_get(c, "size"));
 
 	if (!mt || !streq(mt, KILN_CACHE_CONFIG_TYPE) || !dg || size <= 0)
-		return err_new(err, KILN_ERR_INPUT, EINVAL,
+		return err_new(err, KILN_ERR_INPUT, EMEDIUMTYPE,
 			       "not a kiln cache: the manifest's config is %s, not %s",
 			       mt ? mt : "missing", KILN_CACHE_CONFIG_TYPE);
 	if (size > 64 << 20)

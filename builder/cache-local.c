@@ -407,6 +407,11 @@ int cache_local_write(const struct cache_io_spec *spec, struct store *s, json_t 
 		if (!index)
 			return err_code(*err);
 		if (records_of(dirfd, index, spec->tag, &merged, &e) < 0) {
+			/* an image is never replaced by a cache; a damaged cache is */
+			if (e->errnum == EMEDIUMTYPE)
+				return err_new(err, KILN_ERR_INPUT, EEXIST,
+					       "'%s': %s: refusing to replace it", spec->dir,
+					       e->msg);
 			log_warn("cache in '%s': %s: writing a new one", spec->dir, e->msg);
 			merged = NULL;
 		}

@@ -62,7 +62,8 @@ void cache_records_merge(json_t *into, json_t *from);
 /* The config document of @records, and the manifest naming it and their layers. */
 json_t *cache_config_new(json_t *records);
 json_t *cache_manifest_new(json_t *records, const struct digest *config, uint64_t config_size);
-/* Check that @manifest is a kiln cache manifest; its config descriptor in *ret_*. */
+/* Check that @manifest is a kiln cache manifest (EMEDIUMTYPE when it is another kind, such
+ * as an image); its config descriptor in *ret_*. */
 int cache_manifest_config(json_t *manifest, struct digest *ret_digest, uint64_t *ret_size,
 			  struct kiln_error **err);
 /* Each distinct layer of @records, in digest order. */

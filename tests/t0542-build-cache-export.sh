@@ -143,6 +143,14 @@ no_marker "parallel writers: third"
 kbs P3 --cache-from "type=local,src=$T/dpar" "$other"
 no_marker "parallel writers: other"
 
+# a layout holding an image under the tag is not overwritten
+skopeo copy -q "oci:$T/A:app:1" "oci:$T/imgdir:latest"
+chown -R "$KILN_TEST_USER": "$T/imgdir" 2>/dev/null || true
+cp "$T/imgdir/index.json" "$T/imgdir.index"
+kbs_fail A --cache-to "type=local,dest=$T/imgdir" "$app"
+grep -q "not a kiln cache.*refusing to replace it" "$T/log" || fail "an image was replaced: $(cat "$T/log")"
+cmp -s "$T/imgdir/index.json" "$T/imgdir.index" || fail "the image layout's index.json changed"
+
 # ---- hostile caches: never a wrong layer ----
 # the blob of MARK-ONE's layer (the 2nd RUN... of the final stage: layer 3 of app:1)
 KILN_ROOT=$T/A
