@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,15 +170,32 @@ int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const str
 
 /* ---- writing ---- */
 
+/* The layers go up PUSH_THREADS at a time (the client is thread-safe for blobs). */
+#define PUSH_THREADS 3
+
 struct push_ctx {
 	struct reg_conn *c;
 	struct store *s;
-	json_t *missing;
+	json_t *missing; /* under lock */
+	struct layer_desc *layers;
+	size_t n, alloc, next; /* next: under lock */
+	pthread_mutex_t lock;
+	struct kiln_error *err; /* the first failure, under lock */
+	int r;
 };
 
-static int push_layer(void *userdata, const struct layer_desc *l, struct kiln_error **err)
+static int collect_layer(void *userdata, const struct layer_desc *l, struct kiln_error **err)
 {
 	struct push_ctx *p = userdata;
+
+	(void)err;
+	ALLOC_GROW(p->layers, p->n + 1, p->alloc);
+	layer_desc_copy(&p->layers[p->n++], l);
+	return 0;
+}
+
+static int push_layer(struct push_ctx *p, const struct layer_desc *l, struct kiln_error **err)
+{
 	_cleanup_close_ int fd = -1;
 	char dg[DIGEST_STR_SIZE];
 	int r;
@@ -186,8 +204,11 @@ static int push_layer(void *userdata, const struct layer_desc *l, struct kiln_er
 	if (!store_blob_exists(p->s, &l->digest, NULL)) {
 		/* another runner's: the registry should have it */
 		r = registry_blob_exists(p->c->c, p->c->ref.path, dg, NULL, err);
-		if (r == 0)
+		if (r == 0) {
+			pthread_mutex_lock(&p->lock);
 			json_object_set_new(p->missing, dg, json_true());
+			pthread_mutex_unlock(&p->lock);
+		}
 		return r < 0 ? r : 0;
 	}
 	fd = store_blob_open(p->s, &l->digest, err);
@@ -195,6 +216,57 @@ static int push_layer(void *userdata, const struct layer_desc *l, struct kiln_er
 		return fd;
 	r = registry_blob_put(p->c->c, p->c->ref.path, dg, fd, l->size, NULL, err);
 	return r < 0 ? r : 0;
+}
+
+static void *push_thread(void *arg)
+{
+	struct push_ctx *p = arg;
+
+	for (;;) {
+		struct kiln_error *e = NULL;
+		size_t i;
+		int r;
+
+		pthread_mutex_lock(&p->lock);
+		i = p->err ? p->n : p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->n)
+			return NULL;
+		r = push_layer(p, &p->layers[i], &e);
+		pthread_mutex_lock(&p->lock);
+		if (r < 0 && !p->err) {
+			p->err = e;
+			p->r = r;
+			e = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		err_free(e);
+	}
+}
+
+static int push_layers(struct push_ctx *p, json_t *records, struct kiln_error **err)
+{
+	pthread_t t[PUSH_THREADS];
+	size_t n = 0;
+
+	cache_records_layers(records, collect_layer, p, NULL);
+	pthread_mutex_init(&p->lock, NULL);
+	for (; n < PUSH_THREADS && n < p->n; n++)
+		if (pthread_create(&t[n], NULL, push_thread, p) != 0)
+			break;
+	if (n == 0)
+		push_thread(p);
+	for (size_t i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+	for (size_t i = 0; i < p->n; i++)
+		layer_desc_release(&p->layers[i]);
+	free(p->layers);
+	if (p->err) {
+		*err = p->err;
+		return p->r;
+	}
+	return 0;
 }
 
 static void drop_missing(json_t *records, json_t *missing)
@@ -230,6 +302,22 @@ static int push_json_blob(struct reg_conn *c, struct store *s, json_t *j, struct
 	return r < 0 ? r : 0;
 }
 
+/* Does the manifest of @records have the digest @base (the registry has it all)? */
+static bool unchanged(json_t *records, const char *base)
+{
+	_cleanup_json_ json_t *config = cache_config_new(records), *manifest = NULL;
+	_cleanup_free_ char *ctext = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS),
+			    *mtext = NULL;
+	char dg[DIGEST_STR_SIZE];
+	struct digest cd, md;
+
+	digest_buffer(ctext, strlen(ctext), &cd);
+	manifest = cache_manifest_new(records, &cd, strlen(ctext));
+	mtext = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
+	digest_buffer(mtext, strlen(mtext), &md);
+	return base && streq(digest_format(&md, dg), base);
+}
+
 /* Blobs, config and manifest of @records; the manifest is PUT only when the tag still
  * names @base (1 and nothing written when it moved meanwhile). */
 static int push_records(struct reg_conn *c, struct store *s, json_t *records, const char *base,
@@ -240,7 +328,7 @@ static int push_records(struct reg_conn *c, struct store *s, json_t *records, co
 	_cleanup_free_ char *text = NULL, *now = NULL;
 	struct digest cd;
 	uint64_t csize;
-	int r = cache_records_layers(records, push_layer, &p, err);
+	int r = push_layers(&p, records, err);
 
 	if (r < 0)
 		return r;
@@ -276,6 +364,9 @@ int cache_registry_write(const struct cache_io_spec *spec, const struct registry
 		if (r < 0)
 			break;
 		cache_records_merge(merged, records);
+		if (unchanged(merged, base))
+			break; /* nothing new: an unchanged re-export is one GET (and the config's)
+				*/
 		r = push_records(&c, s, merged, base, attempt == 1, err);
 		if (r == 0)
 			break;
