@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builder/build-internal.h"
 #include "builder/cache-remote-internal.h"
@@ -99,6 +100,31 @@ static json_t *source_find(struct build_ctx *b, struct cache_source *src, const 
 	return e;
 }
 
+/* The blob's bytes are compressed as its media type says, and *size is its real size. */
+static int check_blob(struct store *s, struct layer_desc *l, struct kiln_error **err)
+{
+	_cleanup_close_ int fd = store_blob_open(s, &l->digest, err);
+	unsigned char m[4] = {0};
+	enum layer_compression c = LAYER_NONE;
+	uint64_t size = 0;
+
+	if (fd < 0)
+		return fd;
+	if (pread(fd, m, sizeof(m), 0) < 0)
+		return err_sys(err, errno, "read layer");
+	if (m[0] == 0x1f && m[1] == 0x8b)
+		c = LAYER_GZIP;
+	else if (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
+		c = LAYER_ZSTD;
+	if (c != l->compression)
+		return err_new(err, KILN_ERR_INPUT, EINVAL,
+			       "the layer is %s, its media type says %s", layer_compression_name(c),
+			       l->media_type);
+	store_blob_exists(s, &l->digest, &size);
+	l->size = size;
+	return 0;
+}
+
 /* Fetch and check @e's layer; a record that is not what it says is a miss. */
 static int import_entry(struct build_ctx *b, struct cache_source *src, const struct digest *key,
 			json_t *j, struct cache_entry *ret)
@@ -112,6 +138,8 @@ static int import_entry(struct build_ctx *b, struct cache_source *src, const str
 		r = src->spec.type == CACHE_IO_LOCAL
 			    ? cache_local_fetch(&src->spec, b->store, &ce.layer, &e)
 			    : cache_registry_fetch(src->conn, b->store, &ce.layer, &e);
+	if (r >= 0 && ce.has_layer)
+		r = check_blob(b->store, &ce.layer, &e);
 	if (r >= 0 && ce.has_layer)
 		r = store_layer_verify(b->store, &ce.layer, &e);
 	if (r < 0) {

@@ -196,6 +196,27 @@ while read -r l; do
 	expect_eq "$got" "$want" "diffID of layer $i"
 done <"$T/layers"
 
+# 3. a record giving a gzip layer the zstd media type (the image would say the wrong thing)
+cp -a "$T/dmin" "$T/bad3"
+m=$(jq -r '.manifests[0].digest' "$T/bad3/index.json" | cut -d: -f2)
+c=$(jq -r '.config.digest' "$T/bad3/blobs/sha256/$m" | cut -d: -f2)
+jq -cS --arg one "sha256:$one" '.records["linux/amd64"] |= with_entries(if .value.layer.digest == $one
+		then .value.layer.mediaType = "application/vnd.oci.image.layer.v1.tar+zstd" else . end)' \
+	"$T/bad3/blobs/sha256/$c" | tr -d '\n' >"$T/cfg3"
+c3=$(sha256sum "$T/cfg3" | cut -d' ' -f1)
+cp "$T/cfg3" "$T/bad3/blobs/sha256/$c3"
+jq -cS --arg d "sha256:$c3" --argjson s "$(stat -c %s "$T/cfg3")" '.config.digest = $d | .config.size = $s' \
+	"$T/bad3/blobs/sha256/$m" | tr -d '\n' >"$T/man3"
+m3=$(sha256sum "$T/man3" | cut -d' ' -f1)
+cp "$T/man3" "$T/bad3/blobs/sha256/$m3"
+jq -cS --arg d "sha256:$m3" --argjson s "$(stat -c %s "$T/man3")" '.manifests[0].digest = $d | .manifests[0].size = $s' \
+	"$T/bad3/index.json" >"$T/idx3" && mv "$T/idx3" "$T/bad3/index.json"
+chown -R "$KILN_TEST_USER": "$T/bad3" 2>/dev/null || true
+kbs L --cache-from "type=local,src=$T/bad3" -t app:1 "$app"
+ran ONE || fail "a record with the wrong media type was used: $(cat "$T/log")"
+skopeo inspect --raw "oci:$T/L:app:1" | jq -e '[.layers[].mediaType] | all(. == "application/vnd.oci.image.layer.v1.tar+gzip")' \
+	>/dev/null || fail "the image names a layer with the wrong media type"
+
 # ---- bad values: clear errors naming the key ----
 export KILN_ROOT=$T/A
 for v in "type=local:type=local needs dest=DIR" \
