@@ -6,7 +6,7 @@
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
-bin=$build/builder/tests/bench-copy
+bin=$build/copy/tests/bench-copy
 gen=${KILN_PEERS_DIR:-$src/../shared/peers}/gen-bigcopy.py
 [ -x "$bin" ] || { echo "bench/copy.sh: build first (ninja -C $build)" >&2; exit 1; }
 work=$(mktemp -d /var/tmp/kiln-bench-copy.XXXXXX)

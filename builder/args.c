@@ -72,17 +72,16 @@ int instr_error(struct build_ctx *b, const struct instruction *in, struct kiln_e
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	r = err_at(err, &in->loc, "%s", msg);
-	if (err && *err && b->text.len && in->loc.line) {
-		const char *l = b->text.buf;
-
-		for (unsigned n = 1; n < in->loc.line && l; n++) {
-			l = strchr(l, '\n');
-			l = l ? l + 1 : NULL;
-		}
-		if (l)
-			err_set_excerpt(*err, l, strcspn(l, "\r\n"));
-	}
+	instr_locate(b, in, err);
 	return r;
+}
+
+void instr_locate(struct build_ctx *b, const struct instruction *in, struct kiln_error **err)
+{
+	/* an ONBUILD trigger's lines are not the Dockerfile's: its FROM is located instead */
+	if (!err || !*err || !in->loc.file || !streq(in->loc.file, b->dockerfile_name))
+		return;
+	err_set_source(*err, &in->loc, in->end_line, b->text.buf, b->text.len);
 }
 
 int expand_word(struct build_ctx *b, struct stage_state *s, const struct instruction *in,

@@ -99,9 +99,11 @@ int expand_word(struct build_ctx *b, struct stage_state *s, const struct instruc
 		const char *word, char **ret, struct kiln_error **err);
 int expand_words(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		 const char *text, struct strv *ret, struct kiln_error **err);
-/* An input error at @in's location, with its source line. */
+/* An input error at @in's location, with its source lines (instr_locate). */
 int instr_error(struct build_ctx *b, const struct instruction *in, struct kiln_error **err,
 		const char *fmt, ...) _printf_(4, 5);
+/* Point *err at @in's lines of the Dockerfile, as BuildKit shows a failed step. */
+void instr_locate(struct build_ctx *b, const struct instruction *in, struct kiln_error **err);
 
 /*
  * pull.c: the image @name (FROM, COPY --from, RUN --mount=from; never a

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include "builder/build-internal.h"
-#include "builder/copy-internal.h"
 #include "builder/rootfs-internal.h"
+#include "copy/copy.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/strbuf.h"
@@ -404,7 +406,9 @@ int builder_prepare(struct kiln_error **err)
 	if (done)
 		return 0;
 	r = sandbox_enter_userns(err);
-	if (r >= 0 && sandbox_userns_mode() == SANDBOX_USERNS_NONE)
+	/* root of a namespace kiln did not make: kiln's mounts (secrets too) die with it */
+	if (r >= 0 && (sandbox_userns_mode() == SANDBOX_USERNS_NONE ||
+		       sandbox_userns_mode() == SANDBOX_USERNS_INHERITED))
 		r = rootfs_private_mounts(err);
 	if (r >= 0)
 		done = true;
@@ -424,6 +428,8 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	r = setup(&b, err);
 	if (r >= 0)
 		r = build_stages(&b, err);
+	if (r >= 0)
+		r = interrupt_check(err); /* an interrupted build names nothing */
 	if (r >= 0)
 		r = write_image(&b, &id, err);
 	if (r >= 0)

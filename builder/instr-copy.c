@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
 #include "builder/rootfs-internal.h"
+#include "copy/copy.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"

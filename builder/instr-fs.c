@@ -8,13 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
 #include "builder/mounts-internal.h"
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
-#include "builder/userns-internal.h"
+#include "copy/copy.h"
+#include "sandbox/sandbox.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -421,10 +422,15 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 		r = rootfs_prepare_run(b, &lowers, &d, err);
 	if (r >= 0)
 		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, &status, err);
+	if (r >= 0)
+		r = interrupt_check(err); /* its status is the kill's */
 	if (r >= 0 && status != 0) {
+		_cleanup_free_ char *cmd = strv_join(&argv, " ");
+
+		/* BuildKit's words: the command as run, shell included */
 		st->info.exit_status = status;
 		r = err_new(err, KILN_ERR_INPUT, EINVAL,
-			    "process \"%s\" did not complete successfully: exit code %d", text,
+			    "process \"%s\" did not complete successfully: exit code: %d", cmd,
 			    status);
 	}
 	if (r >= 0)

@@ -26,6 +26,7 @@ struct run_mount {
 	char *env; /* secret: expose as this variable instead of a file */
 	char *sharing; /* cache: shared (default), private, locked */
 	mode_t mode;
+	bool mode_set; /* mode= was given */
 	uid_t uid;
 	gid_t gid;
 	bool rw;
@@ -33,7 +34,9 @@ struct run_mount {
 	uint64_t size; /* tmpfs size= in bytes, 0: default */
 	/* prepared */
 	char *host_path; /* what is bound on target */
-	struct step_dirs view; /* bind from a stage or image: its read-only view */
+	char *secret_dir; /* secret: the tmpfs holding it, in kiln's mount namespace */
+	int secret_lock; /* holds tmp/secret.* against the sweep of a dead kiln's work */
+	struct step_dirs view; /* bind: the read-only overlay of the stage, image or context */
 	struct step_dirs rwview; /* bind rw: a throwaway overlay over the source */
 	int lock_fd; /* cache sharing=locked */
 };
@@ -42,7 +45,6 @@ struct run_mounts {
 	struct run_mount *v;
 	size_t n, alloc;
 	struct strv env; /* secret env=, SSH_AUTH_SOCK */
-	struct strv tmpfiles; /* files to remove afterwards */
 };
 
 /* Parse every --mount of @in (values expanded); errors name the option. */
@@ -55,3 +57,11 @@ int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_
 int run_mounts_prepare(struct build_ctx *b, struct stage_state *s, struct run_mounts *m,
 		       struct kiln_error **err);
 void run_mounts_release(struct run_mounts *m);
+
+/*
+ * mounts-mask.c: fill @mask_dir (created) with an overlay whiteout for each
+ * entry of the context that @di excludes, so an overlay with @mask_dir over
+ * the context shows what COPY would copy. Nothing to do without patterns.
+ */
+int run_mounts_ignore_mask(int context_fd, const struct dockerignore *di, const char *mask_dir,
+			   struct kiln_error **err);

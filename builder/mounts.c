@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/copy-internal.h"
 #include "builder/mounts-internal.h"
+#include "copy/copy.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -67,7 +69,7 @@ static int set_field(struct run_mount *m, const char *key, const char *v)
 		return 0;
 	}
 	if (streq(key, "mode"))
-		return v ? parse_mode(v, &m->mode) : -EINVAL;
+		return v ? (m->mode_set = true, parse_mode(v, &m->mode)) : -EINVAL;
 	if (streq(key, "uid"))
 		return v && parse_uint(v, &u) == 0 ? (m->uid = u, 0) : -EINVAL;
 	if (streq(key, "gid"))
@@ -96,6 +98,7 @@ static int parse_one(struct build_ctx *b, const struct instruction *in, const ch
 	memset(m, 0, sizeof(*m));
 	m->mode = 0755;
 	m->lock_fd = -1;
+	m->secret_lock = -1;
 	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(f, '=');
 		int r;
@@ -151,32 +154,88 @@ int run_mounts_parse(struct build_ctx *b, struct stage_state *s, const struct in
 
 /* ---- where each mount's content comes from ---------------------------------------------- */
 
-/* The stage or image a bind mount reads from; its layers' read-only view in m->view. */
-static int from_view(struct build_ctx *b, struct stage_state *s, struct run_mount *m,
+/*
+ * The layers of the stage or image @from names: a stage built before this one
+ * (by name or index), else an image (read into *ret_img).
+ */
+static int from_layers(struct build_ctx *b, struct stage_state *s, const char *from,
+		       const struct layer_desc **ret, size_t *ret_n, struct image **ret_img,
+		       struct kiln_error **err)
+{
+	unsigned idx;
+
+	for (size_t i = 0; i < s->index; i++) {
+		const char *name = b->stages[i].st->name;
+
+		if ((name && strcasecmp(name, from) == 0) ||
+		    (parse_uint(from, &idx) == 0 && idx == i)) {
+			*ret = b->stages[i].layers;
+			*ret_n = b->stages[i].n_layers;
+			return 0;
+		}
+	}
+	if (build_image_read(b, from, ret_img, err) < 0)
+		return err_wrap(err, "RUN --mount from=%s", from);
+	*ret = (*ret_img)->layers;
+	*ret_n = (*ret_img)->n_layers;
+	return 0;
+}
+
+/*
+ * A read-only overlay of @lowers (or of the context at @context) at
+ * m->view.merged. Never a bind of a lower itself: a bind can be remounted rw
+ * from inside the step, an overlay without an upper layer cannot be written
+ * at all. mask/ (whiteouts or empty) is its top layer, so there are always
+ * the two lowers an upper-less overlay needs. The context is named through a
+ * symlink in the step's directory: its path may hold ',' or ':'.
+ */
+static int ro_view(struct build_ctx *b, struct run_mount *m, const struct strv *lowers,
+		   const char *context, struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv all = STRV_INIT;
+	int r = step_dirs_make(b, &m->view, err);
+
+	if (r < 0)
+		return r;
+	strv_push_take(&all, xasprintf("%s/mask", m->view.base));
+	r = run_mounts_ignore_mask(context ? b->context_fd : -1, context ? b->ignore : NULL,
+				   all.v[0], err);
+	if (r < 0)
+		return r;
+	if (context) {
+		strv_push_take(&all, xasprintf("%s/context", m->view.base));
+		if (symlink(context, all.v[1]) < 0)
+			return err_sys(err, errno, "symlink '%s'", all.v[1]);
+	}
+	for (size_t i = 0; lowers && i < lowers->n; i++)
+		strv_push(&all, lowers->v[i]);
+	return rootfs_mount_ro(b, &all, &m->view, err);
+}
+
+/* The stage, image or context a bind mount reads from, read-only, in m->view. */
+static int bind_view(struct build_ctx *b, struct stage_state *s, struct run_mount *m,
 		     struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
-	const struct stage_state *st = NULL;
-	unsigned idx;
+	const struct layer_desc *layers = NULL;
+	size_t n = 0;
+	char proc[64], buf[PATH_MAX];
+	ssize_t len;
 	int r;
 
-	for (size_t i = 0; i < s->index && !st; i++) {
-		const char *name = b->stages[i].st->name;
-
-		if ((name && strcasecmp(name, m->from) == 0) ||
-		    (parse_uint(m->from, &idx) == 0 && idx == i))
-			st = &b->stages[i];
+	if (m->from) {
+		r = from_layers(b, s, m->from, &layers, &n, &img, err);
+		if (r >= 0)
+			r = rootfs_lowers(b, layers, n, &lowers, err);
+		return r < 0 ? r : ro_view(b, m, &lowers, NULL, err);
 	}
-	if (!st && (r = build_image_read(b, m->from, &img, err)) < 0)
-		return err_wrap(err, "RUN --mount from=%s", m->from);
-	r = st ? rootfs_lowers(b, st->layers, st->n_layers, &lowers, err)
-	       : rootfs_lowers(b, img->layers, img->n_layers, &lowers, err);
-	if (r >= 0)
-		r = step_dirs_make(b, &m->view, err);
-	if (r >= 0)
-		r = rootfs_mount_ro(b, &lowers, &m->view, err);
-	return r;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", b->context_fd);
+	len = readlink(proc, buf, sizeof(buf) - 1);
+	if (len < 0)
+		return err_sys(err, errno, "readlink '%s'", proc);
+	buf[len] = '\0';
+	return ro_view(b, m, NULL, buf, err);
 }
 
 /* The real path of @source inside @root_fd (resolved in-root), as a host path. */
@@ -197,69 +256,166 @@ static int resolve_in(int root_fd, const char *source, char **ret, struct kiln_e
 	return 0;
 }
 
+/* rw: writes go to a throwaway overlay over the read-only view, discarded with it. */
+static int rw_view(struct build_ctx *b, struct run_mount *m, struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv lower = STRV_INIT;
+	int r;
+
+	strv_push(&lower, m->host_path);
+	r = step_dirs_make(b, &m->rwview, err);
+	if (r >= 0)
+		r = rootfs_mount(b, &lower, &m->rwview, err);
+	if (r < 0)
+		return r;
+	free(m->host_path);
+	m->host_path = xstrdup(m->rwview.merged);
+	return 0;
+}
+
 static int prepare_bind(struct build_ctx *b, struct stage_state *s, struct run_mount *m,
 			struct kiln_error **err)
 {
 	_cleanup_close_ int root = -1;
-	const char *src = m->source ? m->source : "/";
-	int r;
+	int r = bind_view(b, s, m, err);
 
-	if (m->from) {
-		r = from_view(b, s, m, err);
-		if (r < 0)
-			return r;
-		root = open(m->view.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (root < 0)
-			return err_sys(err, errno, "open '%s'", m->view.merged);
-	} else {
-		root = fcntl(b->context_fd, F_DUPFD_CLOEXEC, 3);
-	}
-	r = resolve_in(root, src, &m->host_path, err);
-	if (r < 0 || !m->rw)
+	if (r < 0)
 		return r;
-	/* rw: writes go to a throwaway overlay and are discarded with it */
-	{
-		struct step_dirs rw = {0};
-		struct strv lower = STRV_INIT;
+	root = open(m->view.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return err_sys(err, errno, "open '%s'", m->view.merged);
+	r = resolve_in(root, m->source ? m->source : "/", &m->host_path, err);
+	return r < 0 || !m->rw ? r : rw_view(b, m, err);
+}
 
-		strv_push(&lower, m->host_path);
-		r = step_dirs_make(b, &rw, err);
-		if (r >= 0)
-			r = rootfs_mount(b, &lower, &rw, err);
-		strv_clear(&lower);
-		if (r < 0) {
-			step_dirs_release(&rw);
-			return r;
-		}
-		m->rwview = rw;
-		free(m->host_path);
-		m->host_path = xstrdup(rw.merged);
-	}
+/* What a from= source brings in: its layers (content-addressed) and the path in them. */
+static int key_from(struct build_ctx *b, struct stage_state *s, const struct run_mount *m,
+		    struct cache_key *k, struct kiln_error **err)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+	const struct layer_desc *layers = NULL;
+	char hex[DIGEST_HEX_LEN + 1];
+	size_t n = 0;
+	int r = from_layers(b, s, m->from, &layers, &n, &img, err);
+
+	if (r < 0)
+		return r;
+	cache_key_add(k, "mount-from", m->from);
+	for (size_t i = 0; i < n; i++)
+		cache_key_add(k, "mount-from-layer", digest_hex(&layers[i].diff_id, hex));
+	cache_key_add(k, "mount-from-source", m->source ? m->source : "/");
 	return 0;
 }
 
-static int prepare_cache(struct build_ctx *b, struct run_mount *m, struct kiln_error **err)
+/* A cache's directory: by id, and with from= by what seeds it (as BuildKit's cache refs). */
+static int cache_rel(struct build_ctx *b, struct stage_state *s, const struct run_mount *m,
+		     char **ret, struct kiln_error **err)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	struct cache_key k;
+	struct digest d;
+	int r = 0;
+
+	if (!m->from) {
+		digest_buffer(m->id, strlen(m->id), &d);
+		*ret = xasprintf("mounts/%s", digest_hex(&d, hex));
+		return 0;
+	}
+	cache_key_begin(&k, NULL);
+	cache_key_add(&k, "cache-id", m->id);
+	r = key_from(b, s, m, &k, err);
+	cache_key_finish(&k, &d);
+	if (r >= 0)
+		*ret = xasprintf("mounts/%s", digest_hex(&d, hex));
+	return r;
+}
+
+/* A new cache's owner and mode: uid=, gid=, mode= (0755 root by default). */
+static int cache_init_dir(const struct run_mount *m, const char *dir, struct kiln_error **err)
+{
+	if (chown(dir, m->uid, m->gid) < 0 || chmod(dir, m->mode) < 0)
+		return err_sys(err, errno, "set up cache mount '%s'", m->id);
+	return 0;
+}
+
+/* Copy from=STAGE's source= (its root by default) into the new cache directory @dir. */
+static int cache_seed_into(struct build_ctx *b, struct stage_state *s, struct run_mount *m,
+			   const char *dir, struct kiln_error **err)
+{
+	_cleanup_close_ int src = -1, dst = -1;
+	const char *source = m->source ? m->source : "/";
+	struct copy_opts o = {0};
+	struct copy_result res = {0};
+	int r = bind_view(b, s, m, err);
+
+	if (r < 0)
+		return r;
+	src = open(m->view.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dst = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src < 0 || dst < 0)
+		return err_sys(err, errno, "open '%s'", src < 0 ? m->view.merged : dir);
+	o.src_root = src;
+	o.src_desc = m->from;
+	o.sources = &source;
+	o.n_sources = 1;
+	o.dest = "/";
+	o.keep_owner = true;
+	r = copy_run(dst, &o, &res, err);
+	step_dirs_release(&m->view);
+	if (r < 0)
+		return err_wrap(err, "RUN --mount=type=cache,from=%s,source=%s", m->from, source);
+	return cache_init_dir(m, dir, err);
+}
+
+/*
+ * Seed a new cache in tmp/ (where a killed build's leftovers are swept), then
+ * rename it in place: a parallel build's seed may win.
+ */
+static int cache_seed(struct build_ctx *b, struct stage_state *s, struct run_mount *m, int cache_fd,
+		      const char *rel, struct kiln_error **err)
+{
+	_cleanup_free_ char *tmpdir = store_dir_path(b->store, STORE_DIR_TMP), *name = NULL;
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int lock = -1; /* held until the seed is renamed or removed */
+	int r = fs_mkdir_p(cache_fd, "mounts", 0755, err);
+
+	if (r < 0)
+		return r;
+	r = store_tmp_mkdir(b->store, "cache-seed", 0700, &name, &lock, err);
+	if (r < 0)
+		return r;
+	tmp = fs_path_join(tmpdir, name);
+	r = cache_seed_into(b, s, m, tmp, err);
+	if (r >= 0 && renameat(AT_FDCWD, tmp, cache_fd, rel) < 0 && errno != EEXIST &&
+	    errno != ENOTEMPTY)
+		r = err_sys(err, errno, "rename '%s'", tmp);
+	fs_rm_rf(AT_FDCWD, tmp, NULL);
+	return r;
+}
+
+static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_mount *m,
+			 struct kiln_error **err)
 {
 	_cleanup_free_ char *cache = store_dir_path(b->store, STORE_DIR_CACHE), *dir = NULL,
 			    *rel = NULL;
 	_cleanup_close_ int cache_fd = open(cache, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	struct digest d;
-	char hex[DIGEST_HEX_LEN + 1];
 	struct stat st;
+	int r;
 
 	if (cache_fd < 0)
 		return err_sys(err, errno, "open '%s'", cache);
-	digest_buffer(m->id, strlen(m->id), &d);
-	rel = xasprintf("mounts/%s", digest_hex(&d, hex));
-	dir = xasprintf("%s/%s", cache, rel);
-	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
-	if (fs_mkdir_p(cache_fd, rel, 0755, err) < 0)
+	r = cache_rel(b, s, m, &rel, err);
+	if (r < 0)
 		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
-	if (stat(dir, &st) == 0 && st.st_nlink == 2 && st.st_uid == 0) {
-		/* a new cache directory gets the requested owner and mode */
-		if (chown(dir, m->uid, m->gid) < 0 || chmod(dir, m->mode) < 0)
-			return err_sys(err, errno, "set up cache mount '%s'", m->id);
-	}
+	dir = xasprintf("%s/%s", cache, rel);
+	if (m->from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = cache_seed(b, s, m, cache_fd, rel, err);
+	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
+	else if ((r = fs_mkdir_p(cache_fd, rel, 0755, err)) >= 0 && stat(dir, &st) == 0 &&
+		 st.st_nlink == 2 && st.st_uid == 0)
+		r = cache_init_dir(m, dir, err); /* a new cache directory */
+	if (r < 0)
+		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
 	if (m->sharing && streq(m->sharing, "locked")) {
 		_cleanup_free_ char *lock = xasprintf("%s.lock", dir);
 
@@ -296,13 +452,45 @@ static int secret_source(struct build_ctx *b, const char *id, char **ret_path, c
 	return 0;
 }
 
+/*
+ * The secret's file, alone on a tmpfs mounted in kiln's private mount
+ * namespace: it is never on disk, and it is gone with that namespace when
+ * kiln dies, even of kill -9. 0400 unless mode= says otherwise.
+ */
+static int secret_file(struct build_ctx *b, struct run_mount *m, const struct strbuf *value,
+		       struct kiln_error **err)
+{
+	_cleanup_free_ char *tmp = store_dir_path(b->store, STORE_DIR_TMP), *opts = NULL;
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = store_tmp_mkdir(b->store, "secret", 0700, &name, &m->secret_lock, err);
+	if (r < 0)
+		return r;
+	m->secret_dir = fs_path_join(tmp, name);
+	opts = xasprintf("size=%zu,mode=0700", value->len + 4096);
+	if (mount("tmpfs", m->secret_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		return err_sys(err, errno, "secret '%s': mount tmpfs on '%s'", m->id,
+			       m->secret_dir);
+	m->host_path = xasprintf("%s/%s", m->secret_dir, "secret");
+	fd = open(m->host_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return err_sys(err, errno, "secret '%s': create '%s'", m->id, m->host_path);
+	r = fs_write_all(fd, value->buf, value->len, err);
+	if (r >= 0 && fchown(fd, m->uid, m->gid) < 0)
+		r = err_sys(err, errno, "secret '%s': chown to %u:%u", m->id, (unsigned)m->uid,
+			    (unsigned)m->gid);
+	if (r >= 0 && fchmod(fd, m->mode_set ? m->mode : 0400) < 0)
+		r = err_sys(err, errno, "secret '%s': chmod", m->id);
+	return r;
+}
+
 static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run_mount *m,
 			  struct kiln_error **err)
 {
-	_cleanup_free_ char *path = NULL, *env = NULL, *tmpdir = NULL, *name = NULL;
+	_cleanup_free_ char *path = NULL, *env = NULL;
 	_cleanup_strbuf_ struct strbuf value = STRBUF_INIT;
-	_cleanup_close_ int fd = -1;
-	int r;
 
 	if (!secret_source(b, m->id, &path, &env) || (!path && !getenv(env))) {
 		if (m->required)
@@ -321,22 +509,7 @@ static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run
 		if (!m->target)
 			return 0;
 	}
-	/* a private copy, readable by the step's user only, removed after the step */
-	tmpdir = store_dir_path(b->store, STORE_DIR_TMP);
-	{
-		_cleanup_close_ int dfd = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-		fd = fs_mkstemp(dfd, "secret", 0400, &name, err);
-	}
-	if (fd < 0)
-		return fd;
-	m->host_path = xasprintf("%s/%s", tmpdir, name);
-	strv_push(&ms->tmpfiles, m->host_path);
-	r = fs_write_all(fd, value.buf, value.len, err);
-	if (r >= 0 &&
-	    (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode == 0755 ? 0400 : m->mode) < 0))
-		r = err_sys(err, errno, "secret '%s'", m->id);
-	return r;
+	return secret_file(b, m, &value, err);
 }
 
 static int prepare_ssh(struct build_ctx *b, struct run_mounts *ms, struct run_mount *m,
@@ -373,7 +546,7 @@ int run_mounts_prepare(struct build_ctx *b, struct stage_state *s, struct run_mo
 			r = prepare_bind(b, s, rm, err);
 			break;
 		case RUN_MOUNT_CACHE:
-			r = prepare_cache(b, rm, err);
+			r = prepare_cache(b, s, rm, err);
 			break;
 		case RUN_MOUNT_TMPFS:
 			break;
@@ -390,35 +563,60 @@ int run_mounts_prepare(struct build_ctx *b, struct stage_state *s, struct run_mo
 	return 0;
 }
 
+static bool ignore_excluded(const char *relpath, bool is_dir, void *ud)
+{
+	return dockerignore_excluded(ud, relpath, is_dir);
+}
+
+static bool ignore_may_reinclude(const char *relpath, void *ud)
+{
+	return dockerignore_may_reinclude_under(ud, relpath);
+}
+
+/* A bind of the context: the content it shows, .dockerignore applied as COPY does. */
+static int key_context(struct build_ctx *b, const struct run_mount *m, struct cache_key *k,
+		       struct kiln_error **err)
+{
+	const char *src = m->source ? m->source : ".";
+	struct copy_opts o = {0};
+	char hex[65];
+
+	o.src_root = b->context_fd;
+	o.sources = &src;
+	o.n_sources = 1;
+	o.dest = "/.kiln-bind/";
+	o.stat_cache = b->stat_cache;
+	if (b->ignore) {
+		o.excluded = ignore_excluded;
+		o.may_contain_included = ignore_may_reinclude;
+		o.exclude_ud = b->ignore;
+	}
+	if (locked_copy_digest(b, &o, hex, err) < 0)
+		return err_wrap(err, "RUN --mount=type=bind,source=%s", src);
+	cache_key_add(k, "bind", hex);
+	return 0;
+}
+
 int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_mounts *m,
 			 struct cache_key *k, struct kiln_error **err)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		struct run_mount *rm = &m->v[i];
-		const char *src = rm->source ? rm->source : ".";
-		struct copy_opts o = {0};
-		char hex[65];
-		int r;
+		int r = 0;
 
-		if (rm->type != RUN_MOUNT_BIND || rm->from)
-			continue; /* a stage's content is in its key; secrets never are */
-		o.src_root = b->context_fd;
-		o.sources = &src;
-		o.n_sources = 1;
-		o.dest = "/.kiln-bind/";
-		o.stat_cache = b->stat_cache;
-		r = locked_copy_digest(b, &o, hex, err);
+		/* secrets never reach the key; a cache without from= is not content */
+		if (rm->from && (rm->type == RUN_MOUNT_BIND || rm->type == RUN_MOUNT_CACHE))
+			r = key_from(b, s, rm, k, err);
+		else if (rm->type == RUN_MOUNT_BIND)
+			r = key_context(b, rm, k, err);
 		if (r < 0)
-			return err_wrap(err, "RUN --mount=type=bind,source=%s", src);
-		cache_key_add(k, "bind", hex);
+			return r;
 	}
 	return 0;
 }
 
 void run_mounts_release(struct run_mounts *m)
 {
-	strv_foreach(&m->tmpfiles, f)
-		unlink(*f);
 	for (size_t i = 0; i < m->n; i++) {
 		struct run_mount *rm = &m->v[i];
 
@@ -429,6 +627,14 @@ void run_mounts_release(struct run_mounts *m)
 		free(rm->env);
 		free(rm->sharing);
 		free(rm->host_path);
+		if (rm->secret_dir) {
+			if (umount2(rm->secret_dir, MNT_DETACH) < 0)
+				log_debug("umount '%s': %m", rm->secret_dir);
+			rmdir(rm->secret_dir);
+			free(rm->secret_dir);
+		}
+		if (rm->secret_lock >= 0)
+			close(rm->secret_lock);
 		step_dirs_release(&rm->rwview);
 		step_dirs_release(&rm->view);
 		if (rm->lock_fd >= 0)
@@ -436,6 +642,5 @@ void run_mounts_release(struct run_mounts *m)
 	}
 	free(m->v);
 	strv_clear(&m->env);
-	strv_clear(&m->tmpfiles);
 	memset(m, 0, sizeof(*m));
 }

@@ -62,8 +62,11 @@ static int pull(struct build_ctx *b, const char *name, struct digest *ret, struc
 	o.progress_data = b;
 	build_message(b, "pulling %s", name);
 	r = registry_pull(b->store, name, NULL, &o, &digest, err);
-	if (r < 0)
-		return err_wrap(err, "pull '%s'", name);
+	if (r < 0) {
+		_cleanup_free_ char *full = registry_ref_display(name);
+
+		return err_wrap(err, "pull '%s'", full);
+	}
 	strv_push(&b->pulled, name);
 	build_message(b, "pulled %s: %s", name, digest);
 	return digest_parse(digest, ret, err);

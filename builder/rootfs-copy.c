@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "builder/rootfs-internal.h"
-#include "builder/sandbox-internal.h"
 #include "builder/snapshot-internal.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"

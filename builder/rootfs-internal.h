@@ -9,10 +9,12 @@
  * A step's working directories under the store's tmp/: upper/ (the step's
  * diff, committed as its layer), work/ (the sandbox's or overlay's state) and
  * merged/ (where COPY sees the image's root). Removed by step_dirs_release();
- * a build killed half way leaves them in tmp/, which `kiln prune` empties.
+ * a build killed half way leaves them in tmp/, which the next store_open()
+ * sweeps (or `kiln prune` empties).
  */
 struct step_dirs {
-	char *base;
+	char *base; /* tmp/step.XXXXXXXX */
+	int lock; /* an fd on base holding its lock (layers' store_tmp_mkdir), valid with base */
 	char *upper;
 	char *work;
 	char *merged;

@@ -12,6 +12,7 @@
 
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -21,22 +22,19 @@
 
 int step_dirs_make(struct build_ctx *b, struct step_dirs *ret, struct kiln_error **err)
 {
-	_cleanup_free_ char *tmp = store_dir_path(b->store, STORE_DIR_TMP);
+	_cleanup_free_ char *tmp = store_dir_path(b->store, STORE_DIR_TMP), *name = NULL;
 	struct step_dirs d = {0};
+	/* locked while the step lives: a later kiln sweeps it if this one is killed */
+	int r = store_tmp_mkdir(b->store, "step", 0700, &name, &d.lock, err);
 
-	d.base = xasprintf("%s/step-XXXXXX", tmp);
-	if (!mkdtemp(d.base)) {
-		int r = err_sys(err, errno, "create '%s'", d.base);
-
-		free(d.base);
+	if (r < 0)
 		return r;
-	}
+	d.base = fs_path_join(tmp, name);
 	d.upper = xasprintf("%s/upper", d.base);
 	d.work = xasprintf("%s/work", d.base);
 	d.merged = xasprintf("%s/merged", d.base);
 	if (mkdir(d.upper, 0755) < 0 || mkdir(d.work, 0700) < 0 || mkdir(d.merged, 0755) < 0) {
-		int r = err_sys(err, errno, "create step directories in '%s'", d.base);
-
+		r = err_sys(err, errno, "create step directories in '%s'", d.base);
 		step_dirs_release(&d);
 		return r;
 	}
@@ -51,6 +49,7 @@ void step_dirs_release(struct step_dirs *d)
 	rootfs_umount(d);
 	/* overlay leaves work/work mode 000: rm_rf copes through unlinkat */
 	fs_rm_rf(AT_FDCWD, d->base, NULL);
+	close(d->lock); /* set with base */
 	free(d->base);
 	free(d->upper);
 	free(d->work);

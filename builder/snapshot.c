@@ -107,8 +107,9 @@ int snapshot_ensure(struct store *s, const struct layer_desc *layer, char **ret_
 		    struct kiln_error **err)
 {
 	_cleanup_free_ char *path = store_snapshot_path(s, &layer->diff_id), *tmp = NULL;
-	_cleanup_free_ char *tmpdir = store_dir_path(s, STORE_DIR_TMP);
-	_cleanup_close_ int blobfd = -1, tfd = -1;
+	_cleanup_free_ char *tmpdir = store_dir_path(s, STORE_DIR_TMP), *prefix = NULL,
+			    *name = NULL;
+	_cleanup_close_ int blobfd = -1, tfd = -1; /* tfd holds the lock of tmp (tmpwork.c) */
 	char hex[DIGEST_HEX_LEN + 1];
 	int r;
 
@@ -119,14 +120,11 @@ int snapshot_ensure(struct store *s, const struct layer_desc *layer, char **ret_
 			return r;
 		goto done;
 	}
-	tmp = xasprintf("%s/snap-%s.XXXXXX", tmpdir, digest_hex(&layer->diff_id, hex));
-	if (!mkdtemp(tmp))
-		return err_sys(err, errno, "create '%s'", tmp);
-	tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd < 0) {
-		r = err_sys(err, errno, "open '%s'", tmp);
-		goto out_remove;
-	}
+	prefix = xasprintf("snap-%s", digest_hex(&layer->diff_id, hex));
+	r = store_tmp_mkdir(s, prefix, 0700, &name, &tfd, err);
+	if (r < 0)
+		return r;
+	tmp = fs_path_join(tmpdir, name);
 	blobfd = store_blob_open(s, &layer->digest, err);
 	if (blobfd < 0) {
 		r = blobfd;

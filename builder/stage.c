@@ -7,6 +7,7 @@
 
 #include "builder/build-internal.h"
 #include "builder/rootfs-internal.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -186,13 +187,22 @@ static int run_onbuild(struct build_ctx *b, struct stage_state *s, struct kiln_e
 	return 0;
 }
 
+/* A failed step's error names its Dockerfile lines, unless an inner one did already. */
+static void step_locate(struct build_ctx *b, const struct instruction *in, struct kiln_error **err)
+{
+	if (err && *err && !(*err)->excerpt_line)
+		instr_locate(b, in, err);
+}
+
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err)
 {
 	const struct instruction *in = &b->df->instrs[s->st->first];
 	const char *platform = instr_flag_get(in, "platform");
 	struct step st;
-	int r;
+	int r = interrupt_check(err);
 
+	if (r < 0)
+		return r;
 	step_begin(b, s, in, &st);
 	if (platform && !strstr(platform, "$") && strcmp(platform, "linux/amd64") != 0)
 		log_warn("%s:%u: FROM --platform=%s: kiln builds for linux/%s only, ignoring",
@@ -203,6 +213,8 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 		r = base_from_image(b, s, in, err);
 	if (r >= 0)
 		r = run_onbuild(b, s, err);
+	if (r < 0)
+		step_locate(b, in, err);
 	step_end(b, &st, r < 0 ? BUILD_STEP_FAILED : BUILD_STEP_DONE, -1);
 	return r;
 }
@@ -275,8 +287,10 @@ int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const stru
 			  struct kiln_error **err)
 {
 	struct step st;
-	int r;
+	int r = interrupt_check(err);
 
+	if (r < 0)
+		return r;
 	step_begin(b, s, in, &st);
 	r = run_step(b, s, in, &st, err);
 	if (r < 0) {
@@ -284,6 +298,7 @@ int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const stru
 		_cleanup_free_ char *text = xstrdup(st.text);
 
 		step_end(b, &st, BUILD_STEP_FAILED, st.info.exit_status);
+		step_locate(b, in, err);
 		if (s->st->name)
 			return err_wrap(err, "step %u/%u [%s] '%s'", idx, total, s->st->name, text);
 		return err_wrap(err, "step %u/%u '%s'", idx, total, text);

@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "cmd/progress.h"
 #include "layers/layers.h"
+#include "util/interrupt.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
 
@@ -378,7 +379,7 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	r = builder_build(&b.opts, &ev, &image_id, err);
 	progress_finish(p, r >= 0);
 	view.lines = progress_get_mode(p) == PROGRESS_TTY;
-	if (r >= 0 && b.push)
+	if (r >= 0 && b.push && (r = interrupt_check(err)) >= 0)
 		r = push_tags(&b, &view, &pushed, err);
 	progress_free(p);
 	if (r >= 0)

@@ -9,6 +9,7 @@
 #include "builder/builder.h"
 #include "cmd/cmd-layers.h"
 #include "layers/layers.h"
+#include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 

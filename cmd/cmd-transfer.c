@@ -96,6 +96,7 @@ static int commit_opts(const struct xfer_opts *o, struct layers_commit_opts *ret
 int cmd_import(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
+	_cleanup_(image_freep) struct image *img = NULL;
 	struct xfer_opts o = {0};
 	struct layers_commit_opts opts;
 	_cleanup_close_ int fd = -1;
@@ -115,9 +116,12 @@ int cmd_import(int argc, char **argv, struct kiln_error **err)
 	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0)
 		r = store_import_rootfs(s, fd, argv[i + 1], &opts, &d, err);
+	if (r >= 0)
+		r = image_read(s, &d, &img, err);
 	if (r < 0)
 		return err_wrap(err, "'%s'", argv[i]);
-	print_digest(&d);
+	/* the image ID, as `kiln build` prints it and `kiln images` shortens it */
+	print_digest(&img->config_digest);
 	return 0;
 }
 
@@ -173,6 +177,16 @@ static const struct cmd_pull_transport cmd_pull_transports[] = {
 	{"", cmd_pull_registry},
 };
 
+/* A registry reference is named in full: "alpine" is 'docker.io/library/alpine:latest'. */
+static int pull_failed(const char *what, const struct cmd_pull_transport *t,
+		       struct kiln_error **err)
+{
+	_cleanup_free_ char *full =
+		t->pull == cmd_pull_registry ? registry_ref_display(what) : xstrdup(what);
+
+	return err_wrap(err, "pull '%s'", full);
+}
+
 int cmd_pull(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
@@ -194,7 +208,7 @@ int cmd_pull(int argc, char **argv, struct kiln_error **err)
 		if (rest) {
 			r = cmd_pull_transports[t].pull(s, rest, argc - i == 2 ? argv[i + 1] : NULL,
 							err);
-			return r < 0 ? err_wrap(err, "pull '%s'", argv[i]) : 0;
+			return r < 0 ? pull_failed(argv[i], &cmd_pull_transports[t], err) : 0;
 		}
 	}
 	return 0;

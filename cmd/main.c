@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "kiln-config.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -56,11 +57,35 @@ static int exit_status(const struct kiln_error *e)
 /* The one place an error is printed. */
 static int report(struct kiln_error *e)
 {
-	char *s = err_format(e);
+	int sig = interrupt_signal();
+	char *s;
 
+	if (sig) {
+		/* what failed on the way out is the interrupt's doing: say only that */
+		log_debug("interrupted: %s", e && e->msg ? e->msg : "");
+		fprintf(stderr, "kiln: error: interrupted by SIG%s\n", sigabbrev_np(sig));
+		return 128 + sig;
+	}
+	s = err_format(e);
 	fprintf(stderr, "kiln: error: %s\n", s);
 	free(s);
 	return exit_status(e);
+}
+
+/*
+ * The commands that stop cleanly on SIGINT, SIGTERM or SIGHUP, removing their
+ * work in progress (util/interrupt.h). The others keep the default: they
+ * write nothing that a kill leaves half done, wait on the user (login), or
+ * write outside the store through a temporary name (save).
+ */
+static bool interruptible(const char *name)
+{
+	static const char *const names[] = {"build", "pull", "push", "import", "load"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (streq(name, names[i]))
+			return true;
+	return false;
 }
 
 static int parse_global(int argc, char **argv, struct kiln_error **err)
@@ -129,6 +154,8 @@ int main(int argc, char **argv)
 		cmd_print_usage(c);
 		return 0;
 	}
+	if (interruptible(c->name))
+		interrupt_install();
 	optind = 0; /* reset getopt for the command's own parsing */
 	r = c->fn(argc - first, argv + first, &err);
 	if (r < 0)

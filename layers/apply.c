@@ -21,6 +21,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
@@ -570,6 +571,8 @@ static int apply_all(struct apply *ap, struct kiln_error **err)
 
 		if (!entry)
 			return err_at(err, NULL, "an entry has no usable name");
+		if ((r = interrupt_check(err)) < 0)
+			return r;
 		r = apply_entry(ap, e, entry, err);
 		if (r < 0)
 			return r;

@@ -277,18 +277,14 @@ static int extract(struct store *s, const char *path, char **ret_tmp, int *ret_f
 
 	if (fd < 0)
 		return err_sys(err, errno, "open '%s'", path);
-	r = store_mkdtemp(s, "load", &tmp, err);
+	/* dfd holds the directory's lock (tmpwork.c) until it is removed */
+	r = store_tmp_mkdir(s, "load", 0755, &tmp, &dfd, err);
 	if (r < 0)
 		return r;
-	dfd = openat(store_dirfd(s, STORE_DIR_TMP), tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		r = err_sys(err, errno, "open '%s/tmp/%s'", store_root(s), tmp);
-	else
-		r = layers_apply(fd, dfd, LAYERS_APPLY_NO_WHITEOUTS | LAYERS_APPLY_NO_OWNER, err);
+	r = layers_apply(fd, dfd, LAYERS_APPLY_NO_WHITEOUTS | LAYERS_APPLY_NO_OWNER, err);
 	if (r < 0) {
-		if (dfd >= 0)
-			close(dfd);
 		fs_rm_rf(store_dirfd(s, STORE_DIR_TMP), tmp, NULL);
+		close(dfd);
 		return err_wrap(err, "'%s'", path);
 	}
 	*ret_tmp = TAKE_PTR(tmp);

@@ -320,7 +320,7 @@ static void check_snapshot(struct fsck_snap *f, const struct pairs *p, const cha
 	_cleanup_strv_ struct strv want = STRV_INIT, have = STRV_INIT, diffs = STRV_INIT;
 	_cleanup_(err_freep) struct kiln_error *e = NULL;
 	_cleanup_free_ char *tmpname = NULL;
-	_cleanup_close_ int sfd = -1;
+	_cleanup_close_ int sfd = -1, lock = -1; /* lock: held while tmp/fsck.* lives */
 	const struct pair *pair;
 	struct digest d;
 	size_t n;
@@ -336,7 +336,7 @@ static void check_snapshot(struct fsck_snap *f, const struct pairs *p, const cha
 		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0)
 		return snap_problem(f, hex, strerror(errno));
-	if (store_mkdtemp(f->s, "fsck", &tmpname, &e) < 0 ||
+	if (store_tmp_mkdir(f->s, "fsck", 0700, &tmpname, &lock, &e) < 0 ||
 	    unpack_listed(f, pair, tmpname, &want, &e) < 0) {
 		char b[DIGEST_STR_SIZE];
 		_cleanup_free_ char *msg = xasprintf("cannot unpack its layer '%s': %s",

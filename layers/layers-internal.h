@@ -127,9 +127,6 @@ void layer_tar_release(struct layer_tar *t);
 /* A libarchive reader over @fd: tar (any format) with gzip, zstd or no compression. */
 struct archive *layers_archive_reader(int fd, struct kiln_error **err);
 
-/* A new directory tmp/@prefix.XXXXXXXX; its name in *ret_name. */
-int store_mkdtemp(struct store *s, const char *prefix, char **ret_name, struct kiln_error **err);
-
 /*
  * Write a manifest for an existing config blob and layer blobs (not named):
  * the low level of image_write, used when a config must keep its bytes.

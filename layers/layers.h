@@ -366,6 +366,21 @@ char *store_snapshot_path(const struct store *s, const struct digest *diff_id);
  * diffID checked on the way (layers_apply_verified), then renamed into place. Idempotent; when two
  * processes race, both succeed and one copy wins. The path in *ret_path (may be NULL).
  */
+/*
+ * Work in progress in tmp/ (tmpwork.c). Each entry is made with an flock held
+ * on it for its maker's lifetime; store_open() sweeps the entries no live kiln
+ * holds (what a kill -9 left). A new directory tmp/@prefix.XXXXXXXX (mode
+ * @mode): its name, and in *ret_lock an fd on it that holds the lock (close it
+ * once the directory is removed or renamed away).
+ */
+int store_tmp_mkdir(struct store *s, const char *prefix, mode_t mode, char **ret_name,
+		    int *ret_lock, struct kiln_error **err);
+/* A new file tmp/@prefix.XXXXXXXX open read-write; the fd returned holds the lock. */
+int store_tmp_mkstemp(struct store *s, const char *prefix, mode_t mode, char **ret_name,
+		      struct kiln_error **err);
+/* Remove the entries of tmp/ whose maker is gone; returns how many. */
+int store_sweep_tmp(struct store *s);
+
 int store_snapshot_ensure(struct store *s, const struct layer_desc *layer,
 			  enum layers_apply_flags flags, char **ret_path, struct kiln_error **err);
 

@@ -23,28 +23,6 @@ char *store_snapshot_path(const struct store *s, const struct digest *diff_id)
 	return xasprintf("%s/snapshots/%s", s->root, digest_hex(diff_id, hex));
 }
 
-int store_mkdtemp(struct store *s, const char *prefix, char **ret_name, struct kiln_error **err)
-{
-	int tmpfd = s->dirfds[STORE_DIR_TMP];
-
-	for (int tries = 0; tries < 100; tries++) {
-		unsigned rnd;
-		char *name;
-
-		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			return err_sys(err, errno, "getrandom");
-		name = xasprintf("%s.%08x", prefix, rnd);
-		if (mkdirat(tmpfd, name, 0755) == 0) {
-			*ret_name = name;
-			return 0;
-		}
-		free(name);
-		if (errno != EEXIST)
-			return err_sys(err, errno, "create a directory in '%s/tmp'", s->root);
-	}
-	return err_sys(err, EEXIST, "create a directory in '%s/tmp'", s->root);
-}
-
 static int unpack(struct store *s, const struct layer_desc *layer, const char *tmpname,
 		  enum layers_apply_flags flags, struct kiln_error **err)
 {
@@ -127,6 +105,7 @@ int store_snapshot_ensure(struct store *s, const struct layer_desc *layer,
 {
 	int snapfd = s->dirfds[STORE_DIR_SNAPSHOTS], tmpfd = s->dirfds[STORE_DIR_TMP];
 	_cleanup_free_ char *tmpname = NULL;
+	_cleanup_close_ int lock = -1; /* held until the copy is renamed or removed */
 	char hex[DIGEST_HEX_LEN + 1];
 	struct stat st;
 	int r;
@@ -138,7 +117,7 @@ int store_snapshot_ensure(struct store *s, const struct layer_desc *layer,
 			return r;
 		goto done;
 	}
-	r = store_mkdtemp(s, "snapshot", &tmpname, err);
+	r = store_tmp_mkdir(s, "snapshot", 0755, &tmpname, &lock, err);
 	if (r < 0)
 		return r;
 	r = unpack(s, layer, tmpname, flags, err);

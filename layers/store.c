@@ -14,6 +14,7 @@
 #include "layers/layers-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -263,6 +264,7 @@ int store_open(const char *root, enum store_open_flags flags, struct store **ret
 	r = store_init(s, create, err);
 	if (r < 0)
 		return err_wrap(err, "store '%s'", real);
+	store_sweep_tmp(s); /* what killed kilns left in tmp/ */
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -353,7 +355,7 @@ int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_err
 {
 	struct blob_writer *w;
 	char *name;
-	int fd = fs_mkstemp(s->dirfds[STORE_DIR_TMP], "blob", 0644, &name, err);
+	int fd = store_tmp_mkstemp(s, "blob", 0644, &name, err); /* locked: tmpwork.c */
 
 	if (fd < 0)
 		return err_wrap(err, "store '%s'", s->root);
@@ -368,7 +370,10 @@ int blob_writer_begin(struct store *s, struct blob_writer **ret, struct kiln_err
 
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct kiln_error **err)
 {
-	int r = fs_write_all(w->fd, data, len, err);
+	int r = interrupt_check(err);
+
+	if (r >= 0)
+		r = fs_write_all(w->fd, data, len, err);
 
 	if (r < 0)
 		return err_wrap(err, "write blob in '%s/tmp'", w->store->root);

@@ -15,6 +15,7 @@
 
 #include "registry/registry-internal.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
@@ -205,6 +206,14 @@ static char *error_detail(const struct http_resp *rs)
 	return s;
 }
 
+/* "registry 'D': repository 'R'", or "registry 'D'" for a request of no repository (ping) */
+static char *subject(const struct registry_client *c, const char *repo)
+{
+	if (!repo)
+		return xasprintf("registry '%s'", c->domain);
+	return xasprintf("registry '%s': repository '%s'", c->domain, repo);
+}
+
 static int status_errno(long status)
 {
 	if (status == 401 || status == 403)
@@ -217,24 +226,22 @@ static int status_errno(long status)
 int reg_status_error(struct registry_client *c, const char *repo, const char *what,
 		     const struct http_resp *rs, struct kiln_error **err)
 {
-	_cleanup_free_ char *detail = error_detail(rs);
+	_cleanup_free_ char *detail = error_detail(rs), *who = subject(c, repo);
 
-	return err_new(err, KILN_ERR_SYSTEM, status_errno(rs->status),
-		       "registry '%s': repository '%s': %s: HTTP %ld%s%s", c->domain,
-		       repo ? repo : "", what, rs->status, detail ? ": " : "",
-		       detail ? detail : "");
+	return err_new(err, KILN_ERR_SYSTEM, status_errno(rs->status), "%s: %s: HTTP %ld%s%s", who,
+		       what, rs->status, detail ? ": " : "", detail ? detail : "");
 }
 
 static int transport_error(struct registry_client *c, const char *repo, const char *what,
 			   const struct http_resp *rs, struct kiln_error **err)
 {
+	_cleanup_free_ char *who = subject(c, repo);
 	const char *hint = "";
 
 	if (rs->curl == CURLE_PEER_FAILED_VERIFICATION || rs->curl == CURLE_SSL_CACERT_BADFILE)
 		hint = " (use --tls-verify=false, or trust its CA with --cert-file or SSL_CERT_FILE)";
-	return err_new(err, KILN_ERR_SYSTEM, EHOSTUNREACH,
-		       "registry '%s': repository '%s': %s: %s%s", c->domain, repo ? repo : "",
-		       what, rs->curl_msg, hint);
+	return err_new(err, KILN_ERR_SYSTEM, EHOSTUNREACH, "%s: %s: %s%s", who, what, rs->curl_msg,
+		       hint);
 }
 
 /* ---- retries ---- */
@@ -262,19 +269,15 @@ static void backoff(unsigned attempt, const struct http_resp *rs)
 static int auth_failed(struct registry_client *c, const char *repo, const char *what,
 		       const struct http_resp *rs, struct kiln_error **err)
 {
-	_cleanup_free_ char *detail = error_detail(rs);
+	_cleanup_free_ char *detail = error_detail(rs), *who = subject(c, repo);
 
 	if (c->user && !streq(c->user, "<token>"))
-		return err_new(
-			err, KILN_ERR_SYSTEM, EACCES,
-			"registry '%s': repository '%s': %s: HTTP %ld: authentication failed for user '%s'%s%s",
-			c->domain, repo ? repo : "", what, rs->status, c->user, detail ? ": " : "",
-			detail ? detail : "");
-	return err_new(
-		err, KILN_ERR_SYSTEM, EACCES,
-		"registry '%s': repository '%s': %s: HTTP %ld: authentication required (use 'kiln login %s')%s%s",
-		c->domain, repo ? repo : "", what, rs->status, c->domain, detail ? ": " : "",
-		detail ? detail : "");
+		return err_new(err, KILN_ERR_SYSTEM, EACCES,
+			       "%s: %s: HTTP %ld: authentication failed for user '%s'%s%s", who,
+			       what, rs->status, c->user, detail ? ": " : "", detail ? detail : "");
+	return err_new(err, KILN_ERR_SYSTEM, EACCES,
+		       "%s: %s: HTTP %ld: authentication required (use 'kiln login %s')%s%s", who,
+		       what, rs->status, c->domain, detail ? ": " : "", detail ? detail : "");
 }
 
 static void reset_resp(struct http_resp *rs)
@@ -304,6 +307,8 @@ int reg_request(struct registry_client *c, const char *repo, const char *scope, 
 		rq->authorization = NULL;
 		if (auth)
 			explicit_bzero(auth, strlen(auth));
+		if (r < 0 && interrupt_signal())
+			return interrupt_check(err);
 		if (r < 0 && !(http_curl_retryable(rs->curl) && attempt < max_retries))
 			return transport_error(c, repo, what, rs, err);
 		if (r == 0 && rs->status == 401 && !rq->no_auth) {

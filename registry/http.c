@@ -13,6 +13,7 @@
 
 #include "kiln-config.h"
 #include "registry/registry-internal.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -126,6 +127,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* Any transfer stops when kiln is interrupted (util/interrupt.h). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	return interrupt_signal() ? 1 : 0;
+}
+
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
 	struct xfer *x = ud;
@@ -233,6 +241,8 @@ static void setup(struct registry_client *c, CURL *h, struct xfer *x, struct cur
 	curl_easy_setopt(h, CURLOPT_READDATA, x);
 	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
 	curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* a stalled transfer (under 1 KiB/s for 60 s) is a connection error */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);

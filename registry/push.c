@@ -127,6 +127,14 @@ int registry_push(struct store *s, const char *what, const char *dest,
 	if (r == 0 && ret_digest)
 		*ret_digest = digest_str(&img->manifest_digest);
 	registry_client_free(c);
+	if (r < 0) {
+		_cleanup_free_ char *full = registry_ref_format(&ref);
+
+		registry_ref_release(&ref);
+		if (streq(full, what))
+			return err_wrap(err, "push '%s'", what);
+		return err_wrap(err, "push '%s' to '%s'", what, full);
+	}
 	registry_ref_release(&ref);
-	return r < 0 ? err_wrap(err, "push '%s'", what) : 0;
+	return 0;
 }

@@ -295,6 +295,18 @@ char *registry_ref_format(const struct registry_ref *r)
 	return strbuf_detach(&sb, NULL);
 }
 
+char *registry_ref_display(const char *s)
+{
+	struct registry_ref ref;
+	char *full;
+
+	if (registry_ref_parse(s, &ref, NULL) < 0)
+		return xstrdup(s);
+	full = registry_ref_format(&ref);
+	registry_ref_release(&ref);
+	return full;
+}
+
 bool registry_domain_is_local(const char *domain)
 {
 	size_t n = strcspn(domain, ":");

@@ -37,6 +37,8 @@ void registry_ref_release(struct registry_ref *r);
 char *registry_ref_format(const struct registry_ref *r);
 /* "domain/path", malloc'd. */
 char *registry_ref_name(const struct registry_ref *r);
+/* @s in full for messages ("alpine" -> "docker.io/library/alpine:latest"), or a copy. */
+char *registry_ref_display(const char *s);
 /* True for localhost, 127.0.0.0/8 and [::1] registries (plain HTTP allowed, as podman). */
 bool registry_domain_is_local(const char *domain);
 

@@ -10,8 +10,9 @@ R=$T/store
 kb() { c=$1; shift; as_builder "$KILN" "$c" --root "$R" "$@"; }
 
 say "import, rootless"
-digest=$(kb import "$T/rootfs.tar" busybox:1)
-expect_contains "$digest" "sha256:"
+imported=$(kb import "$T/rootfs.tar" busybox:1)
+expect_contains "$imported" "sha256:"
+digest=$(kb inspect busybox:1 | jq -r .Digest)
 [ -f "$R/oci-layout" ] && [ -d "$R/blobs/sha256" ] && [ -d "$R/snapshots" ] &&
 	[ -d "$R/cache" ] && [ -d "$R/tmp" ] || fail "store layout incomplete: $(ls -a "$R")"
 expect_eq "$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$R/index.json")" \
@@ -28,6 +29,9 @@ expect_contains "$out" "busybox:1"
 expect_contains "$out" "IMAGE ID"
 expect_eq "$(kb images --format json | jq -r '.[] | select(.name == "busybox:1") | .digest')" "$digest" "images json digest"
 id=$(kb inspect busybox:1 | jq -r .Id)
+# import prints the image ID, as build does; images shows its first 12 hex digits
+expect_eq "$imported" "$id" "import prints the image ID"
+expect_contains "$out" "$(echo "$id" | cut -c8-19)" "images shows the imported image's ID"
 expect_eq "$(kb inspect busybox:1 | jq -r .Digest)" "$digest" "inspect digest"
 expect_eq "$(kb inspect "$(echo "$id" | cut -c8-19)" | jq -r .Digest)" "$digest" "inspect by ID prefix"
 expect_eq "$(kb inspect busybox:1 | jq -r '.Config.rootfs.diff_ids | length')" 1 "one layer"

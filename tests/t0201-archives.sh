@@ -14,8 +14,10 @@ add_cleanup rm_l
 A=$L/a B=$T/b C=$T/c
 k() { c=$1 r=$2; shift 2; as_builder "$KILN" "$c" --root "$r" "$@"; }
 
-digest=$(k import "$A" "$T/rootfs.tar" busybox:1)
+imported=$(k import "$A" "$T/rootfs.tar" busybox:1)
+digest=$(k inspect "$A" busybox:1 | jq -r .Digest)
 id=$(k inspect "$A" busybox:1 | jq -r .Id)
+expect_eq "$imported" "$id" "import prints the image ID"
 
 say "save both formats, load them back"
 k save "$A" busybox:1 -o "$T/oci.tar"

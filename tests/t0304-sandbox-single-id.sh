@@ -4,7 +4,7 @@
 # fix it, and still runs steps as container root.
 . "$(dirname "$0")/lib.sh"
 need_root
-PROBE=$KILN_BUILD/builder/tests/sandbox-probe
+PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
 [ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
 [ -x /bin/busybox ] || skip "busybox-static is not installed"
 cp "$(busybox_rootfs_tar)" "$T/rootfs.tar"

@@ -55,4 +55,4 @@ expect_fail 1 "registry '$R': repository 'nope': GET manifest 'latest': HTTP 404
 expect_fail 1 "invalid reference 'Bad/Name': repository name must be lowercase" probe manifest-get Bad/Name
 # nothing listening: a connection error after the retries, naming the registry
 registry_stop
-expect_fail 1 "registry '$R': repository '': ping /v2/" probe ping "$R"
+expect_fail 1 "registry '$R': ping /v2/" probe ping "$R"

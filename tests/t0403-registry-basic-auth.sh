@@ -48,7 +48,7 @@ expect_fail 1 "$DOCKER_CONFIG/config.json:2:" probe --tls-verify=false ping "$R"
 # push and pull with --creds: a wrong password is exit 1 naming the user, never the password
 export KILN_ROOT=$T/store
 kiln import "$(busybox_rootfs_tar)" bb:1 >/dev/null
-expect_fail 1 "push 'bb:1': registry '$R': repository 'app': HEAD manifest 'latest': HTTP 401: authentication failed for user 'alice'" \
+expect_fail 1 "push 'bb:1' to '$R/app:latest': registry '$R': repository 'app': HEAD manifest 'latest': HTTP 401: authentication failed for user 'alice'" \
 	kiln push --tls-verify=false --creds alice:nope-Pw bb:1 "$R/app"
 grep -q 'nope-Pw' "$T/.err" && fail "password printed"
 d=$(kiln push -q --cert-file "$T/tls/ca.crt" --creds alice:s3cret-Pw bb:1 "$R/app")

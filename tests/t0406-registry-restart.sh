@@ -5,7 +5,7 @@
 # the upload over once; the pushed digest is checked with skopeo and by
 # pulling it back. A pull killed half way resumes from its partial file.
 . "$(dirname "$0")/lib.sh"
-need_cmd skopeo
+need_cmd skopeo jq
 REGISTRY_EXTRA_CONFIG="  secret: kiln-test-secret"
 registry_start
 R=$REGISTRY
@@ -14,7 +14,8 @@ mkdir "$T/big"
 head -c 200M /dev/urandom >"$T/big/data"
 tar -C "$T/big" -cf "$T/big.tar" data
 rm -rf "$T/big"
-d=$(kiln import --compression none "$T/big.tar" big:1)
+kiln import --compression none "$T/big.tar" big:1 >/dev/null
+d=$(kiln inspect big:1 | jq -r .Digest)
 rm "$T/big.tar"
 
 # push_with_restart REPO: push in the background, bounce the registry under it
@@ -63,7 +64,7 @@ wait "$pid"
 st=$?
 set -e
 expect_eq "$st" 1 "exit status when the registry is gone"
-grep -q "kiln: error: push 'big:1': registry '$R': repository 'gone': .*Couldn't connect to server" "$T/push.err" ||
+grep -q "kiln: error: push 'big:1' to '$R/gone:1': registry '$R': repository 'gone': .*Couldn't connect to server" "$T/push.err" ||
 	fail "unclear error: $(tail -2 "$T/push.err")"
 registry_restart
 

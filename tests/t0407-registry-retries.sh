@@ -37,6 +37,6 @@ KILN_ROOT=$T/store2 kiln fsck >/dev/null || fail "store invalid"
 stop_proxy
 
 start_proxy down
-expect_fail 1 "registry '$P': repository '': ping /v2/: HTTP 500" kiln pull "$P/down/bb:1"
+expect_fail 1 "registry '$P': ping /v2/: HTTP 500" kiln pull "$P/down/bb:1"
 n=$(grep -c '" 500 ' "$T/proxy.log")
 [ "$n" -ge 5 ] || fail "expected a first try and 4 retries, the proxy saw $n"

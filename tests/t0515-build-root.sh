@@ -17,7 +17,7 @@ FROM busybox:1
 RUN echo 'app:x:1234:2345::/home/app:/bin/sh' >> /etc/passwd && \
     echo 'appgrp:x:2345:' >> /etc/group && echo 'extra:x:5555:app' >> /etc/group && \
     mkdir /gone && touch /gone/x
-RUN rm -r /gone && chown 4242:4343 /etc/group && mknod /dev-null-copy c 1 3 && \
+RUN rm -r /gone && chown 4242:4343 /etc/group && ! mknod /dev-null-copy c 1 3 2>/dev/null && \
     ls /root > /root-ls.txt && test ! -e /work/HELPERS-COMMON.md && \
     tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /net.txt && \
     ls /sys/class/net > /sys-net.txt && ! touch /sys/kernel/x 2>/dev/null
@@ -38,7 +38,9 @@ kb -t root:1 --network none "$c"
 r=$(unpack root:1)
 [ ! -e "$r/gone" ] || fail "whiteout: /gone is in the image"
 expect_eq "$(stat -c %u:%g "$r/etc/group")" 4242:4343 "chown in RUN as root"
-expect_eq "$(stat -c %t:%T "$r/dev-null-copy")" 1:3 "mknod as root"
+# as under docker build with userns-remap: RUN has its own user namespace, where
+# the kernel refuses device nodes (no device cgroup would stop a block device)
+[ ! -e "$r/dev-null-copy" ] || fail "mknod of a device worked as root"
 expect_eq "$(cat "$r/root-ls.txt")" "" "the host's /root in RUN"
 expect_eq "$(cat "$r/net.txt")" lo "--network none"
 expect_eq "$(cat "$r/sys-net.txt")" lo "--network none: a read-only /sys of its own"

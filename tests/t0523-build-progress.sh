@@ -50,4 +50,4 @@ st=$?
 set -e
 [ $st != 0 ] || fail "tty: a failing build exited 0"
 grep -q 'about to fail' "$T/tty2" || fail "tty: the failing step's output is not shown: $(cat "$T/tty2")"
-grep -q 'exit code 3' "$T/tty2" || fail "tty: no exit status shown"
+grep -q 'exit code: 3' "$T/tty2" || fail "tty: no exit status shown"

@@ -41,7 +41,7 @@ RUN cat /proc/sys/kernel/random/uuid >/run-id && echo built >/built
 CMD ["cat", "/built"]
 EOF
 n0=$(gets busybox)
-expect_fail 1 "Dockerfile:1:1: FROM $R/busybox:1: image '$R/busybox:1' is not in the store and --pull=never forbids pulling it (pull it first with 'kiln pull $R/busybox:1')" \
+expect_fail 1 "kiln: error: FROM $R/busybox:1: image '$R/busybox:1' is not in the store and --pull=never forbids pulling it (pull it first with 'kiln pull $R/busybox:1')" \
 	kb build --pull=never "$T/app"
 expect_eq "$(gets busybox)" "$n0" "manifest GETs with --pull=never"
 expect_fail 2 "--pull: expected missing, always or never, got 'sometimes'" kb build --pull=sometimes "$T/app"

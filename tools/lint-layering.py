@@ -14,7 +14,7 @@ ALLOWED = {
     "parser": set(),
     "layers": set(),
     "registry": {"layers"},
-    "sandbox": {"layers"},
+    "sandbox": set(),
     "copy": {"parser", "layers"},
     "builder": {"parser", "layers", "registry", "sandbox", "copy"},
     "cmd": {"parser", "layers", "registry", "sandbox", "copy", "builder"},

@@ -2,6 +2,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,11 +119,81 @@ void err_set_excerpt(struct kiln_error *e, const char *line, size_t len)
 		return;
 	free(e->excerpt);
 	e->excerpt = xstrndup(line, len);
+	e->excerpt_line = 0;
 }
 
 int err_code(const struct kiln_error *e)
 {
 	return e ? -e->errnum : -EIO;
+}
+
+/* Start of line @n (from 1) of @text, or NULL past its end; *ret_len: its length. */
+static const char *nth_line(const char *text, size_t len, unsigned n, size_t *ret_len)
+{
+	const char *p = text, *end = text + len, *nl;
+
+	for (unsigned i = 1; i < n && p < end; i++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+	}
+	if (p >= end)
+		return NULL;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	*ret_len = (size_t)((nl ? nl : end) - p);
+	if (*ret_len && p[*ret_len - 1] == '\r')
+		(*ret_len)--;
+	return p;
+}
+
+/* Two lines of context around a one-line instruction, one around a longer one. */
+#define SOURCE_CONTEXT(first, last) ((first) == (last) ? 2u : 1u)
+
+void err_set_source(struct kiln_error *e, const struct srcloc *loc, unsigned end_line,
+		    const char *text, size_t len)
+{
+	unsigned last = end_line > loc->line ? end_line : loc->line;
+	unsigned ctx = SOURCE_CONTEXT(loc->line, last), first;
+	struct strbuf sb = STRBUF_INIT;
+	size_t n;
+
+	if (!e || !loc->file || !loc->line || !nth_line(text, len, loc->line, &n))
+		return;
+	first = loc->line > ctx ? loc->line - ctx : 1;
+	for (unsigned i = first; i <= last + ctx; i++) {
+		const char *l = nth_line(text, len, i, &n);
+
+		if (!l)
+			break;
+		if (i > first)
+			strbuf_addch(&sb, '\n');
+		strbuf_add(&sb, l, n);
+	}
+	free((char *)e->loc.file);
+	free(e->excerpt);
+	e->loc = (struct srcloc){xstrdup(loc->file), loc->line, 0};
+	e->loc_end = last;
+	e->excerpt_line = first;
+	e->excerpt = strbuf_detach(&sb, NULL);
+}
+
+/* "msg", then "FILE:LINE" and the numbered lines, the failing ones marked ">>>". */
+static void format_source(const struct kiln_error *e, struct strbuf *sb)
+{
+	static const char rule[] = "--------------------";
+	const char *l = e->excerpt;
+	unsigned n = e->excerpt_line;
+
+	strbuf_addstr(sb, e->msg ? e->msg : "unknown error");
+	strbuf_addf(sb, "\n%s:%u\n%s", e->loc.file, e->loc.line, rule);
+	for (; l; n++) {
+		const char *nl = strchr(l, '\n');
+		int len = nl ? (int)(nl - l) : (int)strlen(l);
+		bool mark = n >= e->loc.line && n <= e->loc_end;
+
+		strbuf_addf(sb, "\n %5u | %s%.*s", n, mark ? ">>> " : "    ", len, l);
+		l = nl ? nl + 1 : NULL;
+	}
+	strbuf_addf(sb, "\n%s", rule);
 }
 
 char *err_format(const struct kiln_error *e)
@@ -131,6 +202,10 @@ char *err_format(const struct kiln_error *e)
 
 	if (!e)
 		return xstrdup("unknown error");
+	if (e->excerpt_line && e->excerpt && e->loc.file) {
+		format_source(e, &sb);
+		return strbuf_detach(&sb, NULL);
+	}
 	if (e->loc.file) {
 		strbuf_addstr(&sb, e->loc.file);
 		if (e->loc.line)

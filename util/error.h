@@ -37,6 +37,12 @@ struct kiln_error {
 	char *msg; /* the chain, outermost context first: "step 2/5 'RUN x': open 'y': No such file"
 		    */
 	char *excerpt; /* for input errors: the offending source line, or NULL */
+	/*
+	 * Build-time errors (err_set_source): the excerpt is lines excerpt_line..
+	 * of the file, of which loc.line..loc_end are the failing instruction's.
+	 */
+	unsigned excerpt_line;
+	unsigned loc_end;
 };
 
 /* @errnum's strerror() is appended: "open 'x': No such file or directory". */
@@ -54,11 +60,20 @@ int err_newv(struct kiln_error **err, enum kiln_error_kind kind, int errnum, con
 int err_wrap(struct kiln_error **err, const char *fmt, ...) _printf_(2, 3);
 /* Attach the offending source line to an input error. */
 void err_set_excerpt(struct kiln_error *e, const char *line, size_t len);
+/*
+ * Point @e at lines @loc->line..@end_line of @text (the whole file named
+ * loc->file), as BuildKit shows a failed step: err_format() then prints the
+ * message, "FILE:LINE" and those lines with a few around them, the failing
+ * ones marked ">>>". Replaces any location and excerpt @e had.
+ */
+void err_set_source(struct kiln_error *e, const struct srcloc *loc, unsigned end_line,
+		    const char *text, size_t len);
 /* The negative return value for @e (-EIO when there is none). */
 int err_code(const struct kiln_error *e);
 /*
  * Render for the user: "FILE:LINE:COL: msg" for input errors with a location
- * (and the excerpt with a caret on the following lines), else just msg.
+ * (and the excerpt with a caret on the following lines), "msg" then the block
+ * of err_set_source() for build-time errors, else just msg.
  */
 char *err_format(const struct kiln_error *e);
 void err_free(struct kiln_error *e);

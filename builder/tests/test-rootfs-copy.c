@@ -17,6 +17,7 @@
 
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
+#include "sandbox/sandbox.h"
 #include "tap.h"
 #include "util/error.h"
 #include "util/fs.h"

@@ -57,6 +57,41 @@ TEST(error_at_formats_like_a_compiler)
 			"       | \t ^");
 }
 
+TEST(error_source_marks_the_failing_lines_as_buildkit)
+{
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	_cleanup_free_ char *one = NULL, *two = NULL;
+	const char *text = "FROM a\nENV x=1\nRUN one\nRUN two \\\r\n  three\nCMD x\n";
+	struct srcloc loc = {.file = "c/Dockerfile", .line = 3, .col = 1};
+
+	err_new(&err, KILN_ERR_INPUT, EINVAL, "step 3/5 'RUN one': exit code: 1");
+	err_set_source(err, &loc, 3, text, strlen(text));
+	one = err_format(err);
+	ASSERT_STREQ(one, "step 3/5 'RUN one': exit code: 1\n"
+			  "c/Dockerfile:3\n"
+			  "--------------------\n"
+			  "     1 |     FROM a\n"
+			  "     2 |     ENV x=1\n"
+			  "     3 | >>> RUN one\n"
+			  "     4 |     RUN two \\\n"
+			  "     5 |       three\n"
+			  "--------------------");
+	loc.line = 4;
+	err_set_source(err, &loc, 5, text, strlen(text));
+	two = err_format(err);
+	ASSERT_STREQ(two, "step 3/5 'RUN one': exit code: 1\n"
+			  "c/Dockerfile:4\n"
+			  "--------------------\n"
+			  "     3 |     RUN one\n"
+			  "     4 | >>> RUN two \\\n"
+			  "     5 | >>>   three\n"
+			  "     6 |     CMD x\n"
+			  "--------------------");
+	loc.line = 9; /* past the end: the error keeps no location */
+	err_set_source(err, &loc, 9, text, strlen(text));
+	ASSERT_EQ(err->loc.line, 4u);
+}
+
 TEST(error_replacing_frees_the_old_one)
 {
 	_cleanup_(err_freep) struct kiln_error *err = NULL;
@@ -110,5 +145,7 @@ TEST(log_levels_parse)
 }
 
 TAP_MAIN(TAP_ENTRY(error_chain_reads_outermost_first), TAP_ENTRY(error_null_err_still_returns_code),
-	 TAP_ENTRY(error_at_formats_like_a_compiler), TAP_ENTRY(error_replacing_frees_the_old_one),
-	 TAP_ENTRY(parse_numbers_are_checked), TAP_ENTRY(log_levels_parse))
+	 TAP_ENTRY(error_at_formats_like_a_compiler),
+	 TAP_ENTRY(error_source_marks_the_failing_lines_as_buildkit),
+	 TAP_ENTRY(error_replacing_frees_the_old_one), TAP_ENTRY(parse_numbers_are_checked),
+	 TAP_ENTRY(log_levels_parse))

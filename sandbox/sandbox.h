@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * sandbox/: the one public header of the sandbox module: the sandbox that runs
+ * RUN steps (README.md, "How RUN is sandboxed"). Two calls do all the work:
+ *
+ *   sandbox_enter_userns()  once, early, in cmd/, before any thread exists:
+ *                           an unprivileged kiln becomes root of its own user
+ *                           namespace (ids from /etc/subuid and /etc/subgid);
+ *   sandbox_run()           once per RUN step: a child in new mount, pid, uts
+ *                           and ipc (and, for --network=none, net) namespaces
+ *                           on an overlayfs over the parent layers, which
+ *                           after its mounts enters a user namespace of its
+ *                           own, drops to Docker's privileges and becomes the
+ *                           command, pid 1.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct kiln_error;
+
+/* ---- the user namespace ---------------------------------------------------------------- */
+
+enum sandbox_userns_mode {
+	SANDBOX_USERNS_NONE = 0, /* real root in the initial user namespace: no mapping needed */
+	SANDBOX_USERNS_SUBID, /* 0 -> our uid, 1..N -> our /etc/subuid range (newuidmap) */
+	SANDBOX_USERNS_SINGLE, /* only 0 -> our uid: chown to other ids fails */
+	SANDBOX_USERNS_INHERITED, /* already root of a user namespace someone else made */
+};
+
+/*
+ * Make the calling process root of a new user namespace (with a new mount
+ * namespace) when it is not root already. Must be called while the process
+ * has a single thread. With a subordinate id range for the user (by name or
+ * uid in /etc/subuid and /etc/subgid) and newuidmap/newgidmap installed,
+ * container ids 0..65535 are mapped (0 -> the real uid, 1.. -> the range);
+ * otherwise a single-id map is written and one warning says what will not
+ * work and how to fix it. Idempotent: a no-op when getuid() is already 0.
+ * The process keeps its pid; nothing is forked that outlives this call.
+ */
+int sandbox_enter_userns(struct kiln_error **err);
+/* What sandbox_enter_userns() found or did (it probes when it was not called). */
+enum sandbox_userns_mode sandbox_userns_mode(void);
+
+/* ---- running one step --------------------------------------------------------------------- */
+
+enum sandbox_rootfs_kind {
+	SANDBOX_ROOTFS_OVERLAY = 0, /* overlayfs: lowerdirs + upperdir (+ workdir) */
+	SANDBOX_ROOTFS_DIR, /* a plain directory, used and modified in place ("copy" storage) */
+};
+
+enum sandbox_network {
+	SANDBOX_NETWORK_HOST = 0, /* the host's network namespace */
+	SANDBOX_NETWORK_NONE, /* a new network namespace with only `lo`, up */
+};
+
+enum sandbox_mount_type {
+	SANDBOX_MOUNT_BIND = 0, /* bind @source (a host path) on @target */
+	SANDBOX_MOUNT_TMPFS, /* a tmpfs on @target; @options such as "size=64m,mode=1777" */
+};
+
+/* An extra mount for RUN --mount. Targets are absolute paths inside the sandbox. */
+struct sandbox_mount {
+	enum sandbox_mount_type type;
+	const char *source;
+	const char *target;
+	const char *options;
+	bool readonly;
+};
+
+/*
+ * One RUN step. Nothing here is taken over; the caller keeps ownership.
+ *
+ * Overlay: @lowerdirs (top first, n_lowerdirs >= 0), an EMPTY @upperdir
+ * (this step's diff) and an EMPTY @workdir on the same filesystem as
+ * @upperdir. The sandbox keeps its own state under @workdir (ovl/, the
+ * overlay's work directory; extra/, an extra top lower layer holding the
+ * mount points /etc/hosts, /etc/resolv.conf, /etc/hostname and any missing
+ * /proc, /dev or mount target; files/, the content of those three files;
+ * root/, the mount point). Nothing the sandbox adds reaches @upperdir: the
+ * builder commits @upperdir as it is and deletes @workdir afterwards (overlay
+ * leaves a mode-000 ovl/work inside it).
+ *
+ * Dir: @rootdir is the whole root filesystem, modified in place; @workdir is
+ * still needed (files/, root/). Mount points missing from @rootdir are
+ * created and removed again afterwards, and their parent directories get
+ * their times back; the builder's diff walk must ignore ctime.
+ *
+ * @argv[0] is searched in the PATH of @env (as Docker does) unless it holds a
+ * '/'. @cwd (default "/") is created, owned by root, when missing. The
+ * command runs as @uid/@gid with @groups (numeric: the builder resolves names).
+ * Standard fds: -1 gives /dev/null.
+ */
+struct sandbox_spec {
+	enum sandbox_rootfs_kind rootfs;
+	const char *const *lowerdirs;
+	size_t n_lowerdirs;
+	const char *upperdir;
+	const char *rootdir;
+	const char *workdir;
+
+	const char *const *argv; /* NULL-terminated, argv[0] required */
+	const char *const *env; /* NULL-terminated KEY=VALUE list, may be NULL */
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t n_groups;
+	const char *hostname; /* default "kiln" */
+	enum sandbox_network network;
+	int stdin_fd, stdout_fd, stderr_fd;
+
+	const struct sandbox_mount *mounts;
+	size_t n_mounts;
+};
+
+#define SANDBOX_SPEC_INIT                                                                        \
+	{                                                                                        \
+		.rootfs = SANDBOX_ROOTFS_OVERLAY, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2 \
+	}
+
+/*
+ * Run @spec->argv in a new sandbox and wait for it. On success returns 0 and
+ * sets *ret_status to the command's exit status, or 128+signal when it was
+ * killed. Any failure to set the sandbox up (a mount, a missing command, a
+ * uid that is not mapped) is an error: "sandbox: mount overlay on '…':
+ * Operation not permitted", "sandbox: exec 'nosuch': No such file or
+ * directory". Processes the command leaves behind are killed when it exits;
+ * a killed kiln leaves no process and no mount behind. Safe to call from any
+ * thread of a multi-threaded kiln; SIGCHLD must not be ignored (SIG_IGN), and
+ * nothing else may reap children with waitpid(-1) meanwhile.
+ */
+int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
+
+/*
+ * `copy` storage: after a step ran in @rootdir (a plain directory that started
+ * as the merge of @lowerdirs, top first), write what it changed into the empty
+ * @diffdir exactly as overlayfs leaves an upperdir: new and changed entries
+ * (with owner, mode, times and xattrs; hard links kept), the directories they
+ * are in, and a 0/0 character device (a whiteout) for each deleted entry. So
+ * layers/ commits a diff the same way in both storage modes. Entries compare
+ * by type, mode, owner, size, mtime, rdev and symlink target, not content.
+ * Must run where the ids are mapped (in the user namespace, rootless).
+ */
+int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+		      const char *diffdir, struct kiln_error **err);
+/*
+ * The same, knowing when @rootdir was made: a directory born after @since
+ * (statx birth time) where the lower layers show an entry was deleted and
+ * made again, and goes into the diff opaque, as overlayfs makes it (so the
+ * layer is the same byte for byte). Without birth times it falls back to
+ * whiteouts for what is gone: the same files, another layer.
+ */
+struct timespec;
+int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
+			    const char *diffdir, const struct timespec *since,
+			    struct kiln_error **err);
+
+/*
+ * Can an overlayfs be mounted here (in the current namespaces, `userxattr`
+ * inside a user namespace) with its upper layer in @dir? Tried once, in a
+ * throwaway child and mount namespace, and cached per process. Returns 1, 0,
+ * or -errno when the probe itself could not be set up.
+ */
+int sandbox_overlay_supported(const char *dir, struct kiln_error **err);
+
+/* ---- shared with the builder ---------------------------------------------------------- */
+
+struct stat;
+/* Copy the file, symlink or node @name of @from_dirfd into @to_dirfd with its metadata. */
+int sandbox_copy_nondir(int from_dirfd, int to_dirfd, const char *name, const struct stat *st,
+			struct kiln_error **err);
+/* Give @to_fd @st's owner, mode and times and @from_fd's xattrs (not overlay's own). */
+int sandbox_copy_meta(int from_fd, int to_fd, const struct stat *st, struct kiln_error **err);
+/* True when /proc/self/setgroups says "deny" (a single-id map): setgroups(2) fails. */
+bool userns_setgroups_denied(void);
