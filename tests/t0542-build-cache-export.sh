@@ -92,6 +92,11 @@ no_marker "from dmax"
 expect_eq "$(image_id)" "$idA" "image ID from the shared cache"
 grep -q "^# importing cache from type=local,src=$T/dmax: 7 entries\$" "$T/log" ||
 	fail "no import message: $(cat "$T/log")"
+# the json progress says the same: every RUN and COPY step ends "cached"
+kbs B2 --progress=json --cache-from "type=local,src=$T/dmax" "$app"
+expect_eq "$(jq -s '[.[] | select(.event == "step" and .state != "running" and
+	(.text | test("^(RUN|COPY) "))) | .state] | unique' -c "$T/log")" '["cached"]' "json step states"
+expect_eq "$(image_id)" "$idA" "image ID from the shared cache (json progress)"
 # mode=min: the mid stage runs again (and so the COPY --from it), the rest is cached
 kbs C --cache-from "type=local,src=$T/dmin" "$app"
 ran MID || fail "mode=min exported the mid stage: $(cat "$T/log")"
