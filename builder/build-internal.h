@@ -7,6 +7,7 @@
 
 #include "builder/builder.h"
 #include "builder/cache-internal.h"
+#include "builder/cache-remote-internal.h"
 #include "builder/imgcfg-internal.h"
 #include "layers/layers.h"
 #include "parser/parser.h"
@@ -39,6 +40,7 @@ struct stage_state {
 	size_t n_deps, alloc_deps;
 	bool started;
 	struct digest manifest; /* written for the target */
+	json_t *cache_notes; /* step key -> cache entry this stage used or made (--cache-to) */
 };
 
 struct build_ctx {
@@ -66,6 +68,7 @@ struct build_ctx {
 	struct strv pulled; /* images pulled by this build (pull.c) */
 	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */
 	pthread_mutex_t lock; /* next_step_id, used_args, stat_cache; parallel stages */
+	struct cache_remote *remote; /* --cache-from, --cache-to; NULL without them */
 };
 
 /* One step's progress bookkeeping. */

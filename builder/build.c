@@ -36,6 +36,8 @@ void build_opts_release(struct build_opts *o)
 	strv_clear(&o->secrets);
 	strv_clear(&o->ssh);
 	strv_clear(&o->annotations);
+	strv_clear(&o->cache_to);
+	strv_clear(&o->cache_from);
 }
 
 static int read_dockerfile(struct build_ctx *b, struct strbuf *ret, struct kiln_error **err)
@@ -359,6 +361,9 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	if (b->opts->compression &&
 	    layer_compression_parse(b->opts->compression, &b->compression, err) < 0)
 		return err_code(*err);
+	r = cache_remote_new(&b->opts->cache_to, &b->opts->cache_from, &b->remote, err);
+	if (r < 0)
+		return r;
 	r = store_open(b->opts->store_root, STORE_CREATE, &b->store, err);
 	if (r < 0)
 		return r;
@@ -402,6 +407,7 @@ static void build_release(struct build_ctx *b)
 	if (b->context_fd >= 0)
 		close(b->context_fd);
 	store_free(b->store);
+	cache_remote_free(b->remote);
 	strv_clear(&b->build_args);
 	strv_clear(&b->used_args);
 	strv_clear(&b->meta_args);
@@ -445,6 +451,8 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 		r = interrupt_check(err); /* an interrupted build names nothing */
 	if (r >= 0)
 		r = write_image(&b, &id, err);
+	if (r >= 0)
+		r = cache_export(&b, err);
 	if (r >= 0)
 		args_warn_unused(&b);
 	build_release(&b);

@@ -67,6 +67,8 @@ struct build_opts {
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 	struct digest *ret_manifest; /* when not NULL: set to the image's manifest digest */
 	struct strv annotations; /* K=V for the manifest's annotations (--annotation) */
+	struct strv cache_to; /* --cache-to values, as given ("type=local,dest=DIR", "REF") */
+	struct strv cache_from; /* --cache-from values */
 };
 
 enum build_step_state {

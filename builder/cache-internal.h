@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "layers/layers.h"
@@ -34,3 +35,6 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 int cache_store(struct store *s, const struct digest *key, const struct cache_entry *e,
 		struct kiln_error **err);
 void cache_entry_release(struct cache_entry *e);
+/* An entry as cache/<key> stores it (and a remote cache's records, cache-remote.h). */
+json_t *cache_entry_to_json(const struct cache_entry *e);
+int cache_entry_from_json(json_t *j, struct cache_entry *ret, struct kiln_error **err);

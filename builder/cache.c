@@ -50,13 +50,15 @@ void cache_key_finish(struct cache_key *k, struct digest *ret)
 	k->h = NULL;
 }
 
-static int parse_entry(json_t *j, struct cache_entry *ret, struct kiln_error **err)
+int cache_entry_from_json(json_t *j, struct cache_entry *ret, struct kiln_error **err)
 {
 	json_t *l = json_object_get(j, "layer"), *c = json_object_get(j, "created");
 	const char *mt, *dg, *di;
 	json_int_t size;
 
 	memset(ret, 0, sizeof(*ret));
+	if (!json_is_object(j))
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "malformed cache entry");
 	if (json_is_string(c))
 		ret->created = xstrdup(json_string_value(c));
 	if (json_is_null(l) || !l)
@@ -87,7 +89,7 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 	if (r < 0)
 		return 0; /* no entry (or unreadable): a miss */
 	j = json_loadb(sb.buf, sb.len, 0, NULL);
-	if (!j || parse_entry(j, &e, NULL) < 0) {
+	if (!j || cache_entry_from_json(j, &e, NULL) < 0) {
 		cache_entry_release(&e);
 		return 0; /* a damaged entry is a miss; it will be rewritten */
 	}
@@ -99,12 +101,10 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 	return 1;
 }
 
-int cache_store(struct store *s, const struct digest *key, const struct cache_entry *e,
-		struct kiln_error **err)
+json_t *cache_entry_to_json(const struct cache_entry *e)
 {
-	_cleanup_json_ json_t *j = json_object();
-	_cleanup_free_ char *text = NULL;
-	char hex[DIGEST_HEX_LEN + 1], a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
+	json_t *j = json_object();
+	char a[DIGEST_STR_SIZE], b[DIGEST_STR_SIZE];
 
 	if (e->has_layer)
 		json_object_set_new(j, "layer",
@@ -117,6 +117,16 @@ int cache_store(struct store *s, const struct digest *key, const struct cache_en
 		json_object_set_new(j, "layer", json_null());
 	if (e->created)
 		json_object_set_new(j, "created", json_string(e->created));
+	return j;
+}
+
+int cache_store(struct store *s, const struct digest *key, const struct cache_entry *e,
+		struct kiln_error **err)
+{
+	_cleanup_json_ json_t *j = cache_entry_to_json(e);
+	_cleanup_free_ char *text = NULL;
+	char hex[DIGEST_HEX_LEN + 1];
+
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	return fs_atomic_write(store_dirfd(s, STORE_DIR_CACHE), digest_hex(key, hex), text,
 			       strlen(text), 0644, err);

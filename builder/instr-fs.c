@@ -75,6 +75,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 	r = cache_store(b->store, key, &e, err);
 	if (r < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
+	cache_export_note(s, key, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
 	if (x && e.has_layer) {
@@ -96,9 +97,10 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 
 	if (s->cache_off)
 		return 0;
-	r = cache_lookup(b->store, key, &e, err);
+	r = cache_lookup_shared(b, key, &e);
 	if (r <= 0)
 		return r;
+	cache_export_note(s, key, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
 	stage_set_created(b, s, e.created);

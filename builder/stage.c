@@ -104,6 +104,7 @@ void stage_release(struct stage_state *s)
 	strv_clear(&s->args);
 	free(s->workdir_created);
 	free(s->created);
+	json_decref(s->cache_notes);
 }
 
 /* ---- FROM ---------------------------------------------------------------------------- */
@@ -242,7 +243,7 @@ static void meta_created(struct build_ctx *b, struct stage_state *s)
 	struct cache_entry e = {0};
 	struct kiln_error *err = NULL;
 
-	if (s->cache_off || cache_lookup(b->store, &s->key, &e, NULL) <= 0 || !e.created) {
+	if (s->cache_off || cache_lookup_shared(b, &s->key, &e) <= 0 || !e.created) {
 		cache_entry_release(&e);
 		e.created = xstrdup(b->created);
 		if (cache_store(b->store, &s->key, &e, &err) < 0) {
@@ -250,6 +251,7 @@ static void meta_created(struct build_ctx *b, struct stage_state *s)
 			err_free(err);
 		}
 	}
+	cache_export_note(s, &s->key, &e);
 	stage_set_created(b, s, e.created);
 	cache_entry_release(&e);
 }

@@ -56,6 +56,8 @@ enum {
 	OPT_CALL,
 	OPT_ANNOTATION,
 	OPT_ALLOW,
+	OPT_CACHE_TO,
+	OPT_CACHE_FROM,
 };
 
 static const struct option build_options[] = {
@@ -85,6 +87,8 @@ static const struct option build_options[] = {
 	{"call", required_argument, NULL, OPT_CALL},
 	{"annotation", required_argument, NULL, OPT_ANNOTATION},
 	{"allow", required_argument, NULL, OPT_ALLOW},
+	{"cache-to", required_argument, NULL, OPT_CACHE_TO},
+	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -283,6 +287,12 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_ALLOW:
 		return set_allow(b, v, err);
+	case OPT_CACHE_TO:
+		strv_push(&o->cache_to, v);
+		return 0;
+	case OPT_CACHE_FROM:
+		strv_push(&o->cache_from, v);
+		return 0;
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The shared step cache (README.md, "Sharing the cache between CI runners"):
+ * `--cache-to` writes the step cache entries of a build, with their layer
+ * blobs, as one OCI image manifest, into a registry (type=registry) or an OCI
+ * image layout directory (type=local); `--cache-from` reads such manifests
+ * and, on a miss in the store, looks the step key up in them.
+ *
+ * The manifest's config (media type KILN_CACHE_CONFIG_TYPE) is
+ *   {"schemaVersion": 1,
+ *    "records": {"linux/amd64": {"sha256:<step key>": <entry>, ...}}}
+ * where <entry> is exactly what the store keeps in cache/<key> (cache.c):
+ * {"created": RFC 3339, "layer": {"mediaType", "digest", "diff_id", "size"} | null};
+ * its layers are the blobs the entries name, sorted by digest. Serialised with
+ * sorted keys, so the same entries give the same manifest digest.
+ *
+ * Nothing read from a cache is trusted: a blob is stored only when its digest
+ * matches and used only when its diffID matches; anything else is a miss.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "builder/cache-internal.h"
+#include "layers/layers.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+#define KILN_CACHE_CONFIG_TYPE "application/vnd.kiln.cache.config.v1+json"
+#define KILN_CACHE_DEFAULT_TAG "latest"
+
+enum cache_io_type {
+	CACHE_IO_REGISTRY = 0,
+	CACHE_IO_LOCAL,
+};
+
+/* One --cache-to or --cache-from value, parsed (cache-spec.c). */
+struct cache_io_spec {
+	enum cache_io_type type;
+	char *ref; /* registry: REG/REPO[:TAG] */
+	char *dir; /* local: dest= or src= */
+	char *tag; /* local: the index.json name (tag=), default "latest" */
+	bool mode_max; /* mode=max: every stage built, not only the exported image's */
+	bool ignore_error; /* ignore-error=true: a failed export is a warning */
+	char *text; /* the value as given, for messages */
+};
+
+/* Parse @text ("type=local,dest=DIR", "REF", ...); @to: --cache-to, else --cache-from. */
+int cache_spec_parse(const char *text, bool to, struct cache_io_spec *ret, struct kiln_error **err);
+void cache_spec_release(struct cache_io_spec *s);
+
+/* ---- the format (cache-format.c) ---- */
+
+/* "linux/amd64": the platform records are filed under. */
+const char *cache_platform(void);
+/* The records of the config document @config; input error when it is not one. */
+int cache_config_records(json_t *config, json_t **ret, struct kiln_error **err);
+/* Into @into (platform -> key -> entry), the records of @from: @from wins for equal keys. */
+void cache_records_merge(json_t *into, json_t *from);
+/* The config document of @records, and the manifest naming it and their layers. */
+json_t *cache_config_new(json_t *records);
+json_t *cache_manifest_new(json_t *records, const struct digest *config, uint64_t config_size);
+/* Check that @manifest is a kiln cache manifest (EMEDIUMTYPE when it is another kind, such
+ * as an image); its config descriptor in *ret_*. */
+int cache_manifest_config(json_t *manifest, struct digest *ret_digest, uint64_t *ret_size,
+			  struct kiln_error **err);
+/* Each distinct layer of @records, in digest order. */
+typedef int (*cache_layer_fn)(void *userdata, const struct layer_desc *l, struct kiln_error **err);
+int cache_records_layers(json_t *records, cache_layer_fn fn, void *userdata,
+			 struct kiln_error **err);
+
+/* ---- where a cache lives (cache-local.c, cache-registry.c) ---- */
+
+struct registry_opts;
+
+/* The records (platform -> key -> entry) of the cache @spec names; an empty object when it
+ * has none yet. */
+int cache_local_read(const struct cache_io_spec *spec, json_t **ret, struct kiln_error **err);
+/* Copy @l's blob from the cache into the store (digest checked). */
+int cache_local_fetch(const struct cache_io_spec *spec, struct store *s, const struct layer_desc *l,
+		      struct kiln_error **err);
+/* Merge @records (ours win) into the cache @spec names; blobs come from @s. */
+int cache_local_write(const struct cache_io_spec *spec, struct store *s, json_t *records,
+		      struct kiln_error **err);
+
+/* One connection per source, for its reads and fetches (thread-safe for fetches). */
+struct cache_reg_conn;
+int cache_registry_open(const struct cache_io_spec *spec, const struct registry_opts *o,
+			struct cache_reg_conn **ret, struct kiln_error **err);
+void cache_registry_close(struct cache_reg_conn *conn);
+int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **ret,
+			struct kiln_error **err);
+int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
+			 struct kiln_error **err);
+int cache_registry_write(const struct cache_io_spec *spec, const struct registry_opts *o,
+			 struct store *s, json_t *records, struct kiln_error **err);
+
+/* ---- the build's side (cache-remote.c) ---- */
+
+struct build_ctx;
+struct stage_state;
+
+struct cache_source {
+	struct cache_io_spec spec;
+	bool loaded;
+	json_t *records; /* platform -> key -> entry; NULL until loaded */
+	struct cache_reg_conn *conn; /* type=registry, once loaded */
+};
+
+struct cache_remote {
+	struct cache_source *from;
+	size_t n_from;
+	struct cache_io_spec *to;
+	size_t n_to;
+	pthread_mutex_t lock; /* loading the sources */
+};
+
+/* From the build options; NULL (and no error) when neither flag was given. */
+int cache_remote_new(const struct strv *to, const struct strv *from, struct cache_remote **ret,
+		     struct kiln_error **err);
+void cache_remote_free(struct cache_remote *r);
+/*
+ * The store's entry for @key, else the first --cache-from source's: its blob is
+ * fetched and verified into the store, and the entry recorded there. 1 on a
+ * hit (*ret filled), 0 on a miss; never an error.
+ */
+int cache_lookup_shared(struct build_ctx *b, const struct digest *key, struct cache_entry *ret);
+/* Remember that stage @s used (or made) @e for @key: --cache-to exports it. */
+void cache_export_note(struct stage_state *s, const struct digest *key,
+		       const struct cache_entry *e);
+/* Write every --cache-to destination (after the image was written). */
+int cache_export(struct build_ctx *b, struct kiln_error **err);
