@@ -402,7 +402,7 @@ int builder_prepare(struct kiln_error **err)
 	/* root of a namespace kiln did not make: kiln's mounts (secrets too) die with it */
 	if (r >= 0 && (sandbox_userns_mode() == SANDBOX_USERNS_NONE ||
 		       sandbox_userns_mode() == SANDBOX_USERNS_INHERITED))
-		r = rootfs_private_mounts(err);
+		r = isolation_private_mounts(err);
 	if (r >= 0)
 		done = true;
 	return r;
@@ -411,8 +411,12 @@ int builder_prepare(struct kiln_error **err)
 int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
 		  struct kiln_error **err)
 {
-	struct build_ctx b = {
-		.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT, .copy_storage = -1};
+	struct build_ctx b = {.opts = opts,
+			      .ev = ev,
+			      .context_fd = -1,
+			      .text = STRBUF_INIT,
+			      .copy_storage = -1,
+			      .isolation = -1};
 	char *id = NULL;
 	int r;
 

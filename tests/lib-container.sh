@@ -2,7 +2,8 @@
 #   ctr_setup              import a minimal image: an empty root with /bin, /lib...
 #                          as symlinks into /usr, which is the host's, bind-mounted
 #                          read-only; /etc holds only passwd and group (root, and
-#                          user 1000 "b" without subordinate ids)
+#                          user 1000 "b" without subordinate ids: newuidmap fails in a
+#                          default container, "write to uid_map failed")
 #   ctr [PODMAN-OPTS] -- CMD...   run CMD in it with podman's defaults (capabilities,
 #                          seccomp, masked /proc paths); $T is bind-mounted at the
 #                          same path, the kiln build directory read-only

@@ -2,7 +2,7 @@
 # kiln inside a default podman container (issue 13): root in it (podman's
 # default capabilities and seccomp, no CAP_SYS_ADMIN, masked /proc paths), and
 # a non-root user without subordinate ids. In each, import a base, build a
-# Dockerfile with RUN (adduser, chown, a deleted base file) and COPY, and check
+# Dockerfile with RUN (a user added, chown to it, a deleted base file) and COPY, and check
 # the image on the host, from the store on a bind mount: the layers and the
 # config, and the files through podman run.
 . "$(dirname "$0")/lib.sh"
@@ -13,37 +13,41 @@ cp "$(busybox_rootfs_tar)" "$T/base.tar"
 mkdir -p "$T/c"
 cat >"$T/c/Dockerfile" <<'DF'
 FROM busybox:1
-RUN echo hi > /made && adduser -D -u 1234 u1 && chown u1:u1 /made && rm /linuxrc
+RUN echo hi > /made && echo u1:x:1234:1234::/:/bin/sh >> /etc/passwd && \
+    echo u1:x:1234: >> /etc/group && chown u1:u1 /made && rm /linuxrc
 COPY f /copied
 RUN cat /copied >> /made
 DF
 echo "from the context" >"$T/c/f"
 chmod -R a+rX "$T/c"
 
-# build_in WHO STORE [PODMAN-OPTS]: import + build in the container as WHO
+# as a user without subordinate ids: one id, chown to another fails (clearly)
+sed -e 's/ && chown u1:u1 \/made//' "$T/c/Dockerfile" >"$T/c/Dockerfile.one-id"
+
+# build_in WHO STORE DOCKERFILE [PODMAN-OPTS]: import + build in the container as WHO
 build_in() {
-	who=$1 store=$2
-	shift 2
+	who=$1 store=$2 df=$3
+	shift 3
 	mkdir -p "$store"
 	[ "$who" = root ] || chown 1000:1000 "$store"
 	set +e
 	ctr --user "$who" -e KILN_ROOT="$store" "$@" -- sh -c \
 		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
-		 '$KILN' build --progress=plain -t out:1 '$T/c'" >"$T/log.$who" 2>&1
+		 '$KILN' build --progress=plain -f '$T/c/$df' -t out:1 '$T/c'" >"$T/log.$who" 2>&1
 	rc=$?
 	set -e
 	[ "$rc" = 0 ] || fail "build as $who in a default container: $(cat "$T/log.$who")"
 }
 
-# check STORE: the image, read on the host
+# check STORE OWNER: the image, read on the host
 check() {
-	store=$1
+	store=$1 owner=$2
 	u=$T/u-$(basename "$store")
 	umoci unpack --image "$store:out:1" "$u" >/dev/null
 	expect_eq "$(cat "$u/rootfs/made")" "hi
 from the context" "/made"
-	expect_eq "$(stat -c %u:%g "$u/rootfs/made")" "1234:1234" "owner of /made"
-	grep -q '^u1:x:1234:' "$u/rootfs/etc/passwd" || fail "adduser: no u1 in /etc/passwd"
+	expect_eq "$(stat -c %u:%g "$u/rootfs/made")" "$owner" "owner of /made"
+	grep -q '^u1:x:1234:' "$u/rootfs/etc/passwd" || fail "no u1 in /etc/passwd"
 	[ ! -e "$u/rootfs/linuxrc" ] && [ ! -L "$u/rootfs/linuxrc" ] || fail "/linuxrc not deleted"
 	expect_eq "$(cat "$u/rootfs/copied")" "from the context" "COPY"
 	n=$(skopeo inspect --raw "oci:$store:out:1" | jq '.layers | length')
@@ -51,11 +55,13 @@ from the context" "/made"
 }
 
 say "root in a default container"
-build_in root "$T/store-root"
-grep -E '^(isolation|storage):' "$T/log.root" || true
-check "$T/store-root"
+build_in root "$T/store-root" Dockerfile
+grep -q '^# isolation: chroot (no namespaces: unshare mount namespace: Operation not permitted)' \
+	"$T/log.root" || fail "isolation not said: $(cat "$T/log.root")"
+check "$T/store-root" 1234:1234
 
 say "non-root user in a default container"
-build_in 1000:1000 "$T/store-user"
-grep -E '^(isolation|storage):' "$T/log.1000:1000" || true
-check "$T/store-user"
+build_in 1000:1000 "$T/store-user" Dockerfile.one-id
+grep -q '^# isolation: chroot (no namespaces: sethostname: Operation not permitted)' \
+	"$T/log.1000:1000" || fail "isolation not said: $(cat "$T/log.1000:1000")"
+check "$T/store-user" 0:0
