@@ -43,6 +43,9 @@ enum sandbox_userns_mode {
 int sandbox_enter_userns(struct kiln_error **err);
 /* What sandbox_enter_userns() found or did (it probes when it was not called). */
 enum sandbox_userns_mode sandbox_userns_mode(void);
+/* @user's (or @uid's) range in @path (/etc/subuid, /etc/subgid): 1 found, 0 none, -1 error. */
+int sandbox_subids(const char *path, const char *user, uid_t uid, unsigned *ret_start,
+		   unsigned *ret_count, struct kiln_error **err);
 
 /* ---- running one step --------------------------------------------------------------------- */
 

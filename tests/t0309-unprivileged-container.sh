@@ -28,12 +28,15 @@ sed -e 's/ && chown u1:u1 \/made//' "$T/c/Dockerfile" >"$T/c/Dockerfile.one-id"
 build_in() {
 	who=$1 store=$2 df=$3
 	shift 3
-	mkdir -p "$store"
-	[ "$who" = root ] || chown 1000:1000 "$store"
+	mkdir -p "$store" "$store.d"
+	[ "$who" = root ] || chown 1000:1000 "$store" "$store.d"
 	set +e
 	ctr --user "$who" -e KILN_ROOT="$store" "$@" -- sh -c \
 		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
-		 '$KILN' build --progress=plain -f '$T/c/$df' -t out:1 '$T/c'" >"$T/log.$who" 2>&1
+		 '$KILN' build --progress=plain -f '$T/c/$df' -t out:1 '$T/c' &&
+		 '$KILN' info --format json > '$store.d/info' &&
+		 '$KILN' images > '$store.d/images' &&
+		 '$KILN' save --format oci-layout -o '$store.d/oci' out:1" >"$T/log.$who" 2>&1
 	rc=$?
 	set -e
 	[ "$rc" = 0 ] || fail "build as $who in a default container: $(cat "$T/log.$who")"
@@ -52,6 +55,13 @@ from the context" "/made"
 	expect_eq "$(cat "$u/rootfs/copied")" "from the context" "COPY"
 	n=$(skopeo inspect --raw "oci:$store:out:1" | jq '.layers | length')
 	expect_eq "$n" 4 "layers"
+	# the store commands need no namespace: images, save
+	grep -q '^out:1 ' "$store.d/images" || grep -q 'out:1' "$store.d/images" ||
+		fail "kiln images in the container: $(cat "$store.d/images")"
+	expect_eq "$(skopeo inspect --raw "oci:$store.d/oci:out:1" | jq -r .config.digest)" \
+		"$(skopeo inspect --raw "oci:$store:out:1" | jq -r .config.digest)" "saved image"
+	expect_eq "$(jq -r .isolation "$store.d/info")" chroot "kiln info: isolation"
+	expect_eq "$(jq -r .storage "$store.d/info")" copy "kiln info: storage"
 }
 
 say "root in a default container"
@@ -59,9 +69,14 @@ build_in root "$T/store-root" Dockerfile
 grep -q '^# isolation: chroot (no namespaces: unshare mount namespace: Operation not permitted)' \
 	"$T/log.root" || fail "isolation not said: $(cat "$T/log.root")"
 check "$T/store-root" 1234:1234
+expect_eq "$(jq -r .isolation_why "$T/store-root.d/info")" \
+	"no namespaces: unshare mount namespace: Operation not permitted" "kiln info: why"
 
 say "non-root user in a default container"
 build_in 1000:1000 "$T/store-user" Dockerfile.one-id
 grep -q '^# isolation: chroot (no namespaces: sethostname: Operation not permitted)' \
 	"$T/log.1000:1000" || fail "isolation not said: $(cat "$T/log.1000:1000")"
 check "$T/store-user" 0:0
+expect_eq "$(jq -r .isolation_why "$T/store-user.d/info")" \
+	"no namespaces: sethostname: Operation not permitted" "kiln info: why (user)"
+expect_eq "$(jq -r .subuid "$T/store-user.d/info")" "none for 'b' in /etc/subuid" "kiln info: subuid"
