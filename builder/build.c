@@ -423,6 +423,9 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
+	/* the isolation (and so the storage) is said before any step, cached or not */
+	if (r >= 0)
+		r = rootfs_copy_storage(&b, err);
 	if (r >= 0)
 		r = build_stages(&b, err);
 	if (r >= 0)

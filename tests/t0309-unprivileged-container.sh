@@ -80,3 +80,28 @@ check "$T/store-user" 0:0
 expect_eq "$(jq -r .isolation_why "$T/store-user.d/info")" \
 	"no namespaces: sethostname: Operation not permitted" "kiln info: why (user)"
 expect_eq "$(jq -r .subuid "$T/store-user.d/info")" "none for 'b' in /etc/subuid" "kiln info: subuid"
+
+say "root, --cap-drop=all plus Docker's 14, no-new-privileges"
+build_in root "$T/store-docker" Dockerfile --cap-drop=all \
+	--cap-add=CHOWN,DAC_OVERRIDE,FSETID,FOWNER,MKNOD,NET_RAW,SETGID,SETUID,SETFCAP,SETPCAP,NET_BIND_SERVICE,SYS_CHROOT,KILL,AUDIT_WRITE \
+	--security-opt no-new-privileges
+grep -q '^# isolation: chroot (no namespaces: ' "$T/log.root" || fail "$(cat "$T/log.root")"
+check "$T/store-docker" 1234:1234
+# with CAP_MKNOD the step's /dev is made, and taken away again
+[ ! -e "$T/u-store-docker/rootfs/dev/null" ] || [ -c "$T/u-store-docker/rootfs/dev/null" ] ||
+	fail "a /dev/null that is not a device in the image"
+
+say "root, --isolation=sandbox where it cannot be made: a clear error"
+set +e
+ctr -e KILN_ROOT="$T/store-root" -- "$KILN" build --isolation=sandbox -t no:1 "$T/c" \
+	>"$T/log.sandbox" 2>&1
+rc=$?
+set -e
+expect_eq "$rc" 1 "--isolation=sandbox in a default container"
+grep -q "isolation=sandbox: the sandbox's namespaces cannot be made here (unshare mount namespace: Operation not permitted)" \
+	"$T/log.sandbox" || fail "$(cat "$T/log.sandbox")"
+
+say "root, seccomp=unconfined (but no CAP_SYS_ADMIN)"
+build_in root "$T/store-unconfined" Dockerfile --security-opt seccomp=unconfined
+grep -E '^# isolation: ' "$T/log.root"
+check "$T/store-unconfined" 1234:1234
