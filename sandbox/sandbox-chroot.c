@@ -325,6 +325,7 @@ static int spawn(const struct sandbox_plan *p, const struct sandbox_spec *spec, 
 		 struct kiln_error **err)
 {
 	struct sandbox_report rep;
+	siginfo_t info;
 	int fds[2], status;
 	ssize_t n;
 	pid_t pid;
@@ -346,11 +347,18 @@ static int spawn(const struct sandbox_plan *p, const struct sandbox_spec *spec, 
 		n = read(fds[0], &rep, sizeof(rep));
 	while (n < 0 && errno == EINTR);
 	close(fds[0]);
+	/*
+	 * Kill what the command left in its process group (one that left the
+	 * group survives: README) while its leader is a zombie, not yet reaped,
+	 * so that the group id cannot have been reused.
+	 */
+	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0)
+		if (errno != EINTR)
+			return err_sys(err, errno, "sandbox: wait for the step");
+	(void)kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return err_sys(err, errno, "sandbox: wait for the step");
-	/* what the command left in its process group; one that left it survives (README) */
-	(void)kill(-pid, SIGKILL);
 	if (n == (ssize_t)sizeof(rep))
 		return chroot_error(p, spec, &rep, err);
 	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -42,6 +42,16 @@ kb_fail --isolation=chroot -f "$c/Dockerfile.m" -t m:1 "$c"
 grep -q 'RUN --mount needs namespaces, which chroot isolation does not have' "$T/log" ||
 	fail "$(cat "$T/log")"
 
+# what a step leaves running in its process group is killed when it ends
+tag=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+printf 'FROM busybox:1\nRUN (sleep 3%s >/dev/null 2>&1 &) ; echo started\n' "$((0x$tag % 1000))" \
+	>"$c/Dockerfile.bg"
+start=$(date +%s)
+kb --isolation=chroot -f "$c/Dockerfile.bg" -t bg:1 "$c"
+[ $(($(date +%s) - start)) -lt 60 ] || fail "the build waited for the background sleep"
+sleep 0.5
+! pgrep -x -f "sleep 3$((0x$tag % 1000))" >/dev/null || fail "the step's sleep outlived it"
+
 # the same as root (real root: chroot in the initial user namespace, mknod)
 if [ "$KILN_BUILD_AS" != root ] && [ "$(id -u)" = 0 ]; then
 	say "again as root"
