@@ -164,6 +164,7 @@ struct dev_state {
 	bool made_dev;
 	struct stat dev_st;
 	bool made[ARRAY_SIZE(dev_nodes)], bound[ARRAY_SIZE(dev_nodes)];
+	bool missing[ARRAY_SIZE(dev_nodes)]; /* could not be made: RUN may write a file there */
 };
 
 /* mknod refused (a user namespace): bind the host's node on an empty file. */
@@ -214,10 +215,12 @@ static void dev_populate(int root_fd, struct dev_state *d)
 			d->made[i] = true;
 		} else if ((r = bind_node(d->dev_fd, n)) == 0) {
 			d->made[i] = d->bound[i] = true;
-		} else if (!warned) {
+		} else {
+			d->missing[i] = true;
+			if (!warned)
+				log_warn("sandbox: no /dev/%s for RUN (mknod and bind refused: %s)",
+					 n, strerror(-r));
 			warned = true;
-			log_warn("sandbox: no /dev/%s for RUN (mknod and bind refused: %s)", n,
-				 strerror(-r));
 		}
 	}
 }
@@ -225,6 +228,7 @@ static void dev_populate(int root_fd, struct dev_state *d)
 static void dev_undo(int root_fd, struct dev_state *d)
 {
 	char target[64];
+	struct stat st;
 
 	if (d->dev_fd < 0)
 		return;
@@ -239,6 +243,10 @@ static void dev_undo(int root_fd, struct dev_state *d)
 		}
 		if (d->made[i] && unlinkat(d->dev_fd, dev_nodes[i].name, 0) < 0 && errno != ENOENT)
 			log_debug("remove /dev/%s: %m", dev_nodes[i].name);
+		/* `> /dev/null` made a plain file where the device should be: not for the layer */
+		if (d->missing[i] && fstatat(d->dev_fd, dev_nodes[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && unlinkat(d->dev_fd, dev_nodes[i].name, 0) == 0)
+			log_debug("removed the plain file RUN made at /dev/%s", dev_nodes[i].name);
 	}
 	if (d->made_dev) {
 		(void)unlinkat(root_fd, "dev", AT_REMOVEDIR);

@@ -16,7 +16,7 @@ FROM busybox:1
 RUN echo hi > /made && echo u1:x:1234:1234::/:/bin/sh >> /etc/passwd && \
     echo u1:x:1234: >> /etc/group && chown u1:u1 /made && rm /linuxrc
 COPY f /copied
-RUN cat /copied >> /made
+RUN cat /copied >> /made && echo gone > /dev/null
 DF
 echo "from the context" >"$T/c/f"
 chmod -R a+rX "$T/c"
@@ -53,6 +53,9 @@ from the context" "/made"
 	grep -q '^u1:x:1234:' "$u/rootfs/etc/passwd" || fail "no u1 in /etc/passwd"
 	[ ! -e "$u/rootfs/linuxrc" ] && [ ! -L "$u/rootfs/linuxrc" ] || fail "/linuxrc not deleted"
 	expect_eq "$(cat "$u/rootfs/copied")" "from the context" "COPY"
+	# no /dev/null kiln made, nor a plain file a RUN wrote where it could not make one
+	[ ! -f "$u/rootfs/dev/null" ] || fail "a plain /dev/null in the image"
+	expect_eq "$(ls -A "$u/rootfs/dev")" "" "/dev in the image"
 	n=$(skopeo inspect --raw "oci:$store:out:1" | jq '.layers | length')
 	expect_eq "$n" 4 "layers"
 	# the store commands need no namespace: images, save
