@@ -4,7 +4,7 @@
 #                          read-only; /etc holds only passwd and group (root, and
 #                          user 1000 "b" without subordinate ids: newuidmap fails in a
 #                          default container, "write to uid_map failed")
-#   ctr [PODMAN-OPTS] -- CMD...   run CMD in it with podman's defaults (capabilities,
+#   ctr [--host-network] [PODMAN-OPTS] -- CMD...   run CMD in it with podman's defaults (capabilities,
 #                          seccomp, masked /proc paths); $T is bind-mounted at the
 #                          same path, the kiln build directory read-only
 need_root
@@ -34,14 +34,18 @@ ctr_podman() {
 }
 
 ctr() {
-	opts=""
+	opts="" net=none
+	if [ "$1" = --host-network ]; then
+		net=host
+		shift
+	fi
 	while [ "$1" != -- ]; do
 		opts="$opts $1"
 		shift
 	done
 	shift
 	# shellcheck disable=SC2086
-	ctr_podman --runtime runc run --rm --network none --ulimit nofile=1024:1024 \
+	ctr_podman --runtime runc run --rm --network "$net" --ulimit nofile=1024:1024 \
 		--ulimit nproc=1024:1024 -v /usr:/usr:ro -v "$KILN_BUILD:$KILN_BUILD:ro" \
 		-v "$T:$T" -e HOME=/tmp $opts localhost/kiln-ctr:1 "$@"
 }

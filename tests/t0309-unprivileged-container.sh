@@ -75,6 +75,16 @@ check "$T/store-root" 1234:1234
 expect_eq "$(jq -r .isolation_why "$T/store-root.d/info")" \
 	"no namespaces: unshare mount namespace: Operation not permitted" "kiln info: why"
 
+say "root in a default container: push, pull (no namespace needed)"
+registry_start
+ctr --host-network -e KILN_ROOT="$T/store-root" -- sh -c \
+	"'$KILN' push --tls-verify=false out:1 '$REGISTRY/iso/out:1' >/dev/null &&
+	 '$KILN' pull --tls-verify=false '$REGISTRY/iso/out:1' pulled:1 >/dev/null" >"$T/log.push" 2>&1 ||
+	fail "push/pull in a default container: $(cat "$T/log.push")"
+expect_eq "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/iso/out:1" | jq -r .config.digest)" \
+	"$(skopeo inspect --raw "oci:$T/store-root:out:1" | jq -r .config.digest)" "pushed image"
+skopeo inspect --raw "oci:$T/store-root:pulled:1" >/dev/null || fail "pulled:1 not in the store"
+
 say "non-root user in a default container"
 build_in 1000:1000 "$T/store-user" Dockerfile.one-id
 grep -q '^# isolation: chroot (no namespaces: sethostname: Operation not permitted)' \
