@@ -411,15 +411,12 @@ int builder_prepare(struct kiln_error **err)
 int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
 		  struct kiln_error **err)
 {
-	struct build_ctx b = {.opts = opts,
-			      .ev = ev,
-			      .context_fd = -1,
-			      .text = STRBUF_INIT,
-			      .copy_storage = -1,
-			      .isolation = -1};
+	struct build_ctx b = {
+		.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT, .copy_storage = -1};
 	char *id = NULL;
 	int r;
 
+	b.isolation = -1; /* isolation.c decides */
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
