@@ -399,6 +399,11 @@ int builder_prepare(struct kiln_error **err)
 	if (done)
 		return 0;
 	r = sandbox_enter_userns(err);
+	if (r < 0 && (*err)->errnum == EPERM)
+		log_warn("a non-root kiln needs a user namespace, and none can be made here (a "
+			 "container's seccomp profile?): run kiln as root in the container, where "
+			 "RUN gets chroot isolation (README.md, \"Building in an unprivileged "
+			 "container\")");
 	/* root of a namespace kiln did not make: kiln's mounts (secrets too) die with it */
 	if (r >= 0 && (sandbox_userns_mode() == SANDBOX_USERNS_NONE ||
 		       sandbox_userns_mode() == SANDBOX_USERNS_INHERITED))

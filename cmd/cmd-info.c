@@ -167,7 +167,10 @@ static void gather(struct info *in, const char *root)
 	else
 		add_choice(in, "isolation", "isolation:", "chroot",
 			   xasprintf("no namespaces: %s", why));
-	if (iso == BUILD_ISOLATION_CHROOT)
+	if (no_userns)
+		add_choice(in, "storage", "storage:", "copy",
+			   xstrdup("no namespace to mount overlayfs in"));
+	else if (iso == BUILD_ISOLATION_CHROOT)
 		add_choice(in, "storage", "storage:", "copy", xstrdup("chroot isolation needs it"));
 	else if (strncmp(ovl, "yes", 3) == 0)
 		add_choice(in, "storage", "storage:", "overlay",

@@ -118,3 +118,29 @@ say "root, seccomp=unconfined (but no CAP_SYS_ADMIN)"
 build_in root "$T/store-unconfined" Dockerfile --security-opt seccomp=unconfined
 grep -E '^# isolation: ' "$T/log.root"
 check "$T/store-unconfined" 1234:1234
+
+# Docker's default profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN:
+# a user there has no namespace at all. The store commands still work; a build
+# says why it cannot and what to do.
+say "non-root user, a seccomp profile that refuses unshare"
+cat >"$T/no-unshare.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+  {"names": ["unshare"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+  {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+JSON
+mkdir -p "$T/store-nous" "$T/nous.d"
+chown 1000:1000 "$T/store-nous" "$T/nous.d"
+set +e
+ctr --user 1000:1000 -e KILN_ROOT="$T/store-nous" --security-opt "seccomp=$T/no-unshare.json" -- \
+	sh -c "'$KILN' import '$T/base.tar' busybox:1 >/dev/null && '$KILN' images &&
+	       '$KILN' info --format json > '$T/nous.d/info' &&
+	       '$KILN' build --progress=plain -t out:1 '$T/c'" >"$T/log.nous" 2>&1
+rc=$?
+set -e
+expect_eq "$rc" 1 "a build without any namespace as a user"
+grep -q '^busybox:1 ' "$T/log.nous" || fail "kiln images: $(cat "$T/log.nous")"
+grep -q "error: enter a user namespace as 'b': unshare a user namespace: Operation not permitted" \
+	"$T/log.nous" || fail "$(cat "$T/log.nous")"
+grep -q "run kiln as root in the container, where RUN gets chroot isolation" "$T/log.nous" ||
+	fail "no hint: $(cat "$T/log.nous")"
+expect_eq "$(jq -r .isolation "$T/nous.d/info")" none "kiln info: isolation without namespaces"
