@@ -30,6 +30,7 @@ build_in() {
 	shift 3
 	mkdir -p "$store" "$store.d"
 	[ "$who" = root ] || chown 1000:1000 "$store" "$store.d"
+	chown "$(stat -c %u:%g "$store")" "$store.d"
 	set +e
 	ctr --user "$who" -e KILN_ROOT="$store" "$@" -- sh -c \
 		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
@@ -118,6 +119,15 @@ say "root, seccomp=unconfined (but no CAP_SYS_ADMIN)"
 build_in root "$T/store-unconfined" Dockerfile --security-opt seccomp=unconfined
 grep -E '^# isolation: ' "$T/log.root"
 check "$T/store-unconfined" 1234:1234
+
+say "root in a container with a user namespace of 65536 ids (--uidmap, as --userns=auto)"
+mkdir -p "$T/store-map"
+chown 300000:300000 "$T/store-map"
+build_in root "$T/store-map" Dockerfile --uidmap 0:300000:65536 --gidmap 0:300000:65536
+grep -q '^# isolation: chroot (no namespaces: ' "$T/log.root" || fail "$(cat "$T/log.root")"
+check "$T/store-map" 1234:1234
+expect_eq "$(jq -r .userns "$T/store-map.d/info")" \
+	"inherited (kiln is root of a user namespace it did not make)" "kiln info: userns"
 
 # Docker's default profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN:
 # a user there has no namespace at all. The store commands still work; a build
