@@ -64,6 +64,7 @@ struct build_ctx {
 	enum layer_compression compression;
 	/* steps work on plain copies, not overlays: -1 until the first step needs to know */
 	int copy_storage; /* rootfs.c, under lock */
+	int isolation; /* enum build_isolation, -1 until decided (isolation.c, under lock) */
 	struct copy_stat_cache *stat_cache;
 	struct strv pulled; /* images pulled by this build (pull.c) */
 	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */
@@ -82,6 +83,9 @@ struct step {
 void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		struct step *ret);
 void step_end(struct build_ctx *b, struct step *st, enum build_step_state state, int status);
+/* The isolation of RUN steps, decided once and said in the progress (isolation.c); under b->lock.
+ */
+int build_isolation_locked(struct build_ctx *b, struct kiln_error **err);
 void build_message(struct build_ctx *b, const char *fmt, ...) _printf_(2, 3);
 
 /* args.c: build arguments and ARG scoping. */

@@ -425,10 +425,15 @@ int builder_prepare(struct kiln_error **err)
 	if (done)
 		return 0;
 	r = sandbox_enter_userns(err);
+	if (r < 0 && (*err)->errnum == EPERM)
+		log_warn("a non-root kiln needs a user namespace, and none can be made here (a "
+			 "container's seccomp profile?): run kiln as root in the container, where "
+			 "RUN gets chroot isolation (README.md, \"Building in an unprivileged "
+			 "container\")");
 	/* root of a namespace kiln did not make: kiln's mounts (secrets too) die with it */
 	if (r >= 0 && (sandbox_userns_mode() == SANDBOX_USERNS_NONE ||
 		       sandbox_userns_mode() == SANDBOX_USERNS_INHERITED))
-		r = rootfs_private_mounts(err);
+		r = isolation_private_mounts(err);
 	if (r >= 0)
 		done = true;
 	return r;
@@ -442,9 +447,13 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	char *id = NULL;
 	int r;
 
+	b.isolation = -1; /* isolation.c decides */
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
+	/* the isolation (and so the storage) is said before any step, cached or not */
+	if (r >= 0)
+		r = rootfs_copy_storage(&b, err);
 	if (r >= 0)
 		r = build_stages(&b, err);
 	if (r >= 0)

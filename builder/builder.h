@@ -41,6 +41,20 @@ enum build_storage {
 	BUILD_STORAGE_COPY, /* a plain copy, diffed by walking it (slower) */
 };
 
+/* How RUN steps are isolated: --isolation=auto|sandbox|chroot (builder/isolation.c). */
+enum build_isolation {
+	BUILD_ISOLATION_AUTO = 0, /* the sandbox where its namespaces can be made, else chroot */
+	BUILD_ISOLATION_SANDBOX, /* namespaces: an error where they cannot be made */
+	BUILD_ISOLATION_CHROOT, /* chroot(2) over the copy storage, no namespace */
+};
+
+/*
+ * What auto picks here and why (a static string), before any build: the
+ * chroot isolation when kiln could not make its own mount namespace
+ * (builder_prepare) or the sandbox's namespaces cannot be made.
+ */
+enum build_isolation builder_auto_isolation(const char **ret_why);
+
 struct registry_opts;
 struct digest;
 
@@ -64,6 +78,7 @@ struct build_opts {
 	struct strv ssh; /* default[=SOCKET] */
 	enum build_pull pull;
 	enum build_storage storage;
+	enum build_isolation isolation;
 	const struct registry_opts *registry; /* TLS, credentials for pulls; NULL: defaults */
 	struct digest *ret_manifest; /* when not NULL: set to the image's manifest digest */
 	struct strv annotations; /* K=V for the manifest's annotations (--annotation) */

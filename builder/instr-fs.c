@@ -415,6 +415,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 		spec.upperdir = d->upper;
 	}
 	spec.workdir = d->work;
+	spec.isolation = b->isolation == BUILD_ISOLATION_CHROOT ? SANDBOX_ISOLATION_CHROOT
+								: SANDBOX_ISOLATION_NAMESPACES;
 	spec.argv = (const char *const *)argv->v;
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";

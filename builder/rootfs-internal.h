@@ -61,6 +61,8 @@ int rootfs_copy_layers(const struct strv *lowers, const char *dir, struct kiln_e
 bool rootfs_dir_empty(const char *dir);
 /* A private mount namespace for the builder's own overlay mounts (real root). */
 int rootfs_private_mounts(struct kiln_error **err);
+/* The same, where refusal (EPERM: no CAP_SYS_ADMIN) only means chroot isolation (isolation.c). */
+int isolation_private_mounts(struct kiln_error **err);
 
 struct copy_chown;
 /* instr-fs.c, shared with instr-copy.c; @as_user: USER's rules (copy_user_resolve) */

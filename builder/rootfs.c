@@ -63,6 +63,15 @@ static int choose_storage(struct build_ctx *b, struct kiln_error **err)
 	_cleanup_free_ char *tmp = NULL;
 	int r;
 
+	r = build_isolation_locked(b, err);
+	if (r < 0)
+		return r;
+	if (r == BUILD_ISOLATION_CHROOT) {
+		if (b->opts->storage == BUILD_STORAGE_OVERLAY)
+			return err_usage(err, "--storage=overlay: chroot isolation works on the "
+					      "copy storage only");
+		return 1;
+	}
 	if (b->opts->storage != BUILD_STORAGE_AUTO)
 		return b->opts->storage == BUILD_STORAGE_COPY;
 	tmp = store_dir_path(b->store, STORE_DIR_TMP);

@@ -58,6 +58,7 @@ enum {
 	OPT_ALLOW,
 	OPT_CACHE_TO,
 	OPT_CACHE_FROM,
+	OPT_ISOLATION,
 };
 
 static const struct option build_options[] = {
@@ -89,6 +90,7 @@ static const struct option build_options[] = {
 	{"allow", required_argument, NULL, OPT_ALLOW},
 	{"cache-to", required_argument, NULL, OPT_CACHE_TO},
 	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
+	{"isolation", required_argument, NULL, OPT_ISOLATION},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -157,6 +159,23 @@ static int set_pull(struct build_cli *b, const char *v, struct kiln_error **err)
 		}
 	}
 	return err_usage(err, "--pull: expected missing, always or never, got '%s'", v);
+}
+
+static int set_isolation(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	static const char *const names[] = {
+		[BUILD_ISOLATION_AUTO] = "auto",
+		[BUILD_ISOLATION_SANDBOX] = "sandbox",
+		[BUILD_ISOLATION_CHROOT] = "chroot",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (streq(v, names[i])) {
+			b->opts.isolation = (enum build_isolation)i;
+			return 0;
+		}
+	}
+	return err_usage(err, "--isolation: expected auto, sandbox or chroot, got '%s'", v);
 }
 
 /* --storage, or $KILN_STORAGE (@what) as the default */
@@ -293,6 +312,8 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 	case OPT_CACHE_FROM:
 		strv_push(&o->cache_from, v);
 		return 0;
+	case OPT_ISOLATION:
+		return set_isolation(b, v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)

@@ -30,6 +30,7 @@ int cmd_check(int argc, char **argv, struct kiln_error **err);
 int cmd_parse(int argc, char **argv, struct kiln_error **err);
 int cmd_build(int argc, char **argv, struct kiln_error **err);
 int cmd_completion(int argc, char **argv, struct kiln_error **err);
+int cmd_info(int argc, char **argv, struct kiln_error **err);
 /* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */
 struct strbuf;
 int cmd_read_dockerfile(const char *path, struct strbuf *sb, struct kiln_error **err);

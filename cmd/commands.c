@@ -75,6 +75,10 @@ const struct kiln_command kiln_commands[] = {
 	 "                             or a plain copy diffed by walking it (slower, the\n"
 	 "                             same layers); default $KILN_STORAGE, else auto:\n"
 	 "                             overlay where it can be mounted\n"
+	 "  --isolation auto|sandbox|chroot  how RUN steps are isolated: the sandbox of\n"
+	 "                             namespaces, or chroot(2) over the copy storage\n"
+	 "                             where no namespace can be made (root in a default\n"
+	 "                             container); default auto, said in the progress\n"
 	 "  --pull=missing|always|never      pull FROM, COPY --from and RUN --mount=from\n"
 	 "                             images that are not stages: when the store lacks\n"
 	 "                             them (default), every build (--pull alone), or never\n"
@@ -90,6 +94,13 @@ const struct kiln_command kiln_commands[] = {
 	 "                             for kiln pull\n"
 	 "  --root DIR                 the store (default $KILN_ROOT, else\n"
 	 "                             $XDG_DATA_HOME/kiln, or /var/lib/kiln for root)\n"},
+	{"info", cmd_info, "show what kiln can do here: store, storage, isolation",
+	 "usage: kiln info [--format text|json] [--root DIR]\n"
+	 "\n"
+	 "Print the store, the storage and the RUN isolation a build would get here and\n"
+	 "why, the user namespace, the subordinate ids of the caller, seccomp, overlayfs\n"
+	 "and the user-mode network helpers (pasta, slirp4netns). --format json prints\n"
+	 "one object with the same keys.\n"},
 	{"check", cmd_check, "report every error and warning in a Dockerfile",
 	 "usage: kiln check [-f DOCKERFILE] [CONTEXT]\n"
 	 "\n"

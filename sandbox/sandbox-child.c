@@ -528,3 +528,43 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 	enter_userns(p, report_fd, alive_fd);
 	exec_command(p, report_fd);
 }
+
+/* chroot isolation: the working directory's missing parts, made as root inside the root. */
+static void make_cwd(const struct sandbox_plan *p, int report_fd)
+{
+	static char buf[4096];
+	size_t n = strlen(p->cwd);
+
+	if (n >= sizeof(buf))
+		fail(report_fd, SANDBOX_STAGE_CHDIR, ENAMETOOLONG);
+	memcpy(buf, p->cwd, n + 1);
+	for (char *s = buf + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (buf[1] && mkdir(buf, 0755) < 0 && errno != EEXIST)
+			fail(report_fd, SANDBOX_STAGE_CHDIR, errno);
+		*s = c;
+		if (!c)
+			break;
+	}
+}
+
+/*
+ * chroot isolation's child: no namespace, only chroot(2). Symlinks and ".."
+ * resolve inside the new root from here on; the command gets no
+ * CAP_SYS_CHROOT to chroot again and walk out.
+ */
+_noreturn_ void sandbox_child_chroot_main(const struct sandbox_plan *p, const char *rootdir,
+					  int report_fd)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+	umask(022);
+	if (chroot(rootdir) < 0 || chdir("/") < 0)
+		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
+	make_cwd(p, report_fd);
+	exec_command(p, report_fd);
+}

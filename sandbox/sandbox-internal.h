@@ -108,6 +108,7 @@ struct sandbox_plan {
 	size_t n_groups;
 	bool set_groups;
 	int stdio[3];
+	bool own_stdio[3]; /* chroot isolation: opened for it, closed after */
 	int clone_flags;
 	int net_wait_fd; /* default network: read one byte before the command runs, or -1 */
 	int netns_fd; /* default network: the namespace to join (setns) first, or -1 */
@@ -138,6 +139,12 @@ void sandbox_plan_undo(struct sandbox_plan *p);
 struct sandbox_op *sandbox_plan_add_op(struct sandbox_plan *p, enum sandbox_op_kind kind,
 				       const char *target, char *what);
 /* sandbox-privs.c: the user namespace, capabilities and seccomp filter of the step. */
+/* The command alone: argv, env, exec paths, credentials, stdio, cwd. */
+int sandbox_plan_command(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			 struct kiln_error **err);
+/* chroot isolation's child (sandbox-child.c): chroot(@rootdir), make the cwd, exec. */
+_noreturn_ void sandbox_child_chroot_main(const struct sandbox_plan *p, const char *rootdir,
+					  int report_fd);
 int sandbox_plan_privileges(struct sandbox_plan *p, const struct sandbox_spec *spec,
 			    struct kiln_error **err);
 /* sandbox-privs.c: Docker's masked and read-only paths, after /proc and /sys. */

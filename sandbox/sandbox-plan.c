@@ -553,8 +553,8 @@ static int plan_one_mount(struct sandbox_plan *p, const struct sandbox_mount *m,
 }
 
 /* The command: argv, environment, where to find argv[0], credentials, stdio. */
-static int plan_command(struct sandbox_plan *p, const struct sandbox_spec *spec,
-			struct kiln_error **err)
+int sandbox_plan_command(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			 struct kiln_error **err)
 {
 	const char *argv0 = spec->argv[0], *path = NULL;
 	_cleanup_free_ char *dirs = NULL;
@@ -738,7 +738,7 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "no command to run");
 	if (!spec->workdir)
 		return err_new(err, KILN_ERR_INTERNAL, EINVAL, "sandbox without a workdir");
-	r = plan_command(p, spec, err);
+	r = sandbox_plan_command(p, spec, err);
 	if (r >= 0)
 		r = sandbox_plan_privileges(p, spec, err);
 	if (r < 0)

@@ -146,6 +146,8 @@ int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_er
 
 	sandbox_plan_init(&plan);
 	sandbox_net_init(&net);
+	if (spec->isolation == SANDBOX_ISOLATION_CHROOT)
+		return sandbox_chroot_run(spec, ret_status, err);
 	if (geteuid() != 0)
 		return err_new(err, KILN_ERR_INTERNAL, EPERM,
 			       "sandbox: not root: call sandbox_enter_userns() first");

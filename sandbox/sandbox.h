@@ -43,6 +43,9 @@ enum sandbox_userns_mode {
 int sandbox_enter_userns(struct kiln_error **err);
 /* What sandbox_enter_userns() found or did (it probes when it was not called). */
 enum sandbox_userns_mode sandbox_userns_mode(void);
+/* @user's (or @uid's) range in @path (/etc/subuid, /etc/subgid): 1 found, 0 none, -1 error. */
+int sandbox_subids(const char *path, const char *user, uid_t uid, unsigned *ret_start,
+		   unsigned *ret_count, struct kiln_error **err);
 
 /* ---- running one step --------------------------------------------------------------------- */
 
@@ -61,6 +64,14 @@ enum sandbox_network {
 enum sandbox_mount_type {
 	SANDBOX_MOUNT_BIND = 0, /* bind @source (a host path) on @target */
 	SANDBOX_MOUNT_TMPFS, /* a tmpfs on @target; @options such as "size=64m,mode=1777" */
+};
+
+/* How a step is isolated (README.md, "Building in an unprivileged container"). */
+enum sandbox_isolation {
+	SANDBOX_ISOLATION_NAMESPACES =
+		0, /* the full sandbox: namespaces, overlay or bind, pivot_root */
+	SANDBOX_ISOLATION_CHROOT, /* chroot(2) into a plain directory (dir rootfs only), no
+				     namespace */
 };
 
 /* An extra mount for RUN --mount. Targets are absolute paths inside the sandbox. */
@@ -122,6 +133,8 @@ struct sandbox_spec {
 
 	const struct sandbox_mount *mounts;
 	size_t n_mounts;
+
+	enum sandbox_isolation isolation;
 };
 
 #define SANDBOX_SPEC_INIT                                                                        \
@@ -173,6 +186,28 @@ int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, s
  * or -errno when the probe itself could not be set up.
  */
 int sandbox_overlay_supported(const char *dir, struct kiln_error **err);
+
+/*
+ * Can the full sandbox's namespaces be made here: new mount, pid, uts and ipc
+ * namespaces, a hostname, a fresh /proc, and (as real root) the step's own
+ * user namespace? Tried once in a throwaway child and cached. Returns 1, or 0
+ * with *ret_why (static) naming the first step that failed, such as
+ * "unshare: Operation not permitted" or "mount proc: Operation not permitted".
+ */
+int sandbox_namespaces_usable(const char **ret_why);
+
+/*
+ * chroot isolation (sandbox-chroot.c), what sandbox_run() does for a spec with
+ * SANDBOX_ISOLATION_CHROOT: @rootdir (a dir rootfs) becomes the root of a
+ * forked command, with /dev/null, zero, full, random, urandom and tty made by
+ * mknod (or bound from the host's /dev when mknod is refused and a mount is
+ * allowed) and removed afterwards, no /proc, Docker's capabilities less
+ * CAP_SYS_CHROOT and CAP_MKNOD, the seccomp filter and no_new_privs, a new
+ * session, the spec's environment only, no fd of kiln's. RUN --mount and
+ * --network=none need namespaces: an error. kiln becomes non-dumpable, so
+ * the command, root as kiln is, cannot ptrace it.
+ */
+int sandbox_chroot_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
 
 /* ---- shared with the builder ---------------------------------------------------------- */
 

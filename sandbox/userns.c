@@ -93,6 +93,19 @@ int subid_find_in_file(const char *path, const char *name, uint32_t id, struct s
 	return subid_find(sb.buf, name, id, ret);
 }
 
+int sandbox_subids(const char *path, const char *user, uid_t uid, unsigned *ret_start,
+		   unsigned *ret_count, struct kiln_error **err)
+{
+	struct subid_range range;
+	int r = subid_find_in_file(path, user, (uint32_t)uid, &range, err);
+
+	if (r > 0) {
+		*ret_start = range.start;
+		*ret_count = range.count;
+	}
+	return r;
+}
+
 void subid_map_args(struct strv *args, const char *tool, pid_t pid, uint32_t self,
 		    const struct subid_range *range)
 {

@@ -10,6 +10,10 @@
  *   escape-helper memdump PID      every readable writable mapping of /proc/PID/mem
  *   escape-helper setcap FILE      give FILE cap_net_raw+ep, as `setcap cap_net_raw+ep`
  *   escape-helper getcap FILE      "FILE cap_net_raw+ep" when it has that
+ *   escape-helper chroot FILE      the classic chroot escape (chroot into a
+ *                                  subdirectory, chdir .. past the old root,
+ *                                  chroot .), then print FILE's first line
+ *   escape-helper ptrace           attach to the parent (kiln in chroot isolation)
  *
  * Each attempt prints one line "NAME: ok" or "NAME: <error>"; a test asserts
  * that no line says "ok".
@@ -158,8 +162,41 @@ static int getcap(const char *file)
 	return 0;
 }
 
+static int chroot_escape(const char *file)
+{
+	char line[256] = "";
+	FILE *f;
+
+	(void)mkdir("/.escape", 0700);
+	report("chroot", chroot("/.escape"));
+	for (int i = 0; i < 64; i++)
+		(void)chdir("..");
+	report("chroot .", chroot("."));
+	f = fopen(file, "re");
+	report("open", f ? 0 : -1);
+	if (f && fgets(line, sizeof(line), f))
+		printf("read: %s", line);
+	if (f)
+		fclose(f);
+	return 0;
+}
+
+static int ptrace_parent(void)
+{
+	long r = syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, (long)getppid(), 0L, 0L);
+
+	report("ptrace", r);
+	if (r == 0)
+		(void)syscall(SYS_ptrace, 17 /* PTRACE_DETACH */, (long)getppid(), 0L, 0L);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "chroot"))
+		return chroot_escape(argv[2]);
+	if (argc == 2 && !strcmp(argv[1], "ptrace"))
+		return ptrace_parent();
 	if (argc == 2 && !strcmp(argv[1], "tiocsti"))
 		return tiocsti();
 	if (argc == 2 && !strcmp(argv[1], "session"))

@@ -1,0 +1,156 @@
+#!/bin/sh
+# kiln inside a default podman container (issue 13): root in it (podman's
+# default capabilities and seccomp, no CAP_SYS_ADMIN, masked /proc paths), and
+# a non-root user without subordinate ids. In each, import a base, build a
+# Dockerfile with RUN (a user added, chown to it, a deleted base file) and COPY, and check
+# the image on the host, from the store on a bind mount: the layers and the
+# config, and the files through podman run.
+. "$(dirname "$0")/lib.sh"
+. "$KILN_SRC/tests/lib-container.sh"
+ctr_setup
+cp "$(busybox_rootfs_tar)" "$T/base.tar"
+
+mkdir -p "$T/c"
+cat >"$T/c/Dockerfile" <<'DF'
+FROM busybox:1
+RUN echo hi > /made && echo u1:x:1234:1234::/:/bin/sh >> /etc/passwd && \
+    echo u1:x:1234: >> /etc/group && chown u1:u1 /made && rm /linuxrc
+COPY f /copied
+RUN cat /copied >> /made && echo gone > /dev/null
+DF
+echo "from the context" >"$T/c/f"
+chmod -R a+rX "$T/c"
+
+# as a user without subordinate ids: one id, chown to another fails (clearly)
+sed -e 's/ && chown u1:u1 \/made//' "$T/c/Dockerfile" >"$T/c/Dockerfile.one-id"
+
+# build_in WHO STORE DOCKERFILE [PODMAN-OPTS]: import + build in the container as WHO
+build_in() {
+	who=$1 store=$2 df=$3
+	shift 3
+	mkdir -p "$store" "$store.d"
+	[ "$who" = root ] || chown 1000:1000 "$store" "$store.d"
+	chown "$(stat -c %u:%g "$store")" "$store.d"
+	set +e
+	ctr --user "$who" -e KILN_ROOT="$store" "$@" -- sh -c \
+		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
+		 '$KILN' build --progress=plain -f '$T/c/$df' -t out:1 '$T/c' &&
+		 '$KILN' info --format json > '$store.d/info' &&
+		 '$KILN' images > '$store.d/images' &&
+		 '$KILN' save --format oci-layout -o '$store.d/oci' out:1" >"$T/log.$who" 2>&1
+	rc=$?
+	set -e
+	[ "$rc" = 0 ] || fail "build as $who in a default container: $(cat "$T/log.$who")"
+}
+
+# check STORE OWNER: the image, read on the host
+check() {
+	store=$1 owner=$2
+	u=$T/u-$(basename "$store")
+	umoci unpack --image "$store:out:1" "$u" >/dev/null
+	expect_eq "$(cat "$u/rootfs/made")" "hi
+from the context" "/made"
+	expect_eq "$(stat -c %u:%g "$u/rootfs/made")" "$owner" "owner of /made"
+	grep -q '^u1:x:1234:' "$u/rootfs/etc/passwd" || fail "no u1 in /etc/passwd"
+	[ ! -e "$u/rootfs/linuxrc" ] && [ ! -L "$u/rootfs/linuxrc" ] || fail "/linuxrc not deleted"
+	expect_eq "$(cat "$u/rootfs/copied")" "from the context" "COPY"
+	# no /dev/null kiln made, nor a plain file a RUN wrote where it could not make one
+	[ ! -f "$u/rootfs/dev/null" ] || fail "a plain /dev/null in the image"
+	expect_eq "$(ls -A "$u/rootfs/dev")" "" "/dev in the image"
+	n=$(skopeo inspect --raw "oci:$store:out:1" | jq '.layers | length')
+	expect_eq "$n" 4 "layers"
+	# the store commands need no namespace: images, save
+	grep -q '^out:1 ' "$store.d/images" || grep -q 'out:1' "$store.d/images" ||
+		fail "kiln images in the container: $(cat "$store.d/images")"
+	expect_eq "$(skopeo inspect --raw "oci:$store.d/oci:out:1" | jq -r .config.digest)" \
+		"$(skopeo inspect --raw "oci:$store:out:1" | jq -r .config.digest)" "saved image"
+	expect_eq "$(jq -r .isolation "$store.d/info")" chroot "kiln info: isolation"
+	expect_eq "$(jq -r .storage "$store.d/info")" copy "kiln info: storage"
+}
+
+say "root in a default container"
+build_in root "$T/store-root" Dockerfile
+grep -q '^# isolation: chroot (no namespaces: unshare mount namespace: Operation not permitted)' \
+	"$T/log.root" || fail "isolation not said: $(cat "$T/log.root")"
+check "$T/store-root" 1234:1234
+expect_eq "$(jq -r .isolation_why "$T/store-root.d/info")" \
+	"no namespaces: unshare mount namespace: Operation not permitted" "kiln info: why"
+
+say "root in a default container: push, pull (no namespace needed)"
+registry_start
+ctr --host-network -e KILN_ROOT="$T/store-root" -- sh -c \
+	"'$KILN' push --tls-verify=false out:1 '$REGISTRY/iso/out:1' >/dev/null &&
+	 '$KILN' pull --tls-verify=false '$REGISTRY/iso/out:1' pulled:1 >/dev/null" >"$T/log.push" 2>&1 ||
+	fail "push/pull in a default container: $(cat "$T/log.push")"
+expect_eq "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/iso/out:1" | jq -r .config.digest)" \
+	"$(skopeo inspect --raw "oci:$T/store-root:out:1" | jq -r .config.digest)" "pushed image"
+skopeo inspect --raw "oci:$T/store-root:pulled:1" >/dev/null || fail "pulled:1 not in the store"
+
+say "non-root user in a default container"
+build_in 1000:1000 "$T/store-user" Dockerfile.one-id
+grep -q '^# isolation: chroot (no namespaces: sethostname: Operation not permitted)' \
+	"$T/log.1000:1000" || fail "isolation not said: $(cat "$T/log.1000:1000")"
+check "$T/store-user" 0:0
+expect_eq "$(jq -r .isolation_why "$T/store-user.d/info")" \
+	"no namespaces: sethostname: Operation not permitted" "kiln info: why (user)"
+expect_eq "$(jq -r .subuid "$T/store-user.d/info")" "none for 'b' in /etc/subuid" "kiln info: subuid"
+
+say "root, --cap-drop=all plus Docker's 14, no-new-privileges"
+build_in root "$T/store-docker" Dockerfile --cap-drop=all \
+	--cap-add=CHOWN,DAC_OVERRIDE,FSETID,FOWNER,MKNOD,NET_RAW,SETGID,SETUID,SETFCAP,SETPCAP,NET_BIND_SERVICE,SYS_CHROOT,KILL,AUDIT_WRITE \
+	--security-opt no-new-privileges
+grep -q '^# isolation: chroot (no namespaces: ' "$T/log.root" || fail "$(cat "$T/log.root")"
+check "$T/store-docker" 1234:1234
+# with CAP_MKNOD the step's /dev is made, and taken away again
+[ ! -e "$T/u-store-docker/rootfs/dev/null" ] || [ -c "$T/u-store-docker/rootfs/dev/null" ] ||
+	fail "a /dev/null that is not a device in the image"
+
+say "root, --isolation=sandbox where it cannot be made: a clear error"
+set +e
+ctr -e KILN_ROOT="$T/store-root" -- "$KILN" build --isolation=sandbox -t no:1 "$T/c" \
+	>"$T/log.sandbox" 2>&1
+rc=$?
+set -e
+expect_eq "$rc" 1 "--isolation=sandbox in a default container"
+grep -q "isolation=sandbox: the sandbox's namespaces cannot be made here (unshare mount namespace: Operation not permitted)" \
+	"$T/log.sandbox" || fail "$(cat "$T/log.sandbox")"
+
+say "root, seccomp=unconfined (but no CAP_SYS_ADMIN)"
+build_in root "$T/store-unconfined" Dockerfile --security-opt seccomp=unconfined
+grep -E '^# isolation: ' "$T/log.root"
+check "$T/store-unconfined" 1234:1234
+
+say "root in a container with a user namespace of 65536 ids (--uidmap, as --userns=auto)"
+mkdir -p "$T/store-map"
+chown 300000:300000 "$T/store-map"
+build_in root "$T/store-map" Dockerfile --uidmap 0:300000:65536 --gidmap 0:300000:65536
+grep -q '^# isolation: chroot (no namespaces: ' "$T/log.root" || fail "$(cat "$T/log.root")"
+check "$T/store-map" 1234:1234
+expect_eq "$(jq -r .userns "$T/store-map.d/info")" \
+	"inherited (kiln is root of a user namespace it did not make)" "kiln info: userns"
+
+# Docker's default profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN:
+# a user there has no namespace at all. The store commands still work; a build
+# says why it cannot and what to do.
+say "non-root user, a seccomp profile that refuses unshare"
+cat >"$T/no-unshare.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+  {"names": ["unshare"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+  {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+JSON
+mkdir -p "$T/store-nous" "$T/nous.d"
+chown 1000:1000 "$T/store-nous" "$T/nous.d"
+set +e
+ctr --user 1000:1000 -e KILN_ROOT="$T/store-nous" --security-opt "seccomp=$T/no-unshare.json" -- \
+	sh -c "'$KILN' import '$T/base.tar' busybox:1 >/dev/null && '$KILN' images &&
+	       '$KILN' info --format json > '$T/nous.d/info' &&
+	       '$KILN' build --progress=plain -t out:1 '$T/c'" >"$T/log.nous" 2>&1
+rc=$?
+set -e
+expect_eq "$rc" 1 "a build without any namespace as a user"
+grep -q '^busybox:1 ' "$T/log.nous" || fail "kiln images: $(cat "$T/log.nous")"
+grep -q "error: enter a user namespace as 'b': unshare a user namespace: Operation not permitted" \
+	"$T/log.nous" || fail "$(cat "$T/log.nous")"
+grep -q "run kiln as root in the container, where RUN gets chroot isolation" "$T/log.nous" ||
+	fail "no hint: $(cat "$T/log.nous")"
+expect_eq "$(jq -r .isolation "$T/nous.d/info")" none "kiln info: isolation without namespaces"
