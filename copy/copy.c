@@ -554,7 +554,7 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 static int file_target(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
 		       int *ret_dir, char **ret_dirpath, char **ret_name, struct kiln_error **err)
 {
-	bool into_dir = p->dest_is_dir || p->n > 1 || streq(p->dest, "/");
+	bool into_dir = p->dest_is_dir || streq(p->dest, "/");
 	_cleanup_free_ char *dir = NULL;
 	char *slash;
 	int r;
@@ -702,9 +702,12 @@ static size_t sources_used(const struct copy_plan *p)
 
 /*
  * Several sources need a directory: written with a trailing '/' or already
- * one. One wildcard matching several files makes the destination a directory
- * (buildah accepts "COPY *.txt /testdir"; taking the last match as the file,
- * as it does, would lose the others silently).
+ * one. One wildcard matching several has each match written to the
+ * destination in turn, as BuildKit's fsutil Copy does (prepareTargetDir looks
+ * at the destination anew for each): with nothing there, "COPY *.txt /testdir"
+ * makes /testdir a file and each later match replaces it, so the last match
+ * in sorted order stays (buildah does the same); a directory match makes it a
+ * directory that the later ones go in.
  */
 static int check_several(struct copier *c, struct copy_plan *p, struct kiln_error **err)
 {
@@ -712,11 +715,12 @@ static int check_several(struct copier *c, struct copy_plan *p, struct kiln_erro
 
 	if (p->n < 2 || p->dest_is_dir)
 		return 0;
-	if (sources_used(p) == 1 ||
-	    copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
+	if (copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
 		p->dest_is_dir = true;
 		return 0;
 	}
+	if (sources_used(p) == 1)
+		return 0;
 	return err_new(
 		err, KILN_ERR_INPUT, EINVAL,
 		"when copying more than one source file, the destination '%s' must be a directory and end with a '/'",

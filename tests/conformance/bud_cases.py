@@ -64,9 +64,10 @@ SPEC = {
     "copy-from-stage-scoped-arg/Containerfile.multi-copy-arg-override": {
         "must_fail": True, "checks": [("err", "variable expansion is not supported for --from")]},
     # -- copy-globs --
-    "copy-globs/Containerfile": {"checks": [("exists", "/testdir/test1.txt"),
-                                            ("exists", "/testdir/test2.txt")]},
-    "copy-globs/Containerfile.missing": {"checks": [("exists", "/testdir/test1.txt")]},
+    # COPY *.txt /testdir (no '/', nothing there): each match in turn replaces the
+    # file /testdir, so it holds the last (BuildKit's fsutil Copy, as buildah)
+    "copy-globs/Containerfile": {"checks": [("file", "/testdir", "")]},
+    "copy-globs/Containerfile.missing": {"checks": [("file", "/testdir", "")]},
     # buildah fails on a wildcard matching nothing; kiln copies nothing, as BuildKit
     # (AllowEmptyWildcard, moby/buildkit dockerfile2llb/convert_copy.go)
     "copy-globs/Containerfile.bad": {"checks": [("absent", "/testdir")]},
