@@ -92,6 +92,8 @@ SPEC = {
     # -- leading-args: header FOO not visible without redeclaration --
     "leading-args/Dockerfile": {"checks": [("cfgin", "config.Env", "FOO=")]},
     # -- multi-stage-builds --
+    "multi-stage-builds/Dockerfile.arg_in_copy": {  # COPY --from=stage_${my_env}, as above
+        "must_fail": True, "checks": [("err", "variable expansion is not supported for --from")]},
     "multi-stage-builds/Dockerfile.reused": {"checks": [("exists", "/bin/busybox")]},
     "multi-stage-builds/Dockerfile.mixed": {"checks": MIXED},
     "multi-stage-builds-small-as/Dockerfile.mixed": {"checks": MIXED},
