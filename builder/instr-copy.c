@@ -185,6 +185,18 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const struct 
 	return 0;
 }
 
+static int check_literal_from(struct build_ctx *b, const struct instruction *in, const char *raw,
+			      struct kiln_error **err)
+{
+	struct kiln_error *e = NULL;
+	int r = shell_check_literal_from(raw, b->df->escape, &e);
+
+	if (r < 0)
+		r = instr_error(b, in, err, "%s: %s", in->keyword, e->msg);
+	err_free(e);
+	return r;
+}
+
 static int open_source(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		       struct copy_step *c, struct kiln_error **err)
 {
@@ -199,8 +211,9 @@ static int open_source(struct build_ctx *b, struct stage_state *s, const struct 
 		c->src_root = fcntl(b->context_fd, F_DUPFD_CLOEXEC, 3);
 		return c->src_root < 0 ? err_sys(err, errno, "dup") : 0;
 	}
-	/* --from="${VARIANT}": ARGs and ENV expand, quotes go, as in BuildKit */
-	r = expand_word(b, s, in, raw, &from, err);
+	/* no expansion, as in BuildKit (the parser's check; again for ONBUILD triggers) */
+	r = check_literal_from(b, in, raw, err);
+	from = xstrdup(raw);
 	if (r >= 0)
 		r = from_layers(b, s, in, from, &img, &st, err);
 	if (r >= 0)

@@ -554,7 +554,7 @@ static int place_dir(struct copier *c, const struct copy_plan *p, const struct c
 static int file_target(struct copier *c, const struct copy_plan *p, const struct copy_item *it,
 		       int *ret_dir, char **ret_dirpath, char **ret_name, struct kiln_error **err)
 {
-	bool into_dir = p->dest_is_dir || p->n > 1 || streq(p->dest, "/");
+	bool into_dir = p->dest_is_dir || streq(p->dest, "/");
 	_cleanup_free_ char *dir = NULL;
 	char *slash;
 	int r;
@@ -690,37 +690,23 @@ static int place_item(struct copier *c, const struct copy_plan *p, struct copy_i
 	return place_file(c, p, it, err);
 }
 
-/* How many of the sources as written matched something (items come in source order). */
-static size_t sources_used(const struct copy_plan *p)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < p->n; i++)
-		n += i == 0 || !streq(p->items[i].pattern, p->items[i - 1].pattern);
-	return n;
-}
-
 /*
- * Several sources need a directory: written with a trailing '/' or already
- * one. One wildcard matching several files makes the destination a directory
- * (buildah accepts "COPY *.txt /testdir"; taking the last match as the file,
- * as it does, would lose the others silently).
+ * Several items (sources written out, or the matches of wildcards) are each
+ * written to the destination in turn, as BuildKit does (one fsutil Copy per
+ * source, whose prepareTargetDir looks at the destination anew for each
+ * match): an existing directory, or a '/', receives them; with nothing there,
+ * "COPY *.txt /testdir" or "COPY a b /testdir" makes /testdir a file and each
+ * later file replaces it, so the last one stays (buildah does the same for a
+ * wildcard); a directory makes it a directory that the later ones go in.
  */
-static int check_several(struct copier *c, struct copy_plan *p, struct kiln_error **err)
+static void mark_existing_dir(struct copier *c, struct copy_plan *p)
 {
 	_cleanup_close_ int fd = -1;
 
 	if (p->n < 2 || p->dest_is_dir)
-		return 0;
-	if (sources_used(p) == 1 ||
-	    copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0) {
+		return;
+	if (copy_dest_dir(c->root, p->dest, false, NULL, &fd, NULL, NULL) >= 0)
 		p->dest_is_dir = true;
-		return 0;
-	}
-	return err_new(
-		err, KILN_ERR_INPUT, EINVAL,
-		"when copying more than one source file, the destination '%s' must be a directory and end with a '/'",
-		c->o->dest);
 }
 
 static unsigned workers(const struct copy_opts *o)
@@ -734,8 +720,9 @@ static unsigned workers(const struct copy_opts *o)
 
 static int place_all(struct copier *c, struct copy_plan *p, struct kiln_error **err)
 {
-	int r = check_several(c, p, err);
+	int r = 0;
 
+	mark_existing_dir(c, p);
 	for (size_t i = 0; r >= 0 && i < p->n; i++) {
 		r = place_item(c, p, &p->items[i], err);
 		/* one item at a time, so a later source overwrites an earlier one */

@@ -41,6 +41,7 @@ static int chk_chmod(struct vctx *v, const struct instruction *in, const char *v
 static int chk_duration(struct vctx *v, const struct instruction *in, const char *value);
 static int chk_retries(struct vctx *v, const struct instruction *in, const char *value);
 static int chk_checksum(struct vctx *v, const struct instruction *in, const char *value);
+static int chk_copy_from(struct vctx *v, const struct instruction *in, const char *value);
 
 static const struct flag_spec from_flags[] = {
 	{"platform", FLAG_STRING, NULL},
@@ -53,7 +54,7 @@ static const struct flag_spec run_flags[] = {
 	{},
 };
 static const struct flag_spec copy_flags[] = {
-	{"from", FLAG_STRING, NULL},
+	{"from", FLAG_STRING, chk_copy_from},
 	{"chown", FLAG_STRING, NULL},
 	{"chmod", FLAG_STRING, chk_chmod},
 	{"link", FLAG_BOOL, NULL},
@@ -501,6 +502,12 @@ static int chk_mount(struct vctx *v, const struct instruction *in, const char *v
 			r = chk_mount_field(v, in, p, w, type, type_n);
 		p += w + (p[w] == ',');
 	}
+	/* BuildKit's parser: a '$' anywhere but last in from= is an error */
+	if (r >= 0 && mount_get(value, "from", &dummy, &dn) && memchr(dummy, '$', dn) &&
+	    (const char *)memchr(dummy, '$', dn) != dummy + dn - 1)
+		r = v_diag(
+			v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
+			"--mount: 'from' doesn't support variable expansion, define alias stage instead");
 	if (r >= 0 && mount_get(value, "sharing", &dummy, &dn) &&
 	    !word_in(dummy, dn, "shared private locked"))
 		r = v_diag(
@@ -559,6 +566,21 @@ static int chk_chmod(struct vctx *v, const struct instruction *in, const char *v
 		v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--chmod"),
 		"--chmod: invalid mode '%s' (expected octal such as 0755 or symbolic such as u=rwx,go=rx)",
 		value);
+}
+
+/*
+ * COPY --from takes no variables: BuildKit expands it with an empty
+ * environment and fails when that changes it (quotes, escapes, $X, ${X:-y}).
+ */
+static int chk_copy_from(struct vctx *v, const struct instruction *in, const char *value)
+{
+	struct kiln_error *e = NULL;
+	int r = shell_check_literal_from(value, v->df->escape, &e);
+
+	if (r < 0)
+		r = v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--from"), "%s", e->msg);
+	err_free(e);
+	return r;
 }
 
 static int chk_checksum(struct vctx *v, const struct instruction *in, const char *value)

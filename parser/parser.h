@@ -197,6 +197,9 @@ void dockerfile_dump_json(const struct dockerfile *df, struct strbuf *out);
 /* Process one word: quotes removed, variables expanded, no splitting. */
 int shell_expand_word(const char *word, const struct strv *env, char escape, char **ret,
 		      struct kiln_error **err);
+/* COPY --from: an error unless the lexer leaves @word as it is with no
+ * variables set (BuildKit allows no expansion, quotes or escapes there). */
+int shell_check_literal_from(const char *word, char escape, struct kiln_error **err);
 /* As shell_expand_word(), but an escape outside quotes stays with the character it
  * escapes ("n\?pe" stays "n\?pe"): for COPY and ADD sources, whose wildcard
  * matching then sees the escape (BuildKit). */

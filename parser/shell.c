@@ -441,6 +441,19 @@ int shell_expand_word(const char *word, const struct strv *env, char escape, cha
 	return expand_word(word, env, escape, false, ret, err);
 }
 
+int shell_check_literal_from(const char *word, char escape, struct kiln_error **err)
+{
+	_cleanup_strv_ struct strv none = STRV_INIT;
+	_cleanup_free_ char *out = NULL;
+	int r = shell_expand_word(word, &none, escape, &out, err);
+
+	if (r < 0 || streq(out, word))
+		return r;
+	return err_new(
+		err, KILN_ERR_INPUT, EINVAL,
+		"variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround");
+}
+
 int shell_expand_word_raw(const char *word, const struct strv *env, char escape, char **ret,
 			  struct kiln_error **err)
 {

@@ -288,7 +288,26 @@ TEST(keep_quotes)
 	}
 }
 
+/* COPY --from: only words the lexer leaves as they are (BuildKit's toCommand) */
+TEST(literal_from)
+{
+	static const char *const ok[] = {"one", "0", "docker.io/library/busybox:1", "a$", "$"};
+	static const char *const bad[] = {"$X", "${X}", "${X:-one}", "a\\b", "o\"n\"e", "$$"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+
+		ASSERT_EQ(shell_check_literal_from(ok[i], '\\', &err), 0);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		_cleanup_(err_freep) struct kiln_error *err = NULL;
+
+		ASSERT_LT(shell_check_literal_from(bad[i], '\\', &err), 0);
+		ASSERT_NOT_NULL(err);
+	}
+}
+
 TAP_MAIN(TAP_ENTRY(env_var_test), TAP_ENTRY(words_test), TAP_ENTRY(pattern_forms),
 	 TAP_ENTRY(raw_keeps_escapes_outside_quotes), TAP_ENTRY(errors_carry_the_message),
 	 TAP_ENTRY(expansion_size_is_bounded), TAP_ENTRY(heredoc_raw_expansion),
-	 TAP_ENTRY(keep_quotes))
+	 TAP_ENTRY(keep_quotes), TAP_ENTRY(literal_from))
