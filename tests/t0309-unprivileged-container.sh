@@ -36,7 +36,7 @@ build_in() {
 		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
 		 '$KILN' build --progress=plain -f '$T/c/$df' -t out:1 '$T/c' &&
 		 '$KILN' info --format json > '$store.d/info' &&
-		 '$KILN' images > '$store.d/images' &&
+		 '$KILN' images --format '{{.Repository}}:{{.Tag}} ' > '$store.d/images' &&
 		 '$KILN' save --format oci-layout -o '$store.d/oci' out:1" >"$T/log.$who" 2>&1
 	rc=$?
 	set -e
@@ -60,7 +60,7 @@ from the context" "/made"
 	n=$(skopeo inspect --raw "oci:$store:out:1" | jq '.layers | length')
 	expect_eq "$n" 4 "layers"
 	# the store commands need no namespace: images, save
-	grep -q '^out:1 ' "$store.d/images" || grep -q 'out:1' "$store.d/images" ||
+	grep -q '^out:1 ' "$store.d/images" ||
 		fail "kiln images in the container: $(cat "$store.d/images")"
 	expect_eq "$(skopeo inspect --raw "oci:$store.d/oci:out:1" | jq -r .config.digest)" \
 		"$(skopeo inspect --raw "oci:$store:out:1" | jq -r .config.digest)" "saved image"
@@ -142,7 +142,7 @@ mkdir -p "$T/store-nous" "$T/nous.d"
 chown 1000:1000 "$T/store-nous" "$T/nous.d"
 set +e
 ctr --user 1000:1000 -e KILN_ROOT="$T/store-nous" --security-opt "seccomp=$T/no-unshare.json" -- \
-	sh -c "'$KILN' import '$T/base.tar' busybox:1 >/dev/null && '$KILN' images &&
+	sh -c "'$KILN' import '$T/base.tar' busybox:1 >/dev/null && '$KILN' images --format '{{.Repository}}:{{.Tag}} ' &&
 	       '$KILN' info --format json > '$T/nous.d/info' &&
 	       '$KILN' build --progress=plain -t out:1 '$T/c'" >"$T/log.nous" 2>&1
 rc=$?
