@@ -210,8 +210,11 @@ int cmd_info(int argc, char **argv, struct kiln_error **err)
 			root = xstrdup(optarg);
 		} else {
 			json_decref(in.obj);
-			return err_usage(err, "info: unknown option or missing value (see 'kiln "
-					      "help info')");
+			if (c == ':')
+				return err_usage(err, "info: option '%s' needs an argument",
+						 argv[optind - 1]);
+			return err_usage(err, "info: unknown option '%s' (see 'kiln help info')",
+					 argv[optind - 1]);
 		}
 	}
 	if (optind < argc || (!streq(format, "text") && !streq(format, "json"))) {

@@ -24,6 +24,6 @@ size=$(stat -c %s "$T/tty")
 say "the terminal got $size bytes; kiln's peak RSS: $(cat "$T/rss")"
 [ "$size" -lt 1048576 ] || fail "the tty view wrote $size bytes for a 32 MiB line"
 grep -q 'END-OF-LINE' "$T/tty" || fail "the end of the line is not shown: $(tail -c 2000 "$T/tty")"
-grep -q 'exit code 3' "$T/tty" || fail "no exit status: $(tail -c 2000 "$T/tty")"
+grep -q 'exit code: 3' "$T/tty" || fail "no exit status: $(tail -c 2000 "$T/tty")"
 rss=$(sed -n 's/^maxrss //p' "$T/rss")
 [ "$rss" -lt 40000 ] || fail "kiln used $rss kB for 32 MiB of output"
