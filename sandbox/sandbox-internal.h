@@ -187,6 +187,8 @@ struct sandbox_net {
 };
 void sandbox_net_init(struct sandbox_net *n);
 void sandbox_net_release(struct sandbox_net *n);
+/* After a step that ended: keep the attached namespace for the thread's next step. */
+void sandbox_net_recycle(struct sandbox_net *n);
 /* Before the clone: pick the helper (or fail naming the fix); no-op unless the network is private.
  */
 int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,

@@ -15,8 +15,8 @@
  * step's child, which joined the namespace with setns() first thing, sets up
  * its mounts. Then kiln writes one byte to the child, which waits for it
  * before running the command. The helper is kiln's child, dies with it
- * (PR_SET_PDEATHSIG) and is killed when the step ends. The next step's
- * namespace and helper are started while this one runs (the spare, below).
+ * (PR_SET_PDEATHSIG); the next step of the same thread gets the same namespace
+ * and helper (the spare, below), which are killed when that thread ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -93,7 +93,7 @@ void sandbox_net_init(struct sandbox_net *n)
 /*
  * A killed pasta takes a while (~25 ms here) to tear down its buffers and the
  * namespace: the step need not wait for that. Helpers are SIGKILLed at once and
- * reaped (by pid, never waitpid(-1)) when the next step starts its own.
+ * reaped (by pid, never waitpid(-1)) when the next step starts.
  */
 static pthread_mutex_t dying_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t dying[32];
@@ -252,11 +252,14 @@ static int launch(struct sandbox_net *n, struct kiln_error **err)
 }
 
 /*
- * One namespace is kept ready for the next step (BuildKit keeps a pool too):
- * pasta takes longer to start than the rest of a RUN, so each step starts the
- * next one's while it runs. The spare belongs to the thread that started it:
- * its helper dies with that thread (PR_SET_PDEATHSIG), so only that thread,
- * which is running the step, may use it; the thread's exit releases it.
+ * One namespace is kept for the next step: pasta takes longer to start than the rest of a RUN. A
+ * step that ended leaves its namespace and helper to the next step of the same thread
+ * (sandbox_net_recycle), as BuildKit's pool does: nothing of the step is left in it, since every
+ * one of its processes died with its pid namespace, and it could not change the namespace (it holds
+ * no capability there: the namespace belongs to kiln's user namespace, the step runs in a child
+ * one). The spare belongs to the thread that started it: its helper dies with that thread
+ * (PR_SET_PDEATHSIG), so only that thread may use it; the thread's exit
+ * releases it.
  */
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
@@ -277,7 +280,7 @@ static bool helper_alive(struct sandbox_net *n)
 {
 	struct pollfd pfd = {.fd = n->ready_fd, .events = POLLIN};
 
-	if (poll(&pfd, 1, 0) == 1 && !(pfd.revents & POLLIN))
+	if (!n->ready && poll(&pfd, 1, 0) == 1 && !(pfd.revents & POLLIN))
 		return false; /* hung up before it was ready */
 	if (waitpid(n->helper.pid, NULL, WNOHANG) == 0)
 		return true;
@@ -302,18 +305,6 @@ static bool spare_take(struct sandbox_net *n)
 	return false;
 }
 
-static void spare_refill(void)
-{
-	_cleanup_(err_freep) struct kiln_error *e = NULL;
-	struct sandbox_net *s = xmalloc(sizeof(*s));
-
-	sandbox_net_init(s);
-	if (launch(s, &e) >= 0 && pthread_setspecific(spare_key, s) == 0)
-		return;
-	log_debug("sandbox: no spare network: %s", e ? e->msg : "?");
-	spare_free(s);
-}
-
 int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
 			struct kiln_error **err)
 {
@@ -329,8 +320,30 @@ int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec,
 	}
 	if (pipe2(n->child_fds, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
-	spare_refill();
 	return 0;
+}
+
+void sandbox_net_recycle(struct sandbox_net *n)
+{
+	struct sandbox_net *s;
+
+	if (!n->ready || !helper_alive(n)) {
+		sandbox_net_release(n);
+		return;
+	}
+	pthread_once(&spare_once, spare_key_make);
+	for (int i = 0; i < 2; i++)
+		if (n->child_fds[i] >= 0)
+			close(n->child_fds[i]);
+	n->child_fds[0] = n->child_fds[1] = -1;
+	s = pthread_getspecific(spare_key);
+	if (s)
+		spare_free(s);
+	s = xmalloc(sizeof(*s));
+	*s = *n;
+	sandbox_net_init(n);
+	if (pthread_setspecific(spare_key, s) != 0)
+		spare_free(s);
 }
 
 /* What the helper said before it died, for the error. */

@@ -206,6 +206,8 @@ out:
 	close_pair(alive);
 	child_guard(&pid);
 	pid = -1;
+	if (r >= 0)
+		sandbox_net_recycle(&net);
 	sandbox_net_release(&net);
 	sandbox_plan_undo(&plan);
 	return r;

@@ -53,6 +53,13 @@ cat >"$c/Online.dockerfile" <<EOF
 FROM busybox:1
 RUN timeout 30 wget -q -O- $release | head -1 > /release.txt
 EOF
+# Steps of a build share one namespace and helper (sandbox-net.c): what one
+# step leaves listening must be gone when the next one runs.
+cat >"$c/Reuse.dockerfile" <<'EOF'
+FROM busybox:1
+RUN nc -l -p 7777 </dev/null >/dev/null 2>&1 & sleep 0.5; cat /proc/net/tcp /proc/net/tcp6 | grep -c ':1E61 ' > /listen1.txt; true
+RUN cat /proc/net/tcp /proc/net/tcp6 | grep -c ':1E61 ' > /listen2.txt; true
+EOF
 cat >"$c/Steps.dockerfile" <<EOF
 FROM busybox:1
 RUN --network=host wget -q -O- http://127.0.0.1:$port/canary.txt > /host.txt 2>&1; true
@@ -74,6 +81,12 @@ for mode in builder root; do
 	[ "$(cat "$r/ifs.txt")" != "lo " ] || fail "$mode: default network has no interface but lo"
 	expect_contains "$(cat "$r/resolv.txt")" "nameserver 169.254.1.1" "$mode: pasta's DNS forwarder"
 	expect_contains "$(cat "$r/hosts.txt")" "localhost" "$mode: /etc/hosts"
+
+	say "$mode: a step's listening socket is gone when the next step runs"
+	kb --no-cache -t reuse:1 -f "$c/Reuse.dockerfile" "$c"
+	r=$(unpack reuse:1)
+	expect_eq "$(cat "$r/listen1.txt")" 1 "$mode: the step sees its own listener"
+	expect_eq "$(cat "$r/listen2.txt")" 0 "$mode: the next step sees no listener"
 
 	say "$mode: --network=host reaches them (as docker build --network=host)"
 	kb --no-cache -t host:1 --network=host "$c"
