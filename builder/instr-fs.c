@@ -350,17 +350,17 @@ static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
 	for (size_t i = 0; i < m->n; i++) {
 		const struct run_mount *rm = &m->v[i];
 
-		if (rm->type == RUN_MOUNT_TMPFS) {
+		if (rm->spec.type == MOUNT_TMPFS) {
 			v[n++] = (struct sandbox_mount){.type = SANDBOX_MOUNT_TMPFS,
-							.target = rm->target};
+							.target = rm->spec.target};
 			continue;
 		}
-		if (!rm->host_path || !rm->target)
+		if (!rm->host_path || !rm->spec.target)
 			continue; /* an optional secret that was not given, or env= only */
 		v[n++] = (struct sandbox_mount){.type = SANDBOX_MOUNT_BIND,
 						.source = rm->host_path,
-						.target = rm->target,
-						.readonly = !rm->rw};
+						.target = rm->spec.target,
+						.readonly = !rm->spec.rw};
 	}
 	return v;
 }
@@ -393,12 +393,12 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 		strv_env_set(&env, k, eq + 1);
 	}
 	for (size_t i = 0, j = 0; i < m->n; i++) {
-		if (m->v[i].type != RUN_MOUNT_TMPFS)
+		if (m->v[i].spec.type != MOUNT_TMPFS)
 			continue;
 		while (mounts[j].type != SANDBOX_MOUNT_TMPFS)
 			j++;
-		if (m->v[i].size) {
-			strv_pushf(&tmpfs_opts, "size=%llu", (unsigned long long)m->v[i].size);
+		if (m->v[i].spec.size) {
+			strv_pushf(&tmpfs_opts, "size=%llu", (unsigned long long)m->v[i].spec.size);
 			mounts[j].options = tmpfs_opts.v[tmpfs_opts.n - 1];
 		}
 		j++;
