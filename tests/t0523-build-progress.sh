@@ -27,6 +27,19 @@ expect_eq "$(jq -r 'select(.event=="output") | .data' "$T/json" | grep -c 'first
 expect_eq "$(jq -r 'select(.event=="step" and .state=="done") | .id' "$T/json" | wc -l)" 3 "json done events"
 jq -se '[.[] | select(.event=="step" and .state=="done")] | all(.seconds >= 0)' "$T/json" >/dev/null || fail "json: no seconds"
 
+# a warning from the build is an event of the stream: every line still parses
+kb build --progress=json --build-arg UNUSED=1 -t p:2 "$c" >"$T/id" 2>"$T/json" || fail "json build"
+python3 -c '
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+warnings = [e["message"] for e in events if e["event"] == "warning"]
+assert warnings == ["one or more build args were not consumed: [UNUSED]"], warnings
+' "$T/json" || fail "json with a warning: $(cat "$T/json")"
+# plain shows it as it always did
+kb build --progress=plain --build-arg UNUSED=1 -t p:2 "$c" >"$T/id" 2>"$T/log" || fail "plain build"
+grep -qx 'kiln: warning: one or more build args were not consumed: \[UNUSED\]' "$T/log" ||
+	fail "plain: no warning line: $(cat "$T/log")"
+
 # a terminal gets the live view (auto picks it); the image id still goes to stdout
 as_builder script -qfec "env KILN_ROOT=$KILN_ROOT $KILN build --no-cache -t p:3 $c" "$T/tty" >/dev/null 2>&1 ||
 	fail "tty build failed: $(cat "$T/tty")"
@@ -34,6 +47,12 @@ grep -q '\[+\] Building' "$T/tty" || fail "tty: no live view header: $(cat "$T/t
 grep -q "$(printf '\033\\[1A')" "$T/tty" || fail "tty: the view is not redrawn in place"
 grep -q '=> \[2/3\] RUN echo first-line' "$T/tty" || fail "tty: step line missing"
 grep -q 'sha256:' "$T/tty" || fail "tty: no image id"
+# ...and a warning above the view, not torn by it
+as_builder script -qfec "env KILN_ROOT=$KILN_ROOT $KILN build --build-arg UNUSED=1 -t p:3 $c" "$T/tty" \
+	>/dev/null 2>&1 || fail "tty build failed: $(cat "$T/tty")"
+tr '\r' '\n' <"$T/tty" | sed 's/\x1b\[[0-9]*[AK]//g' |
+	grep -qx 'kiln: warning: one or more build args were not consumed: \[UNUSED\]' ||
+	fail "tty: the warning is not a line of its own: $(cat -v "$T/tty")"
 
 # failures: the step, its last output lines and its exit status, in every mode
 cat >"$c/Dockerfile" <<'EOF2'
