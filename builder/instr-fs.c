@@ -43,6 +43,8 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 {
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
 	struct cache_entry e = {.created = xstrdup(b->created)};
+	/* what may fail without failing the step: never left in *err */
+	_cleanup_(err_freep) struct kiln_error *soft = NULL;
 	_cleanup_close_ int ufd = -1;
 	double t0 = mono_seconds();
 	int r;
@@ -66,15 +68,15 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 			return err_wrap(err, "commit layer");
 		e.has_layer = true;
 		/* the upperdir is already in overlay form: it becomes the snapshot */
-		r = snapshot_adopt(b->store, d->upper, &e.layer, err);
-		if (r < 0)
-			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
+		if (snapshot_adopt(b->store, d->upper, &e.layer, &soft) < 0) {
+			log_debug("keeping no snapshot of the step: %s", soft->msg);
+			err_free(TAKE_PTR(soft)); /* a later step unpacks the layer instead */
+		}
 		log_debug("%s: layer of %" PRIu64 " bytes committed in %.3f s", created_by,
 			  e.layer.size, mono_seconds() - t0);
 	}
-	r = cache_store(b->store, key, &e, err);
-	if (r < 0)
-		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
+	if (cache_store(b->store, key, &e, &soft) < 0)
+		log_warn("cannot record the step in the cache: %s, ignoring", soft->msg);
 	cache_export_note(s, key, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
