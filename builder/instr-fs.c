@@ -42,7 +42,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 		      struct kiln_error **err)
 {
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
-	struct cache_entry e = {.created = xstrdup(b->created)};
+	struct cache_entry e = {0}; /* owns nothing until the layer is committed */
 	/* what may fail without failing the step: never left in *err */
 	_cleanup_(err_freep) struct kiln_error *soft = NULL;
 	_cleanup_close_ int ufd = -1;
@@ -75,6 +75,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 		log_debug("%s: layer of %" PRIu64 " bytes committed in %.3f s", created_by,
 			  e.layer.size, mono_seconds() - t0);
 	}
+	e.created = xstrdup(b->created);
 	if (cache_store(b->store, key, &e, &soft) < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", soft->msg);
 	cache_export_note(s, key, &e);
