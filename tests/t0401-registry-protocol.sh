@@ -3,6 +3,7 @@
 # blob upload (monolithic and chunked), HEAD, cross-repository mount, GET with
 # digest verification and Range resume, manifests, clear errors.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd sha256sum skopeo
 registry_start
 R=$REGISTRY

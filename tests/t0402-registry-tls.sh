@@ -3,6 +3,7 @@
 # default (a clear error), trusted through --cert-file or SSL_CERT_FILE, or
 # not verified with --tls-verify=false.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 registry_tls_setup
 REGISTRY_EXTRA_CONFIG=$REGISTRY_TLS_CONFIG
 registry_start
