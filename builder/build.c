@@ -439,15 +439,29 @@ int builder_prepare(struct kiln_error **err)
 	return r;
 }
 
+/* The one channel for the modules' warnings during a build: the caller's warning event. */
+static void warning_event(void *userdata, enum log_level level, const char *msg)
+{
+	const struct build_events *ev = userdata;
+
+	if (level == LOG_LEVEL_WARN)
+		ev->warning(ev->userdata, msg);
+	else
+		log_write(stderr, level, msg);
+}
+
 int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
 		  struct kiln_error **err)
 {
+	struct log_handler events = {warning_event, (void *)ev}, old;
 	struct build_ctx b = {
 		.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT, .copy_storage = -1};
 	char *id = NULL;
 	int r;
 
 	b.isolation = -1; /* isolation.c decides */
+	if (ev && ev->warning)
+		log_set_handler(&events, &old);
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
@@ -465,6 +479,8 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	if (r >= 0)
 		args_warn_unused(&b);
 	build_release(&b);
+	if (ev && ev->warning)
+		log_set_handler(&old, NULL);
 	if (r < 0)
 		return r;
 	*ret_image_id = id;

@@ -113,6 +113,12 @@ struct build_events {
 		       size_t len);
 	/* A line of information ("naming to busybox:1"). */
 	void (*message)(void *userdata, const char *msg);
+	/*
+	 * A warning from any module during the build ("one or more build args
+	 * were not consumed: [X]"), without "kiln: warning: ". Without it,
+	 * warnings go to stderr.
+	 */
+	void (*warning)(void *userdata, const char *msg);
 };
 
 void build_opts_init(struct build_opts *o);

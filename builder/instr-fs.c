@@ -42,7 +42,9 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 		      struct kiln_error **err)
 {
 	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
-	struct cache_entry e = {.created = xstrdup(b->created)};
+	struct cache_entry e = {0}; /* owns nothing until the layer is committed */
+	/* what may fail without failing the step: never left in *err */
+	_cleanup_(err_freep) struct kiln_error *soft = NULL;
 	_cleanup_close_ int ufd = -1;
 	double t0 = mono_seconds();
 	int r;
@@ -66,15 +68,16 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 			return err_wrap(err, "commit layer");
 		e.has_layer = true;
 		/* the upperdir is already in overlay form: it becomes the snapshot */
-		r = snapshot_adopt(b->store, d->upper, &e.layer, err);
-		if (r < 0)
-			log_debug("keeping no snapshot of the step: %s", (*err)->msg);
+		if (snapshot_adopt(b->store, d->upper, &e.layer, &soft) < 0) {
+			log_debug("keeping no snapshot of the step: %s", soft->msg);
+			err_free(TAKE_PTR(soft)); /* a later step unpacks the layer instead */
+		}
 		log_debug("%s: layer of %" PRIu64 " bytes committed in %.3f s", created_by,
 			  e.layer.size, mono_seconds() - t0);
 	}
-	r = cache_store(b->store, key, &e, err);
-	if (r < 0)
-		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
+	e.created = xstrdup(b->created);
+	if (cache_store(b->store, key, &e, &soft) < 0)
+		log_warn("cannot record the step in the cache: %s, ignoring", soft->msg);
 	cache_export_note(s, key, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
@@ -350,17 +353,17 @@ static struct sandbox_mount *sandbox_mounts(const struct run_mounts *m)
 	for (size_t i = 0; i < m->n; i++) {
 		const struct run_mount *rm = &m->v[i];
 
-		if (rm->type == RUN_MOUNT_TMPFS) {
+		if (rm->spec.type == MOUNT_TMPFS) {
 			v[n++] = (struct sandbox_mount){.type = SANDBOX_MOUNT_TMPFS,
-							.target = rm->target};
+							.target = rm->spec.target};
 			continue;
 		}
-		if (!rm->host_path || !rm->target)
+		if (!rm->host_path || !rm->spec.target)
 			continue; /* an optional secret that was not given, or env= only */
 		v[n++] = (struct sandbox_mount){.type = SANDBOX_MOUNT_BIND,
 						.source = rm->host_path,
-						.target = rm->target,
-						.readonly = !rm->rw};
+						.target = rm->spec.target,
+						.readonly = !rm->spec.rw};
 	}
 	return v;
 }
@@ -393,12 +396,12 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 		strv_env_set(&env, k, eq + 1);
 	}
 	for (size_t i = 0, j = 0; i < m->n; i++) {
-		if (m->v[i].type != RUN_MOUNT_TMPFS)
+		if (m->v[i].spec.type != MOUNT_TMPFS)
 			continue;
 		while (mounts[j].type != SANDBOX_MOUNT_TMPFS)
 			j++;
-		if (m->v[i].size) {
-			strv_pushf(&tmpfs_opts, "size=%llu", (unsigned long long)m->v[i].size);
+		if (m->v[i].spec.size) {
+			strv_pushf(&tmpfs_opts, "size=%llu", (unsigned long long)m->v[i].spec.size);
 			mounts[j].options = tmpfs_opts.v[tmpfs_opts.n - 1];
 		}
 		j++;

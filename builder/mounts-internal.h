@@ -9,29 +9,8 @@
  * step, turned into sandbox mounts. Nothing a mount brings in reaches the
  * step's layer: the sandbox mounts them over the overlay.
  */
-enum run_mount_type {
-	RUN_MOUNT_BIND,
-	RUN_MOUNT_CACHE,
-	RUN_MOUNT_TMPFS,
-	RUN_MOUNT_SECRET,
-	RUN_MOUNT_SSH,
-};
-
 struct run_mount {
-	enum run_mount_type type;
-	char *target;
-	char *source;
-	char *from;
-	char *id;
-	char *env; /* secret: expose as this variable instead of a file */
-	char *sharing; /* cache: shared (default), private, locked */
-	mode_t mode;
-	bool mode_set; /* mode= was given */
-	uid_t uid;
-	gid_t gid;
-	bool rw;
-	bool required;
-	uint64_t size; /* tmpfs size= in bytes, 0: default */
+	struct mount_spec spec; /* as parsed, expanded (parser/mount.c) */
 	/* prepared */
 	char *host_path; /* what is bound on target */
 	char *secret_dir; /* secret: the tmpfs holding it, in kiln's mount namespace */

@@ -19,115 +19,26 @@
 
 #include "util/banned.h"
 
-static const char *const type_names[] = {
-	[RUN_MOUNT_BIND] = "bind",     [RUN_MOUNT_CACHE] = "cache", [RUN_MOUNT_TMPFS] = "tmpfs",
-	[RUN_MOUNT_SECRET] = "secret", [RUN_MOUNT_SSH] = "ssh",
-};
-
-static int parse_bool(const char *v, bool *ret)
-{
-	if (!v || streq(v, "true") || streq(v, "1")) {
-		*ret = true;
-		return 0;
-	}
-	if (streq(v, "false") || streq(v, "0")) {
-		*ret = false;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-/* One "key=value" (or bare "key") of a --mount option. */
-static int set_field(struct run_mount *m, const char *key, const char *v)
-{
-	unsigned u;
-	bool ro;
-
-	if (streq(key, "type")) {
-		for (size_t i = 0; i < ARRAY_SIZE(type_names); i++)
-			if (v && streq(v, type_names[i])) {
-				m->type = (enum run_mount_type)i;
-				return 0;
-			}
-		return -EINVAL;
-	}
-	if (streq(key, "target") || streq(key, "dst") || streq(key, "destination"))
-		return v ? (free(m->target), m->target = xstrdup(v), 0) : -EINVAL;
-	if (streq(key, "source") || streq(key, "src"))
-		return v ? (free(m->source), m->source = xstrdup(v), 0) : -EINVAL;
-	if (streq(key, "from"))
-		return v ? (free(m->from), m->from = xstrdup(v), 0) : -EINVAL;
-	if (streq(key, "id"))
-		return v ? (free(m->id), m->id = xstrdup(v), 0) : -EINVAL;
-	if (streq(key, "env"))
-		return v ? (free(m->env), m->env = xstrdup(v), 0) : -EINVAL;
-	if (streq(key, "sharing")) {
-		if (!v || (!streq(v, "shared") && !streq(v, "private") && !streq(v, "locked")))
-			return -EINVAL;
-		free(m->sharing);
-		m->sharing = xstrdup(v);
-		return 0;
-	}
-	if (streq(key, "mode"))
-		return v ? (m->mode_set = true, parse_mode(v, &m->mode)) : -EINVAL;
-	if (streq(key, "uid"))
-		return v && parse_uint(v, &u) == 0 ? (m->uid = u, 0) : -EINVAL;
-	if (streq(key, "gid"))
-		return v && parse_uint(v, &u) == 0 ? (m->gid = u, 0) : -EINVAL;
-	if (streq(key, "size"))
-		return v ? parse_size(v, &m->size) : -EINVAL;
-	if (streq(key, "rw") || streq(key, "readwrite"))
-		return parse_bool(v, &m->rw);
-	if (streq(key, "ro") || streq(key, "readonly")) {
-		if (parse_bool(v, &ro) < 0)
-			return -EINVAL;
-		m->rw = !ro;
-		return 0;
-	}
-	if (streq(key, "required"))
-		return parse_bool(v, &m->required);
-	return -ENOENT;
-}
-
+/*
+ * One --mount value, expanded, through the grammar kiln check uses; buildah's
+ * extensions parse there but are not done here.
+ */
 static int parse_one(struct build_ctx *b, const struct instruction *in, const char *spec,
 		     struct run_mount *m, struct kiln_error **err)
 {
-	_cleanup_free_ char *copy = xstrdup(spec);
-	char *save = NULL;
+	_cleanup_(err_freep) struct kiln_error *e = NULL;
 
 	memset(m, 0, sizeof(*m));
-	m->mode = 0755;
 	m->lock_fd = -1;
 	m->secret_lock = -1;
-	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(f, '=');
-		int r;
-
-		if (eq)
-			*eq++ = '\0';
-		r = set_field(m, f, eq);
-		if (r == -ENOENT)
-			return instr_error(b, in, err, "RUN --mount: unknown option '%s' in '%s'",
-					   f, spec);
-		if (r < 0)
-			return instr_error(b, in, err,
-					   "RUN --mount: invalid value for '%s' in '%s'", f, spec);
-	}
-	if (m->type == RUN_MOUNT_SECRET && !m->target && !m->env)
-		m->target = xasprintf("/run/secrets/%s", m->id ? m->id : "");
-	if (m->type == RUN_MOUNT_SECRET && !m->id && m->target) {
-		const char *slash = strrchr(m->target, '/');
-
-		m->id = xstrdup(slash ? slash + 1 : m->target);
-	}
-	if (m->type == RUN_MOUNT_SSH && !m->target)
-		m->target = xstrdup("/run/buildkit/ssh_agent.0");
-	if (!m->target && m->type != RUN_MOUNT_SECRET)
-		return instr_error(b, in, err, "RUN --mount=%s: a target is required", spec);
-	if (m->type == RUN_MOUNT_CACHE && !m->id)
-		m->id = xstrdup(m->target);
-	if (m->type == RUN_MOUNT_SSH && !m->id)
-		m->id = xstrdup("default");
+	if (mount_spec_parse(spec, 0, &m->spec, &e) < 0)
+		return instr_error(b, in, err, "%s", e->msg);
+	if (m->spec.buildah_key)
+		return instr_error(
+			b, in, err,
+			"--mount: key '%s' is buildah's extension, which kiln build does "
+			"not support",
+			m->spec.buildah_key);
 	return 0;
 }
 
@@ -224,8 +135,8 @@ static int bind_view(struct build_ctx *b, struct stage_state *s, struct run_moun
 	ssize_t len;
 	int r;
 
-	if (m->from) {
-		r = from_layers(b, s, m->from, &layers, &n, &img, err);
+	if (m->spec.from) {
+		r = from_layers(b, s, m->spec.from, &layers, &n, &img, err);
 		if (r >= 0)
 			r = rootfs_lowers(b, layers, n, &lowers, err);
 		return r < 0 ? r : ro_view(b, m, &lowers, NULL, err);
@@ -284,8 +195,8 @@ static int prepare_bind(struct build_ctx *b, struct stage_state *s, struct run_m
 	root = open(m->view.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return err_sys(err, errno, "open '%s'", m->view.merged);
-	r = resolve_in(root, m->source ? m->source : "/", &m->host_path, err);
-	return r < 0 || !m->rw ? r : rw_view(b, m, err);
+	r = resolve_in(root, m->spec.source ? m->spec.source : "/", &m->host_path, err);
+	return r < 0 || !m->spec.rw ? r : rw_view(b, m, err);
 }
 
 /* What a from= source brings in: its layers (content-addressed) and the path in them. */
@@ -296,14 +207,14 @@ static int key_from(struct build_ctx *b, struct stage_state *s, const struct run
 	const struct layer_desc *layers = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
 	size_t n = 0;
-	int r = from_layers(b, s, m->from, &layers, &n, &img, err);
+	int r = from_layers(b, s, m->spec.from, &layers, &n, &img, err);
 
 	if (r < 0)
 		return r;
-	cache_key_add(k, "mount-from", m->from);
+	cache_key_add(k, "mount-from", m->spec.from);
 	for (size_t i = 0; i < n; i++)
 		cache_key_add(k, "mount-from-layer", digest_hex(&layers[i].diff_id, hex));
-	cache_key_add(k, "mount-from-source", m->source ? m->source : "/");
+	cache_key_add(k, "mount-from-source", m->spec.source ? m->spec.source : "/");
 	return 0;
 }
 
@@ -316,13 +227,13 @@ static int cache_rel(struct build_ctx *b, struct stage_state *s, const struct ru
 	struct digest d;
 	int r = 0;
 
-	if (!m->from) {
-		digest_buffer(m->id, strlen(m->id), &d);
+	if (!m->spec.from) {
+		digest_buffer(m->spec.id, strlen(m->spec.id), &d);
 		*ret = xasprintf("mounts/%s", digest_hex(&d, hex));
 		return 0;
 	}
 	cache_key_begin(&k, NULL);
-	cache_key_add(&k, "cache-id", m->id);
+	cache_key_add(&k, "cache-id", m->spec.id);
 	r = key_from(b, s, m, &k, err);
 	cache_key_finish(&k, &d);
 	if (r >= 0)
@@ -333,8 +244,8 @@ static int cache_rel(struct build_ctx *b, struct stage_state *s, const struct ru
 /* A new cache's owner and mode: uid=, gid=, mode= (0755 root by default). */
 static int cache_init_dir(const struct run_mount *m, const char *dir, struct kiln_error **err)
 {
-	if (chown(dir, m->uid, m->gid) < 0 || chmod(dir, m->mode) < 0)
-		return err_sys(err, errno, "set up cache mount '%s'", m->id);
+	if (chown(dir, m->spec.uid, m->spec.gid) < 0 || chmod(dir, m->spec.mode) < 0)
+		return err_sys(err, errno, "set up cache mount '%s'", m->spec.id);
 	return 0;
 }
 
@@ -343,7 +254,7 @@ static int cache_seed_into(struct build_ctx *b, struct stage_state *s, struct ru
 			   const char *dir, struct kiln_error **err)
 {
 	_cleanup_close_ int src = -1, dst = -1;
-	const char *source = m->source ? m->source : "/";
+	const char *source = m->spec.source ? m->spec.source : "/";
 	struct copy_opts o = {0};
 	struct copy_result res = {0};
 	int r = bind_view(b, s, m, err);
@@ -355,7 +266,7 @@ static int cache_seed_into(struct build_ctx *b, struct stage_state *s, struct ru
 	if (src < 0 || dst < 0)
 		return err_sys(err, errno, "open '%s'", src < 0 ? m->view.merged : dir);
 	o.src_root = src;
-	o.src_desc = m->from;
+	o.src_desc = m->spec.from;
 	o.sources = &source;
 	o.n_sources = 1;
 	o.dest = "/";
@@ -363,7 +274,8 @@ static int cache_seed_into(struct build_ctx *b, struct stage_state *s, struct ru
 	r = copy_run(dst, &o, &res, err);
 	step_dirs_release(&m->view);
 	if (r < 0)
-		return err_wrap(err, "RUN --mount=type=cache,from=%s,source=%s", m->from, source);
+		return err_wrap(err, "RUN --mount=type=cache,from=%s,source=%s", m->spec.from,
+				source);
 	return cache_init_dir(m, dir, err);
 }
 
@@ -406,25 +318,25 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 		return err_sys(err, errno, "open '%s'", cache);
 	r = cache_rel(b, s, m, &rel, err);
 	if (r < 0)
-		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
+		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->spec.id);
 	dir = xasprintf("%s/%s", cache, rel);
-	if (m->from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (m->spec.from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = cache_seed(b, s, m, cache_fd, rel, err);
 	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
 	else if ((r = fs_mkdir_p(cache_fd, rel, 0755, err)) >= 0 && stat(dir, &st) == 0 &&
 		 st.st_nlink == 2 && st.st_uid == 0)
 		r = cache_init_dir(m, dir, err); /* a new cache directory */
 	if (r < 0)
-		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
-	if (m->sharing && streq(m->sharing, "locked")) {
+		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->spec.id);
+	if (m->spec.sharing && streq(m->spec.sharing, "locked")) {
 		_cleanup_free_ char *lock = xasprintf("%s.lock", dir);
 
 		m->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX) < 0)
-			return err_sys(err, errno, "lock cache mount '%s'", m->id);
+			return err_sys(err, errno, "lock cache mount '%s'", m->spec.id);
 	}
 	m->host_path = TAKE_PTR(dir);
-	m->rw = true;
+	m->spec.rw = true;
 	return 0;
 }
 
@@ -471,18 +383,18 @@ static int secret_file(struct build_ctx *b, struct run_mount *m, const struct st
 	m->secret_dir = fs_path_join(tmp, name);
 	opts = xasprintf("size=%zu,mode=0700", value->len + 4096);
 	if (mount("tmpfs", m->secret_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
-		return err_sys(err, errno, "secret '%s': mount tmpfs on '%s'", m->id,
+		return err_sys(err, errno, "secret '%s': mount tmpfs on '%s'", m->spec.id,
 			       m->secret_dir);
 	m->host_path = xasprintf("%s/%s", m->secret_dir, "secret");
 	fd = open(m->host_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 	if (fd < 0)
-		return err_sys(err, errno, "secret '%s': create '%s'", m->id, m->host_path);
+		return err_sys(err, errno, "secret '%s': create '%s'", m->spec.id, m->host_path);
 	r = fs_write_all(fd, value->buf, value->len, err);
-	if (r >= 0 && fchown(fd, m->uid, m->gid) < 0)
-		r = err_sys(err, errno, "secret '%s': chown to %u:%u", m->id, (unsigned)m->uid,
-			    (unsigned)m->gid);
-	if (r >= 0 && fchmod(fd, m->mode_set ? m->mode : 0400) < 0)
-		r = err_sys(err, errno, "secret '%s': chmod", m->id);
+	if (r >= 0 && fchown(fd, m->spec.uid, m->spec.gid) < 0)
+		r = err_sys(err, errno, "secret '%s': chown to %u:%u", m->spec.id,
+			    (unsigned)m->spec.uid, (unsigned)m->spec.gid);
+	if (r >= 0 && fchmod(fd, m->spec.mode_set ? m->spec.mode : 0400) < 0)
+		r = err_sys(err, errno, "secret '%s': chmod", m->spec.id);
 	return r;
 }
 
@@ -492,21 +404,21 @@ static int prepare_secret(struct build_ctx *b, struct run_mounts *ms, struct run
 	_cleanup_free_ char *path = NULL, *env = NULL;
 	_cleanup_strbuf_ struct strbuf value = STRBUF_INIT;
 
-	if (!secret_source(b, m->id, &path, &env) || (!path && !getenv(env))) {
-		if (m->required)
+	if (!secret_source(b, m->spec.id, &path, &env) || (!path && !getenv(env))) {
+		if (m->spec.required)
 			return err_new(
 				err, KILN_ERR_INPUT, ENOENT,
 				"secret '%s' is required but was not given (use --secret id=%s,src=FILE)",
-				m->id, m->id);
+				m->spec.id, m->spec.id);
 		return 0;
 	}
 	if (path && strbuf_read_file(&value, AT_FDCWD, path, err) < 0)
-		return err_wrap(err, "secret '%s'", m->id);
+		return err_wrap(err, "secret '%s'", m->spec.id);
 	if (!path)
 		strbuf_addstr(&value, getenv(env));
-	if (m->env) {
-		strv_env_set(&ms->env, m->env, value.buf);
-		if (!m->target)
+	if (m->spec.env) {
+		strv_env_set(&ms->env, m->spec.env, value.buf);
+		if (!m->spec.target)
 			return 0;
 	}
 	return secret_file(b, m, &value, err);
@@ -521,16 +433,16 @@ static int prepare_ssh(struct build_ctx *b, struct run_mounts *ms, struct run_mo
 		const char *eq = strchr(*spec, '=');
 		size_t idlen = eq ? (size_t)(eq - *spec) : strlen(*spec);
 
-		if (strlen(m->id) == idlen && strncmp(*spec, m->id, idlen) == 0)
+		if (strlen(m->spec.id) == idlen && strncmp(*spec, m->spec.id, idlen) == 0)
 			sock = eq ? eq + 1 : getenv("SSH_AUTH_SOCK");
 	}
 	if (!sock || !*sock)
 		return err_new(
 			err, KILN_ERR_INPUT, ENOENT,
 			"RUN --mount=type=ssh: no SSH agent '%s' was given (use --ssh %s=$SSH_AUTH_SOCK)",
-			m->id, m->id);
+			m->spec.id, m->spec.id);
 	m->host_path = xstrdup(sock);
-	strv_env_set(&ms->env, "SSH_AUTH_SOCK", m->target);
+	strv_env_set(&ms->env, "SSH_AUTH_SOCK", m->spec.target);
 	return 0;
 }
 
@@ -541,19 +453,19 @@ int run_mounts_prepare(struct build_ctx *b, struct stage_state *s, struct run_mo
 		struct run_mount *rm = &m->v[i];
 		int r = 0;
 
-		switch (rm->type) {
-		case RUN_MOUNT_BIND:
+		switch (rm->spec.type) {
+		case MOUNT_BIND:
 			r = prepare_bind(b, s, rm, err);
 			break;
-		case RUN_MOUNT_CACHE:
+		case MOUNT_CACHE:
 			r = prepare_cache(b, s, rm, err);
 			break;
-		case RUN_MOUNT_TMPFS:
+		case MOUNT_TMPFS:
 			break;
-		case RUN_MOUNT_SECRET:
+		case MOUNT_SECRET:
 			r = prepare_secret(b, m, rm, err);
 			break;
-		case RUN_MOUNT_SSH:
+		case MOUNT_SSH:
 			r = prepare_ssh(b, m, rm, err);
 			break;
 		}
@@ -577,7 +489,7 @@ static bool ignore_may_reinclude(const char *relpath, void *ud)
 static int key_context(struct build_ctx *b, const struct run_mount *m, struct cache_key *k,
 		       struct kiln_error **err)
 {
-	const char *src = m->source ? m->source : ".";
+	const char *src = m->spec.source ? m->spec.source : ".";
 	struct copy_opts o = {0};
 	char hex[65];
 
@@ -605,9 +517,9 @@ int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_
 		int r = 0;
 
 		/* secrets never reach the key; a cache without from= is not content */
-		if (rm->from && (rm->type == RUN_MOUNT_BIND || rm->type == RUN_MOUNT_CACHE))
+		if (rm->spec.from && (rm->spec.type == MOUNT_BIND || rm->spec.type == MOUNT_CACHE))
 			r = key_from(b, s, rm, k, err);
-		else if (rm->type == RUN_MOUNT_BIND)
+		else if (rm->spec.type == MOUNT_BIND)
 			r = key_context(b, rm, k, err);
 		if (r < 0)
 			return r;
@@ -620,12 +532,7 @@ void run_mounts_release(struct run_mounts *m)
 	for (size_t i = 0; i < m->n; i++) {
 		struct run_mount *rm = &m->v[i];
 
-		free(rm->target);
-		free(rm->source);
-		free(rm->from);
-		free(rm->id);
-		free(rm->env);
-		free(rm->sharing);
+		mount_spec_release(&rm->spec);
 		free(rm->host_path);
 		if (rm->secret_dir) {
 			if (umount2(rm->secret_dir, MNT_DETACH) < 0)

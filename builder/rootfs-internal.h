@@ -68,6 +68,12 @@ struct copy_chown;
 /* instr-fs.c, shared with instr-copy.c; @as_user: USER's rules (copy_user_resolve) */
 int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err);
+/*
+ * Commit d->upper as the step's layer (none when it is empty) and record it.
+ * Failing to keep the upper as the snapshot or to record the key in the cache
+ * does not fail the step (the first is logged, the second warned about): on
+ * success *err is as it was, NULL.
+ */
 int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
 		const struct digest *key, const char *created_by, struct kiln_error **err);
 /* How a step is committed beyond the defaults (incremental COPY). */

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/cleanup.h"
+#include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -214,6 +216,24 @@ static void json_emit(struct progress *p, json_t *o)
 	json_decref(o);
 }
 
+/*
+ * @msg as a JSON string: a message may quote a name from a context or an
+ * archive, which need not be UTF-8; such bytes become '?'.
+ */
+static json_t *json_text(const char *msg)
+{
+	json_t *s = json_string(msg);
+	_cleanup_free_ char *ascii = NULL;
+
+	if (s)
+		return s;
+	ascii = xstrdup(msg);
+	for (char *c = ascii; *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	return json_string(ascii);
+}
+
 static void json_step(struct progress *p, struct step_view *v)
 {
 	const struct build_step_info *s = &v->info;
@@ -350,7 +370,32 @@ static void on_message(void *ud, const char *msg)
 	if (p->mode == PROGRESS_PLAIN)
 		fprintf(p->out, "# %s\n", msg);
 	else if (p->mode == PROGRESS_JSON)
-		json_emit(p, json_pack("{s:s, s:s}", "event", "message", "message", msg));
+		json_emit(p,
+			  json_pack("{s:s, s:o}", "event", "message", "message", json_text(msg)));
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * json: an event in the stream; tty: above the live view, which is drawn
+ * again below it; plain and quiet: the "kiln: warning: " line as ever.
+ */
+static void on_warning(void *ud, const char *msg)
+{
+	struct progress *p = ud;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->mode == PROGRESS_JSON) {
+		json_emit(p,
+			  json_pack("{s:s, s:o}", "event", "warning", "message", json_text(msg)));
+	} else if (p->mode == PROGRESS_TTY) {
+		for (unsigned i = 0; i < p->drawn_lines; i++)
+			fputs("\033[1A\033[2K", p->out);
+		p->drawn_lines = 0;
+		log_write(p->out, LOG_LEVEL_WARN, msg);
+		tty_draw(p, false);
+	} else {
+		log_write(p->out, LOG_LEVEL_WARN, msg);
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -378,6 +423,7 @@ void progress_events(struct progress *p, struct build_events *ret)
 	ret->step = on_step;
 	ret->output = on_output;
 	ret->message = on_message;
+	ret->warning = on_warning;
 }
 
 enum progress_mode progress_get_mode(const struct progress *p)

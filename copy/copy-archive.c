@@ -13,7 +13,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,7 +30,6 @@
 #include "util/banned.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 static struct archive *tar_reader(int fd)
 {
@@ -68,41 +66,35 @@ bool copy_is_archive(int fd)
 
 /* ---- checksums ------------------------------------------------------------------------- */
 
-int copy_sha256_fd(int fd, unsigned char ret[32], struct kiln_error **err)
+int copy_sha256_fd(int fd, struct digest *ret, struct kiln_error **err)
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	_cleanup_(sha256_freep) struct sha256 *h = sha256_new();
 	char buf[65536];
 	ssize_t n;
 
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		return err_new(err, KILN_ERR_SYSTEM, EIO, "sha256 init");
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while ((n = fs_read_all(fd, buf, sizeof(buf), err)) != 0) {
 		if (n < 0)
-			return err_sys(err, errno, "read");
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+			return (int)n;
+		sha256_update(h, buf, (size_t)n);
 	}
-	EVP_DigestFinal_ex(ctx, ret, NULL);
+	sha256_final(h, ret);
 	return 0;
 }
 
 int copy_check_checksum(int fd, const char *checksum, const char *what, struct kiln_error **err)
 {
-	const char *want = startswith(checksum, "sha256:");
-	unsigned char got[32];
-	char hex[65];
+	struct digest want, got;
+	char hex[DIGEST_HEX_LEN + 1];
 
-	if (!want || strlen(want) != 64 || strspn(want, "0123456789abcdef") != 64)
+	if (digest_parse(checksum, &want, NULL) < 0)
 		return err_new(err, KILN_ERR_INPUT, EINVAL,
 			       "invalid --checksum '%s' (expected sha256: and 64 hex digits)",
 			       checksum);
-	if (lseek(fd, 0, SEEK_SET) < 0 || copy_sha256_fd(fd, got, err) < 0 ||
+	if (lseek(fd, 0, SEEK_SET) < 0 || copy_sha256_fd(fd, &got, err) < 0 ||
 	    lseek(fd, 0, SEEK_SET) < 0)
 		return err_new(err, KILN_ERR_SYSTEM, EIO, "checksum of '%s'", what);
-	for (size_t i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", got[i]);
-	if (!streq(hex, want))
+	digest_hex(&got, hex);
+	if (!digest_eq(&got, &want))
 		return err_new(err, KILN_ERR_INPUT, EINVAL,
 			       "checksum mismatch for '%s': expected %s, got sha256:%s", what,
 			       checksum, hex);

@@ -10,7 +10,6 @@
  * a placeholder filled in when its digest is known.
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +25,6 @@
 
 #include "util/banned.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-
 struct linked {
 	dev_t dev;
 	ino_t ino;
@@ -40,7 +37,7 @@ struct read_job {
 	size_t off;
 	char *path; /* in the source root, for the stat cache and messages */
 	struct stat st;
-	unsigned char dg[32];
+	struct digest dg;
 	struct kiln_error *err;
 };
 
@@ -107,31 +104,32 @@ static int cmp_str(const void *a, const void *b)
  * in name order; @dg is left alone when there are none. A change of xattr
  * changes the ctime, so what the stat cache holds stays right.
  */
-static void fold_xattrs(int fd, unsigned char dg[32])
+static void fold_xattrs(int fd, struct digest *dg)
 {
 	char names[4096], value[4096];
 	char *kept[128];
 	size_t n = 0;
 	ssize_t len = flistxattr(fd, names, sizeof(names));
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
+	_cleanup_(sha256_freep) struct sha256 *h = NULL;
 
 	for (char *p = names; len > 0 && p < names + len && n < ARRAY_SIZE(kept);
 	     p += strlen(p) + 1)
 		if (copy_keep_xattr(p))
 			kept[n++] = p;
-	if (!n || !(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	if (!n)
 		return;
+	h = sha256_new();
 	qsort(kept, n, sizeof(char *), cmp_str);
-	EVP_DigestUpdate(ctx, dg, 32);
+	sha256_update(h, dg->raw, DIGEST_RAW_LEN);
 	for (size_t i = 0; i < n; i++) {
 		ssize_t vlen = fgetxattr(fd, kept[i], value, sizeof(value));
 
-		EVP_DigestUpdate(ctx, kept[i], strlen(kept[i]) + 1);
+		sha256_update(h, kept[i], strlen(kept[i]) + 1);
 		if (vlen > 0)
-			EVP_DigestUpdate(ctx, value, (size_t)vlen);
-		EVP_DigestUpdate(ctx, "", 1);
+			sha256_update(h, value, (size_t)vlen);
+		sha256_update(h, "", 1);
 	}
-	EVP_DigestFinal_ex(ctx, dg, NULL);
+	sha256_final(h, dg);
 }
 
 /* Read @j's file for its digest (any thread). */
@@ -140,15 +138,15 @@ static void read_job_run(const struct copy_opts *o, struct read_job *j)
 	int r;
 
 	__atomic_add_fetch(&copy_content_reads, 1, __ATOMIC_RELAXED);
-	r = copy_sha256_fd(j->fd, j->dg, &j->err);
+	r = copy_sha256_fd(j->fd, &j->dg, &j->err);
 	if (r >= 0)
-		fold_xattrs(j->fd, j->dg);
+		fold_xattrs(j->fd, &j->dg);
 	close(j->fd);
 	j->fd = -1;
 	if (r < 0)
 		err_wrap(&j->err, "digest '%s'", j->path);
 	else
-		copy_stat_cache_put(o->stat_cache, j->path, &j->st, j->dg);
+		copy_stat_cache_put(o->stat_cache, j->path, &j->st, j->dg.raw);
 }
 
 static void *reader_main(void *arg)
@@ -268,7 +266,7 @@ static int finish_jobs(struct digester *d, struct kiln_error **err)
 			if (err)
 				*err = TAKE_PTR(j->err);
 		}
-		memcpy(d->rec.buf + j->off, j->dg, sizeof(j->dg));
+		memcpy(d->rec.buf + j->off, j->dg.raw, sizeof(j->dg.raw));
 		err_free(j->err);
 		free(j->path);
 		free(j);
@@ -296,7 +294,7 @@ static uint64_t link_group(struct digester *d, const struct stat *st)
 static int put_node(struct digester *d, const struct copy_node *n, struct kiln_error **err)
 {
 	mode_t type = n->st.st_mode & S_IFMT;
-	unsigned char dg[32];
+	struct digest dg;
 	int r;
 
 	put_str(d, "E");
@@ -324,9 +322,9 @@ static int put_node(struct digester *d, const struct copy_node *n, struct kiln_e
 	} else if (type == S_IFCHR || type == S_IFBLK) {
 		put_u64(d, n->st.st_rdev);
 	} else if (type == S_IFDIR && n->fd >= 0) {
-		memset(dg, 0, sizeof(dg));
-		fold_xattrs(n->fd, dg);
-		put_bytes(d, dg, sizeof(dg));
+		memset(&dg, 0, sizeof(dg));
+		fold_xattrs(n->fd, &dg);
+		put_bytes(d, dg.raw, sizeof(dg.raw));
 	}
 	return 0;
 }
@@ -347,15 +345,15 @@ static int put_url(struct digester *d, const struct copy_item *it, struct kiln_e
 {
 	_cleanup_close_ int fd = -1;
 	struct timespec mtime;
-	unsigned char dg[32];
+	struct digest dg;
 	int r = copy_fetch_url(it->url, &fd, &mtime, err);
 
 	if (r >= 0)
-		r = copy_sha256_fd(fd, dg, err);
+		r = copy_sha256_fd(fd, &dg, err);
 	if (r < 0)
 		return r;
 	put_str(d, it->url);
-	put_bytes(d, dg, sizeof(dg));
+	put_bytes(d, dg.raw, sizeof(dg.raw));
 	return 0;
 }
 

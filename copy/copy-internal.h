@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "copy/copy.h"
+#include "layers/layers.h"
 #include "util/strbuf.h"
 
 bool copy_stat_cache_get(struct copy_stat_cache *c, const char *path, const struct stat *st,
@@ -113,7 +114,7 @@ void copy_pool_free(struct copy_pool *p);
 bool copy_is_archive(int fd);
 int copy_unpack(int fd, int dest_dir, const char *dest_path, struct copy_result *res,
 		struct kiln_error **err);
-int copy_sha256_fd(int fd, unsigned char ret[32], struct kiln_error **err);
+int copy_sha256_fd(int fd, struct digest *ret, struct kiln_error **err);
 int copy_check_checksum(int fd, const char *checksum, const char *what, struct kiln_error **err);
 /* ADD URL: download to an unlinked temp file ($TMPDIR or /var/tmp); *ret_mtime from
  * Last-Modified (else now). */

@@ -190,11 +190,9 @@ static int db_read(int root_fd, const char *file, struct strbuf *sb, struct kiln
 			       "'%s' is larger than %d bytes; refusing to read it", file,
 			       DB_MAX_SIZE);
 	strbuf_grow(sb, (size_t)st.st_size + 1);
-	while ((n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while ((n = fs_read_all(fd, sb->buf + sb->len, sb->alloc - sb->len - 1, NULL)) != 0) {
 		if (n < 0)
-			return err_sys(err, errno, "read '%s'", file);
+			return err_sys(err, (int)-n, "read '%s'", file);
 		strbuf_setlen(sb, sb->len + (size_t)n);
 		if (sb->len >= DB_MAX_SIZE) /* it grew meanwhile: what we have is enough */
 			break;

@@ -88,24 +88,16 @@ static struct sc_entry *insert(struct copy_stat_cache *c, const char *path)
 	return e;
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int copy_hex_decode(const char *hex, unsigned char out[32])
 {
-	for (size_t i = 0; i < 32; i++) {
-		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+	char buf[DIGEST_HEX_LEN + 1];
+	struct digest d;
 
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
+	memcpy(buf, hex, DIGEST_HEX_LEN);
+	buf[DIGEST_HEX_LEN] = '\0';
+	if (digest_parse_hex(buf, &d, NULL) < 0)
+		return -EINVAL;
+	memcpy(out, d.raw, DIGEST_RAW_LEN);
 	return 0;
 }
 
@@ -251,15 +243,13 @@ void copy_stat_cache_put(struct copy_stat_cache *c, const char *path, const stru
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void add_hex(struct strbuf *sb, const unsigned char *p, size_t n)
+static void add_hex(struct strbuf *sb, const unsigned char raw[DIGEST_RAW_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
+	char hex[DIGEST_HEX_LEN + 1];
+	struct digest d;
 
-	strbuf_grow(sb, 2 * n);
-	for (size_t i = 0; i < n; i++) {
-		sb->buf[sb->len++] = digits[p[i] >> 4];
-		sb->buf[sb->len++] = digits[p[i] & 15];
-	}
+	memcpy(d.raw, raw, DIGEST_RAW_LEN);
+	strbuf_addstr(sb, digest_hex(&d, hex));
 	sb->buf[sb->len] = '\0';
 }
 
@@ -283,7 +273,7 @@ int copy_stat_cache_save(struct copy_stat_cache *c, struct kiln_error **err)
 
 		if (!e->path || e->racy || (prune && !e->used))
 			continue;
-		add_hex(&sb, e->digest, 32);
+		add_hex(&sb, e->digest);
 		strbuf_addf(&sb,
 			    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
 			    e->size, e->mtime_ns, e->ctime_ns, e->ino, e->dev, e->path);

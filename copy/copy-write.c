@@ -165,12 +165,10 @@ static int stream_rw(int src, int dst, uint64_t *total, struct kiln_error **err)
 	char buf[65536];
 
 	for (;;) {
-		ssize_t n = read(src, buf, sizeof(buf));
+		ssize_t n = fs_read_all(src, buf, sizeof(buf), err);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return err_sys(err, errno, "read");
+			return (int)n;
 		if (n == 0)
 			return 0;
 		if (fs_write_all(dst, buf, (size_t)n, err) < 0)

@@ -271,20 +271,11 @@ static int write_data(struct apply *ap, int fd, struct archive_entry *e, const c
 	int r;
 
 	while ((r = archive_read_data_block(ap->a, &buf, &size, &off)) == ARCHIVE_OK) {
-		const char *p = buf;
+		int w = fs_pwrite_all(fd, buf, size, (off_t)off, NULL);
 
-		while (size) {
-			ssize_t n = pwrite(fd, p, size, (off_t)off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return err_sys(err, errno, "entry '%s': write", entry);
-			p += n;
-			size -= (size_t)n;
-			off += n;
-		}
-		end = MAX(end, off);
+		if (w < 0)
+			return err_sys(err, -w, "entry '%s': write", entry);
+		end = MAX(end, off + (la_int64_t)size);
 	}
 	if (r != ARCHIVE_EOF)
 		return err_at(err, NULL, "entry '%s': %s", entry, archive_error_string(ap->a));

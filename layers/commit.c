@@ -251,12 +251,10 @@ static int write_body(struct commit *c, int fd, const char *path, off_t size,
 	off_t left = size;
 
 	while (left > 0) {
-		ssize_t n = read(fd, c->buf, (size_t)MIN(left, (off_t)COPY_BUF));
+		ssize_t n = fs_read_all(fd, c->buf, (size_t)MIN(left, (off_t)COPY_BUF), NULL);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return err_sys(err, errno, "read '%s'", path);
+			return err_sys(err, (int)-n, "read '%s'", path);
 		if (n == 0)
 			return err_new(err, KILN_ERR_SYSTEM, EIO, "'%s' shrank while being read",
 				       path);

@@ -173,12 +173,10 @@ static int hash_fd(int fd, struct digest *ret, struct kiln_error **err)
 	_cleanup_free_ char *buf = xmalloc(1 << 17);
 
 	for (;;) {
-		ssize_t n = read(fd, buf, 1 << 17);
+		ssize_t n = fs_read_all(fd, buf, 1 << 17, err);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return err_sys(err, errno, "read");
+			return (int)n;
 		if (n == 0)
 			break;
 		sha256_update(h, buf, (size_t)n);

@@ -478,12 +478,10 @@ int store_blob_write_fd(struct store *s, int fd, const struct digest *expected, 
 	if (r < 0)
 		return r;
 	for (;;) {
-		ssize_t n = read(fd, buf, 1 << 17);
+		ssize_t n = fs_read_all(fd, buf, 1 << 17, NULL);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return err_sys(err, errno, "read blob");
+			return err_sys(err, (int)-n, "read blob");
 		if (n == 0)
 			break;
 		r = blob_writer_write(w, buf, (size_t)n, err);

@@ -388,51 +388,6 @@ int v_instruction(struct vctx *v, const struct instruction *in, bool in_onbuild)
 
 /* ---- flag values ---- */
 
-struct mount_key {
-	const char *key;
-	const char *types; /* the mount types taking it, space-separated, "" for all */
-	bool takes_value;
-};
-
-static const struct mount_key mount_keys[] = {
-	{"type", "", true},
-	{"target", "", true},
-	{"dst", "", true},
-	{"destination", "", true},
-	{"source", "bind cache secret ssh", true},
-	{"src", "bind cache secret ssh", true},
-	{"from", "bind cache", true},
-	{"readonly", "bind cache", false},
-	{"ro", "bind cache", false},
-	{"readwrite", "bind cache", false},
-	{"rw", "bind cache", false},
-	{"id", "cache secret ssh", true},
-	{"sharing", "cache", true},
-	{"mode", "cache secret ssh", true},
-	{"uid", "cache secret ssh", true},
-	{"gid", "cache secret ssh", true},
-	{"size", "tmpfs", true},
-	{"required", "secret ssh", false},
-	{"env", "secret", true},
-	/* buildah's extensions, accepted so its Dockerfiles parse (bud/buildkit-mount) */
-	{"z", "", false},
-	{"Z", "", false},
-	{"U", "", false},
-	{"relabel", "", true},
-	{"bind-propagation", "bind", true},
-	{"tmpcopyup", "tmpfs", false},
-	{"notmpcopyup", "tmpfs", false},
-	{"chown", "", false},
-};
-
-static const struct mount_key *mount_key_find(const char *key, size_t n)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(mount_keys); i++)
-		if (strlen(mount_keys[i].key) == n && strncmp(mount_keys[i].key, key, n) == 0)
-			return &mount_keys[i];
-	return NULL;
-}
-
 static bool word_in(const char *word, size_t n, const char *list)
 {
 	for (const char *p = list; *p;) {
@@ -445,76 +400,16 @@ static bool word_in(const char *word, size_t n, const char *list)
 	return false;
 }
 
-/* The value of key @key in a comma-separated mount spec, as (start, len). */
-static bool mount_get(const char *spec, const char *key, const char **ret, size_t *ret_n)
-{
-	for (const char *p = spec; *p;) {
-		size_t w = strcspn(p, ","), k = strcspn(p, "=,");
-
-		if (k == strlen(key) && strncasecmp(p, key, k) == 0) {
-			*ret = p + (k < w ? k + 1 : k);
-			*ret_n = k < w ? w - k - 1 : 0;
-			return true;
-		}
-		p += w + (p[w] == ',');
-	}
-	return false;
-}
-
-static int chk_mount_field(struct vctx *v, const struct instruction *in, const char *p, size_t w,
-			   const char *type, size_t type_n)
-{
-	size_t k = strcspn(p, "=,");
-	const struct mount_key *mk;
-	_cleanup_free_ char *t = xstrndup(type, type_n);
-
-	if (k > w)
-		k = w;
-	mk = mount_key_find(p, k);
-	if (!mk)
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			      "--mount: unexpected key '%.*s'", (int)k, p);
-	if (*mk->types && !word_in(t, strlen(t), mk->types))
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			      "--mount: key '%s' is not valid for type=%s", mk->key, t);
-	if (mk->takes_value && k == w)
-		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			      "--mount: key '%s' needs a value (%s=VALUE)", mk->key, mk->key);
-	return 0;
-}
-
+/* The grammar is parser/mount.c's, shared with kiln build. */
 static int chk_mount(struct vctx *v, const struct instruction *in, const char *value)
 {
-	const char *type = "bind", *dummy;
-	size_t type_n = 4, dn;
-	int r = 0;
+	_cleanup_(err_freep) struct kiln_error *e = NULL;
+	struct mount_spec m;
 
-	if (mount_get(value, "type", &type, &type_n) &&
-	    !word_in(type, type_n, "bind cache tmpfs secret ssh"))
-		return v_diag(
-			v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			"--mount: unsupported mount type '%.*s' (expected bind, cache, tmpfs, secret or ssh)",
-			(int)type_n, type);
-	for (const char *p = value; r >= 0 && *p;) {
-		size_t w = strcspn(p, ",");
-
-		if (w)
-			r = chk_mount_field(v, in, p, w, type, type_n);
-		p += w + (p[w] == ',');
-	}
-	/* BuildKit's parser: a '$' anywhere but last in from= is an error */
-	if (r >= 0 && mount_get(value, "from", &dummy, &dn) && memchr(dummy, '$', dn) &&
-	    (const char *)memchr(dummy, '$', dn) != dummy + dn - 1)
-		r = v_diag(
-			v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			"--mount: 'from' doesn't support variable expansion, define alias stage instead");
-	if (r >= 0 && mount_get(value, "sharing", &dummy, &dn) &&
-	    !word_in(dummy, dn, "shared private locked"))
-		r = v_diag(
-			v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"),
-			"--mount: unsupported sharing value '%.*s' (expected shared, private or locked)",
-			(int)dn, dummy);
-	return r;
+	if (mount_spec_parse(value, MOUNT_SPEC_UNEXPANDED, &m, &e) < 0)
+		return v_diag(v, in, DIAG_ERROR, NULL, v_col_of(v, in, "--mount"), "%s", e->msg);
+	mount_spec_release(&m);
+	return 0;
 }
 
 static int chk_network(struct vctx *v, const struct instruction *in, const char *value)

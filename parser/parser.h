@@ -17,6 +17,8 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -181,6 +183,57 @@ bool instr_flag_expands(enum instr_kind kind, const char *name);
 const char *instr_flag_get(const struct instruction *in, const char *name);
 /* For a stage-opening FROM: the name after AS (as written), or NULL. */
 const char *instr_from_stage_name(const struct instruction *in);
+
+/*
+ * RUN --mount=KEY=VALUE,...: the one grammar `kiln check` and `kiln build`
+ * share (parser/mount.c), BuildKit's keys plus buildah's extensions (which
+ * parse, so buildah's Dockerfiles check, but kiln build refuses).
+ */
+enum mount_type {
+	MOUNT_BIND,
+	MOUNT_CACHE,
+	MOUNT_TMPFS,
+	MOUNT_SECRET,
+	MOUNT_SSH,
+};
+
+struct mount_spec {
+	enum mount_type type;
+	char *target; /* BuildKit's default for secret (/run/secrets/ID) and ssh */
+	char *source;
+	char *from;
+	char *id; /* defaults: a cache's target, a secret's target basename, ssh "default" */
+	char *env; /* secret: expose as this variable instead of a file */
+	char *sharing; /* cache: shared, private or locked; NULL: shared */
+	mode_t mode; /* 0755 unless mode= */
+	bool mode_set; /* mode= was given */
+	uid_t uid;
+	gid_t gid;
+	bool rw;
+	bool required;
+	uint64_t size; /* tmpfs size= in bytes, 0: default */
+	char *buildah_key; /* the first of buildah's extensions used (tmpcopyup, z, ...), or NULL */
+};
+
+enum mount_spec_flags {
+	/*
+	 * The value as written, before expansion (kiln check): a value holding
+	 * '$' is judged after expansion, and a missing target is the build's
+	 * error (BuildKit's parser takes --mount=from=binaries).
+	 */
+	MOUNT_SPEC_UNEXPANDED = 1 << 0,
+};
+
+/*
+ * Parse one --mount value into *ret (release it with mount_spec_release()).
+ * Errors are KILN_ERR_INPUT without a location, "--mount: unexpected key 'x'";
+ * callers add the instruction's.
+ */
+int mount_spec_parse(const char *spec, unsigned flags, struct mount_spec *ret,
+		     struct kiln_error **err);
+void mount_spec_release(struct mount_spec *m);
+/* MOUNT_CACHE -> "cache". */
+const char *mount_type_name(enum mount_type t);
 
 /* Render the AST as BuildKit's parser tests dump it (the `result` files). */
 void dockerfile_dump_buildkit(const struct dockerfile *df, struct strbuf *out);

@@ -9,11 +9,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "layers/layers.h"
 #include "registry/registry-internal.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -21,8 +21,6 @@
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 #define HASH_BUF	(256 * 1024)
 #define UPLOAD_RESTARTS 1
@@ -68,7 +66,7 @@ struct blob_get {
 	int fd;
 	uint64_t have, total, reported;
 	uint64_t limit; /* the descriptor's size: more is an error */
-	EVP_MD_CTX *md;
+	struct sha256 *h; /* of the bytes in fd so far */
 	bool checked; /* this attempt's first byte has been seen */
 	bool too_long;
 	int write_errno;
@@ -81,18 +79,16 @@ static int hash_existing(struct blob_get *g, struct kiln_error **err)
 
 	while (off < g->have) {
 		size_t want = (size_t)MIN((uint64_t)HASH_BUF, g->have - off);
-		ssize_t n = pread(g->fd, buf, want, (off_t)off);
+		ssize_t n = fs_pread_all(g->fd, buf, want, (off_t)off, NULL);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return err_sys(err, errno, "read the partial download");
-		if (n == 0) {
+			return err_sys(err, (int)-n, "read the partial download");
+		sha256_update(g->h, buf, (size_t)n);
+		off += (uint64_t)n;
+		if ((size_t)n < want) {
 			g->have = off; /* shorter than claimed: resume from what is there */
 			break;
 		}
-		EVP_DigestUpdate(g->md, buf, (size_t)n);
-		off += (uint64_t)n;
 	}
 	return 0;
 }
@@ -110,25 +106,20 @@ static size_t get_sink(void *ud, long status, const void *p, size_t n)
 				return 0;
 			}
 			g->have = 0;
-			EVP_DigestInit_ex(g->md, EVP_sha256(), NULL);
+			sha256_reset(g->h);
 		}
 	}
 	if (n > g->limit - g->have) { /* not one byte past the descriptor's size */
 		g->too_long = true;
 		return 0;
 	}
-	for (size_t off = 0; off < n;) {
-		ssize_t w = pwrite(g->fd, (const char *)p + off, n - off, (off_t)(g->have + off));
+	int w = fs_pwrite_all(g->fd, p, n, (off_t)g->have, NULL);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			g->write_errno = w < 0 ? errno : EIO;
-			return 0;
-		}
-		off += (size_t)w;
+	if (w < 0) {
+		g->write_errno = -w;
+		return 0;
 	}
-	EVP_DigestUpdate(g->md, p, n);
+	sha256_update(g->h, p, n);
 	g->have += n;
 	if (g->have - g->reported >= PROGRESS_STEP) {
 		g->reported = g->have;
@@ -148,13 +139,11 @@ static void get_before_retry(void *ud, struct http_req *rq)
 
 static int get_finish(struct blob_get *g, const char *repo, struct kiln_error **err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	char hex[DIGEST_HEX_LEN + 1];
+	struct digest d;
 
-	EVP_DigestFinal_ex(g->md, md, &n);
-	for (unsigned i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sha256_final(g->h, &d);
+	digest_hex(&d, hex);
 	if (!streq(g->digest + strlen("sha256:"), hex))
 		return err_new(
 			err, KILN_ERR_SYSTEM, EBADMSG,
@@ -178,9 +167,9 @@ int registry_blob_get(struct registry_client *c, const char *repo, const char *d
 {
 	_cleanup_free_ char *url = NULL, *what = xasprintf("GET blob '%s'", digest);
 	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", repo);
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	_cleanup_(sha256_freep) struct sha256 *h = sha256_new();
 	struct blob_get g = {
-		.c = c, .digest = digest, .fd = fd, .have = have, .limit = size, .md = md};
+		.c = c, .digest = digest, .fd = fd, .have = have, .limit = size, .h = h};
 	struct http_resp rs = {.body = STRBUF_INIT};
 	struct http_req rq = {.method = "GET", .body_fd = -1, .follow = true};
 	int r;
@@ -193,7 +182,6 @@ int registry_blob_get(struct registry_client *c, const char *repo, const char *d
 			       digest, have, size);
 	if ((r = reg_ensure(c, err)) < 0)
 		return r;
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	if ((r = hash_existing(&g, err)) < 0)
 		return r;
 	url = reg_url(c, "/v2/%s/blobs/%s", repo, digest);

@@ -13,6 +13,7 @@
 
 #include "kiln-config.h"
 #include "registry/registry-internal.h"
+#include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -150,9 +151,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 		memcpy(buf, (const char *)rq->body + x->read_pos, want);
 		n = (ssize_t)want;
 	} else {
-		do
-			n = pread(rq->body_fd, buf, want, (off_t)(rq->body_off + x->read_pos));
-		while (n < 0 && errno == EINTR);
+		n = fs_pread_all(rq->body_fd, buf, want, (off_t)(rq->body_off + x->read_pos), NULL);
 		if (n <= 0)
 			return CURL_READFUNC_ABORT;
 	}

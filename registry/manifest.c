@@ -4,13 +4,12 @@
  * digest of what came back checked when we asked by digest, and platform
  * selection from an OCI index or a Docker manifest list.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/layers.h"
 #include "registry/registry-internal.h"
 #include "util/error.h"
 #include "util/xmalloc.h"
@@ -22,28 +21,17 @@ static const char accept_all[] = REGISTRY_MT_OCI_INDEX
 
 char *reg_sha256_digest(const void *data, size_t len)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	struct strbuf sb = STRBUF_INIT;
+	struct digest d;
 
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	strbuf_addstr(&sb, "sha256:");
-	for (unsigned i = 0; i < n; i++)
-		strbuf_addf(&sb, "%02x", md[i]);
-	return strbuf_detach(&sb, NULL);
+	digest_buffer(data, len, &d);
+	return digest_str(&d);
 }
 
 bool reg_digest_valid(const char *digest)
 {
-	const char *hex = startswith(digest, "sha256:");
-	size_t n = 0;
+	struct digest d;
 
-	if (!hex)
-		return false;
-	for (; hex[n]; n++)
-		if (!isdigit((unsigned char)hex[n]) && !(hex[n] >= 'a' && hex[n] <= 'f'))
-			return false;
-	return n == 64;
+	return digest_parse(digest, &d, NULL) == 0;
 }
 
 void registry_manifest_release(struct registry_manifest *m)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/layers.h"
 #include "registry/registry.h"
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -24,10 +25,9 @@
 
 #include "util/banned.h"
 
-#define DOCKER_DOMAIN  "docker.io"
-#define NAME_MAX_LEN   255
-#define TAG_MAX_LEN    128
-#define SHA256_HEX_LEN 64
+#define DOCKER_DOMAIN "docker.io"
+#define NAME_MAX_LEN  255
+#define TAG_MAX_LEN   128
 
 static bool is_lower_alnum(char c)
 {
@@ -148,19 +148,14 @@ static int check_tag(const char *tag, const char *input, struct kiln_error **err
 
 static int check_digest(const char *d, const char *input, struct kiln_error **err)
 {
-	const char *hex = startswith(d, "sha256:");
-	size_t n;
+	struct digest parsed;
 
-	if (!hex)
+	if (!startswith(d, "sha256:"))
 		return err_at(
 			err, NULL,
 			"invalid reference '%s': unsupported digest '%s' (expected sha256:<64 hex digits>)",
 			input, d);
-	n = strlen(hex);
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)hex[i]) && !(hex[i] >= 'a' && hex[i] <= 'f'))
-			n = 0;
-	if (n != SHA256_HEX_LEN)
+	if (digest_parse(d, &parsed, NULL) < 0)
 		return err_at(
 			err, NULL,
 			"invalid reference '%s': bad digest '%s' (expected sha256:<64 lowercase hex digits>)",

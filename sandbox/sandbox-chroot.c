@@ -29,6 +29,7 @@
 #include "sandbox/sandbox-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -116,9 +117,7 @@ static const char *probe(void)
 		probe_child(fds[1]);
 	}
 	close(fds[1]);
-	do
-		n = read(fds[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
+	n = fs_read_all(fds[0], &rep, sizeof(rep), NULL);
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -353,9 +352,7 @@ static int spawn(const struct sandbox_plan *p, const struct sandbox_spec *spec, 
 		sandbox_child_chroot_main(p, spec->rootdir, fds[1]);
 	}
 	close(fds[1]);
-	do
-		n = read(fds[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
+	n = fs_read_all(fds[0], &rep, sizeof(rep), NULL);
 	close(fds[0]);
 	/*
 	 * Kill what the command left in its process group (one that left the

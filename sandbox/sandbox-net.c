@@ -31,6 +31,7 @@
 
 #include "sandbox/sandbox-internal.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/strbuf.h"
@@ -406,9 +407,7 @@ int sandbox_net_child_wait(int fd)
 	char c;
 	ssize_t n;
 
-	do
-		n = read(fd, &c, 1);
-	while (n < 0 && errno == EINTR);
+	n = fs_read_all(fd, &c, 1, NULL);
 	if (n == 1)
 		return 0;
 	if (n == 0)

@@ -18,6 +18,7 @@
 #include "sandbox/sandbox-internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -81,12 +82,7 @@ static int report_error(const struct sandbox_plan *p, const struct sandbox_repor
 /* Read the child's report: none (EOF) means the command was exec'd. */
 static int read_report(int fd, struct sandbox_report *rep)
 {
-	ssize_t n;
-
-	do
-		n = read(fd, rep, sizeof(*rep));
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*rep);
+	return fs_read_all(fd, rep, sizeof(*rep), NULL) == (ssize_t)sizeof(*rep);
 }
 
 /*

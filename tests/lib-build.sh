@@ -7,6 +7,9 @@
 #   kb ARGS...              kiln build as the builder (or root), stdout/stderr kept in
 #                           $T/out and $T/log; fails the test when the build fails
 #   kb_fail ARGS...         the same, expecting exit 1 (message in $T/log)
+#   kr ARGS...              any kiln command as the builder (or root); its output is
+#                           the caller's (kr images, kr build --progress=json ... 2>F)
+#   steps_cached, steps_run the texts of the steps $T/log reports CACHED, or DONE
 #   cfg NAME JQ             a jq query on the raw config blob (skopeo inspect --config --raw)
 #   unpack NAME             umoci unpack as root into $T/u-NAME; prints the rootfs path
 #   prun NAME [ARGS...]     podman run as the builder (or root); prints the output
@@ -53,6 +56,23 @@ kb_fail() {
 	rc=$?
 	set -e
 	[ "$rc" = 1 ] || fail "kiln build $*: expected exit 1, got $rc: $(cat "$T/log")"
+}
+
+kr() {
+	own_ctx
+	as_runner "$KILN" "$@"
+}
+
+# "#3 [2/5] RUN make" ... "#3 CACHED": the texts of the steps reported CACHED, one a line
+steps_cached() {
+	awk '/^#[0-9]+ \[/ {id=$1; sub(/^#[0-9]+ \[[^]]*\] /, ""); text[id]=$0}
+	     /^#[0-9]+ CACHED$/ {print text[$1]}' "$T/log"
+}
+
+# ...and those that ran (DONE)
+steps_run() {
+	awk '/^#[0-9]+ \[/ {id=$1; sub(/^#[0-9]+ \[[^]]*\] /, ""); text[id]=$0}
+	     /^#[0-9]+ DONE/ {print text[$1]}' "$T/log"
 }
 
 cfg() {

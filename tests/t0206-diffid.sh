@@ -4,6 +4,7 @@
 # registry) cannot replace that image's snapshot; `kiln fsck --snapshots` finds a
 # snapshot changed on disk.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 . "$(dirname "$0")/lib-build.sh"
 need_cmd python3 skopeo
 

@@ -3,9 +3,7 @@
 # and /etc/subgid ranges) runs commands in a real busybox rootfs over a kernel
 # overlayfs, through sandbox/tests/sandbox-probe.
 . "$(dirname "$0")/lib.sh"
-PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
-[ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
+. "$(dirname "$0")/lib-sandbox.sh"
 command -v newuidmap >/dev/null || skip "newuidmap is not installed (uidmap)"
 
 cp "$(busybox_rootfs_tar)" "$T/rootfs.tar"
@@ -25,8 +23,6 @@ step() {
 	for l in $lowers; do set -- --lower "$l" "$@"; done
 	sb "$@"
 }
-# the entries of a directory tree, one per line, sorted
-tree() { (cd "$T/$1" && find . -mindepth 1 | sort | tr '\n' ' '); }
 
 say "extract the base layer inside the user namespace"
 as_builder mkdir lower
@@ -197,12 +193,6 @@ as_builder mkdir copy2 copy2.work diff2
 sb --exec -- tar -C copy2 -xf rootfs.tar
 sb --rootfs copy2 --work copy2.work -- sh -c "$script"
 sb --rootfs copy2 --lower lower --diff diff2
-# type, mode, owner, (size and link target for non-directories), whiteouts' device numbers
-listing() {
-	(cd "$T/$1" && find . -mindepth 1 ! -type d -printf '%p %y %m %U:%G %s %l\n' &&
-		find . -mindepth 1 -type d -printf '%p %y %m %U:%G\n' &&
-		find . -type c -exec stat -c '%n %t:%T' {} +) | sort
-}
 listing ovl >"$T/ovl.list"
 listing diff2 >"$T/diff2.list"
 diff -u "$T/ovl.list" "$T/diff2.list" >&2 || fail "the copy-mode diff differs from overlayfs's upperdir"

@@ -2,10 +2,8 @@
 # The RUN sandbox as real root: no user namespace, ownership kept as it is,
 # the same isolation (a subset of t0301).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sandbox.sh"
 need_root
-PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
-[ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
 
 mkdir "$T/lower"
 tar -C "$T/lower" -xf "$(busybox_rootfs_tar)"
@@ -15,7 +13,6 @@ step() {
 	mkdir -p "$T/$name" "$T/$name.work"
 	"$PROBE" --lower "$T/lower" --upper "$T/$name" --work "$T/$name.work" "$@"
 }
-tree() { (cd "$T/$1" && find . -mindepth 1 | sort | tr '\n' ' '); }
 
 expect_eq "$("$PROBE" --overlay-supported "$T")" 1 "overlay supported as root"
 
@@ -80,11 +77,6 @@ mkdir "$T/copy2" "$T/copy2.work" "$T/diff2"
 tar -C "$T/copy2" -xf "$(busybox_rootfs_tar)"
 "$PROBE" --rootfs "$T/copy2" --work "$T/copy2.work" -- sh -c "$script"
 "$PROBE" --rootfs "$T/copy2" --lower "$T/lower" --diff "$T/diff2"
-listing() {
-	(cd "$T/$1" && find . -mindepth 1 ! -type d -printf '%p %y %m %U:%G %s %l\n' &&
-		find . -mindepth 1 -type d -printf '%p %y %m %U:%G\n' &&
-		find . -type c -exec stat -c '%n %t:%T' {} +) | sort
-}
 listing ovl >"$T/ovl.list"
 listing diff2 >"$T/diff2.list"
 diff -u "$T/ovl.list" "$T/diff2.list" >&2 || fail "the copy-mode diff differs from overlayfs's upperdir"

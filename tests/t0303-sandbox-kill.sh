@@ -2,10 +2,8 @@
 # A `kill -9` of the process running a step (kiln, here sandbox-probe) during a
 # RUN leaves no stray process and no mount behind, rootless and as root.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sandbox.sh"
 need_root
-PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
-[ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
 cp "$(busybox_rootfs_tar)" "$T/rootfs.tar"
 chmod 0644 "$T/rootfs.tar"
 

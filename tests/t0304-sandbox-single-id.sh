@@ -3,10 +3,8 @@
 # back to a single-id user namespace, says once what will not work and how to
 # fix it, and still runs steps as container root.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sandbox.sh"
 need_root
-PROBE=$KILN_BUILD/sandbox/tests/sandbox-probe
-[ -x "$PROBE" ] || fail "sandbox-probe is not built ($PROBE)"
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
 cp "$(busybox_rootfs_tar)" "$T/rootfs.tar"
 chmod 0644 "$T/rootfs.tar"
 

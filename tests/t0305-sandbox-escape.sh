@@ -12,13 +12,11 @@
 #  - mknod + mount of the host disk, mount tmpfs, unshare, keyctl, bpf: fail.
 # The static sandbox/tests/escape-helper makes the syscalls busybox lacks.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sandbox.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
 need_cmd script bash
-HELPER=$KILN_BUILD/sandbox/tests/escape-helper
-[ -x "$HELPER" ] || fail "escape-helper is not built ($HELPER)"
 
-rand() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
 env_secret="kiln-env-$(rand)"
 cli_secret="kiln-cli-$(rand)"
 canary_secret="kiln-canary-$(rand)"

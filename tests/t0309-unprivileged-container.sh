@@ -6,6 +6,7 @@
 # the image on the host, from the store on a bind mount: the layers and the
 # config, and the files through podman run.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 . "$KILN_SRC/tests/lib-container.sh"
 ctr_setup
 cp "$(busybox_rootfs_tar)" "$T/base.tar"

@@ -11,13 +11,11 @@
 #  - the registry auth file (REGISTRY_AUTH_FILE) and kiln's environment: not
 #    in the rootfs, not in RUN's environment.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sandbox.sh"
 . "$KILN_SRC/tests/lib-container.sh"
-HELPER=$KILN_BUILD/sandbox/tests/escape-helper
-[ -x "$HELPER" ] || fail "escape-helper is not built ($HELPER)"
 ctr_setup
 cp "$(busybox_rootfs_tar)" "$T/base.tar"
 
-rand() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
 canary_secret="kiln-canary-$(rand)"
 auth_secret="kiln-auth-$(rand)"
 env_secret="kiln-env-$(rand)"

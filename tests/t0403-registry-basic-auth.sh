@@ -3,6 +3,7 @@
 # from auth.json and docker's config.json, wrong password = clear error,
 # exit 1, and the password never printed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 registry_tls_setup
 REGISTRY_EXTRA_CONFIG="$REGISTRY_TLS_CONFIG
 $(registry_htpasswd alice 's3cret-Pw')"

@@ -3,6 +3,7 @@
 # server from the tests; kiln follows the WWW-Authenticate challenge, caches
 # tokens per scope, and reports a wrong password clearly.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 token_server_start bob 'tok-Pw'
 REGISTRY_EXTRA_CONFIG=$TOKEN_AUTH_CONFIG
 registry_start

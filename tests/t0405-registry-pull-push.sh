@@ -4,6 +4,7 @@
 # skopeo pushed (OCI and Docker schema 2, through an index); mounts between
 # repositories; an unchanged push sends nothing; clear errors.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd skopeo umoci jq
 registry_start
 R=$REGISTRY

@@ -5,6 +5,7 @@
 # the upload over once; the pushed digest is checked with skopeo and by
 # pulling it back. A pull killed half way resumes from its partial file.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd skopeo jq
 REGISTRY_EXTRA_CONFIG="  secret: kiln-test-secret"
 registry_start

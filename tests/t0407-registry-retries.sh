@@ -3,6 +3,7 @@
 # 503 or 429; kiln retries them with backoff and push and pull succeed. When
 # every request fails, the error names the registry, repository and status.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd python3
 registry_start
 PROXY_PORT=$((REGISTRY_PORT + 2))

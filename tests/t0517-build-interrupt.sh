@@ -4,6 +4,7 @@
 # 143. A kill -9 leaves tmp/ work behind: the next store command sweeps it,
 # but not the work of a build still running beside it. import cleans up too.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 . "$KILN_SRC/tests/lib-build.sh"
 need_root
 need_cmd docker-registry curl

@@ -2,7 +2,7 @@
 # Multi-stage builds: COPY --from a stage, an index and an image; --target;
 # stages the target does not need are never built; independent stages overlap.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci jq
 build_setup
 
@@ -25,7 +25,7 @@ COPY --from=busybox:1 /etc/hostname /out/hostname
 CMD ["cat", "/out/a.txt", "/out/b.txt"]
 EOF2
 chown -R "$KILN_TEST_USER": "$c"
-kb build --progress=json -t multi:1 "$c" >"$T/id" 2>"$T/events" || fail "build failed: $(cat "$T/events")"
+kr build --progress=json -t multi:1 "$c" >"$T/out" 2>"$T/events" || fail "build failed: $(cat "$T/events")"
 grep -q 'this stage must never run' "$T/events" && fail "the unneeded stage 'broken' was built"
 
 # a and b ran at the same time: each one's RUN started before the other's ended
@@ -44,16 +44,16 @@ expect_eq "$(cat "$T/u/rootfs/out/b.txt")" from-b "COPY --from=1"
 expect_eq "$(cat "$T/u/rootfs/out/hostname")" busybox "COPY --from=busybox:1"
 
 # --target stops at a stage and skips the rest
-kb build --progress=plain --target b -t only-b:1 "$c" >/dev/null 2>"$T/log" || fail "--target b failed: $(cat "$T/log")"
+kr build --progress=plain --target b -t only-b:1 "$c" >/dev/null 2>"$T/log" || fail "--target b failed: $(cat "$T/log")"
 grep -q 'RUN sleep 2 && echo from-a' "$T/log" && fail "--target b built stage a"
 umoci unpack --image "$KILN_ROOT:only-b:1" "$T/ub" >/dev/null
 [ -f "$T/ub/rootfs/b.txt" ] || fail "--target b image lacks /b.txt"
 # --target naming the broken stage fails, naming the step and the exit code
-expect_fail 1 "exit code 1" kb build --progress=plain --target broken "$c"
-expect_fail 2 "stage 'nope' is not defined" kb build --target nope "$c"
+expect_fail 1 "exit code 1" kr build --progress=plain --target broken "$c"
+expect_fail 2 "stage 'nope' is not defined" kr build --target nope "$c"
 
 # --jobs 1 builds one stage at a time
-kb build --progress=json --no-cache --jobs 1 -t serial:1 "$c" >/dev/null 2>"$T/events1" || fail "--jobs 1 failed"
+kr build --progress=json --no-cache --jobs 1 -t serial:1 "$c" >/dev/null 2>"$T/events1" || fail "--jobs 1 failed"
 jq -r 'select(.event=="step" and (.text|startswith("RUN sleep 2"))) | "\(.stage) \(.state) \(.time)"' \
 	"$T/events1" >"$T/times1"
 a_end=$(awk '$1==0 && $2=="done" {print $3}' "$T/times1")

@@ -2,7 +2,7 @@
 # The step cache: for each kind of change, exactly the steps from the first
 # one it affects rebuild; an mtime-only change and a no-op rebuild reuse all.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci
 build_setup
 
@@ -35,38 +35,38 @@ expect_steps() {
 	expect_eq "$got" " $1" "$2 (COPY a, RUN cat, COPY b, RUN echo, RUN stamp)"
 }
 
-build_plain "$c" -t c:1 || fail "first build: $(cat "$T/log")"
+kb -t c:1 "$c"
 expect_steps "run run run run run" "first build"
-first=$(cat "$T/id")
+first=$(cat "$T/out")
 
-build_plain "$c" -t c:1 || fail "no-op rebuild: $(cat "$T/log")"
+kb -t c:1 "$c"
 expect_steps "cached cached cached cached cached" "no-op rebuild"
 
 touch -d '2001-01-01' "$c/a.txt" "$c/b.txt"
-build_plain "$c" -t c:1 || fail "mtime rebuild: $(cat "$T/log")"
+kb -t c:1 "$c"
 expect_steps "cached cached cached cached cached" "mtime-only change"
 
 printf 'B\n' >"$c/b.txt"
-build_plain "$c" -t c:1 || fail "content rebuild: $(cat "$T/log")"
+kb -t c:1 "$c"
 expect_steps "cached cached run run run" "b.txt content changed"
 umoci unpack --image "$KILN_ROOT:c:1" "$T/u1" >/dev/null
 expect_eq "$(cat "$T/u1/rootfs/b.txt")" B "new content of /b.txt"
 
-build_plain "$c" -t c:1 --build-arg V=two || fail "arg rebuild: $(cat "$T/log")"
+kb -t c:1 --build-arg V=two "$c"
 expect_steps "cached run run run run" "build arg changed"
 umoci unpack --image "$KILN_ROOT:c:1" "$T/u2" >/dev/null
 expect_eq "$(cat "$T/u2/rootfs/v")" two "the new build arg"
 
-build_plain "$c" -t c:1 --build-arg V=two || fail "arg no-op: $(cat "$T/log")"
+kb -t c:1 --build-arg V=two "$c"
 expect_steps "cached cached cached cached cached" "same build arg again"
 
 write_dockerfile 2:2
-build_plain "$c" -t c:1 --build-arg V=two || fail "chown rebuild: $(cat "$T/log")"
+kb -t c:1 --build-arg V=two "$c"
 expect_steps "cached cached run run run" "--chown changed"
 umoci unpack --image "$KILN_ROOT:c:1" "$T/u3" >/dev/null
 expect_eq "$(stat -c %u:%g "$T/u3/rootfs/b.txt")" 2:2 "owner after --chown change"
 
-build_plain "$c" -t c:1 --build-arg V=two --no-cache || fail "--no-cache: $(cat "$T/log")"
+kb -t c:1 --build-arg V=two --no-cache "$c"
 expect_steps "run run run run run" "--no-cache"
 
 # a changed base image misses from FROM on
@@ -74,12 +74,12 @@ mkdir -p "$T/base/etc"
 tar -C "$T/base" -xf "$(busybox_rootfs_tar)"
 echo changed >"$T/base/etc/motd"
 tar -C "$T/base" -cf "$T/base2.tar" .
-kb import "$T/base2.tar" busybox:1 >/dev/null
-build_plain "$c" -t c:1 --build-arg V=two || fail "base rebuild: $(cat "$T/log")"
+kr import "$T/base2.tar" busybox:1 >/dev/null
+kb -t c:1 --build-arg V=two "$c"
 expect_steps "run run run run run" "base image changed"
 
 # the cache survives, and kiln prune keeps what it needs
-kb prune >/dev/null || fail "prune failed"
-build_plain "$c" -t c:1 --build-arg V=two || fail "after prune: $(cat "$T/log")"
+kr prune >/dev/null || fail "prune failed"
+kb -t c:1 --build-arg V=two "$c"
 expect_steps "cached cached cached cached cached" "rebuild after prune"
-kb fsck >/dev/null || fail "fsck after prune found damage"
+kr fsck >/dev/null || fail "fsck after prune found damage"

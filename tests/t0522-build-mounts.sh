@@ -3,7 +3,7 @@
 # bind mounts see the context read-only (rw writes are thrown away); tmpfs;
 # secrets reach the step but no blob, config, history or cache key; ssh.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci python3
 build_setup
 
@@ -32,7 +32,7 @@ RUN --mount=type=secret,id=token,env=TOKEN \
 EOF2
 chown -R "$KILN_TEST_USER": "$c" "$T/secret.txt"
 
-build_plain "$c" -t m:1 --secret "id=token,src=$T/secret.txt" || fail "build: $(cat "$T/log")"
+kb -t m:1 --secret "id=token,src=$T/secret.txt" "$c"
 umoci unpack --image "$KILN_ROOT:m:1" "$T/u" >/dev/null
 r=$T/u/rootfs
 expect_eq "$(cat "$r/cache-count")" "cache count 1" "first cache mount use"
@@ -59,13 +59,13 @@ for b in "$KILN_ROOT"/blobs/sha256/*; do
 done
 
 # the cache mount persists: a forced rerun of the first RUN sees count 2
-build_plain "$c" -t m:2 --no-cache --secret "id=token,src=$T/secret.txt" || fail "rebuild: $(cat "$T/log")"
+kb -t m:2 --no-cache --secret "id=token,src=$T/secret.txt" "$c"
 umoci unpack --image "$KILN_ROOT:m:2" "$T/u2" >/dev/null
 expect_eq "$(cat "$T/u2/rootfs/cache-count")" "cache count 2" "cache mount kept across builds"
 
 # a changed bind source misses the cache from that step
 echo ctx-file-2 >"$c/src/input.txt"
-build_plain "$c" -t m:3 --secret "id=token,src=$T/secret.txt" || fail "bind change: $(cat "$T/log")"
+kb -t m:3 --secret "id=token,src=$T/secret.txt" "$c"
 steps_run | grep -q 'source=src,target=/mnt/src' || fail "a changed bind source did not rerun the step"
 steps_cached | grep -q 'type=cache' || fail "the step before the bind change should be cached"
 
@@ -74,13 +74,13 @@ cat >"$c/Dockerfile" <<'EOF2'
 FROM busybox:1
 RUN --mount=type=secret,id=missing,required=true cat /run/secrets/missing
 EOF2
-expect_fail 1 "secret 'missing' is required" kb build "$c"
+expect_fail 1 "secret 'missing' is required" kr build "$c"
 # an unknown --mount option is an input error naming it
 cat >"$c/Dockerfile" <<'EOF2'
 FROM busybox:1
 RUN --mount=type=cache,target=/x,bogus=1 true
 EOF2
-expect_fail 1 "--mount: unexpected key 'bogus'" kb build "$c"
+expect_fail 1 "--mount: unexpected key 'bogus'" kr build "$c"
 
 # ssh: the agent socket is mounted and SSH_AUTH_SOCK points at it
 sock=$T/agent.sock
@@ -94,5 +94,5 @@ cat >"$c/Dockerfile" <<'EOF2'
 FROM busybox:1
 RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /ssh-sock
 EOF2
-build_plain "$c" -t s:1 --ssh "default=$sock" || fail "ssh build: $(cat "$T/log")"
-expect_fail 1 "no SSH agent 'default' was given" kb build --no-cache "$c"
+kb -t s:1 --ssh "default=$sock" "$c"
+expect_fail 1 "no SSH agent 'default' was given" kr build --no-cache "$c"

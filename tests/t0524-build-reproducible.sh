@@ -2,7 +2,7 @@
 # With SOURCE_DATE_EPOCH, two builds from scratch (different stores, different
 # times) give the same image, bit for bit; layer file times are clamped to it.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci skopeo jq
 # the base image too: `kiln import` honours SOURCE_DATE_EPOCH
 export SOURCE_DATE_EPOCH=1700000000
@@ -21,15 +21,15 @@ chown -R "$KILN_TEST_USER": "$c"
 
 digest_of() { skopeo inspect --raw "oci:$1:$2" | sha256sum | cut -d' ' -f1; }
 
-build_plain "$c" -t r:1 || fail "first build: $(cat "$T/log")"
-first_id=$(cat "$T/id")
+kb -t r:1 "$c"
+first_id=$(cat "$T/out")
 first=$(digest_of "$KILN_ROOT" r:1)
 sleep 1.1
 touch "$c/file.txt"
 KILN_ROOT="$T/store2"
 build_setup
-build_plain "$c" -t r:1 || fail "second build: $(cat "$T/log")"
-expect_eq "$(cat "$T/id")" "$first_id" "image id of the second build"
+kb -t r:1 "$c"
+expect_eq "$(cat "$T/out")" "$first_id" "image id of the second build"
 expect_eq "$(digest_of "$KILN_ROOT" r:1)" "$first" "manifest digest of the second build"
 
 skopeo inspect --config "oci:$KILN_ROOT:r:1" >"$T/config.json"
@@ -42,5 +42,5 @@ done
 
 # --source-date-epoch on the command line does the same
 unset SOURCE_DATE_EPOCH
-build_plain "$c" -t r:2 --source-date-epoch 1700000000 --no-cache || fail "flag build: $(cat "$T/log")"
-expect_eq "$(cat "$T/id")" "$first_id" "image id with --source-date-epoch"
+kb -t r:2 --source-date-epoch 1700000000 --no-cache "$c"
+expect_eq "$(cat "$T/out")" "$first_id" "image id with --source-date-epoch"

@@ -5,7 +5,7 @@
 # opaque directory), whether the earlier layer came from this build or from a
 # base image unpacked from its tar.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci
 
 check() {
@@ -19,7 +19,7 @@ RUN test ! -e /gone && test ! -e /d/old && test ! -e /d/sub && test -e /d/new &&
     test ! -e /bin/arch && ls /d > /listing
 EOF2
 	chown -R "$KILN_TEST_USER": "$c"
-	build_plain "$c" -t wh:1 || fail "$1: build: $(cat "$T/log")"
+	kb -t wh:1 "$c"
 	rm -rf "$T/u"
 	umoci unpack --image "$KILN_ROOT:wh:1" "$T/u" >/dev/null
 	r=$T/u/rootfs
@@ -37,13 +37,13 @@ EOF2
 	grep -q '^c' "$T/entries-$1" && fail "$1: a character device reached a layer"
 	# the same again with every snapshot unpacked from the tars (a fresh store's cache)
 	rm -rf "$KILN_ROOT/snapshots"/*
-	build_plain "$c" -t wh:2 --no-cache || fail "$1: rebuild from tars: $(cat "$T/log")"
+	kb -t wh:2 --no-cache "$c"
 	return 0
 }
 
 check rootless
 if [ "$(id -u)" = 0 ]; then
-	KILN_AS_ROOT=1
+	KILN_BUILD_AS=root
 	KILN_ROOT="$T/store-root"
 	check root
 fi

@@ -2,7 +2,7 @@
 # The BuildKit-era COPY/ADD flags through `kiln build`: --link, --parents,
 # --exclude, ADD --checksum; and --no-cache-filter rebuilding one stage only.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci sha256sum
 build_setup
 
@@ -21,7 +21,7 @@ COPY --exclude=*.log src/a /excl/
 ADD --checksum=sha256:$sum payload.bin /payload.bin
 EOF2
 chown -R "$KILN_TEST_USER": "$c"
-build_plain "$c" -t f:1 || fail "build: $(cat "$T/log")"
+kb -t f:1 "$c"
 umoci unpack --image "$KILN_ROOT:f:1" "$T/u" >/dev/null
 r=$T/u/rootfs
 expect_eq "$(cat "$r/linked/two.txt")" two "COPY --link"
@@ -33,7 +33,7 @@ expect_eq "$(cat "$r/payload.bin")" payload "ADD --checksum"
 
 # a wrong checksum fails, naming the file and both digests' expectation
 sed -i "s/--checksum=sha256:$sum/--checksum=sha256:$(printf '%064d' 0)/" "$c/Dockerfile"
-expect_fail 1 "payload.bin" kb build "$c"
+expect_fail 1 "payload.bin" kr build "$c"
 grep -qi "checksum" "$T/.err" || fail "the checksum error does not say checksum: $(cat "$T/.err")"
 
 # --no-cache-filter rebuilds the named stage and what depends on it, nothing else
@@ -46,7 +46,7 @@ FROM base
 COPY --from=tool /tool /tool
 RUN cat /base /tool > /both
 EOF2
-build_plain "$c" -t nf:1 || fail "first build: $(cat "$T/log")"
-build_plain "$c" -t nf:1 --no-cache-filter tool || fail "filter build: $(cat "$T/log")"
+kb -t nf:1 "$c"
+kb -t nf:1 --no-cache-filter tool "$c"
 steps_cached | grep -q 'echo base' || fail "--no-cache-filter tool rebuilt stage base"
 steps_run | grep -q 'echo tool' || fail "--no-cache-filter tool did not rebuild stage tool"

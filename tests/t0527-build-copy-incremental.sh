@@ -5,7 +5,7 @@
 # gives, bit for bit (SOURCE_DATE_EPOCH makes image IDs comparable); the
 # earlier image is never modified; prune drops block indexes with their blobs.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/lib-build.sh"
 need_cmd umoci skopeo podman runc jq
 export SOURCE_DATE_EPOCH=1700000000
 STORE1=$T/store
@@ -89,9 +89,9 @@ rebuild() {
 	shift
 	KILN_ROOT=$STORE1
 	export KILN_LOG_LEVEL=debug
-	build_plain "$c" -t app:1 || fail "$what: rebuild: $(cat "$T/log")"
+	kb -t app:1 "$c"
 	unset KILN_LOG_LEVEL
-	id1=$(cat "$T/id")
+	id1=$(cat "$T/out")
 	for want in "$@"; do
 		step=${want%:*} kept=${want##*:}
 		line=$(grep -F "kiln: debug: $step: " "$T/log" | grep "files kept from the last result") ||
@@ -104,8 +104,8 @@ rebuild() {
 	KILN_ROOT=$T/fresh
 	rm -rf "$KILN_ROOT"
 	build_setup
-	build_plain "$c" -t app:1 --no-cache || fail "$what: fresh build: $(cat "$T/log")"
-	id2=$(cat "$T/id")
+	kb -t app:1 --no-cache "$c"
+	id2=$(cat "$T/out")
 	if [ "$id1" != "$id2" ]; then
 		snapshot_of "$STORE1" app:1 "$T/incr.txt"
 		snapshot_of "$KILN_ROOT" app:1 "$T/fresh.txt"
@@ -117,8 +117,8 @@ $(diff "$T/fresh.txt" "$T/incr.txt" | head -20)"
 }
 
 KILN_ROOT=$STORE1
-build_plain "$c" -t app:1 -t first:1 || fail "first build: $(cat "$T/log")"
-first_id=$(cat "$T/id")
+kb -t app:1 -t first:1 "$c"
+first_id=$(cat "$T/out")
 snapshot_of "$STORE1" first:1 "$T/first-before.txt"
 snapshots_of first:1 "$T/first-snaps-before.txt"
 grep -q '^./data/d1/s1/f2 f 644 ' "$T/first-before.txt" || fail "the first image lacks /data/d1/s1/f2"
@@ -236,7 +236,7 @@ say "--no-cache never reuses"
 echo "last change" >"$c/data/d0/s0/f0"
 chown -R "$KILN_TEST_USER": "$c"
 export KILN_LOG_LEVEL=debug
-build_plain "$c" -t app:1 --no-cache || fail "--no-cache build: $(cat "$T/log")"
+kb -t app:1 --no-cache "$c"
 unset KILN_LOG_LEVEL
 if grep "files kept from the last result" "$T/log"; then
 	fail "--no-cache reused an earlier result"
@@ -246,10 +246,10 @@ say "prune drops the block indexes of the blobs it removes, and only those"
 # cache entries keep every COPY layer: prune --cache clears the step cache too;
 # drop app:1 and keep first:1, whose COPY layers have indexes too
 ls "$STORE1/blocks" >"$T/blocks-before"
-kb rmi app:1 >/dev/null
+kr rmi app:1 >/dev/null
 # rootless prune deletes from inside the build's user namespace: the snapshot of
 # COPY --chown=1000:1000 holds a directory of a subordinate uid
-kb prune --cache >"$T/prune.out" 2>"$T/prune.err" ||
+kr prune --cache >"$T/prune.out" 2>"$T/prune.err" ||
 	fail "rootless prune --cache failed: $(cat "$T/prune.err")"
 grep -q "^deleted cache/" "$T/prune.out" || fail "prune --cache listed no cache entry: $(head -5 "$T/prune.out")"
 [ -z "$(ls -A "$STORE1/cache")" ] || fail "cache/ not empty after prune --cache: $(ls "$STORE1/cache" | head -3)"
@@ -266,4 +266,4 @@ for l in $(skopeo inspect --raw "oci:$STORE1:first:1" | jq -r '.layers[].digest'
 		fail "prune removed the block index of blob $l, which first:1 still uses"
 	fi
 done
-kb fsck >/dev/null || fail "fsck after prune"
+kr fsck >/dev/null || fail "fsck after prune"

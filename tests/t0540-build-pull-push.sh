@@ -6,6 +6,7 @@
 # name, skopeo and podman read the result, and the base layers are mounted from
 # a repository they were pulled from rather than uploaded.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd skopeo podman runc jq
 registry_start
 R=$REGISTRY

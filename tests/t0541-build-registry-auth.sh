@@ -5,6 +5,7 @@
 # a missing or wrong password and an untrusted certificate are clear errors,
 # exit 1, and the password is never printed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd skopeo jq
 registry_tls_setup
 REGISTRY_EXTRA_CONFIG="$REGISTRY_TLS_CONFIG

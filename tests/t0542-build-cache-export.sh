@@ -9,6 +9,7 @@
 # digest, a record naming another layer's blob, a registry that lost a blob) is a
 # miss, never a wrong layer. The registry has htpasswd auth.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 . "$(dirname "$0")/lib-build.sh"
 need_cmd skopeo jq docker-registry
 

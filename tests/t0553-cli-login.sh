@@ -5,6 +5,7 @@
 # terminal without echo, and push naming docker.io/NAME. A local registry with
 # htpasswd stands in for a private one; Docker Hub itself is not reachable here.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_cmd python3 jq
 registry_tls_setup
 REGISTRY_EXTRA_CONFIG="$REGISTRY_TLS_CONFIG

@@ -322,6 +322,45 @@ ssize_t fs_read_all(int fd, void *buf, size_t len, struct kiln_error **err)
 	return (ssize_t)got;
 }
 
+int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off, struct kiln_error **err)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys(err, errno, "write");
+		}
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t fs_pread_all(int fd, void *buf, size_t len, off_t off, struct kiln_error **err)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, p + got, len - got, off + (off_t)got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys(err, errno, "read");
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 int fs_mkstemp(int dirfd, const char *prefix, mode_t mode, char **ret_name, struct kiln_error **err)
 {
 	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";

@@ -52,6 +52,9 @@ int fs_rm_rf(int dirfd, const char *path, struct kiln_error **err);
 int fs_write_all(int fd, const void *buf, size_t len, struct kiln_error **err);
 /* Reads up to @len bytes; returns the count (< len only at EOF) or -errno. */
 ssize_t fs_read_all(int fd, void *buf, size_t len, struct kiln_error **err);
+/* The same at offset @off (pread/pwrite: the file offset is left alone). */
+int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off, struct kiln_error **err);
+ssize_t fs_pread_all(int fd, void *buf, size_t len, off_t off, struct kiln_error **err);
 
 /*
  * Atomic replacement (git's lockfile recipe): write to a temp file beside

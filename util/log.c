@@ -44,7 +44,16 @@ int log_parse_level(const char *s, enum log_level *ret_level)
 	return -EINVAL;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static struct log_handler handler;
+
+void log_set_handler(const struct log_handler *h, struct log_handler *ret_old)
+{
+	if (ret_old)
+		*ret_old = handler;
+	handler = h ? *h : (struct log_handler){0};
+}
+
+void log_write(FILE *f, enum log_level level, const char *msg)
 {
 	static const char *const prefix[] = {
 		[LOG_LEVEL_ERROR] = "error",
@@ -53,19 +62,29 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		[LOG_LEVEL_DEBUG] = "debug",
 	};
 	struct strbuf sb = STRBUF_INIT;
+
+	/* one write per message, so lines from parallel steps do not interleave */
+	strbuf_addf(&sb, "kiln: %s: %s\n", prefix[level], msg);
+	fwrite(sb.buf, 1, sb.len, f);
+	fflush(f);
+	strbuf_release(&sb);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
 	int saved = errno;
 	va_list ap;
 
 	if (level > current_level)
 		return;
-	/* one write per message, so lines from parallel steps do not interleave */
-	strbuf_addf(&sb, "kiln: %s: ", prefix[level]);
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	strbuf_addch(&sb, '\n');
-	fwrite(sb.buf, 1, sb.len, stderr);
-	fflush(stderr);
+	if (handler.fn)
+		handler.fn(handler.userdata, level, sb.buf);
+	else
+		log_write(stderr, level, sb.buf);
 	strbuf_release(&sb);
 	errno = saved;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "util/macro.h"
 
@@ -18,6 +19,21 @@ enum log_level log_get_level(void);
 /* "error", "warn", "info", "debug"; returns -EINVAL for anything else. */
 int log_parse_level(const char *s, enum log_level *ret_level);
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+
+/*
+ * Where messages go instead of stderr: the build sends warnings to cmd/ as
+ * events (builder_build), so each progress mode renders them its way. @msg
+ * is the message alone, without "kiln: warning: " and the newline. Set and
+ * reset it while one thread runs; a NULL fn means stderr.
+ */
+struct log_handler {
+	void (*fn)(void *userdata, enum log_level level, const char *msg);
+	void *userdata;
+};
+/* Install @h (NULL: stderr again); the previous handler in *ret_old when not NULL. */
+void log_set_handler(const struct log_handler *h, struct log_handler *ret_old);
+/* What log_msg() writes without a handler: "kiln: warning: @msg\n" on @f, in one write. */
+void log_write(FILE *f, enum log_level level, const char *msg);
 
 #define log_debug(...)                                         \
 	do {                                                   \

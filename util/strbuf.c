@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -169,12 +170,10 @@ int strbuf_read_fd(struct strbuf *sb, int fd, struct kiln_error **err)
 		ssize_t n;
 
 		strbuf_grow(sb, 8192);
-		n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
+		n = fs_read_all(fd, sb->buf + sb->len, sb->alloc - sb->len - 1, err);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			strbuf_setlen(sb, start);
-			return err_sys(err, errno, "read");
+			return (int)n;
 		}
 		if (n == 0)
 			break;

@@ -292,6 +292,40 @@ TEST(path_join)
 
 bool tap_failed_;
 
+/* The read/write loops: whole counts, short only at EOF, offsets left alone by p*. */
+TEST(read_write_all_and_at_offsets)
+{
+	_cleanup_close_ int fd = openat(topfd, "rw", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	_cleanup_(err_freep) struct kiln_error *err = NULL;
+	char buf[16] = {0};
+	int p[2];
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(fs_write_all(fd, "0123456789", 10, NULL), 0);
+	ASSERT_EQ(fs_pwrite_all(fd, "ab", 2, 4, NULL), 0);
+	ASSERT_EQ(lseek(fd, 0, SEEK_CUR), 10); /* pwrite moved nothing */
+	ASSERT_EQ(fs_pread_all(fd, buf, sizeof(buf), 2, NULL), 8);
+	ASSERT_STREQ(buf, "23ab6789");
+	ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(fs_read_all(fd, buf, 4, NULL), 4);
+	ASSERT_EQ(fs_read_all(fd, buf + 4, sizeof(buf) - 5, NULL), 6); /* EOF */
+	ASSERT_STREQ(buf, "0123ab6789");
+	/* a pipe gives what was written in pieces, whole */
+	ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+	ASSERT_EQ(fs_write_all(p[1], "xy", 2, NULL), 0);
+	ASSERT_EQ(fs_write_all(p[1], "z", 1, NULL), 0);
+	close(p[1]);
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(fs_read_all(p[0], buf, sizeof(buf), NULL), 3);
+	ASSERT_STREQ(buf, "xyz");
+	close(p[0]);
+	/* errors are set and returned */
+	ASSERT_LT(fs_pread_all(-1, buf, 1, 0, &err), 0);
+	ASSERT_NOT_NULL(err);
+	ASSERT_EQ(err ? err->errnum : 0, EBADF);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -307,6 +341,7 @@ int main(void)
 		TAP_ENTRY(mkdir_p_absolute_ignores_dirfd),
 		TAP_ENTRY(rm_rf_does_not_follow_symlinks),
 		TAP_ENTRY(atomic_write_replaces_and_leaves_no_temp),
+		TAP_ENTRY(read_write_all_and_at_offsets),
 		TAP_ENTRY(lock_is_exclusive),
 		TAP_ENTRY(next_component_drops_slashes),
 		TAP_ENTRY(path_join),
