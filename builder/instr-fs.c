@@ -255,6 +255,9 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
 	cache_key_addf(&k, "network", "%d", run_network(b, in));
 	if (insecure)
 		cache_key_add(&k, "security", "insecure");
+	/* what BuildKit keeps in the step's meta: a change reruns the step */
+	strv_foreach(&b->opts->add_hosts, h)
+		cache_key_add(&k, "add-host", *h);
 	cache_key_finish(&k, ret);
 	return 0;
 }
@@ -422,6 +425,7 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.cwd = wd && *wd ? wd : "/";
 	spec.network = sandbox_network_of(run_network(b, st->in));
 	spec.insecure = insecure;
+	spec.extra_hosts = (const char *const *)b->opts->add_hosts.v;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
 	pump.fd = pipefd[0];

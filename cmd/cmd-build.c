@@ -12,6 +12,7 @@
 #include "cmd/cmd.h"
 #include "cmd/progress.h"
 #include "layers/layers.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/parse.h"
@@ -59,6 +60,7 @@ enum {
 	OPT_CACHE_TO,
 	OPT_CACHE_FROM,
 	OPT_ISOLATION,
+	OPT_ADD_HOST,
 };
 
 static const struct option build_options[] = {
@@ -91,6 +93,7 @@ static const struct option build_options[] = {
 	{"cache-to", required_argument, NULL, OPT_CACHE_TO},
 	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
 	{"isolation", required_argument, NULL, OPT_ISOLATION},
+	{"add-host", required_argument, NULL, OPT_ADD_HOST},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -198,6 +201,17 @@ static int set_storage(struct build_cli *b, const char *what, const char *v,
 		}
 	}
 	return err_usage(err, "%s: expected overlay, copy or auto, got '%s'", what, v);
+}
+
+/* --add-host HOST:IP, checked here so that a bad one is a usage error before the build */
+static int add_host(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	_cleanup_free_ char *name = NULL, *ip = NULL;
+	int r = sandbox_host_parse(v, &name, &ip, err);
+
+	if (r >= 0)
+		strv_push(&b->opts.add_hosts, v);
+	return r;
 }
 
 static int set_option(struct build_cli *b, int c, const char *v, struct kiln_error **err)
@@ -314,6 +328,8 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_ISOLATION:
 		return set_isolation(b, v, err);
+	case OPT_ADD_HOST:
+		return add_host(b, v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)

@@ -52,6 +52,8 @@ const struct kiln_command kiln_commands[] = {
 	 "  --check, --call=check      check the Dockerfile as 'kiln check' does, build nothing\n"
 	 "  --network default|host|none   RUN steps' network (default: a private namespace\n"
 	 "                             through pasta or slirp4netns)\n"
+	 "  --add-host HOST:IP         add 'IP HOST' to RUN's /etc/hosts (repeatable; not\n"
+	 "                             in the image; host-gateway is refused)\n"
 	 "  --allow ENTITLEMENT        let RUN --security=insecure (security.insecure) or\n"
 	 "                             RUN --network=host (network.host) run\n"
 	 "  --secret id=ID,src=PATH|env=VAR   a secret for RUN --mount=type=secret\n"

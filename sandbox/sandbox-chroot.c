@@ -293,6 +293,8 @@ static int plan_chroot(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return refuse("RUN --mount", err);
 	if (spec->network == SANDBOX_NETWORK_NONE)
 		return refuse("--network=none", err);
+	if (spec->extra_hosts && spec->extra_hosts[0])
+		return refuse("--add-host", err);
 	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "no command to run");
 	r = sandbox_plan_command(p, spec, err);

@@ -128,6 +128,11 @@ struct sandbox_plan {
 	size_t n_fixups, alloc_fixups;
 };
 
+/* sandbox-extra.c: append @spec's --add-host entries to @hosts, the step's /etc/hosts. */
+struct strbuf;
+int sandbox_hosts_append(const struct sandbox_spec *spec, struct strbuf *hosts,
+			 struct kiln_error **err);
+
 void sandbox_plan_init(struct sandbox_plan *p);
 void sandbox_plan_release(struct sandbox_plan *p);
 /* Prepare the workdir and the operations for @spec. */

@@ -376,6 +376,9 @@ static int write_etc_files(const struct sandbox_plan *p, const struct sandbox_sp
 		strbuf_addstr(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
 				      "ip6-loopback\n");
 	strbuf_addf(&hosts, "127.0.1.1\t%s\n", hostname);
+	r = sandbox_hosts_append(spec, &hosts, err);
+	if (r < 0)
+		return r;
 	(void)strbuf_read_file(&host, AT_FDCWD, "/etc/resolv.conf", NULL);
 	if (p->net_dns)
 		sandbox_net_resolv_conf(p->net_dns, host.buf, &resolv);

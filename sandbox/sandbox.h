@@ -122,6 +122,12 @@ struct sandbox_spec {
 	const gid_t *groups;
 	size_t n_groups;
 	const char *hostname; /* default "kiln" */
+	/*
+	 * docker build --add-host: NULL-terminated "HOST:IP" (or "HOST=IP") entries,
+	 * checked by sandbox_host_parse(), appended to RUN's /etc/hosts as "IP\tHOST"
+	 * lines; may be NULL. Namespaced isolation only (chroot has no /etc/hosts).
+	 */
+	const char *const *extra_hosts;
 	enum sandbox_network network;
 	/*
 	 * RUN --security=insecure (allowed by kiln build --allow security.insecure):
@@ -154,6 +160,15 @@ struct sandbox_spec {
  * nothing else may reap children with waitpid(-1) meanwhile.
  */
 int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
+
+/*
+ * One --add-host value: HOST:IP or HOST=IP, HOST letters, digits, '.', '-' and
+ * '_', IP an IPv4 or IPv6 address (in brackets or not). Sets *ret_name and
+ * *ret_ip (malloc'd; the IP as inet_ntop writes it), or fails with a usage
+ * error naming the value. docker's "host-gateway" is refused: RUN's default
+ * network cannot reach the host by design (README.md, "RUN's network").
+ */
+int sandbox_host_parse(const char *text, char **ret_name, char **ret_ip, struct kiln_error **err);
 
 /*
  * `copy` storage: after a step ran in @rootdir (a plain directory that started
