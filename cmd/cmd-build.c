@@ -61,6 +61,8 @@ enum {
 	OPT_CACHE_FROM,
 	OPT_ISOLATION,
 	OPT_ADD_HOST,
+	OPT_SHM_SIZE,
+	OPT_ULIMIT,
 };
 
 static const struct option build_options[] = {
@@ -94,6 +96,8 @@ static const struct option build_options[] = {
 	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
 	{"isolation", required_argument, NULL, OPT_ISOLATION},
 	{"add-host", required_argument, NULL, OPT_ADD_HOST},
+	{"shm-size", required_argument, NULL, OPT_SHM_SIZE},
+	{"ulimit", required_argument, NULL, OPT_ULIMIT},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -214,6 +218,27 @@ static int add_host(struct build_cli *b, const char *v, struct kiln_error **err)
 	return r;
 }
 
+/* --shm-size SIZE: bytes, or with docker's k, m, g suffixes (powers of 1024) */
+static int set_shm_size(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	uint64_t size;
+
+	if (parse_size(v, &size) < 0 || size == 0)
+		return err_usage(err, "--shm-size: expected a size such as 64m or 1g, got '%s'", v);
+	b->opts.shm_size = size;
+	return 0;
+}
+
+static int add_ulimit(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	struct sandbox_rlimit l;
+	int r = sandbox_ulimit_parse(v, &l, err);
+
+	if (r >= 0)
+		strv_push(&b->opts.ulimits, v);
+	return r;
+}
+
 static int set_option(struct build_cli *b, int c, const char *v, struct kiln_error **err)
 {
 	struct build_opts *o = &b->opts;
@@ -330,6 +355,10 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return set_isolation(b, v, err);
 	case OPT_ADD_HOST:
 		return add_host(b, v, err);
+	case OPT_SHM_SIZE:
+		return set_shm_size(b, v, err);
+	case OPT_ULIMIT:
+		return add_ulimit(b, v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)
