@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include "cmd/cmd-options.h"
 #include "util/error.h"
 
 /*
@@ -12,7 +13,10 @@ struct kiln_command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct kiln_error **err);
 	const char *summary;
-	const char *usage; /* the full help text of `kiln help NAME` */
+	/* the help text of `kiln help NAME`; without @options, all of it */
+	const char *usage;
+	/* the command's option table (cmd-options.h), printed after @usage as "Options:" */
+	const struct cmd_option *options;
 };
 
 extern const struct kiln_command kiln_commands[];
@@ -29,6 +33,7 @@ int cmd_version(int argc, char **argv, struct kiln_error **err);
 int cmd_check(int argc, char **argv, struct kiln_error **err);
 int cmd_parse(int argc, char **argv, struct kiln_error **err);
 int cmd_build(int argc, char **argv, struct kiln_error **err);
+extern const struct cmd_option cmd_build_options[];
 int cmd_completion(int argc, char **argv, struct kiln_error **err);
 int cmd_info(int argc, char **argv, struct kiln_error **err);
 /* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */

@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "cmd/cmd-layers.h"
+#include "cmd/cmd-options.h"
 #include "cmd/cmd-registry.h"
 #include "cmd/cmd.h"
 #include "kiln-config.h"
 #include "util/macro.h"
+#include "util/strbuf.h"
 
 #include "util/banned.h"
 
@@ -24,81 +26,22 @@ const struct kiln_command kiln_commands[] = {
 	 "\n"
 	 "Print the version of kiln, like `kiln --version`.\n"},
 	{"completion", cmd_completion, "print shell completion for bash or zsh",
-	 "usage: kiln completion bash|zsh\n"
+	 "usage: kiln completion bash|zsh|options\n"
 	 "\n"
-	 "Print a completion script, made from the command table and each command's help\n"
-	 "text (what 'kiln help COMMAND' lists is what the shell offers). 'meson install'\n"
-	 "installs both: share/bash-completion/completions/kiln and\n"
-	 "share/zsh/site-functions/_kiln. Or: source <(kiln completion bash)\n"},
+	 "Print a completion script, made from the command table and each command's\n"
+	 "option table, the one its parser and 'kiln help COMMAND' are made from (for a\n"
+	 "command without one yet, from its help text); zsh shows each option's help.\n"
+	 "'meson install' installs both: share/bash-completion/completions/kiln and\n"
+	 "share/zsh/site-functions/_kiln. Or: source <(kiln completion bash).\n"
+	 "'options' prints what both offer, COMMAND OPTION per line.\n"},
 	{"build", cmd_build, "build an image from a Dockerfile",
 	 "usage: kiln build [OPTIONS] [CONTEXT|-]\n"
 	 "\n"
 	 "Build the Dockerfile in CONTEXT (default: the current directory; -: a tar, maybe\n"
 	 "compressed, or a Dockerfile with an empty context, on stdin) and store the\n"
 	 "image under each -t name. RUN steps run rootless, in a sandbox of namespaces over\n"
-	 "overlayfs. Prints the image ID (the config digest) on stdout.\n"
-	 "\n"
-	 "Options:\n"
-	 "  -t, --tag NAME[:TAG]       name the image (repeatable; ':latest' when no tag)\n"
-	 "  -f, --file FILE            the Dockerfile (default CONTEXT/Dockerfile; - for stdin)\n"
-	 "  --build-arg K[=V]          set a build argument (K alone: from the environment)\n"
-	 "  --label K=V                add a label to the image\n"
-	 "  --annotation [manifest:]K=V  add an annotation to the manifest (repeatable; not\n"
-	 "                             for docker-format images, which have none)\n"
-	 "  --target STAGE             build up to this stage\n"
-	 "  --no-cache                 do not use the step cache\n"
-	 "  --no-cache-filter STAGE    do not use the cache for this stage (repeatable)\n"
-	 "  --jobs N                   stages built at once (default: the number of CPUs)\n"
-	 "  --check, --call=check      check the Dockerfile as 'kiln check' does, build nothing\n"
-	 "  --network default|host|none   RUN steps' network (default: a private namespace\n"
-	 "                             through pasta or slirp4netns)\n"
-	 "  --add-host HOST:IP         add 'IP HOST' to RUN's /etc/hosts (repeatable; not\n"
-	 "                             in the image; host-gateway is refused)\n"
-	 "  --shm-size SIZE            RUN's /dev/shm size (bytes, k, m, g; default 64m)\n"
-	 "  --ulimit NAME=SOFT[:HARD]  a resource limit for RUN (nofile, nproc, core, ...;\n"
-	 "                             repeatable; HARD at most kiln's own)\n"
-	 "  --allow ENTITLEMENT        let RUN --security=insecure (security.insecure) or\n"
-	 "                             RUN --network=host (network.host) run\n"
-	 "  --secret id=ID,src=PATH|env=VAR   a secret for RUN --mount=type=secret\n"
-	 "  --ssh default[=SOCKET]     an SSH agent for RUN --mount=type=ssh\n"
-	 "  --progress auto|tty|plain|json   how to show progress (default auto)\n"
-	 "  -q, --quiet                print only the image ID\n"
-	 "  --iidfile FILE             write the image ID (sha256:..., no newline) to FILE\n"
-	 "  --metadata-file FILE       write buildx's JSON: containerimage.digest (the\n"
-	 "                             manifest), containerimage.config.digest (the image\n"
-	 "                             ID), containerimage.descriptor, image.name\n"
-	 "  -o, --output type=TYPE,dest=DEST   also write the image out:\n"
-	 "                             local: its final filesystem into the directory DEST\n"
-	 "                             (missing or empty), files the caller's, modes kept;\n"
-	 "                             tar: the same as a tarball (image owners; - stdout);\n"
-	 "                             oci, docker: an oci-archive or docker-archive;\n"
-	 "                             image: the store only (the default). -o DIR is\n"
-	 "                             type=local, -o - a tar on stdout\n"
-	 "  --compression gzip|zstd|none     layer compression (default gzip)\n"
-	 "  --source-date-epoch SECONDS      clamp times (default $SOURCE_DATE_EPOCH)\n"
-	 "  --storage overlay|copy|auto      how steps see their parent's files: overlayfs,\n"
-	 "                             or a plain copy diffed by walking it (slower, the\n"
-	 "                             same layers); default $KILN_STORAGE, else auto:\n"
-	 "                             overlay where it can be mounted\n"
-	 "  --isolation auto|sandbox|chroot  how RUN steps are isolated: the sandbox of\n"
-	 "                             namespaces, or chroot(2) over the copy storage\n"
-	 "                             where no namespace can be made (root in a default\n"
-	 "                             container); default auto, said in the progress\n"
-	 "  --pull=missing|always|never      pull FROM, COPY --from and RUN --mount=from\n"
-	 "                             images that are not stages: when the store lacks\n"
-	 "                             them (default), every build (--pull alone), or never\n"
-	 "  --push                     push every -t name to its registry after the build;\n"
-	 "                             prints NAME@DIGEST per name after the image ID\n"
-	 "  --cache-to type=local,dest=DIR|type=registry,ref=REF[,mode=min|max]\n"
-	 "                             [,ignore-error=true]: export the step cache, merged\n"
-	 "                             with what is there (repeatable)\n"
-	 "  --cache-from type=local,src=DIR|type=registry,ref=REF|REF\n"
-	 "                             look steps that miss the store up there (repeatable)\n"
-	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS]\n"
-	 "                             registry options for the pulls and the push, as\n"
-	 "                             for kiln pull\n"
-	 "  --root DIR                 the store (default $KILN_ROOT, else\n"
-	 "                             $XDG_DATA_HOME/kiln, or /var/lib/kiln for root)\n"},
+	 "overlayfs. Prints the image ID (the config digest) on stdout.\n",
+	 cmd_build_options},
 	{"info", cmd_info, "show what kiln can do here: store, storage, isolation",
 	 "usage: kiln info [--format text|json] [--root DIR]\n"
 	 "\n"
@@ -314,7 +257,13 @@ const struct kiln_command *cmd_find(const char *name)
 
 void cmd_print_usage(const struct kiln_command *c)
 {
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
 	fputs(c->usage, stdout);
+	if (!c->options)
+		return;
+	cmd_options_help(c->options, &sb);
+	printf("\nOptions:\n%s", sb.buf);
 }
 
 int cmd_wants_help(int argc, char **argv)
