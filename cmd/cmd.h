@@ -33,7 +33,10 @@ int cmd_version(int argc, char **argv, struct kiln_error **err);
 int cmd_check(int argc, char **argv, struct kiln_error **err);
 int cmd_parse(int argc, char **argv, struct kiln_error **err);
 int cmd_build(int argc, char **argv, struct kiln_error **err);
-extern const struct cmd_option cmd_build_options[];
+/* The option tables of the commands that have one (kiln_command.options). */
+extern const struct cmd_option cmd_build_options[], cmd_images_options[], cmd_history_options[],
+	cmd_check_options[], cmd_parse_options[], cmd_info_options[], cmd_login_options[],
+	cmd_logout_options[];
 int cmd_completion(int argc, char **argv, struct kiln_error **err);
 int cmd_info(int argc, char **argv, struct kiln_error **err);
 /* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */

@@ -48,7 +48,8 @@ const struct kiln_command kiln_commands[] = {
 	 "Print the store, the storage and the RUN isolation a build would get here and\n"
 	 "why, the user namespace, the subordinate ids of the caller, seccomp, overlayfs\n"
 	 "and the user-mode network helpers (pasta, slirp4netns). --format json prints\n"
-	 "one object with the same keys.\n"},
+	 "one object with the same keys.\n",
+	 cmd_info_options},
 	{"check", cmd_check, "report every error and warning in a Dockerfile",
 	 "usage: kiln check [-f DOCKERFILE] [CONTEXT]\n"
 	 "\n"
@@ -58,58 +59,28 @@ const struct kiln_command kiln_commands[] = {
 	 "source line, like `docker build --check`. CONTEXT defaults to the current\n"
 	 "directory. Exit status 1 when there is an error; warnings alone exit 0.\n"
 	 "A `# check=skip=Rule1,Rule2` (or skip=all) directive silences warnings, and\n"
-	 "`# check=error=true` makes them fail the check.\n"
-	 "\n"
-	 "Options:\n"
-	 "  -f, --file DOCKERFILE  the Dockerfile to check\n"},
+	 "`# check=error=true` makes them fail the check.\n",
+	 cmd_check_options},
 	{"parse", cmd_parse, "print a Dockerfile's syntax tree",
 	 "usage: kiln parse [--format=buildkit|json] FILE\n"
 	 "\n"
-	 "Parse FILE (- for stdin) and print its syntax tree on stdout.\n"
-	 "\n"
-	 "Options:\n"
-	 "  --format=json      (default) the parsed and checked instructions as JSON, one\n"
-	 "                     object per instruction (see kiln(1))\n"
-	 "  --format=buildkit  the syntax layer only, printed exactly like the `result`\n"
-	 "                     files of BuildKit's parser tests\n"},
+	 "Parse FILE (- for stdin) and print its syntax tree on stdout.\n",
+	 cmd_parse_options},
 	{"images", cmd_images, "list the images in the store",
 	 "usage: kiln images [OPTIONS] [REPOSITORY[:TAG]]\n"
 	 "\n"
 	 "List the images, newest first, as `docker images`: REPOSITORY, TAG, IMAGE ID\n"
 	 "(the config digest, 12 hex digits), CREATED (\"3 minutes ago\"), SIZE (the\n"
 	 "manifest and layer blobs, \"4.26MB\"). An unnamed index entry is <none> <none>.\n"
-	 "REPOSITORY[:TAG] is a reference filter.\n"
-	 "\n"
-	 "  -a, --all             every image (kiln keeps no intermediate images: the same list)\n"
-	 "  -q, --quiet           only the image IDs, one per line\n"
-	 "  --no-trunc            full image IDs (sha256:...)\n"
-	 "  --digests             a DIGEST column (the manifest digest)\n"
-	 "  -f, --filter K=V      keep only matching images (repeatable; different keys must\n"
-	 "                        all match, several reference= any):\n"
-	 "                          reference=PATTERN  the name, with or without :TAG, matches\n"
-	 "                                             PATTERN (*, ?, [...]; * stops at /)\n"
-	 "                          dangling=true|false  unnamed entries only, or named only\n"
-	 "                          before=IMAGE, since=IMAGE  created before or after IMAGE\n"
-	 "                          label=KEY, label=KEY=VALUE  has the label (with the value)\n"
-	 "  --format FORMAT       table (default), table TEMPLATE, json (one object per line),\n"
-	 "                        or TEMPLATE with {{.Repository}}, {{.Tag}}, {{.ID}},\n"
-	 "                        {{.Digest}}, {{.CreatedSince}}, {{.CreatedAt}}, {{.Size}},\n"
-	 "                        {{json .}}, {{json .Field}}; \\t is a tab\n"
-	 "  --root DIR            the store (default $KILN_ROOT, else $XDG_DATA_HOME/kiln,\n"
-	 "                        ~/.local/share/kiln, or /var/lib/kiln for root)\n"},
+	 "REPOSITORY[:TAG] is a reference filter.\n",
+	 cmd_images_options},
 	{"history", cmd_history, "show the history of an image",
 	 "usage: kiln history [OPTIONS] IMAGE\n"
 	 "\n"
 	 "Show the image's config history, newest first, as `docker history`: IMAGE (the\n"
 	 "image ID on the top line, <missing> below), CREATED, CREATED BY (cut at 45\n"
-	 "characters), SIZE (the layer blob; 0B for steps without a layer), COMMENT.\n"
-	 "\n"
-	 "  -q, --quiet           only the IMAGE column\n"
-	 "  --no-trunc            full image ID and CREATED BY\n"
-	 "  --format FORMAT       table, table TEMPLATE, json or TEMPLATE with {{.ID}},\n"
-	 "                        {{.CreatedSince}}, {{.CreatedAt}}, {{.CreatedBy}},\n"
-	 "                        {{.Size}}, {{.Comment}}\n"
-	 "  --root DIR            the store\n"},
+	 "characters), SIZE (the layer blob; 0B for steps without a layer), COMMENT.\n",
+	 cmd_history_options},
 	{"inspect", cmd_inspect, "show an image's manifest and config as JSON",
 	 "usage: kiln inspect [--root DIR] NAME|ID\n"
 	 "\n"
@@ -228,21 +199,14 @@ const struct kiln_command kiln_commands[] = {
 	 "Docker Hub, docker.io, as docker) and store it in $REGISTRY_AUTH_FILE, else\n"
 	 "$XDG_RUNTIME_DIR/containers/auth.json (the file podman and skopeo read), written\n"
 	 "atomically with mode 0600. Docker Hub's entry is stored under docker's key,\n"
-	 "https://index.docker.io/v1/. Options may come before or after REGISTRY.\n"
-	 "\n"
-	 "  -u, --username USER   the user name (asked for on a terminal when missing)\n"
-	 "  -p, --password PASS   the password (visible to other users: prefer --password-stdin);\n"
-	 "                        without -p and --password-stdin it is asked for on the\n"
-	 "                        terminal, without echo\n"
-	 "  --password-stdin      read the password from standard input\n"
-	 "  --authfile FILE       the credentials file to write\n"
-	 "  --tls-verify=false    do not verify the registry's TLS certificate\n"
-	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"},
+	 "https://index.docker.io/v1/. Options may come before or after REGISTRY.\n",
+	 cmd_login_options},
 	{"logout", cmd_logout, "remove stored credentials for a registry",
 	 "usage: kiln logout [--authfile FILE] [REGISTRY] | --all\n"
 	 "\n"
 	 "Remove REGISTRY's entry (default Docker Hub, under any of its spellings) from the\n"
-	 "credentials file kiln login writes, or the whole file with --all.\n"},
+	 "credentials file kiln login writes, or the whole file with --all.\n",
+	 cmd_logout_options},
 };
 
 const size_t kiln_n_commands = ARRAY_SIZE(kiln_commands);

@@ -53,7 +53,10 @@ expect_eq "$(grep -c . "$T/entries")" "$(grep '^build --' "$T/options" | grep -v
 expect_contains "$(cat "$T/entries")" "  -t, --tag NAME[:TAG]       name the image"
 expect_contains "$(cat "$T/entries")" "  --pull[=missing|always|never]  pull FROM"
 expect_contains "$(kiln help build)" "$(printf '  --ulimit NAME=SOFT[:HARD]  a resource limit for RUN (nofile, nproc, core, ...;\n                             repeatable; HARD at most kiln'"'"'s own)')"
-awk 'length > 80' "$T/entries" | grep . && fail "kiln help build: a line over 80 columns"
+for c in build images history check parse info login logout; do
+	kiln help "$c" | sed -n '/^Options:$/,$p' | awk 'length > 80' | grep . &&
+		fail "kiln help $c: an Options line over 80 columns"
+done
 
 say "zsh describes each option with the first line of its help"
 grep -qF "'--iidfile:write the image ID (sha256:..., no newline) to FILE'" "$T/_kiln" || fail "zsh: --iidfile's description"
