@@ -86,20 +86,20 @@ const struct kiln_command kiln_commands[] = {
 	 "\n"
 	 "Print {Name, Id, Digest, Manifest, Config} of the image as JSON. NAME gets\n"
 	 "':latest' when it has no tag; ID is a digest or a unique hex prefix of the\n"
-	 "manifest digest or of the image ID.\n"},
+	 "manifest digest or of the image ID.\n",
+	 cmd_inspect_options},
 	{"tag", cmd_tag, "give an image another name",
 	 "usage: kiln tag [--root DIR] SOURCE TARGET\n"
 	 "\n"
-	 "Name the image SOURCE (a name or ID) also TARGET, replacing any image of that name.\n"},
+	 "Name the image SOURCE (a name or ID) also TARGET, replacing any image of that name.\n",
+	 cmd_tag_options},
 	{"rmi", cmd_rmi, "remove image names",
 	 "usage: kiln rmi [-f] [--root DIR] NAME|ID...\n"
 	 "\n"
 	 "Remove each name (\"Untagged: NAME\"); for an ID, every name of that image and\n"
 	 "its unnamed index entries (\"Deleted: ID\"). Stops at the first error. Blobs\n"
-	 "stay until 'kiln prune' or 'kiln image prune'.\n"
-	 "\n"
-	 "  -f, --force   remove an ID whose image has several names (without it, refused\n"
-	 "                as docker: \"image is referenced in multiple repositories\")\n"},
+	 "stay until 'kiln prune' or 'kiln image prune'.\n",
+	 cmd_rmi_options},
 	{"image", cmd_image, "manage images: ls, rm, prune, history, inspect, tag, ...",
 	 "usage: kiln image SUBCOMMAND [OPTIONS]\n"
 	 "       kiln image prune [-a|--all] [-f|--force] [--root DIR]\n"
@@ -130,7 +130,8 @@ const struct kiln_command kiln_commands[] = {
 	 "                   ROOTFS.tar[.gz|.zst]|- NAME\n"
 	 "\n"
 	 "Like 'docker import': one layer holding the tarball's files, named NAME.\n"
-	 "Prints the manifest digest. Timestamps are clamped to $SOURCE_DATE_EPOCH when set.\n"},
+	 "Prints the manifest digest. Timestamps are clamped to $SOURCE_DATE_EPOCH when set.\n",
+	 cmd_import_options},
 	{"pull", cmd_pull, "copy an image into the store",
 	 "usage: kiln pull [--root DIR] SOURCE [NAME]\n"
 	 "\n"
@@ -153,26 +154,30 @@ const struct kiln_command kiln_commands[] = {
 	 "Write the image as an oci-archive (default) or a docker-archive (for\n"
 	 "'docker load' / 'podman load'). FILE is replaced atomically; '-' is stdout.\n"
 	 "With oci-layout, FILE is a directory: the image is added to (or replaces its\n"
-	 "name in) the OCI image layout there.\n"},
+	 "name in) the OCI image layout there.\n",
+	 cmd_save_options},
 	{"load", cmd_load, "read images from an archive",
 	 "usage: kiln load [--root DIR] -i FILE\n"
 	 "\n"
 	 "Load every named image of an oci-archive or docker-archive (found from the\n"
-	 "contents) into the store.\n"},
+	 "contents) into the store.\n",
+	 cmd_load_options},
 	{"fsck", cmd_fsck, "check the store",
 	 "usage: kiln fsck [--snapshots] [--root DIR]\n"
 	 "\n"
 	 "Verify every blob's digest and every reference (index, manifests, configs,\n"
 	 "layers). Prints one line per problem; exit status 1 when there is any.\n"
 	 "--snapshots also unpacks each snapshot's layer again and compares the two\n"
-	 "trees (type, mode, owner, content, link target, xattrs).\n"},
+	 "trees (type, mode, owner, content, link target, xattrs).\n",
+	 cmd_fsck_options},
 	{"prune", cmd_prune, "delete what no image needs",
 	 "usage: kiln prune [--cache] [--root DIR]\n"
 	 "\n"
 	 "Delete blobs and snapshots that no image or cache entry reaches, and tmp/.\n"
 	 "With --cache, the build cache is emptied first (cached steps, RUN --mount=type=cache\n"
 	 "directories), so what only it reached goes too; the next build runs every step.\n"
-	 "Refuses while another kiln process has the store open. Prints what it freed.\n"},
+	 "Refuses while another kiln process has the store open. Prints what it freed.\n",
+	 cmd_prune_options},
 	{"push", cmd_push, "send an image to a registry",
 	 "usage: kiln push [OPTIONS] NAME [DESTINATION]\n"
 	 "\n"
