@@ -142,12 +142,9 @@ const struct kiln_command kiln_commands[] = {
 	 "  [docker://]REF            a registry reference: alpine, 127.0.0.1:5000/app:1,\n"
 	 "                            quay.io/org/img@sha256:...\n"
 	 "Every blob is verified. The image is named NAME, else REF when it has a tag,\n"
-	 "else DIRNAME:REF. Prints the manifest digest.\n"
-	 "\n"
-	 "Registry options (see 'kiln help push' for the others):\n"
-	 "  --platform OS/ARCH[/VARIANT]  the image to take from an index (default linux/amd64)\n"
-	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS],\n"
-	 "  -j, --jobs N, --quiet\n"},
+	 "else DIRNAME:REF. Prints the manifest digest. The registry options are for\n"
+	 "registry references only.\n",
+	 cmd_pull_options},
 	{"save", cmd_save, "write an image to an archive",
 	 "usage: kiln save [--root DIR] [--format oci-archive|docker-archive|oci-layout] -o FILE NAME\n"
 	 "\n"
@@ -187,16 +184,8 @@ const struct kiln_command kiln_commands[] = {
 	 "registry are mounted, the rest uploaded a few at a time (large ones in chunks);\n"
 	 "the manifest goes last. Prints the pushed manifest digest. Says first, on stderr,\n"
 	 "\"The push refers to repository [REGISTRY/PATH]\" as docker (docker.io/user/app\n"
-	 "for user/app, docker.io/library/app for app).\n"
-	 "\n"
-	 "  --tls-verify=false    do not verify TLS (and allow plain HTTP)\n"
-	 "  --cert-file FILE      trust the CA certificates in FILE (PEM)\n"
-	 "  --authfile FILE       credentials file (default: see 'kiln help login')\n"
-	 "  --creds USER[:PASS]   credentials for this push\n"
-	 "  -j, --jobs N          blobs sent at once, 1 to 8 (default 3)\n"
-	 "  --chunk-size SIZE     blobs larger than SIZE go up in PATCH chunks of SIZE (default 64m)\n"
-	 "  -q, --quiet           no progress lines on stderr\n"
-	 "  --root DIR            the store\n"},
+	 "for user/app, docker.io/library/app for app). Options come before NAME.\n",
+	 cmd_push_options},
 	{"login", cmd_login, "log in to a registry (stores credentials in auth.json)",
 	 "usage: kiln login [-u USER] [-p PASSWORD | --password-stdin] [OPTIONS] [REGISTRY]\n"
 	 "\n"
