@@ -38,6 +38,8 @@ void build_opts_release(struct build_opts *o)
 	strv_clear(&o->annotations);
 	strv_clear(&o->cache_to);
 	strv_clear(&o->cache_from);
+	strv_clear(&o->add_hosts);
+	strv_clear(&o->ulimits);
 }
 
 static int read_dockerfile(struct build_ctx *b, struct strbuf *ret, struct kiln_error **err)

@@ -84,6 +84,9 @@ struct build_opts {
 	struct strv annotations; /* K=V for the manifest's annotations (--annotation) */
 	struct strv cache_to; /* --cache-to values, as given ("type=local,dest=DIR", "REF") */
 	struct strv cache_from; /* --cache-from values */
+	struct strv add_hosts; /* --add-host HOST:IP for RUN's /etc/hosts (sandbox_host_parse) */
+	unsigned long long shm_size; /* --shm-size: RUN's /dev/shm in bytes, 0: 64 MiB */
+	struct strv ulimits; /* --ulimit NAME=SOFT[:HARD] for RUN (sandbox_ulimit_parse) */
 };
 
 enum build_step_state {

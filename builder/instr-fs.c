@@ -258,6 +258,13 @@ static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struc
 	cache_key_addf(&k, "network", "%d", run_network(b, in));
 	if (insecure)
 		cache_key_add(&k, "security", "insecure");
+	/* what BuildKit keeps in the step's meta: a change reruns the step */
+	strv_foreach(&b->opts->add_hosts, h)
+		cache_key_add(&k, "add-host", *h);
+	if (b->opts->shm_size)
+		cache_key_addf(&k, "shm-size", "%llu", b->opts->shm_size);
+	strv_foreach(&b->opts->ulimits, u)
+		cache_key_add(&k, "ulimit", *u);
 	cache_key_finish(&k, ret);
 	return 0;
 }
@@ -425,6 +432,9 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.cwd = wd && *wd ? wd : "/";
 	spec.network = sandbox_network_of(run_network(b, st->in));
 	spec.insecure = insecure;
+	spec.extra_hosts = (const char *const *)b->opts->add_hosts.v;
+	spec.shm_size = b->opts->shm_size;
+	spec.ulimits = (const char *const *)b->opts->ulimits.v;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");
 	pump.fd = pipefd[0];

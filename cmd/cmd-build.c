@@ -8,10 +8,12 @@
 #include "builder/builder.h"
 #include "cmd/cmd-build-output.h"
 #include "cmd/cmd-layers.h"
+#include "cmd/cmd-options.h"
 #include "cmd/cmd-registry.h"
 #include "cmd/cmd.h"
 #include "cmd/progress.h"
 #include "layers/layers.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
 #include "util/parse.h"
@@ -59,43 +61,116 @@ enum {
 	OPT_CACHE_TO,
 	OPT_CACHE_FROM,
 	OPT_ISOLATION,
+	OPT_ADD_HOST,
+	OPT_SHM_SIZE,
+	OPT_ULIMIT,
 };
 
-static const struct option build_options[] = {
-	{"tag", required_argument, NULL, 't'},
-	{"file", required_argument, NULL, 'f'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"build-arg", required_argument, NULL, OPT_BUILD_ARG},
-	{"label", required_argument, NULL, OPT_LABEL},
-	{"target", required_argument, NULL, OPT_TARGET},
-	{"no-cache", no_argument, NULL, OPT_NO_CACHE},
-	{"no-cache-filter", required_argument, NULL, OPT_NO_CACHE_FILTER},
-	{"network", required_argument, NULL, OPT_NETWORK},
-	{"progress", required_argument, NULL, OPT_PROGRESS},
-	{"root", required_argument, NULL, OPT_ROOT},
-	{"compression", required_argument, NULL, OPT_COMPRESSION},
-	{"secret", required_argument, NULL, OPT_SECRET},
-	{"ssh", required_argument, NULL, OPT_SSH},
-	{"jobs", required_argument, NULL, OPT_JOBS},
-	{"source-date-epoch", required_argument, NULL, OPT_SOURCE_DATE_EPOCH},
-	{"pull", optional_argument, NULL, OPT_PULL},
-	{"push", no_argument, NULL, OPT_PUSH},
-	{"storage", required_argument, NULL, OPT_STORAGE},
-	{"output", required_argument, NULL, 'o'},
-	{"iidfile", required_argument, NULL, OPT_IIDFILE},
-	{"metadata-file", required_argument, NULL, OPT_METADATA_FILE},
-	{"check", no_argument, NULL, OPT_CHECK},
-	{"call", required_argument, NULL, OPT_CALL},
-	{"annotation", required_argument, NULL, OPT_ANNOTATION},
-	{"allow", required_argument, NULL, OPT_ALLOW},
-	{"cache-to", required_argument, NULL, OPT_CACHE_TO},
-	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
-	{"isolation", required_argument, NULL, OPT_ISOLATION},
-	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
-	{"authfile", required_argument, NULL, OPT_AUTHFILE},
-	{"creds", required_argument, NULL, OPT_CREDS},
-	{},
+/* The options of kiln build and their help: cmd-options.h says what is made from it. */
+const struct cmd_option cmd_build_options[] = {
+	{"tag", 't', required_argument, 't', "NAME[:TAG]",
+	 "name the image (repeatable; ':latest' when no tag)"},
+	{"file", 'f', required_argument, 'f', "FILE",
+	 "the Dockerfile (default CONTEXT/Dockerfile; -:\n"
+	 "stdin)"},
+	{"build-arg", 0, required_argument, OPT_BUILD_ARG, "K[=V]",
+	 "set a build argument (K alone: from the\n"
+	 "environment)"},
+	{"label", 0, required_argument, OPT_LABEL, "K=V", "add a label to the image"},
+	{"annotation", 0, required_argument, OPT_ANNOTATION, "[manifest:]K=V",
+	 "add an annotation to the manifest (repeatable; not\n"
+	 "for docker-format images, which have none)"},
+	{"target", 0, required_argument, OPT_TARGET, "STAGE", "build up to this stage"},
+	{"no-cache", 0, no_argument, OPT_NO_CACHE, NULL, "do not use the step cache"},
+	{"no-cache-filter", 0, required_argument, OPT_NO_CACHE_FILTER, "STAGE",
+	 "do not use the cache for this stage (repeatable)"},
+	{"jobs", 0, required_argument, OPT_JOBS, "N",
+	 "stages built at once (default: the number of CPUs)"},
+	{"check", 0, no_argument, OPT_CHECK, NULL,
+	 "check the Dockerfile as 'kiln check' does, build\n"
+	 "nothing"},
+	{"call", 0, required_argument, OPT_CALL, "build|check",
+	 "--call=check is --check; --call=build builds"},
+	{"network", 0, required_argument, OPT_NETWORK, "default|host|none",
+	 "RUN steps' network (default: a private namespace\n"
+	 "through pasta or slirp4netns)"},
+	{"add-host", 0, required_argument, OPT_ADD_HOST, "HOST:IP",
+	 "add 'IP HOST' to RUN's /etc/hosts (repeatable; not\n"
+	 "in the image; host-gateway is refused)"},
+	{"shm-size", 0, required_argument, OPT_SHM_SIZE, "SIZE",
+	 "RUN's /dev/shm size (bytes, k, m, g; default 64m)"},
+	{"ulimit", 0, required_argument, OPT_ULIMIT, "NAME=SOFT[:HARD]",
+	 "a resource limit for RUN (nofile, nproc, core, ...;\n"
+	 "repeatable; HARD at most kiln's own)"},
+	{"allow", 0, required_argument, OPT_ALLOW, "ENTITLEMENT",
+	 "let RUN --security=insecure (security.insecure) or\n"
+	 "RUN --network=host (network.host) run"},
+	{"secret", 0, required_argument, OPT_SECRET, "id=ID,src=PATH|env=VAR",
+	 "a secret for RUN --mount=type=secret"},
+	{"ssh", 0, required_argument, OPT_SSH, "default[=SOCKET]",
+	 "an SSH agent for RUN --mount=type=ssh"},
+	{"progress", 0, required_argument, OPT_PROGRESS, "auto|tty|plain|json",
+	 "how to show progress (default auto)"},
+	{"quiet", 'q', no_argument, 'q', NULL, "print only the image ID"},
+	{"iidfile", 0, required_argument, OPT_IIDFILE, "FILE",
+	 "write the image ID (sha256:..., no newline) to FILE"},
+	{"metadata-file", 0, required_argument, OPT_METADATA_FILE, "FILE",
+	 "write buildx's JSON: containerimage.digest (the\n"
+	 "manifest), containerimage.config.digest (the image\n"
+	 "ID), containerimage.descriptor, image.name"},
+	{"output", 'o', required_argument, 'o', "type=TYPE,dest=DEST",
+	 "also write the image out:\n"
+	 "local: its final filesystem into the directory DEST\n"
+	 "(missing or empty), files the caller's, modes kept;\n"
+	 "tar: the same as a tarball (image owners; -:\n"
+	 "stdout);\n"
+	 "oci, docker: an oci-archive or docker-archive;\n"
+	 "image: the store only (the default). -o DIR is\n"
+	 "type=local, -o - a tar on stdout"},
+	{"compression", 0, required_argument, OPT_COMPRESSION, "gzip|zstd|none",
+	 "layer compression (default gzip)"},
+	{"source-date-epoch", 0, required_argument, OPT_SOURCE_DATE_EPOCH, "SECONDS",
+	 "clamp times (default $SOURCE_DATE_EPOCH)"},
+	{"storage", 0, required_argument, OPT_STORAGE, "overlay|copy|auto",
+	 "how steps see their parent's files: overlayfs,\n"
+	 "or a plain copy diffed by walking it (slower, the\n"
+	 "same layers); default $KILN_STORAGE, else auto:\n"
+	 "overlay where it can be mounted"},
+	{"isolation", 0, required_argument, OPT_ISOLATION, "auto|sandbox|chroot",
+	 "how RUN steps are isolated: the sandbox of\n"
+	 "namespaces, or chroot(2) over the copy storage\n"
+	 "where no namespace can be made (root in a default\n"
+	 "container); default auto, said in the progress"},
+	{"pull", 0, optional_argument, OPT_PULL, "missing|always|never",
+	 "pull FROM, COPY --from and RUN --mount=from\n"
+	 "images that are not stages: when the store lacks\n"
+	 "them (default), every build (--pull alone), or\n"
+	 "never"},
+	{"push", 0, no_argument, OPT_PUSH, NULL,
+	 "push every -t name to its registry after the build;\n"
+	 "prints NAME@DIGEST per name after the image ID"},
+	{"cache-to", 0, required_argument, OPT_CACHE_TO, "VALUE",
+	 "export the step cache, merged with what is there\n"
+	 "(repeatable): type=local,dest=DIR or\n"
+	 "type=registry,ref=REF, then [,mode=min|max]\n"
+	 "[,ignore-error=true]"},
+	{"cache-from", 0, required_argument, OPT_CACHE_FROM, "VALUE",
+	 "look steps that miss the store up there\n"
+	 "(repeatable): type=local,src=DIR, type=registry,\n"
+	 "ref=REF, or REF"},
+	{"tls-verify", 0, optional_argument, OPT_TLS_VERIFY, "true|false",
+	 "--tls-verify=false: do not verify TLS (and allow\n"
+	 "plain HTTP) for the pulls and the push"},
+	{"cert-file", 0, required_argument, OPT_CERT_FILE, "FILE",
+	 "trust the CA certificates in FILE (PEM)"},
+	{"authfile", 0, required_argument, OPT_AUTHFILE, "FILE",
+	 "credentials file (default: see 'kiln help login')"},
+	{"creds", 0, required_argument, OPT_CREDS, "USER[:PASS]",
+	 "credentials for the pulls and the push"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR",
+	 "the store (default $KILN_ROOT, else\n"
+	 "$XDG_DATA_HOME/kiln, or /var/lib/kiln for root)"},
+	CMD_OPTION_END,
 };
 
 static int set_network(struct build_cli *b, const char *v, struct kiln_error **err)
@@ -198,6 +273,38 @@ static int set_storage(struct build_cli *b, const char *what, const char *v,
 		}
 	}
 	return err_usage(err, "%s: expected overlay, copy or auto, got '%s'", what, v);
+}
+
+/* --add-host HOST:IP, checked here so that a bad one is a usage error before the build */
+static int add_host(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	_cleanup_free_ char *name = NULL, *ip = NULL;
+	int r = sandbox_host_parse(v, &name, &ip, err);
+
+	if (r >= 0)
+		strv_push(&b->opts.add_hosts, v);
+	return r;
+}
+
+/* --shm-size SIZE: bytes, or with docker's k, m, g suffixes (powers of 1024) */
+static int set_shm_size(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	uint64_t size;
+
+	if (parse_size(v, &size) < 0 || size == 0)
+		return err_usage(err, "--shm-size: expected a size such as 64m or 1g, got '%s'", v);
+	b->opts.shm_size = size;
+	return 0;
+}
+
+static int add_ulimit(struct build_cli *b, const char *v, struct kiln_error **err)
+{
+	struct sandbox_rlimit l;
+	int r = sandbox_ulimit_parse(v, &l, err);
+
+	if (r >= 0)
+		strv_push(&b->opts.ulimits, v);
+	return r;
 }
 
 static int set_option(struct build_cli *b, int c, const char *v, struct kiln_error **err)
@@ -314,6 +421,12 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_ISOLATION:
 		return set_isolation(b, v, err);
+	case OPT_ADD_HOST:
+		return add_host(b, v, err);
+	case OPT_SHM_SIZE:
+		return set_shm_size(b, v, err);
+	case OPT_ULIMIT:
+		return add_ulimit(b, v, err);
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)
@@ -340,28 +453,39 @@ static int check_push(struct build_cli *b, struct kiln_error **err)
 	return 0;
 }
 
+static int parse_options(struct build_cli *b, int argc, char **argv, struct kiln_error **err)
+{
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
+	int c, r = 0;
+
+	cmd_getopt_init(&g, cmd_build_options);
+	opterr = 0;
+	while (r >= 0 && (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
+		if (c == ':')
+			r = err_usage(err, "build: option '%s' needs a value", argv[optind - 1]);
+		else if (c == '?')
+			r = err_usage(err, "build: unknown option '%s' (see 'kiln help build')",
+				      argv[optind - 1]);
+		else
+			r = set_option(b, c, optarg, err);
+	}
+	return r;
+}
+
 static int parse_build_args(struct build_cli *b, int argc, char **argv, struct kiln_error **err)
 {
 	const char *env_epoch = getenv("SOURCE_DATE_EPOCH");
 	const char *env_storage = getenv("KILN_STORAGE");
-	int c, r;
+	int r;
 
 	if (env_epoch && *env_epoch && (r = set_epoch(b, env_epoch, err)) < 0)
 		return r;
 	if (env_storage && *env_storage &&
 	    (r = set_storage(b, "KILN_STORAGE", env_storage, err)) < 0)
 		return r;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:f:qo:", build_options, NULL)) != -1) {
-		if (c == ':')
-			return err_usage(err, "build: option '%s' needs a value", argv[optind - 1]);
-		if (c == '?')
-			return err_usage(err, "build: unknown option '%s' (see 'kiln help build')",
-					 argv[optind - 1]);
-		r = set_option(b, c, optarg, err);
-		if (r < 0)
-			return r;
-	}
+	r = parse_options(b, argc, argv, err);
+	if (r < 0)
+		return r;
 	if (argc - optind > 1)
 		return err_usage(err, "build: expected one context directory, got %d",
 				 argc - optind);

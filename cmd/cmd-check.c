@@ -80,16 +80,19 @@ struct check_opts {
 	const char *context;
 };
 
+const struct cmd_option cmd_check_options[] = {
+	{"file", 'f', required_argument, 'f', "DOCKERFILE", "the Dockerfile to check"},
+	CMD_OPTION_END,
+};
+
 static int parse_opts(int argc, char **argv, struct check_opts *o, struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"file", required_argument, NULL, 'f'},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	int c;
 
+	cmd_getopt_init(&g, cmd_check_options);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == 'f')
 			o->file = optarg;
 		else if (c == ':' || (c == '?' && optopt == 'f'))

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kiln completion bash|zsh: shell completion generated from the command table
- * (kiln_commands[]) and each command's help text, so that what `kiln help CMD`
- * lists is what the shell offers.
+ * kiln completion bash|zsh|options: shell completion generated from the
+ * command table (kiln_commands[]) and each command's option table
+ * (cmd-options.h), the one its parser and its help are made from; a command
+ * without a table yet has its options scanned from its help text.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -70,14 +71,55 @@ static void help_options(const char *usage, struct strv *ret)
 	}
 }
 
-static void print_opts(const struct kiln_command *c)
+/* The first line of @help, for zsh's descriptions, with ' as zsh quotes it. */
+static char *describe(const char *name, const char *help)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "%s:", name);
+	for (const char *p = help ? help : ""; *p && *p != '\n'; p++) {
+		if (*p == '\'')
+			strbuf_addstr(&sb, "'\\''");
+		else
+			strbuf_addch(&sb, *p);
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+/*
+ * The options of @c, "--long" and "-x", each once; with @described, each as
+ * "NAME:the first line of its help" (zsh's _describe).
+ */
+static void command_options(const struct kiln_command *c, bool described, struct strv *ret)
+{
+	if (!c->options) {
+		_cleanup_strv_ struct strv names = STRV_INIT;
+
+		help_options(c->usage, &names);
+		strv_push(&names, "--help");
+		strv_foreach(&names, n)
+			strv_push_take(ret, described ? describe(*n, NULL) : xstrdup(*n));
+		return;
+	}
+	for (const struct cmd_option *o = c->options; o->name; o++) {
+		_cleanup_free_ char *l = xasprintf("--%s", o->name);
+		char s[3] = {'-', (char)o->short_name, '\0'};
+
+		strv_push_take(ret, described ? describe(l, o->help) : xstrdup(l));
+		if (o->short_name)
+			strv_push_take(ret, described ? describe(s, o->help) : xstrdup(s));
+	}
+	strv_push_take(ret, described ? describe("--help", "show the command's help")
+				      : xstrdup("--help"));
+}
+
+static void print_opts(const struct kiln_command *c, bool described)
 {
 	_cleanup_strv_ struct strv opts = STRV_INIT;
 
-	help_options(c->usage, &opts);
-	strv_push(&opts, "--help");
+	command_options(c, described, &opts);
 	strv_foreach(&opts, o)
-		printf("%s%s", o == opts.v ? "" : " ", *o);
+		printf(described ? "%s'%s'" : "%s%s", o == opts.v ? "" : " ", *o);
 }
 
 static void print_bash(void)
@@ -100,7 +142,7 @@ static void print_bash(void)
 	printf("' ;;\n");
 	for (size_t i = 0; i < kiln_n_commands; i++) {
 		printf("\t%s) opts='", kiln_commands[i].name);
-		print_opts(&kiln_commands[i]);
+		print_opts(&kiln_commands[i], false);
 		printf("' ;;\n");
 	}
 	printf("\tesac\n"
@@ -119,8 +161,11 @@ static void print_zsh(void)
 	       "# zsh completion for kiln, from 'kiln completion zsh'\n"
 	       "local -a cmds opts\n"
 	       "cmds=(\n");
-	for (size_t i = 0; i < kiln_n_commands; i++)
-		printf("\t'%s:%s'\n", kiln_commands[i].name, kiln_commands[i].summary);
+	for (size_t i = 0; i < kiln_n_commands; i++) {
+		_cleanup_free_ char *d = describe(kiln_commands[i].name, kiln_commands[i].summary);
+
+		printf("\t'%s'\n", d);
+	}
 	printf(")\n"
 	       "if (( CURRENT == 2 )); then\n"
 	       "\t_describe command cmds\n"
@@ -129,24 +174,41 @@ static void print_zsh(void)
 	       "case $words[2] in\n");
 	for (size_t i = 0; i < kiln_n_commands; i++) {
 		printf("%s) opts=(", kiln_commands[i].name);
-		print_opts(&kiln_commands[i]);
+		print_opts(&kiln_commands[i], true);
 		printf(") ;;\n");
 	}
 	printf("esac\n"
 	       "if [[ $PREFIX == -* ]]; then\n"
-	       "\tcompadd -a opts\n"
+	       "\t_describe -t options option opts\n"
 	       "else\n"
 	       "\t_files\n"
 	       "fi\n");
 }
 
+/* "COMMAND OPTION" per line: what both scripts offer, for checks and other shells. */
+static void print_list(void)
+{
+	for (size_t i = 0; i < kiln_n_commands; i++) {
+		_cleanup_strv_ struct strv opts = STRV_INIT;
+
+		command_options(&kiln_commands[i], false, &opts);
+		strv_foreach(&opts, o)
+			printf("%s %s\n", kiln_commands[i].name, *o);
+	}
+}
+
 int cmd_completion(int argc, char **argv, struct kiln_error **err)
 {
-	if (argc != 2 || (!streq(argv[1], "bash") && !streq(argv[1], "zsh")))
-		return err_usage(err, "completion: expected bash or zsh");
+	if (argc != 2 ||
+	    (!streq(argv[1], "bash") && !streq(argv[1], "zsh") && !streq(argv[1], "options")))
+		return err_usage(
+			err,
+			"completion: expected bash or zsh (or options: the list both are made from)");
 	if (streq(argv[1], "bash"))
 		print_bash();
-	else
+	else if (streq(argv[1], "zsh"))
 		print_zsh();
+	else
+		print_list();
 	return 0;
 }

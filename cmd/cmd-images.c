@@ -8,6 +8,7 @@
 
 #include "builder/builder.h"
 #include "cmd/cmd-layers.h"
+#include "cmd/cmd.h"
 #include "layers/layers.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
@@ -20,23 +21,71 @@ int cmd_open_store(const char *root, struct store **ret, struct kiln_error **err
 	return store_open(root, STORE_CREATE, ret, err);
 }
 
-/* Parse "--root DIR" (and "--format F" when @format is not NULL); returns optind. */
-static int parse_opts(int argc, char **argv, const char **root, const char **format,
+enum { OPT_ROOT = 256, OPT_SNAPSHOTS, OPT_CACHE };
+
+#define ROOT_HELP                                        \
+	"the store (default $KILN_ROOT, else\n"          \
+	"$XDG_DATA_HOME/kiln, ~/.local/share/kiln, or\n" \
+	"/var/lib/kiln for root)"
+
+const struct cmd_option cmd_inspect_options[] = {
+	{"root", 0, required_argument, OPT_ROOT, "DIR", ROOT_HELP},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_tag_options[] = {
+	{"root", 0, required_argument, OPT_ROOT, "DIR", ROOT_HELP},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_rmi_options[] = {
+	{"force", 'f', no_argument, 'f', NULL,
+	 "remove an ID whose image has several names\n"
+	 "(without it, refused as docker: \"image is\n"
+	 "referenced in multiple repositories\")"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR", ROOT_HELP},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_fsck_options[] = {
+	{"snapshots", 0, no_argument, OPT_SNAPSHOTS, NULL,
+	 "also unpack each snapshot's layer again and\n"
+	 "compare the two trees"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR", ROOT_HELP},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_prune_options[] = {
+	{"cache", 0, no_argument, OPT_CACHE, NULL,
+	 "empty the build cache first, so what only it\n"
+	 "reached goes too"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR", ROOT_HELP},
+	CMD_OPTION_END,
+};
+
+struct store_cli {
+	const char *root;
+	bool force, snapshots, cache;
+};
+
+/* The options of @table (a subset of store_cli's) into @o; returns optind. */
+static int parse_opts(int argc, char **argv, const struct cmd_option *table, struct store_cli *o,
 		      struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"format", required_argument, NULL, 'f'},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	int c;
 
+	cmd_getopt_init(&g, table);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (c == 'r')
-			*root = optarg;
-		else if (c == 'f' && format)
-			*format = optarg;
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
+		if (c == OPT_ROOT)
+			o->root = optarg;
+		else if (c == 'f')
+			o->force = true;
+		else if (c == OPT_SNAPSHOTS)
+			o->snapshots = true;
+		else if (c == OPT_CACHE)
+			o->cache = true;
 		else if (c == ':')
 			return err_usage(err, "%s: option '%s' needs an argument", argv[0],
 					 argv[optind - 1]);
@@ -66,14 +115,14 @@ int cmd_inspect(int argc, char **argv, struct kiln_error **err)
 	_cleanup_(image_freep) struct image *img = NULL;
 	_cleanup_(json_decrefp) json_t *out = NULL;
 	char id[DIGEST_STR_SIZE], digest[DIGEST_STR_SIZE];
-	const char *root = NULL;
-	int i = parse_opts(argc, argv, &root, NULL, err), r;
+	struct store_cli o = {0};
+	int i = parse_opts(argc, argv, cmd_inspect_options, &o, err), r;
 
 	if (i < 0)
 		return i;
 	if (argc - i != 1)
 		return err_usage(err, "inspect: expected one image name or ID");
-	r = cmd_open_store(root, &s, err);
+	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0)
 		r = image_read_named(s, argv[i], &img, err);
 	if (r < 0)
@@ -90,15 +139,15 @@ int cmd_inspect(int argc, char **argv, struct kiln_error **err)
 int cmd_tag(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
-	const char *root = NULL;
+	struct store_cli o = {0};
 	struct digest d;
-	int i = parse_opts(argc, argv, &root, NULL, err), r;
+	int i = parse_opts(argc, argv, cmd_tag_options, &o, err), r;
 
 	if (i < 0)
 		return i;
 	if (argc - i != 2)
 		return err_usage(err, "tag: expected SOURCE and TARGET");
-	r = cmd_open_store(root, &s, err);
+	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0)
 		r = store_resolve(s, argv[i], &d, err);
 	if (r >= 0)
@@ -170,43 +219,20 @@ static int rmi_one(struct store *s, const char *what, bool force, struct kiln_er
 	return r;
 }
 
-static bool take_flag(int *argc, char **argv, const char *flag);
-
 int cmd_rmi(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
-	const char *root = NULL;
-	bool force = take_flag(&argc, argv, "-f");
-	int i, r;
+	struct store_cli o = {0};
+	int i = parse_opts(argc, argv, cmd_rmi_options, &o, err), r;
 
-	/* both spellings are taken out, whichever came first */
-	if (take_flag(&argc, argv, "--force"))
-		force = true;
-	i = parse_opts(argc, argv, &root, NULL, err);
 	if (i < 0)
 		return i;
 	if (i >= argc)
 		return err_usage(err, "rmi: expected at least one image");
-	r = cmd_open_store(root, &s, err);
+	r = cmd_open_store(o.root, &s, err);
 	for (; r >= 0 && i < argc; i++)
-		r = rmi_one(s, argv[i], force, err);
+		r = rmi_one(s, argv[i], o.force, err);
 	return r < 0 ? r : 0;
-}
-
-/* Remove @flag from argv (it may come anywhere); true when it was there. */
-static bool take_flag(int *argc, char **argv, const char *flag)
-{
-	bool found = false;
-	int i = 1;
-
-	for (int j = 1; j < *argc; j++) {
-		if (streq(argv[j], flag))
-			found = true;
-		else
-			argv[i++] = argv[j];
-	}
-	*argc = i;
-	return found;
 }
 
 static void print_problem(void *ctx, const char *problem)
@@ -218,9 +244,10 @@ int cmd_fsck(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_free_ char *default_root = NULL;
-	const char *root = NULL;
-	bool snapshots = take_flag(&argc, argv, "--snapshots");
-	int i = parse_opts(argc, argv, &root, NULL, err), r, n = 0;
+	struct store_cli o = {0};
+	int i = parse_opts(argc, argv, cmd_fsck_options, &o, err), r, n = 0;
+	const char *root = o.root;
+	bool snapshots = o.snapshots;
 
 	if (i < 0)
 		return i;
@@ -280,18 +307,18 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_free_ char *default_root = NULL;
-	const char *root = NULL;
+	struct store_cli o = {0};
+	const char *root;
 	enum store_prune_flags flags = 0;
 	uint64_t freed = 0;
 	char buf[32];
 	int i, r;
 
-	/* --cache is ours alone: take it out before the shared options */
-	if (take_flag(&argc, argv, "--cache"))
-		flags |= STORE_PRUNE_CACHE;
-	i = parse_opts(argc, argv, &root, NULL, err);
+	i = parse_opts(argc, argv, cmd_prune_options, &o, err);
 	if (i < 0)
 		return i;
+	root = o.root;
+	flags = o.cache ? STORE_PRUNE_CACHE : 0;
 	if (i < argc)
 		return err_usage(err, "prune: unexpected argument '%s'", argv[i]);
 	if (!root)

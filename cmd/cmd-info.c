@@ -188,21 +188,26 @@ static void gather(struct info *in, const char *root)
 	err_free(e);
 }
 
+const struct cmd_option cmd_info_options[] = {
+	{"format", 0, required_argument, 'f', "text|json",
+	 "text (the default), or one JSON object with the\n"
+	 "same keys"},
+	{"root", 0, required_argument, 'r', "DIR", "the store (default as for kiln build)"},
+	CMD_OPTION_END,
+};
+
 int cmd_info(int argc, char **argv, struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"root", required_argument, NULL, 'r'},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	_cleanup_free_ char *root = NULL;
 	struct info in = {.obj = json_object(), .text = STRBUF_INIT};
 	const char *format = "text";
 	int c;
 
 	optind = 1;
+	cmd_getopt_init(&g, cmd_info_options);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == 'f') {
 			format = optarg;
 		} else if (c == 'r') {

@@ -131,21 +131,32 @@ struct login_args {
 	const char *registry;
 };
 
+const struct cmd_option cmd_login_options[] = {
+	{"username", 'u', required_argument, 'u', "USER",
+	 "the user name (asked on a terminal when missing)"},
+	{"password", 'p', required_argument, 'p', "PASS",
+	 "the password (visible to other users: prefer\n"
+	 "--password-stdin); without -p and --password-stdin\n"
+	 "it is asked for on the terminal, without echo"},
+	{"password-stdin", 0, no_argument, OPT_PASSWORD_STDIN, NULL,
+	 "read the password from standard input"},
+	{"authfile", 0, required_argument, OPT_AUTHFILE, "FILE", "the credentials file to write"},
+	{"tls-verify", 0, optional_argument, OPT_TLS_VERIFY, "true|false",
+	 "--tls-verify=false: do not verify the registry's\n"
+	 "TLS certificate"},
+	{"cert-file", 0, required_argument, OPT_CERT_FILE, "FILE",
+	 "trust the CA certificates in FILE (PEM)"},
+	CMD_OPTION_END,
+};
+
 static int parse_login(int argc, char **argv, struct login_args *a, struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"username", required_argument, NULL, 'u'},
-		{"password", required_argument, NULL, 'p'},
-		{"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-		{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-		{"cert-file", required_argument, NULL, OPT_CERT_FILE},
-		{"authfile", required_argument, NULL, OPT_AUTHFILE},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	int c, r;
 
+	cmd_getopt_init(&g, cmd_login_options);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":u:p:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == 'u')
 			a->user = xstrdup(optarg);
 		else if (c == 'p')
@@ -247,20 +258,24 @@ int cmd_login(int argc, char **argv, struct kiln_error **err)
 
 /* ---- logout ---- */
 
+const struct cmd_option cmd_logout_options[] = {
+	{"authfile", 0, required_argument, OPT_AUTHFILE, "FILE",
+	 "the credentials file (default: as kiln login's)"},
+	{"all", 'a', no_argument, OPT_ALL, NULL, "remove the whole file: every registry"},
+	CMD_OPTION_END,
+};
+
 int cmd_logout(int argc, char **argv, struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"authfile", required_argument, NULL, OPT_AUTHFILE},
-		{"all", no_argument, NULL, OPT_ALL},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	_cleanup_free_ char *domain = NULL, *path = NULL;
 	const char *authfile = NULL;
 	bool all = false;
 	int c, r;
 
+	cmd_getopt_init(&g, cmd_logout_options);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == ':')
 			return err_usage(err, "logout: option '%s' needs an argument",
 					 argv[optind - 1]);

@@ -28,20 +28,28 @@ static int parse_format(const char *s, bool *ret_buildkit, struct kiln_error **e
 	return err_usage(err, "parse: --format: expected buildkit or json, got '%s'", s);
 }
 
+const struct cmd_option cmd_parse_options[] = {
+	{"format", 0, required_argument, 'F', "json|buildkit",
+	 "json (the default): the parsed and checked\n"
+	 "instructions as JSON, one object per instruction\n"
+	 "(see kiln(1)); buildkit: the syntax layer only,\n"
+	 "printed exactly like the `result` files of\n"
+	 "BuildKit's parser tests"},
+	CMD_OPTION_END,
+};
+
 int cmd_parse(int argc, char **argv, struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'F'},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	_cleanup_strbuf_ struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
 	_cleanup_(dockerfile_freep) struct dockerfile *df = NULL;
 	bool buildkit = false;
 	const char *file;
 	int c, r;
 
+	cmd_getopt_init(&g, cmd_parse_options);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == ':')
 			return err_usage(err, "parse: option '%s' needs an argument",
 					 argv[optind - 1]);

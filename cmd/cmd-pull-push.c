@@ -12,6 +12,7 @@
 
 #include "cmd/cmd-layers.h"
 #include "cmd/cmd-registry.h"
+#include "cmd/cmd.h"
 #include "layers/layers.h"
 #include "util/error.h"
 #include "util/parse.h"
@@ -19,17 +20,37 @@
 
 #include "util/banned.h"
 
-static const struct option registry_long_opts[] = {
-	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
-	{"authfile", required_argument, NULL, OPT_AUTHFILE},
-	{"creds", required_argument, NULL, OPT_CREDS},
-	{"platform", required_argument, NULL, OPT_PLATFORM},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"jobs", required_argument, NULL, 'j'},
-	{"chunk-size", required_argument, NULL, 'k'},
-	{"root", required_argument, NULL, 'r'},
-	{},
+#define TLS_VERIFY_HELP "--tls-verify=false: do not verify TLS (and allow\nplain HTTP)"
+#define AUTHFILE_HELP	"credentials file (default: see 'kiln help login')"
+
+const struct cmd_option cmd_pull_options[] = {
+	{"platform", 0, required_argument, OPT_PLATFORM, "OS/ARCH[/VARIANT]",
+	 "the image to take from an index (default\n"
+	 "linux/amd64)"},
+	{"tls-verify", 0, optional_argument, OPT_TLS_VERIFY, "true|false", TLS_VERIFY_HELP},
+	{"cert-file", 0, required_argument, OPT_CERT_FILE, "FILE",
+	 "trust the CA certificates in FILE (PEM)"},
+	{"authfile", 0, required_argument, OPT_AUTHFILE, "FILE", AUTHFILE_HELP},
+	{"creds", 0, required_argument, OPT_CREDS, "USER[:PASS]", "credentials for this pull"},
+	{"jobs", 'j', required_argument, 'j', "N", "blobs fetched at once, 1 to 8 (default 3)"},
+	{"quiet", 'q', no_argument, OPT_QUIET, NULL, "no progress lines on stderr"},
+	{"root", 0, required_argument, 'r', "DIR", "the store (default as for kiln images)"},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_push_options[] = {
+	{"tls-verify", 0, optional_argument, OPT_TLS_VERIFY, "true|false", TLS_VERIFY_HELP},
+	{"cert-file", 0, required_argument, OPT_CERT_FILE, "FILE",
+	 "trust the CA certificates in FILE (PEM)"},
+	{"authfile", 0, required_argument, OPT_AUTHFILE, "FILE", AUTHFILE_HELP},
+	{"creds", 0, required_argument, OPT_CREDS, "USER[:PASS]", "credentials for this push"},
+	{"jobs", 'j', required_argument, 'j', "N", "blobs sent at once, 1 to 8 (default 3)"},
+	{"chunk-size", 0, required_argument, 'k', "SIZE",
+	 "blobs larger than SIZE go up in PATCH chunks of\n"
+	 "SIZE (default 64m)"},
+	{"quiet", 'q', no_argument, OPT_QUIET, NULL, "no progress lines on stderr"},
+	{"root", 0, required_argument, 'r', "DIR", "the store (default as for kiln images)"},
+	CMD_OPTION_END,
 };
 
 /* ---- progress ---- */
@@ -196,37 +217,44 @@ static int one_option(struct cmd_registry_opts *o, const char *cmd, int c, const
 	return 0;
 }
 
-/* Is argv[i] one of our options? Sets *ret_width to the argv slots it uses. */
-static const struct option *match_option(char **argv, int argc, int i, int *ret_width,
-					 const char **ret_arg)
+/* The value of option @o at argv[i]: attached (@attached, or NULL) or the next word. */
+static const char *option_value(const struct cmd_option *o, char **argv, int argc, int i,
+				const char *attached, int *ret_width)
 {
-	static const struct option quiet = {"quiet", no_argument, NULL, OPT_QUIET};
-	static const struct option jobs = {"jobs", required_argument, NULL, 'j'};
+	*ret_width = 1;
+	if (attached || o->has_arg != required_argument)
+		return attached;
+	if (i + 1 >= argc)
+		return NULL;
+	*ret_width = 2;
+	return argv[i + 1];
+}
+
+/*
+ * Is argv[i] an option of cmd_pull_options[] (but --root, which cmd_pull's
+ * own parser takes)? Sets *ret_width to the argv slots it uses.
+ */
+static const struct cmd_option *match_option(char **argv, int argc, int i, int *ret_width,
+					     const char **ret_arg)
+{
 	const char *a = startswith(argv[i], "--");
 
-	*ret_width = 1;
-	*ret_arg = NULL;
-	if (streq(argv[i], "-q"))
-		return &quiet;
-	if (streq(argv[i], "-j") || startswith(argv[i], "-j")) {
-		*ret_arg = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[i + 1] : NULL;
-		*ret_width = argv[i][2] ? 1 : 2;
-		return &jobs;
-	}
-	if (!a)
-		return NULL;
-	for (const struct option *o = registry_long_opts; o->name; o++) {
+	for (const struct cmd_option *o = cmd_pull_options; o->name; o++) {
 		size_t n = strlen(o->name);
 
-		if (strncmp(a, o->name, n) != 0 || (a[n] && a[n] != '=') || o->val == 'r')
+		if (o->val == 'r')
 			continue;
-		*ret_width = 1;
-		*ret_arg = a[n] == '=' ? a + n + 1 : NULL;
-		if (!*ret_arg && o->has_arg == required_argument && i + 1 < argc) {
-			*ret_arg = argv[i + 1];
-			*ret_width = 2;
+		if (!a && o->short_name && argv[i][0] == '-' && argv[i][1] == o->short_name &&
+		    (o->has_arg != no_argument || !argv[i][2])) {
+			*ret_arg = option_value(o, argv, argc, i, argv[i][2] ? argv[i] + 2 : NULL,
+						ret_width);
+			return o;
 		}
-		return o;
+		if (a && !strncmp(a, o->name, n) && (!a[n] || a[n] == '=')) {
+			*ret_arg =
+				option_value(o, argv, argc, i, a[n] ? a + n + 1 : NULL, ret_width);
+			return o;
+		}
 	}
 	return NULL;
 }
@@ -238,7 +266,7 @@ int cmd_pull_registry_args(int *argc, char **argv, struct kiln_error **err)
 	for (int i = 1; i < *argc;) {
 		const char *arg = NULL;
 		int width = 1, r;
-		const struct option *o =
+		const struct cmd_option *o =
 			streq(argv[i], "--") ? NULL : match_option(argv, *argc, i, &width, &arg);
 
 		if (!o) {
@@ -290,11 +318,15 @@ int cmd_push(int argc, char **argv, struct kiln_error **err)
 	struct cmd_registry_opts o = {.reg = REGISTRY_OPTS_INIT};
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_free_ char *digest = NULL;
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
+	_cleanup_free_ char *shortopts = NULL;
 	const char *root = NULL;
 	int c, r = 0;
 
+	cmd_getopt_init(&g, cmd_push_options);
+	shortopts = xasprintf("+%s", g.shortopts); /* options before NAME only */
 	opterr = 0;
-	while (r >= 0 && (c = getopt_long(argc, argv, "+:qj:", registry_long_opts, NULL)) != -1) {
+	while (r >= 0 && (c = getopt_long(argc, argv, shortopts, g.longopts, NULL)) != -1) {
 		if (c == 'r')
 			root = optarg;
 		else if (c == 'q')

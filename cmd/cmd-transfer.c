@@ -10,6 +10,7 @@
 
 #include "cmd/cmd-layers.h"
 #include "cmd/cmd-registry.h"
+#include "cmd/cmd.h"
 #include "layers/layers.h"
 #include "util/fs.h"
 #include "util/parse.h"
@@ -21,26 +22,53 @@ struct xfer_opts {
 	const char *root, *format, *output, *input, *compression;
 };
 
-/* --root, --format, -o/--output, -i/--input, --compression; returns optind. */
-static int parse_xfer(int argc, char **argv, struct xfer_opts *o, const char *allowed,
+enum { OPT_ROOT = 'r', OPT_FORMAT = 'f', OPT_COMPRESSION = 'c' };
+
+const struct cmd_option cmd_import_options[] = {
+	{"compression", 0, required_argument, OPT_COMPRESSION, "gzip|zstd|none",
+	 "layer compression (default gzip)"},
+	{"format", 0, required_argument, OPT_FORMAT, "oci|docker",
+	 "the image's media types (default oci)"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR", "the store (default as for kiln images)"},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_save_options[] = {
+	{"output", 'o', required_argument, 'o', "FILE",
+	 "the archive (- for stdout), or the directory of\n"
+	 "an oci-layout"},
+	{"format", 0, required_argument, OPT_FORMAT, "oci-archive|docker-archive|oci-layout",
+	 "what to write (default oci-archive)"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR", "the store (default as for kiln images)"},
+	CMD_OPTION_END,
+};
+
+const struct cmd_option cmd_load_options[] = {
+	{"input", 'i', required_argument, 'i', "FILE", "the archive to read"},
+	{"root", 0, required_argument, OPT_ROOT, "DIR", "the store (default as for kiln images)"},
+	CMD_OPTION_END,
+};
+
+/* pull's own, after cmd_pull_registry_args() took the registry options out */
+static const struct cmd_option pull_options[] = {
+	{"root", 0, required_argument, OPT_ROOT, "DIR", "the store (default as for kiln images)"},
+	CMD_OPTION_END,
+};
+
+/* The options of @table (--root, --format, -o, -i, --compression) into @o; returns optind. */
+static int parse_xfer(int argc, char **argv, struct xfer_opts *o, const struct cmd_option *table,
 		      struct kiln_error **err)
 {
-	static const struct option opts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"format", required_argument, NULL, 'f'},
-		{"output", required_argument, NULL, 'o'},
-		{"input", required_argument, NULL, 'i'},
-		{"compression", required_argument, NULL, 'c'},
-		{},
-	};
+	_cleanup_(cmd_getopt_release) struct cmd_getopt g;
 	int c;
 
+	cmd_getopt_init(&g, table);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:i:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == ':')
 			return err_usage(err, "%s: option '%s' needs an argument", argv[0],
 					 argv[optind - 1]);
-		if (c == '?' || !strchr(allowed, c))
+		if (c == '?')
 			return err_usage(err, "%s: unknown option '%s' (see 'kiln help %s')",
 					 argv[0], argv[optind - 1], argv[0]);
 		*(c == 'r'   ? &o->root
@@ -101,7 +129,7 @@ int cmd_import(int argc, char **argv, struct kiln_error **err)
 	struct layers_commit_opts opts;
 	_cleanup_close_ int fd = -1;
 	struct digest d;
-	int i = parse_xfer(argc, argv, &o, "rfc", err), r;
+	int i = parse_xfer(argc, argv, &o, cmd_import_options, err), r;
 
 	if (i < 0)
 		return i;
@@ -194,7 +222,7 @@ int cmd_pull(int argc, char **argv, struct kiln_error **err)
 	int i = cmd_pull_registry_args(&argc, argv, err), r;
 
 	if (i >= 0)
-		i = parse_xfer(argc, argv, &o, "r", err);
+		i = parse_xfer(argc, argv, &o, pull_options, err);
 	if (i < 0)
 		return i;
 	if (argc - i < 1 || argc - i > 2)
@@ -249,7 +277,7 @@ int cmd_save(int argc, char **argv, struct kiln_error **err)
 	_cleanup_(store_freep) struct store *s = NULL;
 	struct xfer_opts o = {0};
 	enum archive_format fmt = ARCHIVE_OCI;
-	int i = parse_xfer(argc, argv, &o, "rfo", err), r;
+	int i = parse_xfer(argc, argv, &o, cmd_save_options, err), r;
 
 	if (i < 0)
 		return i;
@@ -279,7 +307,7 @@ int cmd_load(int argc, char **argv, struct kiln_error **err)
 	_cleanup_(store_freep) struct store *s = NULL;
 	struct xfer_opts o = {0};
 	struct digest d;
-	int i = parse_xfer(argc, argv, &o, "ri", err), r;
+	int i = parse_xfer(argc, argv, &o, cmd_load_options, err), r;
 
 	if (i < 0)
 		return i;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include "cmd/cmd-options.h"
 #include "util/error.h"
 
 /*
@@ -12,7 +13,10 @@ struct kiln_command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct kiln_error **err);
 	const char *summary;
-	const char *usage; /* the full help text of `kiln help NAME` */
+	/* the help text of `kiln help NAME`; without @options, all of it */
+	const char *usage;
+	/* the command's option table (cmd-options.h), printed after @usage as "Options:" */
+	const struct cmd_option *options;
 };
 
 extern const struct kiln_command kiln_commands[];
@@ -29,6 +33,12 @@ int cmd_version(int argc, char **argv, struct kiln_error **err);
 int cmd_check(int argc, char **argv, struct kiln_error **err);
 int cmd_parse(int argc, char **argv, struct kiln_error **err);
 int cmd_build(int argc, char **argv, struct kiln_error **err);
+/* The option tables of the commands that have one (kiln_command.options). */
+extern const struct cmd_option cmd_build_options[], cmd_images_options[], cmd_history_options[],
+	cmd_check_options[], cmd_parse_options[], cmd_info_options[], cmd_login_options[],
+	cmd_logout_options[], cmd_inspect_options[], cmd_tag_options[], cmd_rmi_options[],
+	cmd_fsck_options[], cmd_prune_options[], cmd_import_options[], cmd_save_options[],
+	cmd_load_options[], cmd_pull_options[], cmd_push_options[];
 int cmd_completion(int argc, char **argv, struct kiln_error **err);
 int cmd_info(int argc, char **argv, struct kiln_error **err);
 /* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -502,6 +503,14 @@ _noreturn_ static void exec_command(const struct sandbox_plan *p, int report_fd)
 	fail(report_fd, SANDBOX_STAGE_EXEC, err);
 }
 
+/* --ulimit, while the process may still raise a hard limit (root of the initial namespace) */
+static void set_rlimits(const struct sandbox_plan *p, int report_fd)
+{
+	for (size_t i = 0; i < p->n_rlimits; i++)
+		if (setrlimit(p->rlimits[i].resource, &p->rlimits[i].limit) < 0)
+			fail(report_fd, SANDBOX_STAGE_RLIMIT, errno);
+}
+
 /*
  * The child: pid 1 of the step's pid namespace. It sets the sandbox up and
  * becomes the command itself, as runc does: no process of kiln's stays in
@@ -525,6 +534,7 @@ _noreturn_ void sandbox_child_main(const struct sandbox_plan *p, int report_fd, 
 	run_ops(p, report_fd);
 	if (p->net_wait_fd >= 0 && sandbox_net_child_wait(p->net_wait_fd) < 0)
 		fail(report_fd, SANDBOX_STAGE_NET, errno);
+	set_rlimits(p, report_fd);
 	enter_userns(p, report_fd, alive_fd);
 	exec_command(p, report_fd);
 }
@@ -566,5 +576,6 @@ _noreturn_ void sandbox_child_chroot_main(const struct sandbox_plan *p, const ch
 	if (chroot(rootdir) < 0 || chdir("/") < 0)
 		fail(report_fd, SANDBOX_STAGE_SETUP, errno);
 	make_cwd(p, report_fd);
+	set_rlimits(p, report_fd);
 	exec_command(p, report_fd);
 }

@@ -269,17 +269,6 @@ static int refuse(const char *what, struct kiln_error **err)
 		       what);
 }
 
-/* What kiln is permitted: a container's own bounding set may lack some of Docker's. */
-static uint64_t permitted_caps(void)
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2] = {{0}};
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return 0;
-	return (uint64_t)d[0].permitted | (uint64_t)d[1].permitted << 32;
-}
-
 static int plan_chroot(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		       struct kiln_error **err)
 {
@@ -292,6 +281,10 @@ static int plan_chroot(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return refuse("RUN --mount", err);
 	if (spec->network == SANDBOX_NETWORK_NONE)
 		return refuse("--network=none", err);
+	if (spec->extra_hosts && spec->extra_hosts[0])
+		return refuse("--add-host", err);
+	if (spec->shm_size)
+		return refuse("--shm-size", err);
 	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
 		return err_new(err, KILN_ERR_INPUT, EINVAL, "no command to run");
 	r = sandbox_plan_command(p, spec, err);
@@ -301,7 +294,7 @@ static int plan_chroot(struct sandbox_plan *p, const struct sandbox_spec *spec,
 		return r;
 	p->new_userns = p->own_netns = false;
 	p->caps &= ~((UINT64_C(1) << CAP_SYS_CHROOT) | (UINT64_C(1) << CAP_MKNOD));
-	p->caps &= permitted_caps();
+	p->caps &= sandbox_permitted_caps();
 	/* before the chroot: the rootfs may have no /dev/null */
 	for (int i = 0; i < 3; i++)
 		if (p->stdio[i] < 0) {

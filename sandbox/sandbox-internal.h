@@ -77,6 +77,7 @@ enum sandbox_stage {
 	SANDBOX_STAGE_CLOSE_FDS = -14,
 	SANDBOX_STAGE_SECCOMP = -15,
 	SANDBOX_STAGE_NET = -16, /* waiting for the network helper (sandbox-net.c) */
+	SANDBOX_STAGE_RLIMIT = -17, /* setrlimit for --ulimit */
 };
 
 struct sandbox_report {
@@ -121,12 +122,25 @@ struct sandbox_plan {
 	unsigned cap_last; /* /proc/sys/kernel/cap_last_cap */
 	uint64_t caps; /* bounding, permitted and effective set (Docker's default) */
 	const struct sock_fprog *seccomp;
+	struct sandbox_rlimit *rlimits; /* --ulimit, set before the step's user namespace */
+	size_t n_rlimits;
 
 	/* dir mode: what to remove from the rootfs after the run */
 	int rootdir_fd;
 	struct sandbox_fixup *fixups;
 	size_t n_fixups, alloc_fixups;
 };
+
+/* sandbox-extra.c: append @spec's --add-host entries to @hosts, the step's /etc/hosts. */
+struct strbuf;
+int sandbox_hosts_append(const struct sandbox_spec *spec, struct strbuf *hosts,
+			 struct kiln_error **err);
+struct sandbox_plan;
+/* sandbox-privs.c: the capabilities kiln holds (permitted set), as a bit mask. */
+uint64_t sandbox_permitted_caps(void);
+/* sandbox-extra.c: @spec's --ulimit values into p->rlimits. */
+int sandbox_plan_rlimits(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			 struct kiln_error **err);
 
 void sandbox_plan_init(struct sandbox_plan *p);
 void sandbox_plan_release(struct sandbox_plan *p);

@@ -65,6 +65,7 @@ void sandbox_plan_release(struct sandbox_plan *p)
 	strv_clear(&p->argv);
 	strv_clear(&p->env);
 	free(p->groups);
+	free(p->rlimits);
 	free(p->uid_map);
 	free(p->gid_map);
 	for (size_t i = 0; i < p->n_fixups; i++)
@@ -376,6 +377,9 @@ static int write_etc_files(const struct sandbox_plan *p, const struct sandbox_sp
 		strbuf_addstr(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
 				      "ip6-loopback\n");
 	strbuf_addf(&hosts, "127.0.1.1\t%s\n", hostname);
+	r = sandbox_hosts_append(spec, &hosts, err);
+	if (r < 0)
+		return r;
 	(void)strbuf_read_file(&host, AT_FDCWD, "/etc/resolv.conf", NULL);
 	if (p->net_dns)
 		sandbox_net_resolv_conf(p->net_dns, host.buf, &resolv);
@@ -464,8 +468,8 @@ static int keep_runtime_dirs(const struct layer_view *v, struct kiln_error **err
 }
 
 /* A fresh /proc and a minimal /dev. */
-static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
-			 struct kiln_error **err)
+static int plan_proc_dev(struct sandbox_plan *p, const struct sandbox_spec *spec,
+			 const struct layer_view *v, struct kiln_error **err)
 {
 	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 	static const char *const links[][2] = {
@@ -492,7 +496,14 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct layer_view *v,
 	add_mount_in(p, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=0620");
 	add_make(p, SOP_MKDIR_IN, "/dev/shm", NULL);
-	add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
+	if (spec->shm_size) {
+		_cleanup_free_ char *o = xasprintf("mode=1777,size=%llu", spec->shm_size);
+
+		add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, o);
+	} else {
+		add_mount_in(p, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+			     "mode=1777,size=65536k");
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		add_make(p, SOP_SYMLINK_IN, links[i][0], links[i][1]);
 	return 0;
@@ -589,7 +600,7 @@ int sandbox_plan_command(struct sandbox_plan *p, const struct sandbox_spec *spec
 	if (p->cwd[0] != '/')
 		return err_new(err, KILN_ERR_INPUT, EINVAL,
 			       "working directory '%s' is not an absolute path", p->cwd);
-	return 0;
+	return sandbox_plan_rlimits(p, spec, err);
 }
 
 /* mkdir -p of the working directory, inside the new root (as Docker does). */
@@ -767,7 +778,7 @@ int sandbox_plan_build(struct sandbox_plan *p, const struct sandbox_spec *spec,
 	add_op(p, SOP_OPEN_ROOT, c.mountpoint, xasprintf("open '%s'", c.mountpoint));
 	r = keep_runtime_dirs(&c.view, err);
 	if (r >= 0)
-		r = plan_proc_dev(p, &c.view, err);
+		r = plan_proc_dev(p, spec, &c.view, err);
 	if (r >= 0)
 		r = plan_sys(p, spec, &c.view, err);
 	if (r >= 0)
@@ -804,6 +815,7 @@ const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage)
 		[-SANDBOX_STAGE_CLOSE_FDS] = "close inherited file descriptors",
 		[-SANDBOX_STAGE_SECCOMP] = "load the seccomp filter",
 		[-SANDBOX_STAGE_NET] = "wait for RUN's network",
+		[-SANDBOX_STAGE_RLIMIT] = "set the resource limits of --ulimit",
 	};
 
 	if (stage >= 0 && (size_t)stage < p->n_ops)

@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox-internal.h"
@@ -129,4 +130,15 @@ void sandbox_plan_masks(struct sandbox_plan *p)
 	for (size_t i = 0; i < ARRAY_SIZE(readonly); i++)
 		sandbox_plan_add_op(p, SOP_READONLY_IN, readonly[i],
 				    xasprintf("make '%s' read-only", readonly[i]));
+}
+
+/* What kiln is permitted: a container's own bounding set may lack some of Docker's. */
+uint64_t sandbox_permitted_caps(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {{0}};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 0;
+	return (uint64_t)d[0].permitted | (uint64_t)d[1].permitted << 32;
 }

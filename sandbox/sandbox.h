@@ -17,6 +17,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 struct kiln_error;
@@ -122,6 +123,20 @@ struct sandbox_spec {
 	const gid_t *groups;
 	size_t n_groups;
 	const char *hostname; /* default "kiln" */
+	/*
+	 * docker build --add-host: NULL-terminated "HOST:IP" (or "HOST=IP") entries,
+	 * checked by sandbox_host_parse(), appended to RUN's /etc/hosts as "IP\tHOST"
+	 * lines; may be NULL. Namespaced isolation only (chroot has no /etc/hosts).
+	 */
+	const char *const *extra_hosts;
+	/* docker build --shm-size: RUN's /dev/shm tmpfs size in bytes; 0: 64 MiB, docker's */
+	unsigned long long shm_size;
+	/*
+	 * docker build --ulimit: NULL-terminated NAME=SOFT[:HARD] values
+	 * (sandbox_ulimit_parse), set with setrlimit(2) in the command's process
+	 * before it enters the step's user namespace; may be NULL.
+	 */
+	const char *const *ulimits;
 	enum sandbox_network network;
 	/*
 	 * RUN --security=insecure (allowed by kiln build --allow security.insecure):
@@ -154,6 +169,31 @@ struct sandbox_spec {
  * nothing else may reap children with waitpid(-1) meanwhile.
  */
 int sandbox_run(const struct sandbox_spec *spec, int *ret_status, struct kiln_error **err);
+
+/*
+ * One --add-host value: HOST:IP or HOST=IP, HOST letters, digits, '.', '-' and
+ * '_', IP an IPv4 or IPv6 address (in brackets or not). Sets *ret_name and
+ * *ret_ip (malloc'd; the IP as inet_ntop writes it), or fails with a usage
+ * error naming the value. docker's "host-gateway" is refused: RUN's default
+ * network cannot reach the host by design (README.md, "RUN's network").
+ */
+int sandbox_host_parse(const char *text, char **ret_name, char **ret_ip, struct kiln_error **err);
+
+/* One resource limit of --ulimit. */
+struct sandbox_rlimit {
+	int resource; /* RLIMIT_NOFILE, ... */
+	struct rlimit limit;
+};
+
+/*
+ * One --ulimit value, docker's NAME=SOFT[:HARD]: NAME as, core, cpu, data,
+ * fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime,
+ * sigpending or stack; HARD defaults to SOFT; -1 or "unlimited" is no limit.
+ * A soft limit above the hard one, or a hard limit above kiln's own (unless
+ * kiln has CAP_SYS_RESOURCE in the initial user namespace, so may raise it),
+ * is a usage error naming the value.
+ */
+int sandbox_ulimit_parse(const char *text, struct sandbox_rlimit *ret, struct kiln_error **err);
 
 /*
  * `copy` storage: after a step ran in @rootdir (a plain directory that started
