@@ -93,7 +93,15 @@ const struct kiln_command kiln_commands[] = {
 	 "                             registry options for the pulls and the push, as\n"
 	 "                             for kiln pull\n"
 	 "  --root DIR                 the store (default $KILN_ROOT, else\n"
-	 "                             $XDG_DATA_HOME/kiln, or /var/lib/kiln for root)\n"},
+	 "                             $XDG_DATA_HOME/kiln, or /var/lib/kiln for root)\n"
+	 "kaniko's flags, as aliases (README, \"Coming from kaniko\"):\n"
+	 "  --destination NAME         -t NAME, and push it after the build (repeatable)\n"
+	 "  --no-push                  push nothing (not --destination, not --push)\n"
+	 "  --digest-file FILE         write the image's manifest digest to FILE\n"
+	 "  --tar-path FILE            -o type=docker,dest=FILE, tagged with the first name\n"
+	 "  --context [dir://]DIR      the context directory\n"
+	 "  --dockerfile FILE          -f FILE; a relative FILE that is not found is\n"
+	 "                             looked for in the context\n"},
 	{"info", cmd_info, "show what kiln can do here: store, storage, isolation",
 	 "usage: kiln info [--format text|json] [--root DIR]\n"
 	 "\n"
