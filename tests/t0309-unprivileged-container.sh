@@ -161,14 +161,17 @@ RUN v=\$(cat /proc/sys/vm/swappiness) && (echo "\$v" > /proc/sys/vm/swappiness) 
     ls /proc | grep -c '^[0-9]' > /npids; \\
     cat /proc/[0-9]*/environ > /env 2>/dev/null; \\
     cat /proc/[0-9]*/root$T/hidden/canary /proc/[0-9]*/cwd/hidden/canary > /root-peek 2>/dev/null; \\
-    ls -l /proc/[0-9]*/fd/ > /fds 2>/dev/null; true
+    ls -l /proc/[0-9]*/fd/ > /fds 2>/dev/null; \\
+    cat /proc/[0-9]*/cmdline | tr '\\0' ' ' > /cmdlines; true
 DF
 chmod -R a+rX "$T/p"
 mkdir -p "$T/store-proc"
+# a password given with --creds is in kiln's argv, which /proc/PID/cmdline shows
 ctr --host-network -e KILN_ROOT="$T/store-proc" -e KILN_CANARY="env-canary-$$" \
-	--security-opt seccomp=unconfined --workdir "$T" -- sh -c \
+	-e KC="pw-canary-$$" --security-opt seccomp=unconfined --workdir "$T" -- sh -c \
 	"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
-	 '$KILN' build --progress=plain --network=host -t p:1 '$T/p'" >"$T/log.proc" 2>&1 ||
+	 '$KILN' build --progress=plain --network=host --creds \"u:\$KC\" -t p:1 '$T/p'" \
+	>"$T/log.proc" 2>&1 ||
 	fail "build in the reduced sandbox: $(cat "$T/log.proc")"
 grep -qxF "# isolation: $reduced" "$T/log.proc" || fail "$(cat "$T/log.proc")"
 u=$T/u-proc
@@ -176,12 +179,16 @@ umoci unpack --image "$T/store-proc:p:1" "$u" >/dev/null
 grep -q 'Read-only file system' "$u/rootfs/sysw" || fail "/proc/sys: $(cat "$u/rootfs/sysw")"
 grep -qx 'rc=1' "$u/rootfs/sysw" || fail "/proc/sys written: $(cat "$u/rootfs/sysw")"
 [ "$(cat "$u/rootfs/npids")" -ge 2 ] || fail "RUN sees no outer processes: $(cat "$u/rootfs/npids")"
-for f in env root-peek fds; do
-	if grep -qE "(env|file)-canary-$$|canary-file-$$" "$u/rootfs/$f"; then
+grep -q "build --progress=plain --network=host --creds u:x* -t p:1" "$u/rootfs/cmdlines" ||
+	fail "kiln's command line not seen: $(cat "$u/rootfs/cmdlines")"
+for f in env root-peek fds cmdlines; do
+	if grep -qE "env-canary-$$|canary-file-$$|pw-canary-$$" "$u/rootfs/$f"; then
 		fail "/$f in the image holds a canary"
 	fi
 done
-if grep -qE "env-canary-$$|canary-file-$$" "$T/log.proc"; then fail "a canary in the build log"; fi
+if grep -qE "env-canary-$$|canary-file-$$|pw-canary-$$" "$T/log.proc"; then
+	fail "a canary in the build log"
+fi
 expect_eq "$(cat "$u/rootfs/root-peek")" "" "kiln's root through /proc"
 
 shape="root, a user namespace of 65536 ids (--uidmap)"
