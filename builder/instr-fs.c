@@ -421,6 +421,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";
 	spec.network = sandbox_network_of(run_network(b, st->in));
+	if (spec.network == SANDBOX_NETWORK_PRIVATE && b->container_network)
+		spec.network = SANDBOX_NETWORK_HOST; /* said once (isolation.c) */
 	spec.insecure = insecure;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "pipe");

@@ -97,6 +97,25 @@ static int decide(struct build_ctx *b, struct kiln_error **err)
 	}
 }
 
+/*
+ * RUN's default network in the reduced sandbox, which is a container's: pasta
+ * and slirp4netns need /dev/net/tun, which a container lacks and its user
+ * cannot add. RUN then uses the container's network, as chroot isolation does
+ * (and as --network=host would), and the progress says so; on a host the
+ * missing device is an error naming the fix (sandbox-net.c).
+ */
+static void decide_network(struct build_ctx *b)
+{
+	if (b->opts->network != BUILD_NETWORK_DEFAULT || !sandbox_reduced_why() ||
+	    access("/dev/net/tun", R_OK | W_OK) == 0)
+		return;
+	b->container_network = true;
+	build_message(b,
+		      "network: the container's, as --network=host (no usable /dev/net/tun for "
+		      "pasta or slirp4netns: %s)",
+		      strerror(errno));
+}
+
 int build_isolation_locked(struct build_ctx *b, struct kiln_error **err)
 {
 	int r;
@@ -104,6 +123,8 @@ int build_isolation_locked(struct build_ctx *b, struct kiln_error **err)
 	if (b->isolation >= 0)
 		return b->isolation;
 	r = decide(b, err);
+	if (r == BUILD_ISOLATION_SANDBOX)
+		decide_network(b);
 	if (r >= 0)
 		b->isolation = r;
 	return r;

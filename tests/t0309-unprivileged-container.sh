@@ -25,7 +25,7 @@ chmod -R a+rX "$T/c"
 sed -e 's/ && chown u1:u1 \/made//' "$T/c/Dockerfile" >"$T/c/Dockerfile.one-id"
 
 # build_in WHO STORE DOCKERFILE [PODMAN-OPTS]: import + build in the container as WHO
-# ($KB_FLAGS: more build flags); the build's time in STORE.d/ms
+# the build's time in STORE.d/ms
 build_in() {
 	who=$1 store=$2 df=$3
 	shift 3
@@ -35,7 +35,7 @@ build_in() {
 	set +e
 	ctr --user "$who" -e KILN_ROOT="$store" "$@" -- sh -c \
 		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null && s=\$(date +%s%N) &&
-		 '$KILN' build --progress=plain ${KB_FLAGS-} -f '$T/c/$df' -t out:1 '$T/c' &&
+		 '$KILN' build --progress=plain -f '$T/c/$df' -t out:1 '$T/c' &&
 		 echo \$(( (\$(date +%s%N) - s) / 1000000 )) > '$store.d/ms' &&
 		 '$KILN' info --format json > '$store.d/info' &&
 		 '$KILN' images --format '{{.Repository}}:{{.Tag}} ' > '$store.d/images' &&
@@ -126,13 +126,15 @@ grep -q "isolation=sandbox: the sandbox's namespaces cannot be made here (unshar
 # seccomp allows unshare and mount: root (no CAP_SYS_ADMIN) makes a user
 # namespace of its own, where a fresh procfs is refused (podman's masked
 # /proc paths): the reduced sandbox, on overlayfs. RUN's default network needs
-# /dev/net/tun, which a container lacks: --network=host.
+# /dev/net/tun, which a container lacks: RUN gets the container's, and is told.
 reduced_why="no fresh /proc: mount proc: Operation not permitted; the outer /proc is bound read-only"
 reduced="reduced sandbox ($reduced_why)"
 shape="root, seccomp=unconfined"
 say "$shape"
-KB_FLAGS=--network=host build_in root "$T/store-unconfined" Dockerfile --security-opt seccomp=unconfined
+build_in root "$T/store-unconfined" Dockerfile --security-opt seccomp=unconfined
 grep -qxF "# isolation: $reduced" "$T/log.root" || fail "isolation not said: $(cat "$T/log.root")"
+grep -qxF "# network: the container's, as --network=host (no usable /dev/net/tun for pasta or slirp4netns: No such file or directory)" \
+	"$T/log.root" || fail "network not said: $(cat "$T/log.root")"
 check "$T/store-unconfined" 1234:1234 "reduced sandbox" overlay
 expect_eq "$(jq -r .isolation_why "$T/store-unconfined.d/info")" "$reduced_why" \
 	"kiln info: why (reduced)"
@@ -141,7 +143,7 @@ expect_eq "$(jq -r .userns "$T/store-unconfined.d/info")" \
 
 shape="non-root user, seccomp=unconfined"
 say "$shape"
-KB_FLAGS=--network=host build_in 1000:1000 "$T/store-user-unconfined" Dockerfile.one-id \
+build_in 1000:1000 "$T/store-user-unconfined" Dockerfile.one-id \
 	--security-opt seccomp=unconfined
 grep -qxF "# isolation: $reduced" "$T/log.1000:1000" || fail "$(cat "$T/log.1000:1000")"
 check "$T/store-user-unconfined" 0:0 "reduced sandbox" overlay
@@ -170,7 +172,7 @@ mkdir -p "$T/store-proc"
 ctr --host-network -e KILN_ROOT="$T/store-proc" -e KILN_CANARY="env-canary-$$" \
 	-e KC="pw-canary-$$" --security-opt seccomp=unconfined --workdir "$T" -- sh -c \
 	"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
-	 '$KILN' build --progress=plain --network=host --creds \"u:\$KC\" -t p:1 '$T/p'" \
+	 '$KILN' build --progress=plain --creds \"u:\$KC\" -t p:1 '$T/p'" \
 	>"$T/log.proc" 2>&1 ||
 	fail "build in the reduced sandbox: $(cat "$T/log.proc")"
 grep -qxF "# isolation: $reduced" "$T/log.proc" || fail "$(cat "$T/log.proc")"
@@ -179,7 +181,7 @@ umoci unpack --image "$T/store-proc:p:1" "$u" >/dev/null
 grep -q 'Read-only file system' "$u/rootfs/sysw" || fail "/proc/sys: $(cat "$u/rootfs/sysw")"
 grep -qx 'rc=1' "$u/rootfs/sysw" || fail "/proc/sys written: $(cat "$u/rootfs/sysw")"
 [ "$(cat "$u/rootfs/npids")" -ge 2 ] || fail "RUN sees no outer processes: $(cat "$u/rootfs/npids")"
-grep -q "build --progress=plain --network=host --creds u:x* -t p:1" "$u/rootfs/cmdlines" ||
+grep -q "build --progress=plain --creds u:x* -t p:1" "$u/rootfs/cmdlines" ||
 	fail "kiln's command line not seen: $(cat "$u/rootfs/cmdlines")"
 for f in env root-peek fds cmdlines; do
 	if grep -qE "env-canary-$$|canary-file-$$|pw-canary-$$" "$u/rootfs/$f"; then
@@ -228,7 +230,8 @@ grep -q "run kiln as root in the container, where RUN gets chroot isolation" "$T
 expect_eq "$(jq -r .isolation "$T/nous.d/info")" none "kiln info: isolation without namespaces"
 
 # For the note: which isolation each shape got, and its build's time against
-# the same build on the host (root, the full sandbox; --network=host as above).
+# the same build on the host (root, the full sandbox, --network=host as the
+# container's builds have it).
 mkdir -p "$T/store-host"
 s=$(date +%s%N)
 KILN_ROOT="$T/store-host" "$KILN" import "$T/base.tar" busybox:1 >/dev/null

@@ -30,13 +30,15 @@ RUN mkdir /out && echo "made in a stage" > /out/tool
 FROM busybox:1
 RUN echo app:x:1234:1234::/:/bin/sh >> /etc/passwd && echo app:x:1234: >> /etc/group && \
     mkdir /data && echo hi > /data/f && chown -R app:app /data && rm /linuxrc
-COPY src /src
+COPY src registry /
 COPY --from=tools /out/tool /usr/local/share/tool
+RUN wget -S -O /dev/null "http://$(cat /registry)/v2/" 2>/net; true
 RUN (env; cat /auth/auth.json /auth/config.json; ls -a /auth /var/lib/kiln; \
      cat /proc/[0-9]*/environ) > /leak 2>&1; true
 CMD ["cat", "/data/f"]
 DF
 echo "the job's source" >"$T/w/src"
+echo "$R" >"$T/w/registry" # RUN reaches it through the job's network
 chmod -R a+rX "$T/w" "$T/secret"
 
 # job NAME PODMAN-OPTS...: the job's command in the container; its store is a
@@ -48,7 +50,7 @@ job() {
 	ctr --host-network -v "$T/secret:/auth:ro" -v "$T/w:/workspace:ro" \
 		-v "$T/store-$name:/var/lib/kiln" -e KILN_ROOT=/var/lib/kiln "$@" -- sh -c \
 		"'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
-		 '$KILN' build --network=host --progress=plain --tls-verify=false \
+		 '$KILN' build --progress=plain --tls-verify=false \
 		    --context dir:///workspace --dockerfile Dockerfile \
 		    --destination '$R/ci/$name:1' --destination '$R/ci/$name:latest' \
 		    --digest-file /var/lib/kiln/digest" >"$T/log.$name" 2>&1 ||
@@ -72,6 +74,8 @@ check() {
 	expect_eq "$(cat "$u/rootfs/src")" "the job's source" "$name: COPY"
 	expect_eq "$(cat "$u/rootfs/usr/local/share/tool")" "made in a stage" "$name: COPY --from"
 	[ ! -e "$u/rootfs/linuxrc" ] || fail "$name: /linuxrc not deleted"
+	grep -q 'HTTP/1.1 401 Unauthorized' "$u/rootfs/net" ||
+		fail "$name: RUN's network: $(cat "$u/rootfs/net")"
 	if grep -qE 'Q2ktczNjcmV0|Ci-s3cret|REGISTRY_AUTH|DOCKER_CONFIG|auths' "$u/rootfs/leak"; then
 		fail "$name: RUN saw the credentials: $(cat "$u/rootfs/leak")"
 	fi
@@ -97,6 +101,8 @@ job k8s-unconfined -e REGISTRY_AUTH_FILE=/auth/auth.json --security-opt no-new-p
 	--security-opt seccomp=unconfined
 grep -q '^# isolation: reduced sandbox (no fresh /proc: ' "$T/log.k8s-unconfined" ||
 	fail "$(cat "$T/log.k8s-unconfined")"
+grep -q "^# network: the container's, as --network=host" "$T/log.k8s-unconfined" ||
+	fail "$(cat "$T/log.k8s-unconfined")"
 check k8s-unconfined
 
 say "without the secret the push is refused, naming the registry"
@@ -104,7 +110,7 @@ mkdir -p "$T/store-nocreds"
 set +e
 ctr --host-network -v "$T/w:/workspace:ro" -v "$T/store-nocreds:/var/lib/kiln" \
 	-e KILN_ROOT=/var/lib/kiln -- sh -c "'$KILN' import '$T/base.tar' busybox:1 >/dev/null &&
-	'$KILN' build --network=host --tls-verify=false --context /workspace --destination '$R/ci/nocreds:1'" \
+	'$KILN' build --tls-verify=false --context /workspace --destination '$R/ci/nocreds:1'" \
 	>"$T/log.nocreds" 2>&1
 rc=$?
 set -e
