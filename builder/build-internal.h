@@ -65,6 +65,7 @@ struct build_ctx {
 	/* steps work on plain copies, not overlays: -1 until the first step needs to know */
 	int copy_storage; /* rootfs.c, under lock */
 	int isolation; /* enum build_isolation, -1 until decided (isolation.c, under lock) */
+	bool container_network; /* reduced sandbox, no /dev/net/tun: default network = host's */
 	struct copy_stat_cache *stat_cache;
 	struct strv pulled; /* images pulled by this build (pull.c) */
 	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */

@@ -431,6 +431,8 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	spec.env = (const char *const *)strv_argv(&env);
 	spec.cwd = wd && *wd ? wd : "/";
 	spec.network = sandbox_network_of(run_network(b, st->in));
+	if (spec.network == SANDBOX_NETWORK_PRIVATE && b->container_network)
+		spec.network = SANDBOX_NETWORK_HOST; /* said once (isolation.c) */
 	spec.insecure = insecure;
 	spec.extra_hosts = (const char *const *)b->opts->add_hosts.v;
 	spec.shm_size = b->opts->shm_size;

@@ -293,7 +293,7 @@ static int healthcheck_flag(struct build_ctx *b, const struct instruction *in, c
 static int do_healthcheck(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 			  struct kiln_error **err)
 {
-	_cleanup_strv_ struct strv test = STRV_INIT, shell = STRV_INIT;
+	_cleanup_strv_ struct strv test = STRV_INIT;
 	int64_t interval, timeout, start_period, start_interval;
 	const char *retries_s = instr_flag_get(in, "retries");
 	int retries = 0, r;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "builder/build-internal.h"
 #include "builder/rootfs-internal.h"
@@ -32,6 +33,17 @@ int isolation_private_mounts(struct kiln_error **err)
 	if (errnum != EPERM && errnum != EACCES && errnum != ENOSYS) {
 		*err = e;
 		return err_code(e);
+	}
+	/* root without CAP_SYS_ADMIN where seccomp allows it: a user namespace of its own */
+	if (getuid() == 0 && sandbox_own_userns_usable()) {
+		struct kiln_error *e2 = NULL;
+
+		if (sandbox_enter_userns_root(&e2) >= 0 && rootfs_private_mounts(&e2) >= 0) {
+			err_free(e);
+			return 0;
+		}
+		log_debug("build: %s", e2->msg);
+		err_free(e2);
 	}
 	/* root in a container: no namespace, no mount; what needs none still works */
 	snprintf(why, sizeof(why), "%s", e->msg);
@@ -64,19 +76,44 @@ static int decide(struct build_ctx *b, struct kiln_error **err)
 				       "--isolation=sandbox: the sandbox's namespaces cannot be "
 				       "made here (%s); --isolation=chroot works without them",
 				       why);
-		build_message(b, "isolation: sandbox (namespaces, as asked)");
+		if (sandbox_reduced_why())
+			build_message(b, "isolation: reduced sandbox (as asked; %s)",
+				      sandbox_reduced_why());
+		else
+			build_message(b, "isolation: sandbox (namespaces, as asked)");
 		return BUILD_ISOLATION_SANDBOX;
 	case BUILD_ISOLATION_CHROOT:
 		build_message(b, "isolation: chroot (as asked: --isolation=chroot)");
 		return BUILD_ISOLATION_CHROOT;
 	default:
-		if (auto_iso == BUILD_ISOLATION_SANDBOX)
+		if (auto_iso == BUILD_ISOLATION_SANDBOX && sandbox_reduced_why())
+			build_message(b, "isolation: reduced sandbox (%s)", sandbox_reduced_why());
+		else if (auto_iso == BUILD_ISOLATION_SANDBOX)
 			build_message(b, "isolation: sandbox (user, mount, pid, uts and ipc "
 					 "namespaces can be made)");
 		else
 			build_message(b, "isolation: chroot (no namespaces: %s)", why);
 		return auto_iso;
 	}
+}
+
+/*
+ * RUN's default network in the reduced sandbox, which is a container's: pasta
+ * and slirp4netns need /dev/net/tun, which a container lacks and its user
+ * cannot add. RUN then uses the container's network, as chroot isolation does
+ * (and as --network=host would), and the progress says so; on a host the
+ * missing device is an error naming the fix (sandbox-net.c).
+ */
+static void decide_network(struct build_ctx *b)
+{
+	if (b->opts->network != BUILD_NETWORK_DEFAULT || !sandbox_reduced_why() ||
+	    access("/dev/net/tun", R_OK | W_OK) == 0)
+		return;
+	b->container_network = true;
+	build_message(b,
+		      "network: the container's, as --network=host (no usable /dev/net/tun for "
+		      "pasta or slirp4netns: %s)",
+		      strerror(errno));
 }
 
 int build_isolation_locked(struct build_ctx *b, struct kiln_error **err)
@@ -86,6 +123,8 @@ int build_isolation_locked(struct build_ctx *b, struct kiln_error **err)
 	if (b->isolation >= 0)
 		return b->isolation;
 	r = decide(b, err);
+	if (r == BUILD_ISOLATION_SANDBOX)
+		decide_network(b);
 	if (r >= 0)
 		b->isolation = r;
 	return r;

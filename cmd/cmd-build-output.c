@@ -365,19 +365,22 @@ static int write_file(struct store *s, const struct image *img, const struct bui
 	_cleanup_free_ char *tmp = xasprintf("%s.kiln-XXXXXX", o->dest);
 	char what[DIGEST_STR_SIZE];
 	_cleanup_close_ int fd = -1;
+	const char *name = digest_format(&img->manifest_digest, what);
 	int r;
 
-	digest_format(&img->manifest_digest, what);
+	if (o->name && fmt == ARCHIVE_DOCKER)
+		name = o->name; /* a docker archive's RepoTags: the name asked for */
+
 	if (streq(o->dest, "-"))
 		return o->type == BUILD_OUTPUT_TAR
 			       ? write_tar_fd(s, img, STDOUT_FILENO, err)
-			       : store_save_archive(s, what, fmt, STDOUT_FILENO, err);
+			       : store_save_archive(s, name, fmt, STDOUT_FILENO, err);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, errno, "--output: create a file next to '%s'", o->dest);
 	fchmod(fd, 0644);
 	r = o->type == BUILD_OUTPUT_TAR ? write_tar_fd(s, img, fd, err)
-					: store_save_archive(s, what, fmt, fd, err);
+					: store_save_archive(s, name, fmt, fd, err);
 	if (r >= 0 && fsync(fd) < 0)
 		r = err_sys(err, errno, "write '%s'", o->dest);
 	if (r >= 0 && rename(tmp, o->dest) < 0)
@@ -425,6 +428,15 @@ int build_write_iidfile(const char *path, const char *image_id, struct kiln_erro
 	int r = write_small(path, image_id, err);
 
 	return r < 0 ? err_wrap(err, "--iidfile") : 0;
+}
+
+int build_write_digest_file(const char *path, const struct digest *manifest,
+			    struct kiln_error **err)
+{
+	char text[DIGEST_STR_SIZE];
+	int r = write_small(path, digest_format(manifest, text), err);
+
+	return r < 0 ? err_wrap(err, "--digest-file") : 0;
 }
 
 /* buildx's image.name: the -t names in full, comma-separated */

@@ -2,6 +2,8 @@
 #pragma once
 
 /* kiln build's docker/buildx outputs: --output, --iidfile, --metadata-file, '-' as context. */
+#include <stdbool.h>
+
 #include "util/strv.h"
 
 struct kiln_error;
@@ -19,6 +21,14 @@ enum build_output_type {
 struct build_output {
 	enum build_output_type type;
 	char *dest; /* "-": stdout (not for local) */
+	const char *name; /* docker: the RepoTags name (NULL: the digest), not owned */
+};
+
+/* kaniko's flags, aliases of kiln's (README.md, "Coming from kaniko"); strings are argv's */
+struct build_kaniko {
+	bool destination, no_push;
+	const char *digest_file, *tar_path, *context, *dockerfile;
+	char *joined; /* --dockerfile inside the context, owned */
 };
 
 /* "type=local,dest=DIR", "type=tar,dest=F", "type=oci|docker,dest=F", "DIR", "-". */
@@ -29,6 +39,9 @@ int build_output_write(const char *root, const struct digest *manifest,
 		       const struct build_output *o, struct kiln_error **err);
 /* --iidfile: the image ID, no newline. --metadata-file: buildx's JSON. */
 int build_write_iidfile(const char *path, const char *image_id, struct kiln_error **err);
+/* --digest-file: the image's manifest digest, "sha256:...", no newline (kaniko's). */
+int build_write_digest_file(const char *path, const struct digest *manifest,
+			    struct kiln_error **err);
 int build_write_metadata(const char *path, const char *root, const struct digest *manifest,
 			 const struct strv *tags, struct kiln_error **err);
 /*

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "builder/builder.h"
 #include "cmd/cmd-build-output.h"
@@ -30,6 +31,7 @@ struct build_cli {
 	struct build_output output; /* -o, --output */
 	const char *iidfile, *metadata_file;
 	bool check; /* --check, --call=check: kiln check instead of a build */
+	struct build_kaniko kaniko; /* kaniko's flags, as aliases (cmd-build-output.h) */
 	struct strv owned; /* strings opts points at, for '-' as the context */
 	char *stdin_tmp; /* the directory '-' was unpacked in */
 };
@@ -64,6 +66,14 @@ enum {
 	OPT_ADD_HOST,
 	OPT_SHM_SIZE,
 	OPT_ULIMIT,
+	OPT_KANIKO_FIRST,
+	OPT_DESTINATION = OPT_KANIKO_FIRST,
+	OPT_NO_PUSH,
+	OPT_DIGEST_FILE,
+	OPT_TAR_PATH,
+	OPT_CONTEXT,
+	OPT_DOCKERFILE,
+	OPT_KANIKO_LAST = OPT_DOCKERFILE,
 };
 
 /* The options of kiln build and their help: cmd-options.h says what is made from it. */
@@ -170,6 +180,23 @@ const struct cmd_option cmd_build_options[] = {
 	{"root", 0, required_argument, OPT_ROOT, "DIR",
 	 "the store (default $KILN_ROOT, else\n"
 	 "$XDG_DATA_HOME/kiln, or /var/lib/kiln for root)"},
+	/* kaniko's, where they map onto kiln's (README.md, "Coming from kaniko") */
+	{"destination", 0, required_argument, OPT_DESTINATION, "NAME",
+	 "kaniko's: -t NAME, and push it after the build\n"
+	 "(repeatable)"},
+	{"no-push", 0, no_argument, OPT_NO_PUSH, NULL,
+	 "kaniko's: push nothing (not --destination, not\n"
+	 "--push)"},
+	{"digest-file", 0, required_argument, OPT_DIGEST_FILE, "FILE",
+	 "kaniko's: write the image's manifest digest to FILE"},
+	{"tar-path", 0, required_argument, OPT_TAR_PATH, "FILE",
+	 "kaniko's: -o type=docker,dest=FILE, tagged with the\n"
+	 "first name"},
+	{"context", 0, required_argument, OPT_CONTEXT, "[dir://]DIR",
+	 "kaniko's: the context directory"},
+	{"dockerfile", 0, required_argument, OPT_DOCKERFILE, "FILE",
+	 "kaniko's: -f FILE; a relative FILE that is not\n"
+	 "found is looked for in the context"},
 	CMD_OPTION_END,
 };
 
@@ -307,26 +334,100 @@ static int add_ulimit(struct build_cli *b, const char *v, struct kiln_error **er
 	return r;
 }
 
+/* -t NAME, --destination NAME: a bad name is a usage error before anything is built */
+static int add_tag(struct build_cli *b, const char *flag, const char *v, struct kiln_error **err)
+{
+	_cleanup_free_ char *norm = NULL;
+	struct kiln_error *e = NULL;
+
+	if (image_name_normalize(v, &norm, &e) < 0) {
+		int r = err_usage(err, "%s: %s", flag, e->msg);
+
+		err_free(e);
+		return r;
+	}
+	strv_push(&b->opts.tags, v);
+	return 0;
+}
+
+/* kaniko's flags: what each is in kiln's terms, settled after the parse (kaniko_finish) */
+static int set_kaniko(struct build_cli *b, int c, const char *v, struct kiln_error **err)
+{
+	struct build_kaniko *k = &b->kaniko;
+
+	switch (c) {
+	case OPT_DESTINATION:
+		k->destination = true; /* -t NAME, then a push unless --no-push */
+		return add_tag(b, "--destination", v, err);
+	case OPT_NO_PUSH:
+		k->no_push = true;
+		return 0;
+	case OPT_DIGEST_FILE:
+		k->digest_file = v;
+		return 0;
+	case OPT_TAR_PATH:
+		k->tar_path = v;
+		return 0;
+	case OPT_CONTEXT:
+		k->context = startswith(v, "dir://") ? v + 6 : v;
+		if (strstr(v, "://") && !startswith(v, "dir://"))
+			return err_usage(err,
+					 "--context: expected a directory (DIR or dir://DIR), got "
+					 "'%s'; fetch other contexts first",
+					 v);
+		return 0;
+	default:
+		k->dockerfile = v;
+		return 0;
+	}
+}
+
+/*
+ * After the parse. The context of --context; --dockerfile as kaniko finds it
+ * (the path, else the path inside the context); a push for --destination
+ * unless --no-push (which also stops --push); --tar-path as -o type=docker,
+ * with the first name as its tag.
+ */
+static int kaniko_finish(struct build_cli *b, bool positional, struct kiln_error **err)
+{
+	struct build_kaniko *k = &b->kaniko;
+	struct stat st;
+
+	if (k->context && positional)
+		return err_usage(err, "build: --context and a context directory both given");
+	if (k->context)
+		b->opts.context_dir = k->context;
+	if (k->dockerfile) {
+		b->opts.dockerfile = k->dockerfile;
+		if (k->dockerfile[0] != '/' && stat(k->dockerfile, &st) < 0) {
+			k->joined = fs_path_join(b->opts.context_dir, k->dockerfile);
+			b->opts.dockerfile = k->joined;
+		}
+	}
+	if (k->destination)
+		b->push = true;
+	if (k->no_push)
+		b->push = false;
+	if (!k->tar_path)
+		return 0;
+	if (b->output.type != BUILD_OUTPUT_IMAGE)
+		return err_usage(err, "build: --tar-path and --output both name an output");
+	b->output.type = BUILD_OUTPUT_DOCKER;
+	b->output.dest = xstrdup(k->tar_path);
+	b->output.name = b->opts.tags.n ? b->opts.tags.v[0] : NULL;
+	return 0;
+}
+
 static int set_option(struct build_cli *b, int c, const char *v, struct kiln_error **err)
 {
 	struct build_opts *o = &b->opts;
 	int n;
 
+	if (c >= OPT_KANIKO_FIRST && c <= OPT_KANIKO_LAST)
+		return set_kaniko(b, c, v, err);
 	switch (c) {
-	case 't': {
-		/* a bad name is a usage error before anything is built, as docker build */
-		_cleanup_free_ char *norm = NULL;
-		struct kiln_error *e = NULL;
-
-		if (image_name_normalize(v, &norm, &e) < 0) {
-			int r = err_usage(err, "-t: %s", e->msg);
-
-			err_free(e);
-			return r;
-		}
-		strv_push(&o->tags, v);
-		return 0;
-	}
+	case 't':
+		return add_tag(b, "-t", v, err);
 	case 'f':
 		o->dockerfile = v;
 		return 0;
@@ -491,6 +592,9 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 				 argc - optind);
 	b->opts.context_dir = optind < argc ? argv[optind] : ".";
 	b->opts.registry = &b->reg.reg;
+	r = kaniko_finish(b, optind < argc, err);
+	if (r < 0)
+		return r;
 	r = b->check ? 0 : check_push(b, err);
 	if (r >= 0 && !b->check && streq(b->opts.context_dir, "-"))
 		r = build_stdin_context(&b->opts, &b->owned, &b->stdin_tmp, err);
@@ -520,6 +624,8 @@ static int write_outputs(struct build_cli *b, const char *image_id, const struct
 
 	if (b->iidfile)
 		r = build_write_iidfile(b->iidfile, image_id, err);
+	if (r >= 0 && b->kaniko.digest_file)
+		r = build_write_digest_file(b->kaniko.digest_file, manifest, err);
 	if (r >= 0 && b->metadata_file)
 		r = build_write_metadata(b->metadata_file, b->opts.store_root, manifest,
 					 &b->opts.tags, err);
@@ -537,6 +643,7 @@ static void build_cli_release(struct build_cli *b)
 		fs_rm_rf(AT_FDCWD, b->stdin_tmp, NULL);
 	free(b->stdin_tmp);
 	strv_clear(&b->owned);
+	free(b->kaniko.joined);
 }
 
 /* ---- --push ---- */

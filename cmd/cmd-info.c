@@ -108,6 +108,8 @@ static const char *userns_name(enum sandbox_userns_mode m)
 		return "entered, with subordinate ids mapped (0-65535)";
 	case SANDBOX_USERNS_SINGLE:
 		return "entered, one id mapped (chown to another id fails in RUN)";
+	case SANDBOX_USERNS_ROOT:
+		return "entered by root, which has no CAP_SYS_ADMIN (its ids mapped to themselves)";
 	case SANDBOX_USERNS_INHERITED:
 		return "inherited (kiln is root of a user namespace it did not make)";
 	default:
@@ -161,6 +163,9 @@ static void gather(struct info *in, const char *root)
 	if (no_userns)
 		add_choice(in, "isolation", "isolation:", "none",
 			   xasprintf("RUN cannot run here: %s", e->msg));
+	else if (iso == BUILD_ISOLATION_SANDBOX && sandbox_reduced_why())
+		add_choice(in, "isolation", "isolation:", "reduced sandbox",
+			   xstrdup(sandbox_reduced_why()));
 	else if (iso == BUILD_ISOLATION_SANDBOX)
 		add_choice(in, "isolation", "isolation:", "sandbox",
 			   xstrdup("user, mount, pid, uts and ipc namespaces can be made"));

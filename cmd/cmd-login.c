@@ -21,6 +21,16 @@
 
 #define DOCKER_HUB_AUTH_KEY "https://index.docker.io/v1/"
 
+/*
+ * A password on the command line, copied: overwrite it where it lies in argv,
+ * so that /proc/PID/cmdline (ps, and RUN in the reduced sandbox, which sees
+ * the container's /proc) shows "xxx" instead, as mysql's client does.
+ */
+static void hide_in_argv(const char *arg)
+{
+	memset((char *)arg, 'x', strlen(arg));
+}
+
 int cmd_registry_option(struct cmd_registry_opts *o, const char *cmd, int opt, const char *arg,
 			struct kiln_error **err)
 {
@@ -47,8 +57,10 @@ int cmd_registry_option(struct cmd_registry_opts *o, const char *cmd, int opt, c
 		o->creds = xstrdup(arg);
 		o->reg.username = o->creds;
 		o->reg.password = colon ? o->creds + (colon - arg) + 1 : "";
-		if (colon)
+		if (colon) {
 			o->creds[colon - arg] = '\0';
+			hide_in_argv(colon + 1);
+		}
 		return 1;
 	}
 	case OPT_QUIET:
@@ -159,9 +171,10 @@ static int parse_login(int argc, char **argv, struct login_args *a, struct kiln_
 	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == 'u')
 			a->user = xstrdup(optarg);
-		else if (c == 'p')
+		else if (c == 'p') {
 			a->password = xstrdup(optarg);
-		else if (c == OPT_PASSWORD_STDIN)
+			hide_in_argv(optarg);
+		} else if (c == OPT_PASSWORD_STDIN)
 			a->password_stdin = true;
 		else if (c == ':')
 			return err_usage(err, "login: option '%s' needs an argument",

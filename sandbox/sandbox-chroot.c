@@ -45,6 +45,7 @@ enum probe_stage {
 	PROBE_FORK,
 	PROBE_PROC,
 	PROBE_USERNS,
+	PROBE_PROC_BOUND, /* not a failure: no fresh procfs, the outer one bound instead */
 };
 
 static const char *const probe_what[] = {
@@ -54,32 +55,52 @@ static const char *const probe_what[] = {
 	[PROBE_FORK] = "fork into the pid namespace",
 	[PROBE_PROC] = "mount proc",
 	[PROBE_USERNS] = "unshare a user namespace",
+	[PROBE_PROC_BOUND] = "mount proc",
 };
+
+static void probe_report(int fd, int errnum, int stage)
+{
+	struct sandbox_report rep = {.errnum = errnum, .stage = stage};
+
+	(void)!write(fd, &rep, sizeof(rep));
+}
 
 static _noreturn_ void probe_fail(int fd, int stage)
 {
-	struct sandbox_report rep = {.errnum = errno, .stage = stage};
-
-	(void)!write(fd, &rep, sizeof(rep));
+	probe_report(fd, errno, stage);
 	_exit(1);
 }
 
-/* pid 1 of the new pid namespace: what the sandbox's child does, in brief. */
+/*
+ * pid 1 of the new pid namespace: what the sandbox's child does, in brief. A
+ * fresh procfs is refused where the outer one has paths masked by mounts (a
+ * container's): binding the outer one, as buildah's chroot isolation does, is
+ * the reduced sandbox.
+ */
 static _noreturn_ void probe_pid1(int fd)
 {
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		probe_fail(fd, PROBE_PROC);
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		int errnum = errno;
+
+		if (errnum != EPERM || mount("/proc", "/proc", NULL, MS_BIND | MS_REC, NULL) < 0)
+			probe_fail(fd, PROBE_PROC);
+		probe_report(fd, errnum, PROBE_PROC_BOUND);
+		/* the report is one write: the parent reads it whole, then sees EOF */
+	}
 	if (getuid() == 0 && sandbox_userns_mode() == SANDBOX_USERNS_NONE &&
 	    unshare(CLONE_NEWUSER) < 0)
 		probe_fail(fd, PROBE_USERNS);
 	_exit(0);
 }
 
-static _noreturn_ void probe_child(int fd)
+static _noreturn_ void probe_child(int fd, bool own_userns)
 {
 	pid_t pid;
 	int status;
 
+	/* root without CAP_SYS_ADMIN: would a user namespace of its own give the sandbox? */
+	if (own_userns && unshare(CLONE_NEWUSER) < 0)
+		probe_fail(fd, PROBE_USERNS);
 	if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
 		probe_fail(fd, PROBE_UNSHARE);
 	if (sethostname("kiln", 4) < 0)
@@ -96,55 +117,89 @@ static _noreturn_ void probe_child(int fd)
 	_exit(0);
 }
 
-static const char *probe(void)
+struct probe_result {
+	char why[160]; /* why the sandbox cannot be made, or "" */
+	char reduced[160]; /* why it is reduced, or "" */
+};
+
+static void probe(bool own_userns, struct probe_result *ret)
 {
-	static char why[160];
-	struct sandbox_report rep = {0};
+	struct sandbox_report rep;
 	int fds[2], status;
 	pid_t pid;
 	ssize_t n;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return "pipe failed";
+	*ret = (struct probe_result){""};
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		snprintf(ret->why, sizeof(ret->why), "pipe failed");
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return "fork failed";
+		snprintf(ret->why, sizeof(ret->why), "fork failed");
+		return;
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		probe_child(fds[1]);
+		probe_child(fds[1], own_userns);
 	}
 	close(fds[1]);
-	n = fs_read_all(fds[0], &rep, sizeof(rep), NULL);
+	/* reports until EOF: a bound /proc, then perhaps a failure after it */
+	for (;;) {
+		n = read(fds[0], &rep, sizeof(rep));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(rep))
+			break;
+		if (rep.stage <= PROBE_OK || (size_t)rep.stage >= ARRAY_SIZE(probe_what))
+			continue;
+		snprintf(rep.stage == PROBE_PROC_BOUND ? ret->reduced : ret->why, sizeof(ret->why),
+			 "%s: %s", probe_what[rep.stage], strerror(rep.errnum));
+	}
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (n != (ssize_t)sizeof(rep) || rep.stage <= PROBE_OK ||
-	    (size_t)rep.stage >= ARRAY_SIZE(probe_what))
-		return NULL;
-	snprintf(why, sizeof(why), "%s: %s", probe_what[rep.stage], strerror(rep.errnum));
-	return why;
 }
 
-static const char *probe_why;
+static struct probe_result probed;
+static char reduced_why[240];
 
 static void probe_once(void)
 {
-	probe_why = probe();
-	log_debug("sandbox: namespaces %s%s", probe_why ? "unusable: " : "usable",
-		  probe_why ? probe_why : "");
+	probe(false, &probed);
+	if (!probed.why[0] && probed.reduced[0])
+		snprintf(reduced_why, sizeof(reduced_why),
+			 "no fresh /proc: %s; the outer /proc is bound read-only", probed.reduced);
+	log_debug("sandbox: namespaces %s%s%s%s", probed.why[0] ? "unusable: " : "usable",
+		  probed.why, probed.reduced[0] ? ", reduced: " : "", probed.reduced);
 }
+
+static pthread_once_t probe_once_control = PTHREAD_ONCE_INIT;
 
 int sandbox_namespaces_usable(const char **ret_why)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, probe_once);
+	pthread_once(&probe_once_control, probe_once);
 	if (ret_why)
-		*ret_why = probe_why;
-	return !probe_why;
+		*ret_why = probed.why[0] ? probed.why : NULL;
+	return !probed.why[0];
+}
+
+const char *sandbox_reduced_why(void)
+{
+	pthread_once(&probe_once_control, probe_once);
+	return reduced_why[0] ? reduced_why : NULL;
+}
+
+bool sandbox_own_userns_usable(void)
+{
+	struct probe_result r;
+
+	probe(true, &r);
+	log_debug("sandbox: namespaces in a user namespace of root's own %s%s",
+		  r.why[0] ? "unusable: " : "usable", r.why);
+	return !r.why[0];
 }
 
 /* ---- /dev ---------------------------------------------------------------------------------- */

@@ -163,6 +163,8 @@ int sandbox_plan_privileges(struct sandbox_plan *p, const struct sandbox_spec *s
 			    struct kiln_error **err);
 /* sandbox-privs.c: Docker's masked and read-only paths, after /proc and /sys. */
 void sandbox_plan_masks(struct sandbox_plan *p);
+/* The ids of @path (/proc/self/uid_map, gid_map) mapped to themselves, for a child namespace. */
+char *sandbox_identity_map(const char *path, struct kiln_error **err);
 /* The message for a stage the child reported. */
 const char *sandbox_plan_stage_what(const struct sandbox_plan *p, int stage);
 

@@ -467,7 +467,13 @@ static int keep_runtime_dirs(const struct layer_view *v, struct kiln_error **err
 	return 0;
 }
 
-/* A fresh /proc and a minimal /dev. */
+/*
+ * A fresh /proc and a minimal /dev. In the reduced sandbox (sandbox.h) the
+ * outer /proc instead, with its masks (locked in RUN's user namespace),
+ * read-only down to every mount below it, as buildah's chroot isolation binds
+ * it: RUN sees the outer pid namespace's processes, but the user namespace
+ * boundary keeps their environ, fds and memory from it (ptrace rules).
+ */
 static int plan_proc_dev(struct sandbox_plan *p, const struct sandbox_spec *spec,
 			 const struct layer_view *v, struct kiln_error **err)
 {
@@ -483,7 +489,12 @@ static int plan_proc_dev(struct sandbox_plan *p, const struct sandbox_spec *spec
 		r = ensure_mountpoint(p, v, "dev", true, err);
 	if (r < 0)
 		return r;
-	add_mount_in(p, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (sandbox_reduced_why()) {
+		add_mount_in(p, "/proc", "/proc", NULL, MS_BIND | MS_REC, NULL);
+		add_op(p, SOP_READONLY_REC_IN, "/proc", xstrdup("make '/proc' read-only"));
+	} else {
+		add_mount_in(p, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	}
 	add_mount_in(p, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
 		     "mode=0755,size=65536k");
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {

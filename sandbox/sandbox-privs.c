@@ -47,7 +47,7 @@ static const char *const readonly[] = {
  * The map of the step's user namespace: every id we have, to itself. So the
  * step sees the ids kiln sees: 0..65535 rootless, all of them as real root.
  */
-static char *identity_map(const char *path, struct kiln_error **err)
+char *sandbox_identity_map(const char *path, struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
 	char *save = NULL;
@@ -95,10 +95,10 @@ int sandbox_plan_privileges(struct sandbox_plan *p, const struct sandbox_spec *s
 	 * works as under docker build.
 	 */
 	p->own_netns = spec->network == SANDBOX_NETWORK_NONE;
-	p->uid_map = identity_map("/proc/self/uid_map", err);
+	p->uid_map = sandbox_identity_map("/proc/self/uid_map", err);
 	if (!p->uid_map)
 		return -1;
-	p->gid_map = identity_map("/proc/self/gid_map", err);
+	p->gid_map = sandbox_identity_map("/proc/self/gid_map", err);
 	if (!p->gid_map)
 		return -1;
 	if (!cap_last)

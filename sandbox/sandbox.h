@@ -29,6 +29,7 @@ enum sandbox_userns_mode {
 	SANDBOX_USERNS_SUBID, /* 0 -> our uid, 1..N -> our /etc/subuid range (newuidmap) */
 	SANDBOX_USERNS_SINGLE, /* only 0 -> our uid: chown to other ids fails */
 	SANDBOX_USERNS_INHERITED, /* already root of a user namespace someone else made */
+	SANDBOX_USERNS_ROOT, /* root without CAP_SYS_ADMIN made one: its ids mapped to themselves */
 };
 
 /*
@@ -42,6 +43,12 @@ enum sandbox_userns_mode {
  * The process keeps its pid; nothing is forked that outlives this call.
  */
 int sandbox_enter_userns(struct kiln_error **err);
+/*
+ * Root lacking CAP_SYS_ADMIN (a container's) becomes root of a user namespace
+ * of its own (with a new mount namespace), every id it has mapped to itself,
+ * so that the sandbox's namespaces can be made in it. Single thread only.
+ */
+int sandbox_enter_userns_root(struct kiln_error **err);
 /* What sandbox_enter_userns() found or did (it probes when it was not called). */
 enum sandbox_userns_mode sandbox_userns_mode(void);
 /* @user's (or @uid's) range in @path (/etc/subuid, /etc/subgid): 1 found, 0 none, -1 error. */
@@ -235,6 +242,19 @@ int sandbox_overlay_supported(const char *dir, struct kiln_error **err);
  * "unshare: Operation not permitted" or "mount proc: Operation not permitted".
  */
 int sandbox_namespaces_usable(const char **ret_why);
+/*
+ * The reduced sandbox: the namespaces can be made but a fresh procfs cannot
+ * be mounted (the outer /proc has paths masked by mounts, as in a container),
+ * so RUN gets the outer /proc bound read-only, recursively. Returns why
+ * (static), or NULL for the full sandbox or none.
+ */
+const char *sandbox_reduced_why(void);
+/*
+ * Root without CAP_SYS_ADMIN (a container whose seccomp profile allows
+ * unshare): would the namespaces be usable in a user namespace of its own?
+ * Tried in a throwaway child, each call.
+ */
+bool sandbox_own_userns_usable(void);
 
 /*
  * chroot isolation (sandbox-chroot.c), what sandbox_run() does for a spec with

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox-internal.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/userns-internal.h"
 #include "util/error.h"
@@ -138,6 +139,9 @@ bool userns_is_initial(void)
 {
 	char buf[256];
 	unsigned a, b, c;
+
+	if (userns_mode == SANDBOX_USERNS_ROOT)
+		return false; /* the identity map of every id root had: not the initial one */
 
 	if (read_small("/proc/self/uid_map", buf, sizeof(buf)) < 0)
 		return true;
@@ -329,6 +333,81 @@ enum sandbox_userns_mode sandbox_userns_mode(void)
 			      : userns_is_initial() ? SANDBOX_USERNS_NONE
 						    : SANDBOX_USERNS_INHERITED;
 	return userns_mode;
+}
+
+/*
+ * The helper of sandbox_enter_userns_root(): still root of the outer
+ * namespace, with CAP_SETUID and CAP_SETGID there, it writes the maps itself.
+ */
+_noreturn_ static void root_map_helper(pid_t pid, const char *const maps[2], int go_fd,
+				       int result_fd)
+{
+	static const char *const files[] = {"uid_map", "gid_map"};
+	struct kiln_error *e = NULL;
+	char c;
+
+	if (read(go_fd, &c, 1) != 1)
+		_exit(1);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, files[i]);
+
+		if (write_proc(path, maps[i], &e) < 0) {
+			(void)!write(result_fd, e->msg, strlen(e->msg));
+			_exit(1);
+		}
+	}
+	_exit(0);
+}
+
+int sandbox_enter_userns_root(struct kiln_error **err)
+{
+	_cleanup_free_ char *uid_map = NULL, *gid_map = NULL;
+	const char *maps[2];
+	int go[2], result[2], r;
+	pid_t pid, self = getpid();
+
+	uid_map = sandbox_identity_map("/proc/self/uid_map", err);
+	gid_map = uid_map ? sandbox_identity_map("/proc/self/gid_map", err) : NULL;
+	if (!gid_map)
+		return -1;
+	maps[0] = uid_map;
+	maps[1] = gid_map;
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return err_sys(err, errno, "pipe");
+	if (pipe2(result, O_CLOEXEC) < 0) {
+		close(go[0]);
+		close(go[1]);
+		return err_sys(err, errno, "pipe");
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		close(result[0]);
+		root_map_helper(self, maps, go[0], result[1]);
+	}
+	close(go[0]);
+	close(result[1]);
+	if (pid < 0) {
+		r = err_sys(err, errno, "fork");
+	} else if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		r = err_sys(err, errno, "unshare a user namespace");
+		close(go[1]);
+		go[1] = -1;
+		(void)wait_helper(pid, result[0], NULL);
+	} else {
+		(void)!write(go[1], "x", 1);
+		r = wait_helper(pid, result[0], err);
+	}
+	if (go[1] >= 0)
+		close(go[1]);
+	close(result[0]);
+	if (r >= 0)
+		r = become_root(false, err);
+	if (r < 0)
+		return err_wrap(err, "enter a user namespace as root");
+	userns_mode = SANDBOX_USERNS_ROOT;
+	log_debug("userns: root entered a user namespace of its own (uid map '%s')", uid_map);
+	return 0;
 }
 
 int sandbox_enter_userns(struct kiln_error **err)

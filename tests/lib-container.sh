@@ -24,13 +24,16 @@ ctr_setup() {
 	chmod 0755 "$T"
 }
 
-ctr_runroot_rm() { rm -rf "$CTR_RUNROOT"; }
-# podman wants a runroot shorter than 50 characters
+ctr_runroot_rm() { rm -rf "$CTR_RUNROOT" "$CTR_ROOT"; }
+# podman wants a runroot shorter than 50 characters; its store stays out of
+# $T, which the container sees: a procfs mounted in a container's rootfs
+# there would be a fully visible one, and let a fresh procfs be mounted
 CTR_RUNROOT=$(mktemp -d /tmp/kiln-pr.XXXXXX)
+CTR_ROOT=$(mktemp -d /var/tmp/kiln-ctr.XXXXXX)
 add_cleanup ctr_runroot_rm
 
 ctr_podman() {
-	podman --root "$T/podman" --runroot "$CTR_RUNROOT" --storage-driver vfs "$@"
+	podman --root "$CTR_ROOT" --runroot "$CTR_RUNROOT" --storage-driver vfs "$@"
 }
 
 ctr() {
