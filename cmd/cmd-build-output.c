@@ -371,13 +371,13 @@ static int write_file(struct store *s, const struct image *img, const struct bui
 	if (streq(o->dest, "-"))
 		return o->type == BUILD_OUTPUT_TAR
 			       ? write_tar_fd(s, img, STDOUT_FILENO, err)
-			       : store_save_archive(s, what, fmt, STDOUT_FILENO, err);
+			       : store_save_archive(s, what, NULL, fmt, STDOUT_FILENO, err);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, errno, "--output: create a file next to '%s'", o->dest);
 	fchmod(fd, 0644);
 	r = o->type == BUILD_OUTPUT_TAR ? write_tar_fd(s, img, fd, err)
-					: store_save_archive(s, what, fmt, fd, err);
+					: store_save_archive(s, what, NULL, fmt, fd, err);
 	if (r >= 0 && fsync(fd) < 0)
 		r = err_sys(err, errno, "write '%s'", o->dest);
 	if (r >= 0 && rename(tmp, o->dest) < 0)
