@@ -40,6 +40,8 @@ struct stage_state {
 	size_t n_deps, alloc_deps;
 	bool started;
 	struct digest manifest; /* written for the target */
+	struct platform
+		plat; /* what it builds for: FROM --platform, its base stage's, or the target */
 	json_t *cache_notes; /* step key -> cache entry this stage used or made (--cache-to) */
 };
 
@@ -55,6 +57,8 @@ struct build_ctx {
 	struct strv build_args; /* --build-arg values: K=V */
 	struct strv used_args; /* names of build args some ARG consumed */
 	struct strv meta_args; /* global ARGs (before the first FROM): K=V */
+	struct platform target_plat; /* this pass's --platform (TARGETPLATFORM), else the host's */
+	struct platform host_plat; /* BUILDPLATFORM */
 	struct stage_state *stages;
 	size_t n_stages;
 	size_t target;
@@ -113,8 +117,8 @@ void instr_locate(struct build_ctx *b, const struct instruction *in, struct kiln
  * pull.c: the image @name (FROM, COPY --from, RUN --mount=from; never a
  * stage) from the store, pulled from its registry first as --pull says.
  */
-int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
-		     struct kiln_error **err);
+int build_image_read(struct build_ctx *b, const char *name, const struct platform *platform,
+		     struct image **ret, struct kiln_error **err);
 
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);

@@ -84,6 +84,12 @@ struct build_opts {
 	struct strv annotations; /* K=V for the manifest's annotations (--annotation) */
 	struct strv cache_to; /* --cache-to values, as given ("type=local,dest=DIR", "REF") */
 	struct strv cache_from; /* --cache-from values */
+	/*
+	 * --platform values ("os/arch[/variant]", each may be a comma list):
+	 * none builds for this machine; one gives a manifest for it; several,
+	 * one manifest each under an OCI image index the tags name.
+	 */
+	struct strv platforms;
 };
 
 enum build_step_state {
@@ -126,7 +132,8 @@ int builder_prepare(struct kiln_error **err);
 
 /*
  * Build and store the image. On success *ret_image_id is the config digest
- * ("sha256:...") and the tags name the manifest in the store's index.json.
+ * ("sha256:...") and the tags name the manifest in the store's index.json;
+ * for several platforms, both are the image index's digest.
  */
 int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
 		  struct kiln_error **err);

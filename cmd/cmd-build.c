@@ -91,6 +91,7 @@ static const struct option build_options[] = {
 	{"cache-to", required_argument, NULL, OPT_CACHE_TO},
 	{"cache-from", required_argument, NULL, OPT_CACHE_FROM},
 	{"isolation", required_argument, NULL, OPT_ISOLATION},
+	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	{"cert-file", required_argument, NULL, OPT_CERT_FILE},
 	{"authfile", required_argument, NULL, OPT_AUTHFILE},
@@ -236,6 +237,9 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_TARGET:
 		o->target = v;
+		return 0;
+	case OPT_PLATFORM:
+		strv_push(&o->platforms, v);
 		return 0;
 	case OPT_NO_CACHE:
 		o->no_cache = true;

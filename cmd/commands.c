@@ -46,6 +46,9 @@ const struct kiln_command kiln_commands[] = {
 	 "  --annotation [manifest:]K=V  add an annotation to the manifest (repeatable; not\n"
 	 "                             for docker-format images, which have none)\n"
 	 "  --target STAGE             build up to this stage\n"
+	 "  --platform OS/ARCH[/VARIANT][,...]  build for these platforms (repeatable;\n"
+	 "                             default: this machine): one gives its manifest,\n"
+	 "                             several an OCI image index the -t names point to\n"
 	 "  --no-cache                 do not use the step cache\n"
 	 "  --no-cache-filter STAGE    do not use the cache for this stage (repeatable)\n"
 	 "  --jobs N                   stages built at once (default: the number of CPUs)\n"
@@ -225,7 +228,8 @@ const struct kiln_command kiln_commands[] = {
 	 "else DIRNAME:REF. Prints the manifest digest.\n"
 	 "\n"
 	 "Registry options (see 'kiln help push' for the others):\n"
-	 "  --platform OS/ARCH[/VARIANT]  the image to take from an index (default linux/amd64)\n"
+	 "  --platform OS/ARCH[/VARIANT]  the image to take from an index (default: the\n"
+	 "                             platform of this machine)\n"
 	 "  --tls-verify=false, --cert-file FILE, --authfile FILE, --creds USER[:PASS],\n"
 	 "  -j, --jobs N, --quiet\n"},
 	{"save", cmd_save, "write an image to an archive",
