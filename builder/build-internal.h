@@ -120,6 +120,12 @@ void instr_locate(struct build_ctx *b, const struct instruction *in, struct kiln
 int build_image_read(struct build_ctx *b, const char *name, const struct platform *platform,
 		     struct image **ret, struct kiln_error **err);
 
+/*
+ * emulation.c: can RUN steps of @p run here: natively, or through a
+ * binfmt_misc handler with the F flag? Else an error naming the fix.
+ */
+int emulation_check(const struct platform *p, struct kiln_error **err);
+
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);
 int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,

@@ -457,6 +457,8 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 		r = run_cache_key(b, s, in, text, &m, insecure, &key, err);
 	if (r >= 0)
 		r = try_cache(b, s, &key, text, err);
+	if (r == 0)
+		r = emulation_check(&s->plat, err); /* a cache hit runs nothing */
 	if (r != 0) {
 		run_mounts_release(&m);
 		if (r > 0)

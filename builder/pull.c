@@ -108,16 +108,19 @@ static int not_stored(struct build_ctx *b, const char *name, const struct platfo
 }
 
 /*
- * Does the store hold @d's image for @platform: the index's manifest for it,
- * or a single manifest whose config says @platform?
+ * Does the store hold @d's image for @platform? An index must have its
+ * manifest for it stored (a build's pull keeps the index, and adds the
+ * manifest of each platform it builds for). A single manifest is what the
+ * store has under that name, whatever its platform (an import, a pull of
+ * one platform): it is used, with a warning when its platform differs.
  */
 static bool stored_for(struct build_ctx *b, const struct digest *d, const struct platform *platform)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 
-	if (image_read_platform(b->store, d, platform, &img, NULL) < 0)
-		return false;
-	return platform_matches_json(img->config, platform);
+	if (!image_is_index(b->store, d, NULL))
+		return true;
+	return image_read_platform(b->store, d, platform, &img, NULL) >= 0;
 }
 
 static int resolve(struct build_ctx *b, const char *name, const struct platform *platform,
@@ -168,8 +171,9 @@ int build_image_read(struct build_ctx *b, const char *name, const struct platfor
 
 		if (platform_from_json(img->config, &p))
 			platform_format(&p, have);
-		log_warn("image '%s' is for %s, not %s, and has no index to choose from, ignoring",
-			 name, have, platform_format(platform, want));
+		log_warn(
+			"image '%s' is for %s, not %s, and the store has no index of it to choose from, ignoring",
+			name, have, platform_format(platform, want));
 	}
 	*ret = TAKE_PTR(img);
 	return 0;
