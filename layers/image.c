@@ -456,7 +456,12 @@ int image_write_index(struct store *s, const struct digest *manifests,
 				       "manifest '%s' is not in the store",
 				       digest_format(&manifests[i], buf));
 		}
-		d = descriptor(MEDIA_OCI_MANIFEST, &manifests[i], size);
+		_cleanup_(json_decrefp) json_t *m = NULL;
+		const char *mt = NULL;
+
+		if (store_blob_read_json(s, &manifests[i], &m, NULL) >= 0)
+			mt = json_get_str(m, "mediaType");
+		d = descriptor(mt ? mt : MEDIA_OCI_MANIFEST, &manifests[i], size);
 		platform_to_json(&platforms[i], p);
 		json_object_set_new(d, "platform", p);
 		json_array_append_new(arr, d);
