@@ -59,6 +59,9 @@ struct build_ctx {
 	struct strv meta_args; /* global ARGs (before the first FROM): K=V */
 	struct platform target_plat; /* this pass's --platform (TARGETPLATFORM), else the host's */
 	struct platform host_plat; /* BUILDPLATFORM */
+	/* keys of the steps this kiln build ran, in any pass (under lock): with --no-cache,
+	 * a step on $BUILDPLATFORM that another platform's pass ran is still taken */
+	struct strv *made_keys;
 	struct stage_state *stages;
 	size_t n_stages;
 	size_t target;
@@ -91,6 +94,9 @@ void step_end(struct build_ctx *b, struct step *st, enum build_step_state state,
  */
 int build_isolation_locked(struct build_ctx *b, struct kiln_error **err);
 void build_message(struct build_ctx *b, const char *fmt, ...) _printf_(2, 3);
+/* Record that this build ran the step of @key; did it? (build.c) */
+void build_key_made(struct build_ctx *b, const struct digest *key);
+bool build_key_was_made(struct build_ctx *b, const struct digest *key);
 
 /* args.c: build arguments and ARG scoping. */
 int args_init(struct build_ctx *b, struct kiln_error **err);

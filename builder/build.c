@@ -335,6 +335,26 @@ static int build_stages(struct build_ctx *b, struct kiln_error **err)
 	return r;
 }
 
+void build_key_made(struct build_ctx *b, const struct digest *key)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	pthread_mutex_lock(&b->lock);
+	strv_push(b->made_keys, digest_hex(key, hex));
+	pthread_mutex_unlock(&b->lock);
+}
+
+bool build_key_was_made(struct build_ctx *b, const struct digest *key)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	bool made;
+
+	pthread_mutex_lock(&b->lock);
+	made = strv_find(b->made_keys, digest_hex(key, hex)) >= 0;
+	pthread_mutex_unlock(&b->lock);
+	return made;
+}
+
 /* --annotation K=V, for the manifest */
 static json_t *manifest_annotations(const struct build_opts *o)
 {
@@ -472,11 +492,15 @@ int builder_prepare(struct kiln_error **err)
  * first pass builds them and the others find them in the step cache.
  */
 static int build_pass(const struct build_opts *opts, const struct build_events *ev,
-		      const struct platform *target, unsigned *step_id, struct digest *ret_manifest,
-		      char **ret_id, struct kiln_error **err)
+		      const struct platform *target, struct strv *made_keys, unsigned *step_id,
+		      struct digest *ret_manifest, char **ret_id, struct kiln_error **err)
 {
-	struct build_ctx b = {
-		.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT, .copy_storage = -1};
+	struct build_ctx b = {.opts = opts,
+			      .ev = ev,
+			      .context_fd = -1,
+			      .text = STRBUF_INIT,
+			      .copy_storage = -1,
+			      .made_keys = made_keys};
 	char *id = NULL;
 	int r;
 
@@ -575,6 +599,7 @@ static int build_index(const struct build_opts *opts, const struct build_events 
 {
 	_cleanup_free_ struct digest *manifests = xcalloc(n, sizeof(*manifests));
 	_cleanup_(store_freep) struct store *s = NULL;
+	_cleanup_strv_ struct strv made = STRV_INIT;
 	unsigned step_id = 0;
 	int r = 0;
 
@@ -586,7 +611,7 @@ static int build_index(const struct build_opts *opts, const struct build_events 
 
 		if (ev && ev->message)
 			ev->message(ev->userdata, msg);
-		r = build_pass(opts, ev, &plats[i], &step_id, &manifests[i], &id, err);
+		r = build_pass(opts, ev, &plats[i], &made, &step_id, &manifests[i], &id, err);
 		if (r < 0)
 			return err_wrap(err, "platform %s", buf);
 	}
@@ -615,7 +640,9 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 		if (r >= 0)
 			id = digest_str(&top);
 	} else {
-		r = build_pass(opts, ev, n ? &plats[0] : &host, &step_id, &top, &id, err);
+		_cleanup_strv_ struct strv made = STRV_INIT;
+
+		r = build_pass(opts, ev, n ? &plats[0] : &host, &made, &step_id, &top, &id, err);
 	}
 	if (r >= 0)
 		r = name_image(opts, ev, &top, err);

@@ -75,6 +75,8 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 	r = cache_store(b->store, key, &e, err);
 	if (r < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
+	else
+		build_key_made(b, key);
 	cache_export_note(s, key, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
@@ -95,7 +97,7 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 	struct cache_entry e;
 	int r;
 
-	if (s->cache_off)
+	if (s->cache_off && !build_key_was_made(b, key))
 		return 0;
 	r = cache_lookup_shared(b, key, &e);
 	if (r <= 0)

@@ -89,6 +89,7 @@ expect_eq "$(elf_machine "$ra/bin/busybox")" 62 "amd64 busybox"
 expect_eq "$(elf_machine "$rr/bin/busybox")" 183 "arm64 busybox"
 # the stage on the build platform that reads no TARGET* ran once: the same stamp
 expect_eq "$(cat "$rr/stamp")" "$(cat "$ra/stamp")" "the shared stage's output"
+stamp1=$(cat "$ra/stamp")
 expect_eq "$(grep -c '^#[0-9]* \[shared 2/2\] RUN' "$T/log")" 2 "shared RUN shown per platform"
 expect_eq "$(grep -c '^#[0-9]* CACHED' "$T/log")" 1 "cached steps in the cold build: $(cat "$T/log")"
 # the base index is kept, with the two manifests pulled into it
@@ -102,6 +103,14 @@ kb build --progress=plain --platform linux/amd64,linux/arm64 -t app:1 "$T/app" >
 expect_eq "$(cat "$T/id2")" "$(cat "$T/id")" "no-op rebuild's index"
 grep '^#[0-9]* DONE' "$T/log2" | grep -v '^#[0-9]* DONE 0' && fail "a step ran again: $(cat "$T/log2")"
 grep -q 'RUN' "$T/log2" || fail "no RUN in the rebuild's progress"
+
+# ---- --no-cache: every step runs again, but the shared stage once for both ----
+kb build --progress=plain --no-cache --platform linux/amd64,linux/arm64 -t nocache:1 "$T/app" \
+	>/dev/null 2>"$T/log3" || fail "--no-cache build: $(cat "$T/log3")"
+na=$(arch_rootfs "$T/store" nocache:1 amd64)
+nr=$(arch_rootfs "$T/store" nocache:1 arm64)
+[ "$(cat "$na/stamp")" != "$stamp1" ] || fail "--no-cache reused the earlier build's stamp"
+expect_eq "$(cat "$nr/stamp")" "$(cat "$na/stamp")" "the shared stage's output with --no-cache"
 
 # ---- kiln images, inspect ----
 expect_eq "$(kb images --format '{{.Repository}}:{{.Tag}} {{.Platform}} {{.Digest}}' app:1)" \
