@@ -455,6 +455,7 @@ int build_write_metadata(const char *path, const char *root, const struct digest
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	_cleanup_free_ char *names = full_names(tags), *text = NULL;
 	char m[DIGEST_STR_SIZE], c[DIGEST_STR_SIZE];
+	uint64_t size = 0;
 	int r = cmd_open_store(root, &s, err);
 
 	if (r >= 0)
@@ -462,10 +463,14 @@ int build_write_metadata(const char *path, const char *root, const struct digest
 	if (r < 0)
 		return err_wrap(err, "--metadata-file");
 	digest_format(manifest, m);
+	/* several platforms: the descriptor is the index's (the config, this machine's image's) */
+	if (image_is_index(s, manifest, NULL))
+		store_blob_exists(s, manifest, &size);
 	j = json_pack("{s:s, s:s, s:{s:s, s:s, s:I}}", "containerimage.digest", m,
 		      "containerimage.config.digest", digest_format(&img->config_digest, c),
-		      "containerimage.descriptor", "mediaType", img->manifest_media_type, "digest",
-		      m, "size", (json_int_t)img->manifest_size);
+		      "containerimage.descriptor", "mediaType",
+		      size ? MEDIA_OCI_INDEX : img->manifest_media_type, "digest", m, "size",
+		      (json_int_t)(size ? size : img->manifest_size));
 	if (tags->n)
 		json_object_set_new(j, "image.name", json_string(names));
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -133,6 +133,16 @@ grep -q 'PUT /v2/app/blobs/uploads/' "$T/registry/log" || fail "no blob was uplo
 twice=$(grep -o 'PUT /v2/app/blobs/uploads/[^ "]*' "$T/registry/log" | grep -o 'sha256[^&" ]*' | sort | uniq -d)
 [ -z "$twice" ] || fail "blobs uploaded twice: $twice"
 
+# ---- build --push and --metadata-file of an index ----
+kb build -q --platform linux/amd64,linux/arm64 --metadata-file "$T/md.json" -t "$R/pushed:1" --push \
+	"$T/app" >"$T/id4" 2>"$T/log4" || fail "build --push: $(cat "$T/log4")"
+idx4=$(skopeo inspect --raw "oci:$T/store:$R/pushed:1")
+expect_eq "$(head -n1 "$T/id4")" "sha256:$(printf '%s' "$idx4" | sha256sum | cut -d' ' -f1)" "build --push: the ID"
+expect_eq "$(skopeo inspect --tls-verify=false --raw "docker://$R/pushed:1")" "$idx4" "the index build --push sent"
+expect_eq "$(jq -c '."containerimage.descriptor" | [.mediaType, .digest, .size]' "$T/md.json")" \
+	"[\"application/vnd.oci.image.index.v1+json\",\"$(head -n1 "$T/id4")\",$(printf '%s' "$idx4" | wc -c)]" \
+	"--metadata-file's descriptor"
+
 # ---- pull --platform into a fresh store ----
 as_builder env KILN_ROOT="$T/fresh" "$KILN" pull --platform linux/arm64 "$R/app:1" app:arm >/dev/null 2>"$T/pull.err" ||
 	fail "pull --platform: $(cat "$T/pull.err")"
