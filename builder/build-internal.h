@@ -62,6 +62,7 @@ struct build_ctx {
 	/* keys of the steps this kiln build ran, in any pass (under lock): with --no-cache,
 	 * a step on $BUILDPLATFORM that another platform's pass ran is still taken */
 	struct strv *made_keys;
+	bool multi; /* one of several platforms: steps name theirs */
 	struct stage_state *stages;
 	size_t n_stages;
 	size_t target;
@@ -85,6 +86,7 @@ struct step {
 	const struct instruction *in;
 	double started;
 	char *text;
+	char platform[2 * PLATFORM_STR_SIZE];
 };
 
 void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruction *in,

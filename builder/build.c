@@ -492,15 +492,17 @@ int builder_prepare(struct kiln_error **err)
  * first pass builds them and the others find them in the step cache.
  */
 static int build_pass(const struct build_opts *opts, const struct build_events *ev,
-		      const struct platform *target, struct strv *made_keys, unsigned *step_id,
-		      struct digest *ret_manifest, char **ret_id, struct kiln_error **err)
+		      const struct platform *target, bool multi, struct strv *made_keys,
+		      unsigned *step_id, struct digest *ret_manifest, char **ret_id,
+		      struct kiln_error **err)
 {
 	struct build_ctx b = {.opts = opts,
 			      .ev = ev,
 			      .context_fd = -1,
 			      .text = STRBUF_INIT,
 			      .copy_storage = -1,
-			      .made_keys = made_keys};
+			      .made_keys = made_keys,
+			      .multi = multi};
 	char *id = NULL;
 	int r;
 
@@ -611,7 +613,7 @@ static int build_index(const struct build_opts *opts, const struct build_events 
 
 		if (ev && ev->message)
 			ev->message(ev->userdata, msg);
-		r = build_pass(opts, ev, &plats[i], &made, &step_id, &manifests[i], &id, err);
+		r = build_pass(opts, ev, &plats[i], true, &made, &step_id, &manifests[i], &id, err);
 		if (r < 0)
 			return err_wrap(err, "platform %s", buf);
 	}
@@ -642,7 +644,8 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	} else {
 		_cleanup_strv_ struct strv made = STRV_INIT;
 
-		r = build_pass(opts, ev, n ? &plats[0] : &host, &made, &step_id, &top, &id, err);
+		r = build_pass(opts, ev, n ? &plats[0] : &host, false, &made, &step_id, &top, &id,
+			       err);
 	}
 	if (r >= 0)
 		r = name_image(opts, ev, &top, err);

@@ -103,6 +103,9 @@ struct build_step_info {
 	unsigned id; /* unique within the build, from 1 */
 	unsigned stage; /* stage index, from 0 */
 	const char *stage_name; /* "AS name" or NULL */
+	/* in a multi-platform build, the pass's platform ("linux/arm64"), or for a stage
+	 * on another one, both as BuildKit shows them ("linux/amd64->arm64"); else NULL */
+	const char *platform;
 	unsigned index, total; /* step index within its stage, from 1 */
 	const char *text; /* "RUN make", as written */
 	enum build_step_state state;

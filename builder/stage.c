@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,17 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	pthread_mutex_unlock(&b->lock);
 	ret->info.stage = (unsigned)s->index;
 	ret->info.stage_name = s->st->name;
+	if (b->multi) {
+		char t[PLATFORM_STR_SIZE], p[PLATFORM_STR_SIZE];
+
+		platform_format(&b->target_plat, t);
+		if (platform_eq(&s->plat, &b->target_plat))
+			snprintf(ret->platform, sizeof(ret->platform), "%s", t);
+		else
+			snprintf(ret->platform, sizeof(ret->platform), "%s->%s",
+				 platform_format(&s->plat, p), strchr(t, '/') + 1);
+		ret->info.platform = ret->platform;
+	}
 	ret->info.index = ++s->step_index;
 	ret->info.total = s->step_total;
 	ret->info.text = ret->text;
