@@ -11,19 +11,10 @@
 
 #include "util/banned.h"
 
-/* Values of the platform ARGs every build knows without a --build-arg. */
-static const struct {
-	const char *name;
-	const char *value;
-} predefined[] = {
-	{"TARGETPLATFORM", "linux/amd64"},
-	{"TARGETOS", "linux"},
-	{"TARGETARCH", "amd64"},
-	{"TARGETVARIANT", ""},
-	{"BUILDPLATFORM", "linux/amd64"},
-	{"BUILDOS", "linux"},
-	{"BUILDARCH", "amd64"},
-	{"BUILDVARIANT", ""},
+/* The platform ARGs every build knows without a --build-arg (BuildKit's automatic ARGs). */
+static const char *const predefined[] = {
+	"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+	"BUILDPLATFORM",  "BUILDOS",  "BUILDARCH",  "BUILDVARIANT",
 };
 
 /* Proxy variables pass through to RUN without an ARG and stay out of the cache key. */
@@ -32,25 +23,24 @@ static const char *const proxy_args[] = {
 	"ftp_proxy",  "NO_PROXY",   "no_proxy",	   "ALL_PROXY",	  "all_proxy",
 };
 
-static const char *predefined_value(const char *name)
+/* The value of a predefined ARG for this pass of the build, in @buf. */
+static const char *predefined_value(const struct build_ctx *b, const char *name,
+				    char buf[PLATFORM_STR_SIZE])
 {
-	const char *arch = image_host_arch();
+	const struct platform *p = startswith(name, "TARGET") ? &b->target_plat : &b->host_plat;
+	const char *what = startswith(name, "TARGET") ? name + 6 : name + 5;
 
-	for (size_t i = 0; i < ARRAY_SIZE(predefined); i++) {
-		if (!streq(predefined[i].name, name))
-			continue;
-		if (strstr(name, "ARCH"))
-			return arch;
-		if (strstr(name, "PLATFORM"))
-			return streq(arch, "amd64") ? "linux/amd64" : "linux/arm64";
-		return predefined[i].value;
-	}
-	return NULL;
+	if (streq(what, "PLATFORM"))
+		return platform_format(p, buf);
+	return streq(what, "OS") ? p->os : streq(what, "ARCH") ? p->arch : p->variant;
 }
 
 bool args_is_predefined(const char *name)
 {
-	return predefined_value(name) != NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(predefined); i++)
+		if (streq(predefined[i], name))
+			return true;
+	return false;
 }
 
 bool args_is_proxy(const char *name)
@@ -178,6 +168,7 @@ static int declare_one(struct build_ctx *b, struct stage_state *s, struct stage_
 		       struct kiln_error **err)
 {
 	_cleanup_free_ char *def = NULL, *name = NULL;
+	char buf[PLATFORM_STR_SIZE];
 	const char *v;
 	struct strv *target = s ? &s->args : &b->meta_args;
 	int r = arg_name(b, s, in, kv->key, &name, err);
@@ -193,8 +184,8 @@ static int declare_one(struct build_ctx *b, struct stage_state *s, struct stage_
 	}
 	if (!v && s)
 		v = strv_env_get(&b->meta_args, name);
-	if (!v)
-		v = predefined_value(name);
+	if (!v && args_is_predefined(name))
+		v = predefined_value(b, name, buf);
 	if (v)
 		strv_env_set(target, name, v);
 	return 0;
@@ -237,9 +228,11 @@ int args_init(struct build_ctx *b, struct kiln_error **err)
 		if (env)
 			strv_env_set(&b->build_args, *a, env);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(predefined); i++)
-		strv_env_set(&b->meta_args, predefined[i].name,
-			     predefined_value(predefined[i].name));
+	for (size_t i = 0; i < ARRAY_SIZE(predefined); i++) {
+		char buf[PLATFORM_STR_SIZE];
+
+		strv_env_set(&b->meta_args, predefined[i], predefined_value(b, predefined[i], buf));
+	}
 	for (size_t i = 0; i < b->df->n_meta_args; i++) {
 		int r = args_declare(b, NULL, &b->df->instrs[i], err);
 

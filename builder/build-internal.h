@@ -40,6 +40,8 @@ struct stage_state {
 	size_t n_deps, alloc_deps;
 	bool started;
 	struct digest manifest; /* written for the target */
+	struct platform
+		plat; /* what it builds for: FROM --platform, its base stage's, or the target */
 	json_t *cache_notes; /* step key -> cache entry this stage used or made (--cache-to) */
 };
 
@@ -55,6 +57,12 @@ struct build_ctx {
 	struct strv build_args; /* --build-arg values: K=V */
 	struct strv used_args; /* names of build args some ARG consumed */
 	struct strv meta_args; /* global ARGs (before the first FROM): K=V */
+	struct platform target_plat; /* this pass's --platform (TARGETPLATFORM), else the host's */
+	struct platform host_plat; /* BUILDPLATFORM */
+	/* keys of the steps this kiln build ran, in any pass (under lock): with --no-cache,
+	 * a step on $BUILDPLATFORM that another platform's pass ran is still taken */
+	struct strv *made_keys;
+	bool multi; /* one of several platforms: steps name theirs */
 	struct stage_state *stages;
 	size_t n_stages;
 	size_t target;
@@ -79,6 +87,7 @@ struct step {
 	const struct instruction *in;
 	double started;
 	char *text;
+	char platform[2 * PLATFORM_STR_SIZE];
 };
 
 void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
@@ -88,6 +97,9 @@ void step_end(struct build_ctx *b, struct step *st, enum build_step_state state,
  */
 int build_isolation_locked(struct build_ctx *b, struct kiln_error **err);
 void build_message(struct build_ctx *b, const char *fmt, ...) _printf_(2, 3);
+/* Record that this build ran the step of @key; did it? (build.c) */
+void build_key_made(struct build_ctx *b, const struct digest *key);
+bool build_key_was_made(struct build_ctx *b, const struct digest *key);
 
 /* args.c: build arguments and ARG scoping. */
 int args_init(struct build_ctx *b, struct kiln_error **err);
@@ -114,8 +126,14 @@ void instr_locate(struct build_ctx *b, const struct instruction *in, struct kiln
  * pull.c: the image @name (FROM, COPY --from, RUN --mount=from; never a
  * stage) from the store, pulled from its registry first as --pull says.
  */
-int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
-		     struct kiln_error **err);
+int build_image_read(struct build_ctx *b, const char *name, const struct platform *platform,
+		     struct image **ret, struct kiln_error **err);
+
+/*
+ * emulation.c: can RUN steps of @p run here: natively, or through a
+ * binfmt_misc handler with the F flag? Else an error naming the fix.
+ */
+int emulation_check(const struct platform *p, struct kiln_error **err);
 
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);

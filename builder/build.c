@@ -40,6 +40,7 @@ void build_opts_release(struct build_opts *o)
 	strv_clear(&o->cache_from);
 	strv_clear(&o->add_hosts);
 	strv_clear(&o->ulimits);
+	strv_clear(&o->platforms);
 }
 
 static int read_dockerfile(struct build_ctx *b, struct strbuf *ret, struct kiln_error **err)
@@ -141,6 +142,33 @@ static void mark_needed(struct build_ctx *b, size_t i)
 	}
 }
 
+/*
+ * What stage @s builds for: its base stage's platform, else FROM --platform
+ * expanded with the global ARGs (so $BUILDPLATFORM works), else the target.
+ */
+static int stage_platform(struct build_ctx *b, struct stage_state *meta, struct stage_state *s,
+			  const struct instruction *in, struct kiln_error **err)
+{
+	const char *flag = instr_flag_get(in, "platform");
+	_cleanup_free_ char *v = NULL;
+	struct kiln_error *e = NULL;
+	int r;
+
+	if (s->base_stage >= 0) {
+		s->plat = b->stages[s->base_stage].plat;
+		return 0;
+	}
+	s->plat = b->target_plat;
+	if (!flag)
+		return 0;
+	r = expand_word(b, meta, in, flag, &v, err);
+	if (r >= 0 && platform_parse(v, &s->plat, &e) < 0) {
+		r = instr_error(b, in, err, "FROM --platform: %s", e->msg);
+		err_free(e);
+	}
+	return r;
+}
+
 static int plan_stages(struct build_ctx *b, struct kiln_error **err)
 {
 	struct stage_state meta = {.config = NULL};
@@ -164,6 +192,11 @@ static int plan_stages(struct build_ctx *b, struct kiln_error **err)
 		s->base_stage = find_stage(b, s->base, i);
 		if (s->base_stage >= 0 && !b->df->stages[s->base_stage].name)
 			s->base_stage = -1; /* FROM 0 is an image called "0", not a stage */
+		r = stage_platform(b, &meta, s, in, err);
+		if (r < 0) {
+			strv_clear(&meta.args);
+			return r;
+		}
 		s->cache_off =
 			b->opts->no_cache ||
 			(s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
@@ -304,6 +337,26 @@ static int build_stages(struct build_ctx *b, struct kiln_error **err)
 	return r;
 }
 
+void build_key_made(struct build_ctx *b, const struct digest *key)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	pthread_mutex_lock(&b->lock);
+	strv_push(b->made_keys, digest_hex(key, hex));
+	pthread_mutex_unlock(&b->lock);
+}
+
+bool build_key_was_made(struct build_ctx *b, const struct digest *key)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	bool made;
+
+	pthread_mutex_lock(&b->lock);
+	made = strv_find(b->made_keys, digest_hex(key, hex)) >= 0;
+	pthread_mutex_unlock(&b->lock);
+	return made;
+}
+
 /* --annotation K=V, for the manifest */
 static json_t *manifest_annotations(const struct build_opts *o)
 {
@@ -318,7 +371,8 @@ static json_t *manifest_annotations(const struct build_opts *o)
 	return a;
 }
 
-static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **err)
+static int write_image(struct build_ctx *b, struct digest *ret_manifest, char **ret_id,
+		       struct kiln_error **err)
 {
 	struct stage_state *s = &b->stages[b->target];
 	_cleanup_(image_freep) struct image *img = NULL;
@@ -343,14 +397,7 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 		r = image_read(b->store, &manifest, &img, err);
 	if (r < 0)
 		return err_wrap(err, "write image");
-	strv_foreach(&b->opts->tags, t) {
-		r = store_tag(b->store, *t, &manifest, err);
-		if (r < 0)
-			return err_wrap(err, "name image '%s'", *t);
-		build_message(b, "naming to %s", *t);
-	}
-	if (b->opts->ret_manifest)
-		*b->opts->ret_manifest = manifest;
+	*ret_manifest = manifest;
 	*ret_id = digest_str(&img->config_digest);
 	return 0;
 }
@@ -452,18 +499,33 @@ static void warning_event(void *userdata, enum log_level level, const char *msg)
 		log_write(stderr, level, msg);
 }
 
-int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
-		  struct kiln_error **err)
+/*
+ * One pass: the whole graph for @target. Stages on another platform (FROM
+ * --platform=$BUILDPLATFORM) have the same cache keys in every pass, so the
+ * first pass builds them and the others find them in the step cache.
+ */
+static int build_pass(const struct build_opts *opts, const struct build_events *ev,
+		      const struct platform *target, bool multi, struct strv *made_keys,
+		      unsigned *step_id, struct digest *ret_manifest, char **ret_id,
+		      struct kiln_error **err)
 {
 	struct log_handler events = {warning_event, (void *)ev}, old;
-	struct build_ctx b = {
-		.opts = opts, .ev = ev, .context_fd = -1, .text = STRBUF_INIT, .copy_storage = -1};
+	struct build_ctx b = {.opts = opts,
+			      .ev = ev,
+			      .context_fd = -1,
+			      .text = STRBUF_INIT,
+			      .copy_storage = -1,
+			      .made_keys = made_keys,
+			      .multi = multi};
 	char *id = NULL;
 	int r;
 
 	b.isolation = -1; /* isolation.c decides */
 	if (ev && ev->warning)
 		log_set_handler(&events, &old);
+	b.target_plat = *target;
+	platform_host(&b.host_plat);
+	b.next_step_id = *step_id;
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_mutex_init(&b.pull_lock, NULL);
 	r = setup(&b, err);
@@ -475,16 +537,142 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	if (r >= 0)
 		r = interrupt_check(err); /* an interrupted build names nothing */
 	if (r >= 0)
-		r = write_image(&b, &id, err);
+		r = write_image(&b, ret_manifest, &id, err);
 	if (r >= 0)
 		r = cache_export(&b, err);
 	if (r >= 0)
 		args_warn_unused(&b);
+	*step_id = b.next_step_id;
 	build_release(&b);
 	if (ev && ev->warning)
 		log_set_handler(&old, NULL);
 	if (r < 0)
 		return r;
+	*ret_id = id;
+	return 0;
+}
+
+/* --platform: each value a comma list; a platform named twice is built once. */
+static int parse_platforms(const struct build_opts *opts, struct platform **ret, size_t *ret_n,
+			   struct kiln_error **err)
+{
+	struct platform *p = NULL;
+	size_t n = 0, alloc = 0;
+
+	strv_foreach(&opts->platforms, v) {
+		_cleanup_free_ char *copy = xstrdup(*v);
+		char *save = NULL;
+
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			struct platform one;
+			bool seen = false;
+
+			if (platform_parse(t, &one, err) < 0) {
+				free(p);
+				return err_wrap(err, "--platform");
+			}
+			for (size_t i = 0; i < n; i++)
+				seen = seen || platform_eq(&p[i], &one);
+			if (seen)
+				continue;
+			ALLOC_GROW(p, n + 1, alloc);
+			p[n++] = one;
+		}
+	}
+	if (opts->platforms.n && !n)
+		return err_usage(err, "--platform: expected OS/ARCH[/VARIANT][,...]");
+	if (n > 1 && opts->cache_to.n) {
+		free(p);
+		return err_usage(err,
+				 "--cache-to with more than one --platform is not supported yet");
+	}
+	*ret = p;
+	*ret_n = n;
+	return 0;
+}
+
+static int name_image(const struct build_opts *opts, const struct build_events *ev,
+		      const struct digest *top, struct kiln_error **err)
+{
+	_cleanup_(store_freep) struct store *s = NULL;
+	int r = store_open(opts->store_root, STORE_CREATE, &s, err);
+
+	strv_foreach(&opts->tags, t) {
+		_cleanup_free_ char *msg = NULL;
+
+		if (r < 0)
+			break;
+		r = store_tag(s, *t, top, err);
+		if (r < 0)
+			return err_wrap(err, "name image '%s'", *t);
+		msg = xasprintf("naming to %s", *t);
+		if (ev && ev->message)
+			ev->message(ev->userdata, msg);
+	}
+	return r;
+}
+
+/* Several platforms: one pass each, then the index of their manifests. */
+static int build_index(const struct build_opts *opts, const struct build_events *ev,
+		       const struct platform *plats, size_t n, struct digest *ret_index,
+		       struct kiln_error **err)
+{
+	_cleanup_free_ struct digest *manifests = xcalloc(n, sizeof(*manifests));
+	_cleanup_(store_freep) struct store *s = NULL;
+	_cleanup_strv_ struct strv made = STRV_INIT;
+	unsigned step_id = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		char buf[PLATFORM_STR_SIZE];
+		_cleanup_free_ char *msg =
+			xasprintf("building for %s", platform_format(&plats[i], buf));
+		_cleanup_free_ char *id = NULL;
+
+		if (ev && ev->message)
+			ev->message(ev->userdata, msg);
+		r = build_pass(opts, ev, &plats[i], true, &made, &step_id, &manifests[i], &id, err);
+		if (r < 0)
+			return err_wrap(err, "platform %s", buf);
+	}
+	r = store_open(opts->store_root, STORE_CREATE, &s, err);
+	if (r >= 0)
+		r = image_write_index(s, manifests, plats, n, NULL, ret_index, err);
+	return r < 0 ? err_wrap(err, "write image index") : 0;
+}
+
+int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
+		  struct kiln_error **err)
+{
+	_cleanup_free_ struct platform *plats = NULL;
+	struct platform host;
+	struct digest top;
+	unsigned step_id = 0;
+	char *id = NULL;
+	size_t n = 0;
+	int r = parse_platforms(opts, &plats, &n, err);
+
+	if (r < 0)
+		return r;
+	platform_host(&host);
+	if (n > 1) {
+		r = build_index(opts, ev, plats, n, &top, err);
+		if (r >= 0)
+			id = digest_str(&top);
+	} else {
+		_cleanup_strv_ struct strv made = STRV_INIT;
+
+		r = build_pass(opts, ev, n ? &plats[0] : &host, false, &made, &step_id, &top, &id,
+			       err);
+	}
+	if (r >= 0)
+		r = name_image(opts, ev, &top, err);
+	if (r < 0) {
+		free(id);
+		return r;
+	}
+	if (opts->ret_manifest)
+		*opts->ret_manifest = top;
 	*ret_image_id = id;
 	return 0;
 }

@@ -87,6 +87,12 @@ struct build_opts {
 	struct strv add_hosts; /* --add-host HOST:IP for RUN's /etc/hosts (sandbox_host_parse) */
 	unsigned long long shm_size; /* --shm-size: RUN's /dev/shm in bytes, 0: 64 MiB */
 	struct strv ulimits; /* --ulimit NAME=SOFT[:HARD] for RUN (sandbox_ulimit_parse) */
+	/*
+	 * --platform values ("os/arch[/variant]", each may be a comma list):
+	 * none builds for this machine; one gives a manifest for it; several,
+	 * one manifest each under an OCI image index the tags name.
+	 */
+	struct strv platforms;
 };
 
 enum build_step_state {
@@ -100,6 +106,9 @@ struct build_step_info {
 	unsigned id; /* unique within the build, from 1 */
 	unsigned stage; /* stage index, from 0 */
 	const char *stage_name; /* "AS name" or NULL */
+	/* in a multi-platform build, the pass's platform ("linux/arm64"), or for a stage
+	 * on another one, both as BuildKit shows them ("linux/amd64->arm64"); else NULL */
+	const char *platform;
 	unsigned index, total; /* step index within its stage, from 1 */
 	const char *text; /* "RUN make", as written */
 	enum build_step_state state;
@@ -135,7 +144,8 @@ int builder_prepare(struct kiln_error **err);
 
 /*
  * Build and store the image. On success *ret_image_id is the config digest
- * ("sha256:...") and the tags name the manifest in the store's index.json.
+ * ("sha256:...") and the tags name the manifest in the store's index.json;
+ * for several platforms, both are the image index's digest.
  */
 int builder_build(const struct build_opts *opts, const struct build_events *ev, char **ret_image_id,
 		  struct kiln_error **err);

@@ -180,7 +180,7 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const struct 
 	if (parse_uint(from, &idx) == 0)
 		return instr_error(b, in, err, "%s --from=%s: there is no stage %u before this one",
 				   in->keyword, from, idx);
-	if (build_image_read(b, from, ret_img, err) < 0)
+	if (build_image_read(b, from, &s->plat, ret_img, err) < 0)
 		return err_wrap(err, "%s --from=%s", in->keyword, from);
 	return 0;
 }

@@ -78,6 +78,8 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 	e.created = xstrdup(b->created);
 	if (cache_store(b->store, key, &e, &soft) < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", soft->msg);
+	else
+		build_key_made(b, key);
 	cache_export_note(s, key, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
@@ -98,7 +100,7 @@ int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *k
 	struct cache_entry e;
 	int r;
 
-	if (s->cache_off)
+	if (s->cache_off && !build_key_was_made(b, key))
 		return 0;
 	r = cache_lookup_shared(b, key, &e);
 	if (r <= 0)
@@ -472,6 +474,8 @@ int instr_run(struct build_ctx *b, struct stage_state *s, const struct instructi
 		r = run_cache_key(b, s, in, text, &m, insecure, &key, err);
 	if (r >= 0)
 		r = try_cache(b, s, &key, text, err);
+	if (r == 0)
+		r = emulation_check(&s->plat, err); /* a cache hit runs nothing */
 	if (r != 0) {
 		run_mounts_release(&m);
 		if (r > 0)

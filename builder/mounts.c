@@ -85,7 +85,7 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const char *f
 			return 0;
 		}
 	}
-	if (build_image_read(b, from, ret_img, err) < 0)
+	if (build_image_read(b, from, &s->plat, ret_img, err) < 0)
 		return err_wrap(err, "RUN --mount from=%s", from);
 	*ret = (*ret_img)->layers;
 	*ret_n = (*ret_img)->n_layers;

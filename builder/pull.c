@@ -16,6 +16,7 @@
 #include "builder/build-internal.h"
 #include "builder/snapshot-internal.h"
 #include "registry/registry.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -50,16 +51,33 @@ static bool pullable(const char *name, bool *ret_by_digest)
 	return true;
 }
 
-static int pull(struct build_ctx *b, const char *name, struct digest *ret, struct kiln_error **err)
+/* The --pull bookkeeping of one name for one platform: "NAME PLATFORM". */
+static char *pulled_key(const char *name, const struct platform *platform)
+{
+	char buf[PLATFORM_STR_SIZE];
+
+	return xasprintf("%s %s", name, platform_format(platform, buf));
+}
+
+/*
+ * The manifest for @platform from the registry. The index it comes from is
+ * stored and named too, so a build for another platform finds its manifest
+ * beside this one (and pulls only what it lacks).
+ */
+static int pull(struct build_ctx *b, const char *name, const struct platform *platform,
+		struct digest *ret, struct kiln_error **err)
 {
 	struct registry_opts o = REGISTRY_OPTS_INIT;
 	_cleanup_free_ char *digest = NULL;
+	char buf[PLATFORM_STR_SIZE];
 	int r;
 
 	if (b->opts->registry)
 		o = *b->opts->registry;
 	o.progress = pull_progress;
 	o.progress_data = b;
+	o.platform = platform_format(platform, buf);
+	o.keep_index = true;
 	build_message(b, "pulling %s", name);
 	r = registry_pull(b->store, name, NULL, &o, &digest, err);
 	if (r < 0) {
@@ -67,14 +85,14 @@ static int pull(struct build_ctx *b, const char *name, struct digest *ret, struc
 
 		return err_wrap(err, "pull '%s'", full);
 	}
-	strv_push(&b->pulled, name);
+	strv_push_take(&b->pulled, pulled_key(name, platform));
 	build_message(b, "pulled %s: %s", name, digest);
 	return digest_parse(digest, ret, err);
 }
 
 /* Not in the store: pull it (missing), or say why not. */
-static int not_stored(struct build_ctx *b, const char *name, bool can_pull, struct digest *ret,
-		      struct kiln_error **err)
+static int not_stored(struct build_ctx *b, const char *name, const struct platform *platform,
+		      bool can_pull, struct digest *ret, struct kiln_error **err)
 {
 	if (!can_pull)
 		return err_new(
@@ -86,31 +104,51 @@ static int not_stored(struct build_ctx *b, const char *name, bool can_pull, stru
 			err, KILN_ERR_INPUT, ENOENT,
 			"image '%s' is not in the store and --pull=never forbids pulling it (pull it first with 'kiln pull %s')",
 			name, name);
-	return pull(b, name, ret, err);
+	return pull(b, name, platform, ret, err);
 }
 
-static int resolve(struct build_ctx *b, const char *name, struct digest *ret,
-		   struct kiln_error **err)
+/*
+ * Does the store hold @d's image for @platform? An index must have its
+ * manifest for it stored (a build's pull keeps the index, and adds the
+ * manifest of each platform it builds for). A single manifest is what the
+ * store has under that name, whatever its platform (an import, a pull of
+ * one platform): it is used, with a warning when its platform differs.
+ */
+static bool stored_for(struct build_ctx *b, const struct digest *d, const struct platform *platform)
+{
+	_cleanup_(image_freep) struct image *img = NULL;
+
+	if (!image_is_index(b->store, d, NULL))
+		return true;
+	return image_read_platform(b->store, d, platform, &img, NULL) >= 0;
+}
+
+static int resolve(struct build_ctx *b, const char *name, const struct platform *platform,
+		   struct digest *ret, struct kiln_error **err)
 {
 	bool by_digest = false, can_pull = pullable(name, &by_digest);
-	bool pulled = strv_find(&b->pulled, name) >= 0;
+	_cleanup_free_ char *key = pulled_key(name, platform);
+	bool pulled = strv_find(&b->pulled, key) >= 0;
 	int r;
 
 	if (can_pull && !pulled && !by_digest && b->opts->pull == BUILD_PULL_ALWAYS)
-		return pull(b, name, ret, err);
+		return pull(b, name, platform, ret, err);
 	r = store_resolve(b->store, name, ret, err);
+	if (r >= 0 && can_pull && !pulled && b->opts->pull != BUILD_PULL_NEVER &&
+	    !stored_for(b, ret, platform))
+		return pull(b, name, platform, ret, err);
 	if (r == -ENOENT && !pulled) {
 		if (err) {
 			err_free(*err);
 			*err = NULL;
 		}
-		r = not_stored(b, name, can_pull, ret, err);
+		r = not_stored(b, name, platform, can_pull, ret, err);
 	}
 	return r;
 }
 
-int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
-		     struct kiln_error **err)
+int build_image_read(struct build_ctx *b, const char *name, const struct platform *platform,
+		     struct image **ret, struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 	struct digest d;
@@ -118,15 +156,25 @@ int build_image_read(struct build_ctx *b, const char *name, struct image **ret,
 
 	/* stages built in parallel may want the same image: one pulls, the other waits */
 	pthread_mutex_lock(&b->pull_lock);
-	r = resolve(b, name, &d, err);
+	r = resolve(b, name, platform, &d, err);
 	pthread_mutex_unlock(&b->pull_lock);
 	if (r < 0)
 		return r;
-	r = image_read(b->store, &d, &img, err);
+	r = image_read_platform(b->store, &d, platform, &img, err);
 	if (r >= 0)
 		r = snapshot_check_image(b->store, name, img, err);
 	if (r < 0)
 		return r;
+	if (!platform_matches_json(img->config, platform)) {
+		char want[PLATFORM_STR_SIZE], have[PLATFORM_STR_SIZE] = "an unknown platform";
+		struct platform p;
+
+		if (platform_from_json(img->config, &p))
+			platform_format(&p, have);
+		log_warn(
+			"image '%s' is for %s, not %s, and the store has no index of it to choose from, ignoring",
+			name, have, platform_format(platform, want));
+	}
 	*ret = TAKE_PTR(img);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,17 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	pthread_mutex_unlock(&b->lock);
 	ret->info.stage = (unsigned)s->index;
 	ret->info.stage_name = s->st->name;
+	if (b->multi) {
+		char t[PLATFORM_STR_SIZE], p[PLATFORM_STR_SIZE];
+
+		platform_format(&b->target_plat, t);
+		if (platform_eq(&s->plat, &b->target_plat))
+			snprintf(ret->platform, sizeof(ret->platform), "%s", t);
+		else
+			snprintf(ret->platform, sizeof(ret->platform), "%s->%s",
+				 platform_format(&s->plat, p), strchr(t, '/') + 1);
+		ret->info.platform = ret->platform;
+	}
 	ret->info.index = ++s->step_index;
 	ret->info.total = s->step_total;
 	ret->info.text = ret->text;
@@ -143,13 +155,13 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s, const str
 
 	if (strcasecmp(s->base, "scratch") == 0) {
 		/* BuildKit's empty image: the default PATH and WorkingDir "/" */
-		s->config = imgcfg_new(image_host_arch(), "linux");
+		s->config = imgcfg_new(s->plat.arch, s->plat.os);
 		default_path(s->config);
 		imgcfg_set_string(s->config, "WorkingDir", "/");
 		digest_buffer("scratch", 7, &s->key);
 		return 0;
 	}
-	r = build_image_read(b, s->base, &img, err);
+	r = build_image_read(b, s->base, &s->plat, &img, err);
 	if (r < 0)
 		return instr_error(b, in, err, "FROM %s: %s", s->base,
 				   err && *err ? (*err)->msg : "failed");
@@ -194,23 +206,37 @@ static void step_locate(struct build_ctx *b, const struct instruction *in, struc
 		instr_locate(b, in, err);
 }
 
+/*
+ * The stage's config says its platform, and the cache key chain starts from it:
+ * the same base (scratch, a single-platform image) built for two platforms
+ * never shares a step.
+ */
+static void stage_platform_begin(struct stage_state *s)
+{
+	char buf[PLATFORM_STR_SIZE];
+	struct cache_key k;
+
+	platform_to_json(&s->plat, s->config);
+	cache_key_begin(&k, &s->key);
+	cache_key_add(&k, "platform", platform_format(&s->plat, buf));
+	cache_key_finish(&k, &s->key);
+}
+
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err)
 {
 	const struct instruction *in = &b->df->instrs[s->st->first];
-	const char *platform = instr_flag_get(in, "platform");
 	struct step st;
 	int r = interrupt_check(err);
 
 	if (r < 0)
 		return r;
 	step_begin(b, s, in, &st);
-	if (platform && !strstr(platform, "$") && strcmp(platform, "linux/amd64") != 0)
-		log_warn("%s:%u: FROM --platform=%s: kiln builds for linux/%s only, ignoring",
-			 b->dockerfile_name, in->loc.line, platform, image_host_arch());
 	if (s->base_stage >= 0)
 		r = base_from_stage(b, s, &b->stages[s->base_stage]);
 	else
 		r = base_from_image(b, s, in, err);
+	if (r >= 0 && s->base_stage < 0)
+		stage_platform_begin(s);
 	if (r >= 0)
 		r = run_onbuild(b, s, err);
 	if (r < 0)

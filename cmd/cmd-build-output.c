@@ -374,13 +374,13 @@ static int write_file(struct store *s, const struct image *img, const struct bui
 	if (streq(o->dest, "-"))
 		return o->type == BUILD_OUTPUT_TAR
 			       ? write_tar_fd(s, img, STDOUT_FILENO, err)
-			       : store_save_archive(s, name, fmt, STDOUT_FILENO, err);
+			       : store_save_archive(s, name, NULL, fmt, STDOUT_FILENO, err);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(err, errno, "--output: create a file next to '%s'", o->dest);
 	fchmod(fd, 0644);
 	r = o->type == BUILD_OUTPUT_TAR ? write_tar_fd(s, img, fd, err)
-					: store_save_archive(s, name, fmt, fd, err);
+					: store_save_archive(s, name, NULL, fmt, fd, err);
 	if (r >= 0 && fsync(fd) < 0)
 		r = err_sys(err, errno, "write '%s'", o->dest);
 	if (r >= 0 && rename(tmp, o->dest) < 0)
@@ -467,6 +467,7 @@ int build_write_metadata(const char *path, const char *root, const struct digest
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	_cleanup_free_ char *names = full_names(tags), *text = NULL;
 	char m[DIGEST_STR_SIZE], c[DIGEST_STR_SIZE];
+	uint64_t size = 0;
 	int r = cmd_open_store(root, &s, err);
 
 	if (r >= 0)
@@ -474,10 +475,14 @@ int build_write_metadata(const char *path, const char *root, const struct digest
 	if (r < 0)
 		return err_wrap(err, "--metadata-file");
 	digest_format(manifest, m);
+	/* several platforms: the descriptor is the index's (the config, this machine's image's) */
+	if (image_is_index(s, manifest, NULL))
+		store_blob_exists(s, manifest, &size);
 	j = json_pack("{s:s, s:s, s:{s:s, s:s, s:I}}", "containerimage.digest", m,
 		      "containerimage.config.digest", digest_format(&img->config_digest, c),
-		      "containerimage.descriptor", "mediaType", img->manifest_media_type, "digest",
-		      m, "size", (json_int_t)img->manifest_size);
+		      "containerimage.descriptor", "mediaType",
+		      size ? MEDIA_OCI_INDEX : img->manifest_media_type, "digest", m, "size",
+		      (json_int_t)(size ? size : img->manifest_size));
 	if (tags->n)
 		json_object_set_new(j, "image.name", json_string(names));
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -91,6 +91,10 @@ const struct cmd_option cmd_build_options[] = {
 	 "add an annotation to the manifest (repeatable; not\n"
 	 "for docker-format images, which have none)"},
 	{"target", 0, required_argument, OPT_TARGET, "STAGE", "build up to this stage"},
+	{"platform", 0, required_argument, OPT_PLATFORM, "OS/ARCH[/VARIANT][,...]",
+	 "build for these platforms (repeatable; default:\n"
+	 "this machine): one gives its manifest, several an\n"
+	 "OCI image index the -t names point to"},
 	{"no-cache", 0, no_argument, OPT_NO_CACHE, NULL, "do not use the step cache"},
 	{"no-cache-filter", 0, required_argument, OPT_NO_CACHE_FILTER, "STAGE",
 	 "do not use the cache for this stage (repeatable)"},
@@ -444,6 +448,9 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return 0;
 	case OPT_TARGET:
 		o->target = v;
+		return 0;
+	case OPT_PLATFORM:
+		strv_push(&o->platforms, v);
 		return 0;
 	case OPT_NO_CACHE:
 		o->no_cache = true;

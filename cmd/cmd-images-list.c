@@ -24,6 +24,7 @@ struct img_row {
 	long long created; /* -1: unknown */
 	uint64_t size;
 	json_t *labels; /* owned reference, may be NULL */
+	char *platforms; /* "linux/amd64", or an index's "linux/amd64, linux/arm64" */
 };
 
 struct img_list {
@@ -39,6 +40,7 @@ static void img_list_release(struct img_list *l)
 		free(l->rows[i].name);
 		free(l->rows[i].stored);
 		json_decref(l->rows[i].labels);
+		free(l->rows[i].platforms);
 	}
 	free(l->rows);
 }
@@ -92,7 +94,7 @@ static void fill_row(struct img_row *r, const struct store_image_ref *ref, const
 		r->repo = xstrdup("<none>");
 		r->tag = xstrdup("<none>");
 	}
-	r->manifest = img->manifest_digest;
+	r->manifest = ref->digest; /* an index's own digest, as docker shows it */
 	r->config = img->config_digest;
 	r->created = fmt_parse_rfc3339(json_string_value(json_object_get(img->config, "created")));
 	r->size = image_size(img);
@@ -111,6 +113,25 @@ static int cmp_rows(const void *a, const void *b)
 	return c ? c : strcmp(x->tag, y->tag);
 }
 
+/* The image an index row shows: this machine's platform, else the first one stored. */
+static void read_index_image(struct store *s, const struct digest *d, const json_t *idx,
+			     struct image **ret)
+{
+	json_t *e;
+	size_t i;
+
+	*ret = NULL;
+	if (image_read(s, d, ret, NULL) >= 0)
+		return;
+	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
+		const char *ds = json_string_value(json_object_get(e, "digest"));
+		struct digest md;
+
+		if (ds && digest_parse(ds, &md, NULL) >= 0 && image_read(s, &md, ret, NULL) >= 0)
+			return;
+	}
+}
+
 static int img_list_read(struct store *s, struct img_list *l, struct kiln_error **err)
 {
 	struct store_image_ref *refs = NULL;
@@ -123,8 +144,23 @@ static int img_list_read(struct store *s, struct img_list *l, struct kiln_error 
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_(image_freep) struct image *img = NULL;
 
-		if (image_read(s, &refs[i].digest, &img, NULL) >= 0)
-			fill_row(&l->rows[l->n++], &refs[i], img);
+		_cleanup_(json_decrefp) json_t *idx = NULL;
+		char buf[PLATFORM_STR_SIZE];
+		struct platform p;
+
+		if (image_is_index(s, &refs[i].digest, &idx))
+			read_index_image(s, &refs[i].digest, idx, &img);
+		else if (image_read(s, &refs[i].digest, &img, NULL) < 0)
+			img = NULL;
+		if (!img)
+			continue;
+		fill_row(&l->rows[l->n], &refs[i], img);
+		if (idx)
+			l->rows[l->n].platforms =
+				platform_list_json(json_object_get(idx, "manifests"));
+		else if (platform_from_json(img->config, &p))
+			l->rows[l->n].platforms = xstrdup(platform_format(&p, buf));
+		l->n++;
 	}
 	store_image_refs_free(refs, n);
 	qsort(l->rows, l->n, sizeof(*l->rows), cmp_rows);
@@ -233,6 +269,7 @@ enum img_field {
 	IF_CREATED_SINCE,
 	IF_DIGEST,
 	IF_ID,
+	IF_PLATFORM,
 	IF_REPOSITORY,
 	IF_SHARED_SIZE,
 	IF_SIZE,
@@ -249,6 +286,7 @@ static const struct fmt_field img_fields[IF_N] = {
 	[IF_CREATED_SINCE] = {"CreatedSince", "CREATED"},
 	[IF_DIGEST] = {"Digest", "DIGEST"},
 	[IF_ID] = {"ID", "IMAGE ID"},
+	[IF_PLATFORM] = {"Platform", "PLATFORM"},
 	[IF_REPOSITORY] = {"Repository", "REPOSITORY"},
 	[IF_SHARED_SIZE] = {"SharedSize", "SHARED SIZE"},
 	[IF_SIZE] = {"Size", "SIZE"},
@@ -280,6 +318,7 @@ static void print_row(struct fmt *f, const struct img_opts *o, const struct img_
 	v[IF_CREATED_SINCE] = since;
 	v[IF_DIGEST] = digest_format(&r->manifest, digest);
 	v[IF_ID] = id;
+	v[IF_PLATFORM] = r->platforms ? r->platforms : "";
 	v[IF_REPOSITORY] = r->repo;
 	v[IF_SIZE] = v[IF_VIRTUAL_SIZE] = size;
 	v[IF_TAG] = r->tag;

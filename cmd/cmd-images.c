@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kiln images, inspect, tag, rmi, fsck, prune: looking after the store. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,14 +110,53 @@ static void human_size(uint64_t n, char buf[32])
 	snprintf(buf, 32, u ? "%.3g %s" : "%.0f %s", v, units[u]);
 }
 
+/*
+ * An image index: its digest and JSON, and per manifest its platform, digest,
+ * image ID and config ("Stored": false for a platform the store lacks).
+ */
+static int inspect_index(struct store *s, const char *name, const struct digest *top,
+			 const json_t *idx, struct kiln_error **err)
+{
+	_cleanup_(json_decrefp) json_t *out = NULL, *arr = json_array();
+	char digest[DIGEST_STR_SIZE];
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
+		_cleanup_(image_freep) struct image *img = NULL;
+		const char *ds = json_string_value(json_object_get(e, "digest"));
+		json_t *m = json_pack("{s:O*, s:s*}", "Platform", json_object_get(e, "platform"),
+				      "Digest", ds);
+		struct digest md;
+		char id[DIGEST_STR_SIZE];
+
+		if (ds && digest_parse(ds, &md, NULL) >= 0 && image_read(s, &md, &img, NULL) >= 0) {
+			json_object_set_new(m, "Id",
+					    json_string(digest_format(&img->config_digest, id)));
+			json_object_set(m, "Config", img->config);
+		}
+		json_object_set_new(m, "Stored", json_boolean(img != NULL));
+		json_array_append_new(arr, m);
+	}
+	out = json_pack("{s:s, s:s, s:O, s:O}", "Name", name, "Digest", digest_format(top, digest),
+			"Index", idx, "Manifests", arr);
+	if (!out)
+		return err_new(err, KILN_ERR_INTERNAL, EINVAL,
+			       "inspect: cannot describe the index");
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	putchar('\n');
+	return 0;
+}
+
 int cmd_inspect(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_(image_freep) struct image *img = NULL;
-	_cleanup_(json_decrefp) json_t *out = NULL;
+	_cleanup_(json_decrefp) json_t *out = NULL, *idx = NULL;
 	char id[DIGEST_STR_SIZE], digest[DIGEST_STR_SIZE];
 	struct store_cli o = {0};
 	int i = parse_opts(argc, argv, cmd_inspect_options, &o, err), r;
+	struct digest top;
 
 	if (i < 0)
 		return i;
@@ -124,7 +164,11 @@ int cmd_inspect(int argc, char **argv, struct kiln_error **err)
 		return err_usage(err, "inspect: expected one image name or ID");
 	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0)
-		r = image_read_named(s, argv[i], &img, err);
+		r = store_resolve(s, argv[i], &top, err);
+	if (r >= 0 && image_is_index(s, &top, &idx))
+		return inspect_index(s, argv[i], &top, idx, err);
+	if (r >= 0)
+		r = image_read(s, &top, &img, err);
 	if (r < 0)
 		return r;
 	out = json_pack("{s:s, s:s, s:s, s:O, s:O}", "Name", argv[i], "Id",

@@ -192,12 +192,10 @@ static int one_option(struct cmd_registry_opts *o, const char *cmd, int c, const
 	if (r != 0)
 		return r;
 	if (c == OPT_PLATFORM) {
-		const char *s1 = strchr(arg, '/');
+		struct platform p;
 
-		if (!s1 || s1 == arg || !s1[1] || strchr(s1 + 1, '/') == s1 + 1)
-			return err_usage(err,
-					 "%s: --platform: expected OS/ARCH[/VARIANT], got '%s'",
-					 cmd, arg);
+		if (platform_parse(arg, &p, err) < 0)
+			return err_wrap(err, "%s: --platform", cmd);
 		o->reg.platform = arg;
 		return 1;
 	}

@@ -316,13 +316,8 @@ static int system_df(int argc, char **argv, struct kiln_error **err)
 
 /* ---- dispatch ---- */
 
-struct subcommand {
-	const char *name;
-	int (*fn)(int argc, char **argv, struct kiln_error **err);
-};
-
-static int dispatch(const char *group, const struct subcommand *subs, size_t n, int argc,
-		    char **argv, struct kiln_error **err)
+int cmd_dispatch(const char *group, const struct subcommand *subs, size_t n, int argc, char **argv,
+		 struct kiln_error **err)
 {
 	if (argc < 2)
 		return err_usage(err, "%s: expected a subcommand (see 'kiln help %s')", group,
@@ -343,7 +338,7 @@ int cmd_image(int argc, char **argv, struct kiln_error **err)
 		{"save", cmd_save},	  {"load", cmd_load},
 	};
 
-	return dispatch("image", subs, ARRAY_SIZE(subs), argc, argv, err);
+	return cmd_dispatch("image", subs, ARRAY_SIZE(subs), argc, argv, err);
 }
 
 int cmd_system(int argc, char **argv, struct kiln_error **err)
@@ -353,5 +348,5 @@ int cmd_system(int argc, char **argv, struct kiln_error **err)
 		{"prune", cmd_prune},
 	};
 
-	return dispatch("system", subs, ARRAY_SIZE(subs), argc, argv, err);
+	return cmd_dispatch("system", subs, ARRAY_SIZE(subs), argc, argv, err);
 }

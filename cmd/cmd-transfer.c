@@ -19,16 +19,19 @@
 #include "util/banned.h"
 
 struct xfer_opts {
-	const char *root, *format, *output, *input, *compression;
+	const char *root, *format, *output, *input, *compression, *platform;
 };
 
-enum { OPT_ROOT = 'r', OPT_FORMAT = 'f', OPT_COMPRESSION = 'c' };
+enum { OPT_ROOT = 'r', OPT_FORMAT = 'f', OPT_COMPRESSION = 'c', OPT_XFER_PLATFORM = 'p' };
 
 const struct cmd_option cmd_import_options[] = {
 	{"compression", 0, required_argument, OPT_COMPRESSION, "gzip|zstd|none",
 	 "layer compression (default gzip)"},
 	{"format", 0, required_argument, OPT_FORMAT, "oci|docker",
 	 "the image's media types (default oci)"},
+	{"platform", 0, required_argument, OPT_XFER_PLATFORM, "OS/ARCH[/VARIANT]",
+	 "the platform the config names (default: this\n"
+	 "machine's)"},
 	{"root", 0, required_argument, OPT_ROOT, "DIR", "the store (default as for kiln images)"},
 	CMD_OPTION_END,
 };
@@ -39,6 +42,9 @@ const struct cmd_option cmd_save_options[] = {
 	 "an oci-layout"},
 	{"format", 0, required_argument, OPT_FORMAT, "oci-archive|docker-archive|oci-layout",
 	 "what to write (default oci-archive)"},
+	{"platform", 0, required_argument, OPT_XFER_PLATFORM, "OS/ARCH[/VARIANT]",
+	 "of an index, the one manifest to write (a\n"
+	 "docker-archive of an index needs it)"},
 	{"root", 0, required_argument, OPT_ROOT, "DIR", "the store (default as for kiln images)"},
 	CMD_OPTION_END,
 };
@@ -75,6 +81,7 @@ static int parse_xfer(int argc, char **argv, struct xfer_opts *o, const struct c
 		  : c == 'f' ? &o->format
 		  : c == 'o' ? &o->output
 		  : c == 'i' ? &o->input
+		  : c == 'p' ? &o->platform
 			     : &o->compression) = optarg;
 	}
 	return optind;
@@ -129,6 +136,7 @@ int cmd_import(int argc, char **argv, struct kiln_error **err)
 	struct layers_commit_opts opts;
 	_cleanup_close_ int fd = -1;
 	struct digest d;
+	struct platform plat;
 	int i = parse_xfer(argc, argv, &o, cmd_import_options, err), r;
 
 	if (i < 0)
@@ -136,6 +144,8 @@ int cmd_import(int argc, char **argv, struct kiln_error **err)
 	if (argc - i != 2)
 		return err_usage(err, "import: expected ROOTFS.tar and NAME");
 	r = commit_opts(&o, &opts, err);
+	if (r >= 0 && o.platform)
+		r = platform_parse(o.platform, &plat, err);
 	if (r < 0)
 		return r;
 	fd = streq(argv[i], "-") ? dup(STDIN_FILENO) : open(argv[i], O_RDONLY | O_CLOEXEC);
@@ -143,7 +153,8 @@ int cmd_import(int argc, char **argv, struct kiln_error **err)
 		return err_sys(err, errno, "import: open '%s'", argv[i]);
 	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0)
-		r = store_import_rootfs(s, fd, argv[i + 1], &opts, &d, err);
+		r = store_import_rootfs(s, fd, argv[i + 1], &opts, o.platform ? &plat : NULL, &d,
+					err);
 	if (r >= 0)
 		r = image_read(s, &d, &img, err);
 	if (r < 0)
@@ -244,8 +255,8 @@ int cmd_pull(int argc, char **argv, struct kiln_error **err)
 
 /* ---- save / load ---- */
 
-static int save_to(struct store *s, const char *what, enum archive_format fmt, const char *output,
-		   struct kiln_error **err)
+static int save_to(struct store *s, const char *what, const struct platform *plat,
+		   enum archive_format fmt, const char *output, struct kiln_error **err)
 {
 	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	const char *slash = strrchr(output, '/');
@@ -254,7 +265,7 @@ static int save_to(struct store *s, const char *what, enum archive_format fmt, c
 	int r;
 
 	if (streq(output, "-"))
-		return store_save_archive(s, what, fmt, STDOUT_FILENO, err);
+		return store_save_archive(s, what, plat, fmt, STDOUT_FILENO, err);
 	dir = slash ? xstrndup(output, (size_t)(slash - output + (slash == output))) : xstrdup(".");
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -262,7 +273,7 @@ static int save_to(struct store *s, const char *what, enum archive_format fmt, c
 	fd = fs_mkstemp(dfd, ".kiln-save", 0644, &tmp, err);
 	if (fd < 0)
 		return fd;
-	r = store_save_archive(s, what, fmt, fd, err);
+	r = store_save_archive(s, what, plat, fmt, fd, err);
 	if (r >= 0 && fsync(fd) < 0)
 		r = err_sys(err, errno, "write '%s'", output);
 	if (r >= 0 && renameat(dfd, tmp, dfd, base) < 0)
@@ -277,6 +288,7 @@ int cmd_save(int argc, char **argv, struct kiln_error **err)
 	_cleanup_(store_freep) struct store *s = NULL;
 	struct xfer_opts o = {0};
 	enum archive_format fmt = ARCHIVE_OCI;
+	struct platform plat;
 	int i = parse_xfer(argc, argv, &o, cmd_save_options, err), r;
 
 	if (i < 0)
@@ -294,11 +306,13 @@ int cmd_save(int argc, char **argv, struct kiln_error **err)
 			err,
 			"save: --format: expected oci-archive, docker-archive or oci-layout, got '%s'",
 			o.format);
+	if (o.platform && platform_parse(o.platform, &plat, err) < 0)
+		return -EINVAL;
 	r = cmd_open_store(o.root, &s, err);
 	if (r >= 0 && fmt == ARCHIVE_OCI_LAYOUT)
-		r = store_save_layout(s, argv[i], o.output, NULL, err);
+		r = store_save_layout(s, argv[i], o.platform ? &plat : NULL, o.output, NULL, err);
 	else if (r >= 0)
-		r = save_to(s, argv[i], fmt, o.output, err);
+		r = save_to(s, argv[i], o.platform ? &plat : NULL, fmt, o.output, err);
 	return r < 0 ? r : 0;
 }
 

@@ -41,6 +41,15 @@ extern const struct cmd_option cmd_build_options[], cmd_images_options[], cmd_hi
 	cmd_load_options[], cmd_pull_options[], cmd_push_options[];
 int cmd_completion(int argc, char **argv, struct kiln_error **err);
 int cmd_info(int argc, char **argv, struct kiln_error **err);
+int cmd_manifest(int argc, char **argv, struct kiln_error **err);
+
+/* A group's subcommands ("kiln image ls"): argv[1] picks one, which gets argv + 1. */
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct kiln_error **err);
+};
+int cmd_dispatch(const char *group, const struct subcommand *subs, size_t n, int argc, char **argv,
+		 struct kiln_error **err);
 /* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */
 struct strbuf;
 int cmd_read_dockerfile(const char *path, struct strbuf *sb, struct kiln_error **err);

@@ -114,6 +114,19 @@ const struct kiln_command kiln_commands[] = {
 	 "                the blobs and snapshots nothing else reaches, as 'kiln prune';\n"
 	 "                prints \"Deleted Images:\" and \"Total reclaimed space: SIZE\".\n"
 	 "                Asks for confirmation on stdin unless -f (--force).\n"},
+	{"manifest", cmd_manifest, "make an image index from stored images and push it",
+	 "usage: kiln manifest create [--root DIR] LIST [IMAGE...]\n"
+	 "       kiln manifest add [--root DIR] LIST IMAGE...\n"
+	 "       kiln manifest inspect [--root DIR] LIST\n"
+	 "       kiln manifest push [OPTIONS] LIST [DEST]\n"
+	 "\n"
+	 "create names a new OCI image index LIST listing each IMAGE (a name or ID in the\n"
+	 "store) under the platform its config says; an IMAGE that is an index adds its\n"
+	 "stored manifests. add lists more images in the index LIST; an image of a\n"
+	 "platform already listed replaces it. Both print the index digest. inspect\n"
+	 "prints the index. push is kiln push (the same options): each manifest by\n"
+	 "digest, then the index under the tag. Images built elsewhere come in with\n"
+	 "kiln pull --platform first.\n"},
 	{"system", cmd_system, "store usage (df) and cleanup (prune)",
 	 "usage: kiln system df [--format FORMAT] [--root DIR]\n"
 	 "       kiln system prune [--cache] [--root DIR]\n"

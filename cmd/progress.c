@@ -80,6 +80,7 @@ static struct step_view *find_step(struct progress *p, const struct build_step_i
 	v->info = *info;
 	v->info.text = xstrdup(info->text);
 	v->info.stage_name = info->stage_name ? xstrdup(info->stage_name) : NULL;
+	v->info.platform = info->platform ? xstrdup(info->platform) : NULL;
 	v->started = now();
 	strbuf_init(&v->partial, 0);
 	strbuf_init(&v->tail, 0);
@@ -148,7 +149,12 @@ static const char *state_name(enum build_step_state s)
 
 static void step_label(struct strbuf *sb, const struct build_step_info *s)
 {
-	if (s->stage_name)
+	if (s->platform && s->stage_name)
+		strbuf_addf(sb, "[%s %s %u/%u] %s", s->platform, s->stage_name, s->index, s->total,
+			    s->text);
+	else if (s->platform)
+		strbuf_addf(sb, "[%s %u/%u] %s", s->platform, s->index, s->total, s->text);
+	else if (s->stage_name)
 		strbuf_addf(sb, "[%s %u/%u] %s", s->stage_name, s->index, s->total, s->text);
 	else
 		strbuf_addf(sb, "[%u/%u] %s", s->index, s->total, s->text);
@@ -243,6 +249,8 @@ static void json_step(struct progress *p, struct step_view *v)
 
 	if (s->stage_name)
 		json_object_set_new(o, "stage_name", json_string(s->stage_name));
+	if (s->platform)
+		json_object_set_new(o, "platform", json_string(s->platform));
 	if (s->state == BUILD_STEP_DONE || s->state == BUILD_STEP_FAILED)
 		json_object_set_new(o, "seconds", json_real(s->seconds));
 	if (s->state == BUILD_STEP_FAILED && s->exit_status >= 0)
@@ -463,6 +471,7 @@ void progress_free(struct progress *p)
 	for (size_t i = 0; i < p->n_steps; i++) {
 		free((char *)p->steps[i].info.text);
 		free((char *)p->steps[i].info.stage_name);
+		free((char *)p->steps[i].info.platform);
 		strbuf_release(&p->steps[i].partial);
 		strbuf_release(&p->steps[i].tail);
 	}

@@ -68,8 +68,9 @@ static int copy_desc(struct store *s, int srcfd, const json_t *desc, struct kiln
 	return r < 0 ? r : copy_blob(s, srcfd, &d, err);
 }
 
-/* Copy one manifest (following an index to this platform's manifest) and its blobs. */
-static int copy_image(struct store *s, int srcfd, struct digest *d, struct kiln_error **err)
+/* Copy one manifest and its blobs; an index with every manifest it lists (not nested). */
+static int copy_image(struct store *s, int srcfd, struct digest *d, bool nested,
+		      struct kiln_error **err)
 {
 	_cleanup_(json_decrefp) json_t *m = NULL;
 	json_t *e;
@@ -81,15 +82,18 @@ static int copy_image(struct store *s, int srcfd, struct digest *d, struct kiln_
 	if (r < 0)
 		return r;
 	if (json_is_array(json_object_get(m, "manifests"))) {
-		r = image_index_pick(m, d, err);
-		if (r >= 0)
-			r = copy_blob(s, srcfd, d, err);
-		json_decref(m);
-		m = NULL;
-		if (r >= 0)
-			r = store_blob_read_json(s, d, &m, err);
-		if (r < 0)
-			return r;
+		if (nested)
+			return err_at(err, NULL, "an image index inside an image index");
+		json_array_foreach(json_object_get(m, "manifests"), i, e) {
+			struct digest child;
+
+			r = json_get_digest(e, "digest", &child, err);
+			if (r >= 0)
+				r = copy_image(s, srcfd, &child, true, err);
+			if (r < 0)
+				return err_wrap(err, "the index's manifest %zu", i + 1);
+		}
+		return 0;
 	}
 	r = copy_desc(s, srcfd, json_object_get(m, "config"), err);
 	json_array_foreach(json_object_get(m, "layers"), i, e)
@@ -126,7 +130,7 @@ static int pull_one(struct store *s, int srcfd, const json_t *entry, const char 
 	int r = json_get_digest(entry, "digest", &d, err);
 
 	if (r >= 0)
-		r = copy_image(s, srcfd, &d, err);
+		r = copy_image(s, srcfd, &d, false, err);
 	if (r >= 0)
 		r = store_tag(s, n, &d, err);
 	if (r < 0)

@@ -168,22 +168,31 @@ static bool is_index(const json_t *m)
 	return json_is_array(json_object_get(m, "manifests"));
 }
 
-/* From an image index, the manifest for linux/<host arch> (or the only one). */
-int image_index_pick(const json_t *idx, struct digest *ret, struct kiln_error **err)
+/*
+ * From an image index, the manifest for @want; with @want NULL, for this
+ * machine's platform, or the only one there is.
+ */
+int image_index_pick(const json_t *idx, const struct platform *want, struct digest *ret,
+		     struct kiln_error **err)
 {
 	json_t *arr = json_object_get(idx, "manifests"), *e;
+	_cleanup_free_ char *have = NULL;
+	char buf[PLATFORM_STR_SIZE];
+	struct platform host;
 	size_t i;
 
+	platform_host(&host);
 	json_array_foreach(arr, i, e) {
 		json_t *p = json_object_get(e, "platform");
 
-		if (json_array_size(arr) == 1 ||
-		    (streq_ptr(json_get_str(p, "os"), "linux") &&
-		     streq_ptr(json_get_str(p, "architecture"), image_host_arch())))
+		if ((!want && json_array_size(arr) == 1) ||
+		    platform_matches_json(p, want ? want : &host))
 			return json_get_digest(e, "digest", ret, err);
 	}
-	return err_new(err, KILN_ERR_INPUT, ENOENT, "image index has no manifest for linux/%s",
-		       image_host_arch());
+	have = platform_list_json(arr);
+	return err_new(err, KILN_ERR_INPUT, ENOENT,
+		       "image index has no manifest for %s (it has: %s)",
+		       platform_format(want ? want : &host, buf), *have ? have : "nothing");
 }
 
 static int read_layers(struct image *img, struct kiln_error **err)
@@ -216,16 +225,22 @@ static int read_layers(struct image *img, struct kiln_error **err)
 	return 0;
 }
 
-static int image_load(struct store *s, struct image *img, struct kiln_error **err)
+static int image_load(struct store *s, struct image *img, const struct platform *want,
+		      struct kiln_error **err)
 {
 	const char *mt;
+	char buf[DIGEST_STR_SIZE];
 	int r = store_blob_read_json(s, &img->manifest_digest, &img->manifest, err);
 
 	if (r < 0)
 		return r;
 	if (is_index(img->manifest)) {
-		r = image_index_pick(img->manifest, &img->manifest_digest, err);
+		r = image_index_pick(img->manifest, want, &img->manifest_digest, err);
 		json_decref(TAKE_PTR(img->manifest));
+		if (r >= 0 && !store_blob_exists(s, &img->manifest_digest, NULL))
+			return err_new(err, KILN_ERR_INPUT, ENOENT,
+				       "the index's manifest '%s' for this platform is not stored",
+				       digest_format(&img->manifest_digest, buf));
 		if (r >= 0)
 			r = store_blob_read_json(s, &img->manifest_digest, &img->manifest, err);
 		if (r < 0)
@@ -243,19 +258,37 @@ static int image_load(struct store *s, struct image *img, struct kiln_error **er
 	return read_layers(img, err);
 }
 
-int image_read(struct store *s, const struct digest *manifest, struct image **ret,
-	       struct kiln_error **err)
+int image_read_platform(struct store *s, const struct digest *manifest,
+			const struct platform *platform, struct image **ret,
+			struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = xcalloc(1, sizeof(*img));
 	char d[DIGEST_STR_SIZE];
 	int r;
 
 	img->manifest_digest = *manifest;
-	r = image_load(s, img, err);
+	r = image_load(s, img, platform, err);
 	if (r < 0)
 		return err_wrap(err, "image '%s'", digest_format(manifest, d));
 	*ret = TAKE_PTR(img);
 	return 0;
+}
+
+int image_read(struct store *s, const struct digest *manifest, struct image **ret,
+	       struct kiln_error **err)
+{
+	return image_read_platform(s, manifest, NULL, ret, err);
+}
+
+bool image_is_index(struct store *s, const struct digest *d, json_t **ret_json)
+{
+	_cleanup_(json_decrefp) json_t *j = NULL;
+
+	if (store_blob_read_json(s, d, &j, NULL) < 0 || !is_index(j))
+		return false;
+	if (ret_json)
+		*ret_json = TAKE_PTR(j);
+	return true;
 }
 
 /* ---- resolving names and IDs ---- */
@@ -404,6 +437,40 @@ int image_write_manifest(struct store *s, const struct digest *config, uint64_t 
 	if (annotations && json_object_size(annotations) && !docker)
 		json_object_set(manifest, "annotations", annotations);
 	return store_blob_write_json(s, manifest, ret_manifest, NULL, err);
+}
+
+int image_write_index(struct store *s, const struct digest *manifests,
+		      const struct platform *platforms, size_t n, json_t *annotations,
+		      struct digest *ret_index, struct kiln_error **err)
+{
+	_cleanup_(json_decrefp) json_t *arr = json_array(), *idx = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t size;
+		json_t *d, *p = json_object();
+		char buf[DIGEST_STR_SIZE];
+
+		if (!store_blob_exists(s, &manifests[i], &size)) {
+			json_decref(p);
+			return err_new(err, KILN_ERR_INTERNAL, ENOENT,
+				       "manifest '%s' is not in the store",
+				       digest_format(&manifests[i], buf));
+		}
+		_cleanup_(json_decrefp) json_t *m = NULL;
+		const char *mt = NULL;
+
+		if (store_blob_read_json(s, &manifests[i], &m, NULL) >= 0)
+			mt = json_get_str(m, "mediaType");
+		d = descriptor(mt ? mt : MEDIA_OCI_MANIFEST, &manifests[i], size);
+		platform_to_json(&platforms[i], p);
+		json_object_set_new(d, "platform", p);
+		json_array_append_new(arr, d);
+	}
+	idx = json_pack("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType", MEDIA_OCI_INDEX,
+			"manifests", arr);
+	if (annotations && json_object_size(annotations))
+		json_object_set(idx, "annotations", annotations);
+	return store_blob_write_json(s, idx, ret_index, NULL, err);
 }
 
 int image_write(struct store *s, const struct image_spec *spec, struct digest *ret_manifest,

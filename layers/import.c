@@ -113,8 +113,8 @@ static void rfc3339(int64_t sde, char buf[32])
 }
 
 int store_import_rootfs(struct store *s, int tarfd, const char *name,
-			const struct layers_commit_opts *opts, struct digest *ret_manifest,
-			struct kiln_error **err)
+			const struct layers_commit_opts *opts, const struct platform *platform,
+			struct digest *ret_manifest, struct kiln_error **err)
 {
 	_cleanup_(archive_read_freep) struct archive *in = NULL;
 	_cleanup_(json_decrefp) json_t *config = image_config_new();
@@ -136,6 +136,8 @@ int store_import_rootfs(struct store *s, int tarfd, const char *name,
 		layer_desc_release(&l);
 		return err_wrap(err, "import");
 	}
+	if (platform)
+		platform_to_json(platform, config);
 	rfc3339(opts->source_date_epoch, created);
 	json_object_set_new(config, "created", json_string(created));
 	image_config_add_history(config, created, "kiln import", false);

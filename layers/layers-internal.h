@@ -135,5 +135,9 @@ int image_write_manifest(struct store *s, const struct digest *config, uint64_t 
 			 const struct layer_desc *layers, size_t n_layers, enum image_format format,
 			 json_t *annotations, struct digest *ret_manifest, struct kiln_error **err);
 
-/* From an image index, the digest of the manifest for linux/<host arch> (or the only one). */
-int image_index_pick(const json_t *idx, struct digest *ret, struct kiln_error **err);
+/*
+ * From an image index, the digest of the manifest for @want (NULL: linux/<host
+ * arch>, or the only one).
+ */
+int image_index_pick(const json_t *idx, const struct platform *want, struct digest *ret,
+		     struct kiln_error **err);

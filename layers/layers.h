@@ -102,6 +102,39 @@ const char *layer_media_type(enum layer_compression c, enum image_format format)
 int layer_media_type_compression(const char *media_type, enum layer_compression *ret,
 				 struct kiln_error **err);
 
+/* ---- platforms ---------------------------------------------------------------------------- */
+
+#define PLATFORM_FIELD_SIZE 32
+#define PLATFORM_STR_SIZE   (3 * PLATFORM_FIELD_SIZE)
+
+/* "os/arch[/variant]", lower case, normalised as containerd does (platform.c). */
+struct platform {
+	char os[PLATFORM_FIELD_SIZE];
+	char arch[PLATFORM_FIELD_SIZE];
+	char variant[PLATFORM_FIELD_SIZE]; /* "" when none */
+};
+
+/*
+ * Parse and normalise "os/arch[/variant]": x86_64 -> amd64, aarch64 and
+ * arm64/v8 -> arm64, armhf and arm -> arm/v7, armel -> arm/v6, i386 -> 386.
+ * A usage error names the text.
+ */
+int platform_parse(const char *s, struct platform *ret, struct kiln_error **err);
+void platform_normalize(struct platform *p);
+/* This machine's: linux/<image_host_arch()>. */
+void platform_host(struct platform *ret);
+/* "linux/arm/v7" into @buf; returns @buf. */
+char *platform_format(const struct platform *p, char buf[PLATFORM_STR_SIZE]);
+bool platform_eq(const struct platform *a, const struct platform *b);
+/* From an object with "os", "architecture", "variant" (a descriptor's platform, a config). */
+bool platform_from_json(const json_t *obj, struct platform *ret);
+/* Does @obj name @want? A @want without a variant takes any variant. */
+bool platform_matches_json(const json_t *obj, const struct platform *want);
+/* Set "architecture", "os" and "variant" (removed when none) of @obj. */
+void platform_to_json(const struct platform *p, json_t *obj);
+/* "linux/amd64, linux/arm64" of an index's manifests array, malloc'd. */
+char *platform_list_json(const json_t *manifests);
+
 /* ---- layer descriptors ---------------------------------------------------------------------- */
 
 struct layer_desc {
@@ -245,9 +278,22 @@ struct image {
 	size_t n_layers;
 };
 
-/* Read and check manifest + config: blobs verified, diff_ids count matches layers. */
+/*
+ * Read and check manifest + config: blobs verified, diff_ids count matches
+ * layers. An image index is followed to the manifest for this machine's platform.
+ */
 int image_read(struct store *s, const struct digest *manifest, struct image **ret,
 	       struct kiln_error **err);
+/*
+ * The same for @platform (NULL: this machine's): an index is followed to its
+ * manifest for @platform; ENOENT when the index has none, or the store lacks
+ * it (an index pulled for other platforms), naming the platforms it has.
+ */
+int image_read_platform(struct store *s, const struct digest *manifest,
+			const struct platform *platform, struct image **ret,
+			struct kiln_error **err);
+/* Is the blob @d an image index (OCI) or manifest list (Docker)? Its JSON in *ret_json. */
+bool image_is_index(struct store *s, const struct digest *d, json_t **ret_json);
 /* store_resolve + image_read. */
 int image_read_named(struct store *s, const char *what, struct image **ret,
 		     struct kiln_error **err);
@@ -280,6 +326,14 @@ struct image_spec {
  */
 int image_write(struct store *s, const struct image_spec *spec, struct digest *ret_manifest,
 		struct kiln_error **err);
+
+/*
+ * Write an OCI image index of the @n manifests (in the store), each
+ * described with its platform, and return its digest (name it with store_tag).
+ */
+int image_write_index(struct store *s, const struct digest *manifests,
+		      const struct platform *platforms, size_t n, json_t *annotations,
+		      struct digest *ret_index, struct kiln_error **err);
 
 /* ---- layers: commit ---------------------------------------------------------------------- */
 
@@ -441,12 +495,13 @@ int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
 
 /*
  * Import a root filesystem tarball (tar, tar.gz, tar.zst) as a one-layer image
- * named @name (like `docker import`). The tar is re-written as a sorted layer by
- * streaming it through the same writer (bounded memory). *ret_manifest may be NULL.
+ * named @name (like `docker import`), for @platform (NULL: this machine's).
+ * The tar is re-written as a sorted layer by streaming it through the same
+ * writer (bounded memory). *ret_manifest may be NULL.
  */
 int store_import_rootfs(struct store *s, int tarfd, const char *name,
-			const struct layers_commit_opts *opts, struct digest *ret_manifest,
-			struct kiln_error **err);
+			const struct layers_commit_opts *opts, const struct platform *platform,
+			struct digest *ret_manifest, struct kiln_error **err);
 
 enum archive_format {
 	ARCHIVE_AUTO, /* oci-archive or docker-archive, from the contents */
@@ -462,13 +517,19 @@ enum archive_format {
  */
 int store_pull_archive(struct store *s, enum archive_format fmt, const char *path, const char *tag,
 		       const char *name, struct digest *ret_manifest, struct kiln_error **err);
-/* Write image @what as an oci-archive or docker-archive to @outfd. */
-int store_save_archive(struct store *s, const char *what, enum archive_format fmt, int outfd,
-		       struct kiln_error **err);
 /*
- * Copy image @what into the OCI image layout directory @dir (created when
- * missing; other images there are kept), named @ref (NULL: @what's name) in
- * its index.json, which is replaced atomically.
+ * Write image @what as an oci-archive or docker-archive to @outfd. An image
+ * index goes whole into an oci-archive, with @platform NULL; otherwise
+ * @platform picks one of its manifests (a docker-archive holds one image, so
+ * it refuses an index without @platform).
  */
-int store_save_layout(struct store *s, const char *what, const char *dir, const char *ref,
-		      struct kiln_error **err);
+int store_save_archive(struct store *s, const char *what, const struct platform *platform,
+		       enum archive_format fmt, int outfd, struct kiln_error **err);
+/*
+ * Copy image @what (an index whole, or its manifest for @platform when not
+ * NULL) into the OCI image layout directory @dir (created when missing; other
+ * images there are kept), named @ref (NULL: @what's name) in its index.json,
+ * which is replaced atomically.
+ */
+int store_save_layout(struct store *s, const char *what, const struct platform *platform,
+		      const char *dir, const char *ref, struct kiln_error **err);

@@ -85,6 +85,9 @@ static void mark_index(struct walk *w, const char *what, const json_t *idx)
 			problem(w, "%s: manifest %zu has no valid digest", what, i + 1);
 			continue;
 		}
+		/* an index a build pulled holds only the platforms it was built for */
+		if (!store_blob_exists(w->s, &d, NULL))
+			continue;
 		mark_image(w, what, &d);
 	}
 }

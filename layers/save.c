@@ -91,17 +91,105 @@ static int add_json(struct archive *a, const char *name, const json_t *j, struct
 	return add_mem(a, name, text, len, err);
 }
 
+/* ---- what an image or index saves ---- */
+
+/* The top descriptor, and every blob under it once (an index's manifests share blobs). */
+struct save_set {
+	struct digest top;
+	uint64_t top_size;
+	char *top_media_type;
+	struct digest *blobs;
+	size_t n, alloc;
+	struct image *img; /* the image, when @top is not an index */
+};
+
+static void save_set_add(struct save_set *set, const struct digest *d)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (digest_eq(&set->blobs[i], d))
+			return;
+	ALLOC_GROW(set->blobs, set->n + 1, set->alloc);
+	set->blobs[set->n++] = *d;
+}
+
+static void save_set_add_image(struct save_set *set, const struct image *img)
+{
+	save_set_add(set, &img->manifest_digest);
+	save_set_add(set, &img->config_digest);
+	for (size_t i = 0; i < img->n_layers; i++)
+		save_set_add(set, &img->layers[i].digest);
+}
+
+static void save_set_release(struct save_set *set)
+{
+	free(set->top_media_type);
+	free(set->blobs);
+	image_free(set->img);
+}
+
+static int save_set_index(struct store *s, struct save_set *set, const json_t *idx,
+			  struct kiln_error **err)
+{
+	const char *mt = json_get_str(idx, "mediaType");
+	json_t *e;
+	size_t i;
+
+	set->top_media_type = xstrdup(mt ? mt : MEDIA_OCI_INDEX);
+	store_blob_exists(s, &set->top, &set->top_size);
+	save_set_add(set, &set->top);
+	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
+		_cleanup_(image_freep) struct image *img = NULL;
+		struct digest d;
+		int r = json_get_digest(e, "digest", &d, err);
+
+		if (r >= 0)
+			r = image_read(s, &d, &img, err);
+		if (r < 0)
+			return err_wrap(err, "the index's manifest %zu", i + 1);
+		save_set_add_image(set, img);
+	}
+	return 0;
+}
+
+static int save_set_load(struct store *s, const char *what, const struct platform *platform,
+			 bool one_image, struct save_set *set, struct kiln_error **err)
+{
+	_cleanup_(json_decrefp) json_t *idx = NULL;
+	int r = store_resolve(s, what, &set->top, err);
+
+	if (r < 0)
+		return r;
+	if (!platform && image_is_index(s, &set->top, &idx)) {
+		_cleanup_free_ char *have = platform_list_json(json_object_get(idx, "manifests"));
+
+		if (one_image)
+			return err_usage(
+				err,
+				"'%s' is an image index (%s) and a docker-archive holds one image: pick one with --platform",
+				what, have);
+		return save_set_index(s, set, idx, err);
+	}
+	r = image_read_platform(s, &set->top, platform, &set->img, err);
+	if (r < 0)
+		return r;
+	set->top = set->img->manifest_digest;
+	set->top_size = set->img->manifest_size;
+	set->top_media_type = xstrdup(set->img->manifest_media_type);
+	save_set_add_image(set, set->img);
+	return 0;
+}
+
 /* ---- oci-archive ---- */
 
-static int save_oci(struct store *s, struct archive *a, const struct image *img, const char *name,
-		    char *buf, struct kiln_error **err)
+static int save_oci(struct store *s, struct archive *a, const struct save_set *set,
+		    const char *name, char *buf, struct kiln_error **err)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 	char hex[DIGEST_HEX_LEN + 1], d[DIGEST_STR_SIZE];
 	_cleanup_(json_decrefp) json_t *idx = json_pack(
 		"{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
-		img->manifest_media_type, "digest", digest_format(&img->manifest_digest, d), "size",
-		(json_int_t)img->manifest_size, "annotations", ANNOTATION_REF_NAME, name);
+		set->top_media_type, "digest", digest_format(&set->top, d), "size",
+		(json_int_t)set->top_size, "annotations", ANNOTATION_REF_NAME, name);
 	int r = add_mem(a, "oci-layout", layout, strlen(layout), err);
 
 	if (r >= 0)
@@ -110,13 +198,11 @@ static int save_oci(struct store *s, struct archive *a, const struct image *img,
 		r = add_header(a, "blobs", AE_IFDIR, 0, err);
 	if (r >= 0)
 		r = add_header(a, "blobs/sha256", AE_IFDIR, 0, err);
-	for (size_t i = 0; r >= 0 && i < img->n_layers + 2; i++) {
-		const struct digest *b = i == 0	  ? &img->manifest_digest
-					 : i == 1 ? &img->config_digest
-						  : &img->layers[i - 2].digest;
-		_cleanup_free_ char *path = xasprintf("blobs/sha256/%s", digest_hex(b, hex));
+	for (size_t i = 0; r >= 0 && i < set->n; i++) {
+		_cleanup_free_ char *path =
+			xasprintf("blobs/sha256/%s", digest_hex(&set->blobs[i], hex));
 
-		r = add_blob(s, a, path, b, buf, err);
+		r = add_blob(s, a, path, &set->blobs[i], buf, err);
 	}
 	return r;
 }
@@ -178,25 +264,29 @@ static int save_docker(struct store *s, struct archive *a, const struct image *i
 	return r < 0 ? r : add_json(a, "manifest.json", m, err);
 }
 
-int store_save_archive(struct store *s, const char *what, enum archive_format fmt, int outfd,
-		       struct kiln_error **err)
+int store_save_archive(struct store *s, const char *what, const struct platform *platform,
+		       enum archive_format fmt, int outfd, struct kiln_error **err)
 {
 	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
-	_cleanup_(image_freep) struct image *img = NULL;
 	_cleanup_free_ char *buf = xmalloc(BUF_SIZE), *name = NULL;
-	int r = image_read_named(s, what, &img, err);
+	struct save_set set = {0};
+	int r = save_set_load(s, what, platform, fmt == ARCHIVE_DOCKER, &set, err);
 
 	if (r < 0)
-		return r;
+		goto out;
 	if (startswith(what, "sha256:") || image_name_normalize(what, &name, NULL) < 0)
 		name = xstrdup(what);
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, outfd) != ARCHIVE_OK)
-		return tar_fail(a, "(archive)", err);
-	r = fmt == ARCHIVE_DOCKER ? save_docker(s, a, img, name, buf, err)
-				  : save_oci(s, a, img, name, buf, err);
+	    archive_write_open_fd(a, outfd) != ARCHIVE_OK) {
+		r = tar_fail(a, "(archive)", err);
+		goto out;
+	}
+	r = fmt == ARCHIVE_DOCKER ? save_docker(s, a, set.img, name, buf, err)
+				  : save_oci(s, a, &set, name, buf, err);
 	if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
 		r = tar_fail(a, "(end of archive)", err);
+out:
+	save_set_release(&set);
 	return r < 0 ? err_wrap(err, "save '%s'", what) : 0;
 }
 
@@ -231,7 +321,8 @@ out_unlink:
 	return -EIO;
 }
 
-static int layout_index(int dfd, const struct image *img, const char *ref, struct kiln_error **err)
+static int layout_index(int dfd, const struct save_set *set, const char *ref,
+			struct kiln_error **err)
 {
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	_cleanup_(json_decrefp) json_t *idx = NULL;
@@ -255,45 +346,51 @@ static int layout_index(int dfd, const struct image *img, const char *ref, struc
 				      ANNOTATION_REF_NAME)),
 			      ref))
 			json_array_remove(arr, i);
-	json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
-					     img->manifest_media_type, "digest",
-					     digest_format(&img->manifest_digest, d), "size",
-					     (json_int_t)img->manifest_size, "annotations",
-					     ANNOTATION_REF_NAME, ref));
+	json_array_append_new(
+		arr, json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", set->top_media_type,
+			       "digest", digest_format(&set->top, d), "size",
+			       (json_int_t)set->top_size, "annotations", ANNOTATION_REF_NAME, ref));
 	text = json_canonical(idx, &len);
 	return fs_atomic_write(dfd, "index.json", text, len, 0644, err);
 }
 
-int store_save_layout(struct store *s, const char *what, const char *dir, const char *ref,
-		      struct kiln_error **err)
+static int save_layout(struct store *s, const struct save_set *set, const char *dir,
+		       const char *ref, char *buf, struct kiln_error **err)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-	_cleanup_(image_freep) struct image *img = NULL;
-	_cleanup_free_ char *buf = xmalloc(BUF_SIZE), *name = NULL;
 	_cleanup_close_ int top = open(dir[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int dfd = -1, blobs = -1;
-	int r = image_read_named(s, what, &img, err);
+	int r = fs_mkdir_p(top, dir, 0755, err);
 
-	if (r < 0)
-		return r;
-	if (!ref && (startswith(what, "sha256:") || image_name_normalize(what, &name, NULL) < 0))
-		name = xstrdup(what);
-	r = fs_mkdir_p(top, dir, 0755, err);
 	if (r >= 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = err_sys(err, errno, "open '%s'", dir);
 	if (r >= 0)
 		r = fs_mkdir_p(dfd, "blobs/sha256", 0755, err);
 	if (r >= 0 && (blobs = openat(dfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = err_sys(err, errno, "open '%s/blobs/sha256'", dir);
-	for (size_t i = 0; r >= 0 && i < img->n_layers + 2; i++)
-		r = copy_blob_to(s, blobs,
-				 i == 0	  ? &img->config_digest
-				 : i == 1 ? &img->manifest_digest
-					  : &img->layers[i - 2].digest,
-				 buf, err);
+	/* the top manifest or index last: a reader never finds it before its blobs */
+	for (size_t i = set->n; r >= 0 && i-- > 0;)
+		r = copy_blob_to(s, blobs, &set->blobs[i], buf, err);
 	if (r >= 0 && faccessat(dfd, "oci-layout", F_OK, 0) < 0)
 		r = fs_atomic_write(dfd, "oci-layout", layout, strlen(layout), 0644, err);
 	if (r >= 0)
-		r = layout_index(dfd, img, ref ? ref : name, err);
+		r = layout_index(dfd, set, ref, err);
+	return r;
+}
+
+int store_save_layout(struct store *s, const char *what, const struct platform *platform,
+		      const char *dir, const char *ref, struct kiln_error **err)
+{
+	_cleanup_free_ char *buf = xmalloc(BUF_SIZE), *name = NULL;
+	struct save_set set = {0};
+	int r = save_set_load(s, what, platform, false, &set, err);
+
+	if (r >= 0) {
+		if (!ref &&
+		    (startswith(what, "sha256:") || image_name_normalize(what, &name, NULL) < 0))
+			name = xstrdup(what);
+		r = save_layout(s, &set, dir, ref ? ref : name, buf, err);
+	}
+	save_set_release(&set);
 	return r < 0 ? err_wrap(err, "save '%s' to '%s'", what, dir) : 0;
 }

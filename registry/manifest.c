@@ -158,87 +158,33 @@ int registry_manifest_put(struct registry_client *c, const char *repo, const cha
 
 /* ---- platforms ---- */
 
-struct platform {
-	char *os, *arch, *variant;
-};
-
-static int parse_platform(const char *s, struct platform *ret, struct kiln_error **err)
-{
-	const char *s1 = strchr(s, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
-
-	if (!s1 || s1 == s || !s1[1] || s1[1] == '/' || (s2 && (!s2[1] || strchr(s2 + 1, '/'))))
-		return err_usage(
-			err, "bad platform '%s' (expected OS/ARCH[/VARIANT], e.g. linux/amd64)", s);
-	ret->os = xstrndup(s, (size_t)(s1 - s));
-	ret->arch = s2 ? xstrndup(s1 + 1, (size_t)(s2 - s1 - 1)) : xstrdup(s1 + 1);
-	ret->variant = s2 ? xstrdup(s2 + 1) : NULL;
-	return 0;
-}
-
-static void platform_release(struct platform *p)
-{
-	free(p->os);
-	free(p->arch);
-	free(p->variant);
-}
-
-static bool platform_matches(json_t *pl, const struct platform *want)
-{
-	const char *os = json_string_value(json_object_get(pl, "os"));
-	const char *arch = json_string_value(json_object_get(pl, "architecture"));
-	const char *variant = json_string_value(json_object_get(pl, "variant"));
-
-	if (!os || !arch || !streq(os, want->os) || !streq(arch, want->arch))
-		return false;
-	return !want->variant || streq_ptr(variant, want->variant);
-}
-
-static char *list_platforms(json_t *manifests)
-{
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
-	json_t *m;
-
-	json_array_foreach(manifests, i, m) {
-		json_t *pl = json_object_get(m, "platform");
-		const char *v = json_string_value(json_object_get(pl, "variant"));
-
-		strbuf_addf(&sb, "%s%s/%s%s%s", i ? ", " : "",
-			    json_string_value(json_object_get(pl, "os")) ?: "?",
-			    json_string_value(json_object_get(pl, "architecture")) ?: "?",
-			    v ? "/" : "", v ? v : "");
-	}
-	return strbuf_detach(&sb, NULL);
-}
-
 int registry_select_platform(const char *index_json, size_t len, const char *platform,
 			     char **ret_digest, char **ret_media_type, struct kiln_error **err)
 {
 	_cleanup_(json_decrefp) json_t *j = json_loadb(index_json, len, 0, NULL);
 	json_t *manifests = json_object_get(j, "manifests"), *m;
-	struct platform want = {0};
 	_cleanup_free_ char *avail = NULL;
+	char buf[PLATFORM_STR_SIZE];
+	struct platform want;
 	size_t i;
-	int r = parse_platform(platform ? platform : "linux/amd64", &want, err);
 
-	if (r < 0)
-		return r;
+	if (!platform)
+		platform_host(&want);
+	else if (platform_parse(platform, &want, err) < 0)
+		return -EINVAL;
 	json_array_foreach(manifests, i, m) {
 		const char *d = json_string_value(json_object_get(m, "digest"));
 		const char *mt = json_string_value(json_object_get(m, "mediaType"));
 
 		if (d && reg_digest_valid(d) &&
-		    platform_matches(json_object_get(m, "platform"), &want)) {
+		    platform_matches_json(json_object_get(m, "platform"), &want)) {
 			*ret_digest = xstrdup(d);
 			*ret_media_type = xstrdup(mt ? mt : REGISTRY_MT_OCI_MANIFEST);
-			platform_release(&want);
 			return 0;
 		}
 	}
-	avail = list_platforms(manifests);
-	r = err_new(err, KILN_ERR_INPUT, ENOENT,
-		    "no image for platform '%s' in the index (it has: %s)",
-		    platform ? platform : "linux/amd64", *avail ? avail : "nothing");
-	platform_release(&want);
-	return r;
+	avail = platform_list_json(manifests);
+	return err_new(err, KILN_ERR_INPUT, ENOENT,
+		       "no image for platform '%s' in the index (it has: %s)",
+		       platform_format(&want, buf), *avail ? avail : "nothing");
 }

@@ -42,10 +42,10 @@ static bool is_index_type(const char *mt)
 	return streq(mt, REGISTRY_MT_OCI_INDEX) || streq(mt, REGISTRY_MT_DOCKER_LIST);
 }
 
-/* The image manifest for @ref, following an index to @platform. */
+/* The image manifest for @ref, following an index (kept in *ret_index when asked) to @platform. */
 static int fetch_manifest(struct registry_client *c, const struct registry_ref *ref,
 			  const char *platform, struct registry_manifest *ret,
-			  struct kiln_error **err)
+			  struct registry_manifest *ret_index, struct kiln_error **err)
 {
 	struct registry_manifest m = {0};
 	_cleanup_free_ char *digest = NULL, *mt = NULL;
@@ -55,7 +55,11 @@ static int fetch_manifest(struct registry_client *c, const struct registry_ref *
 		return r;
 	if (is_index_type(m.media_type)) {
 		r = registry_select_platform(m.data, m.len, platform, &digest, &mt, err);
-		registry_manifest_release(&m);
+		if (r >= 0 && ret_index)
+			*ret_index = m;
+		else
+			registry_manifest_release(&m);
+		memset(&m, 0, sizeof(m));
 		if (r < 0)
 			return r;
 		r = registry_manifest_get(c, ref->path, digest, &m, err);
@@ -198,7 +202,10 @@ static int pull_blobs(struct registry_client *c, struct store *s, const char *re
 	return r;
 }
 
-static int store_manifest(struct store *s, const struct registry_manifest *m, const char *name,
+/* The manifest, and the index it came from when kept, as the registry sent them; @name names the
+ * top. */
+static int store_manifest(struct store *s, const struct registry_manifest *m,
+			  const struct registry_manifest *idx, const char *name,
 			  struct kiln_error **err)
 {
 	struct digest want, got;
@@ -206,6 +213,11 @@ static int store_manifest(struct store *s, const struct registry_manifest *m, co
 
 	if (r == 0)
 		r = store_blob_write(s, m->data, m->len, &want, &got, err);
+	if (r == 0 && idx->data) {
+		r = digest_parse(idx->digest, &want, err);
+		if (r == 0)
+			r = store_blob_write(s, idx->data, idx->len, &want, &got, err);
+	}
 	if (r == 0)
 		r = store_tag(s, name, &got, err);
 	return r;
@@ -214,18 +226,18 @@ static int store_manifest(struct store *s, const struct registry_manifest *m, co
 static int pull_image(struct registry_client *c, struct store *s, const struct registry_ref *ref,
 		      const char *name, char **ret_digest, struct kiln_error **err)
 {
-	struct registry_manifest m = {0};
+	struct registry_manifest m = {0}, idx = {0};
 	struct pull_blob *blobs = NULL;
 	const char **digests = NULL;
 	size_t n = 0;
-	int r = fetch_manifest(c, ref, c->opts.platform, &m, err);
+	int r = fetch_manifest(c, ref, c->opts.platform, &m, c->opts.keep_index ? &idx : NULL, err);
 
 	if (r == 0)
 		r = manifest_blobs(&m, &blobs, &n, err);
 	if (r == 0)
 		r = pull_blobs(c, s, ref->path, blobs, n, err);
 	if (r == 0)
-		r = store_manifest(s, &m, name, err);
+		r = store_manifest(s, &m, &idx, name, err);
 	if (r == 0) {
 		digests = xcalloc(n + 1, sizeof(*digests));
 		for (size_t i = 0; i < n; i++)
@@ -239,6 +251,7 @@ static int pull_image(struct registry_client *c, struct store *s, const struct r
 		free(blobs[i].digest);
 	free(blobs);
 	registry_manifest_release(&m);
+	registry_manifest_release(&idx);
 	return r;
 }
 

@@ -108,14 +108,58 @@ static int push_image(struct registry_client *c, struct store *s, const struct r
 	return put_manifest(c, s, ref, img, digest, err);
 }
 
+/* Each manifest of the index by digest (blobs they share go once), then the index. */
+static int push_index(struct registry_client *c, struct store *s, const struct registry_ref *ref,
+		      const struct digest *d, const json_t *idx, struct kiln_error **err)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	const char *mt = json_string_value(json_object_get(idx, "mediaType"));
+	char digest[DIGEST_STR_SIZE];
+	json_t *e;
+	size_t i;
+	int r;
+
+	digest_format(d, digest);
+	if (ref->digest && !streq(ref->digest, digest))
+		return err_new(err, KILN_ERR_INPUT, EINVAL,
+			       "destination digest '%s' is not the index's ('%s')", ref->digest,
+			       digest);
+	json_array_foreach(json_object_get(idx, "manifests"), i, e) {
+		_cleanup_(image_freep) struct image *img = NULL;
+		struct registry_ref child = *ref;
+		char cd[DIGEST_STR_SIZE];
+		struct digest md;
+
+		r = digest_parse(json_string_value(json_object_get(e, "digest")), &md, err);
+		if (r >= 0)
+			r = image_read(s, &md, &img, err);
+		if (r < 0)
+			return err_wrap(err, "the index's manifest %zu", i + 1);
+		child.tag = NULL;
+		child.digest = digest_format(&md, cd);
+		r = push_image(c, s, &child, img, err);
+		if (r < 0)
+			return r;
+	}
+	r = store_blob_read(s, d, &sb, err);
+	if (r < 0)
+		return r;
+	return registry_manifest_put(c, ref->path, ref->tag ? ref->tag : digest,
+				     mt ? mt : REGISTRY_MT_OCI_INDEX, sb.buf, sb.len, NULL, err);
+}
+
 int registry_push(struct store *s, const char *what, const char *dest,
 		  const struct registry_opts *opts, char **ret_digest, struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
+	_cleanup_(json_decrefp) json_t *idx = NULL;
 	struct registry_client *c = NULL;
 	struct registry_ref ref;
-	int r = image_read_named(s, what, &img, err);
+	struct digest top;
+	int r = store_resolve(s, what, &top, err);
 
+	if (r >= 0 && !image_is_index(s, &top, &idx))
+		r = image_read(s, &top, &img, err);
 	if (r < 0)
 		return err_wrap(err, "push '%s'", what);
 	r = registry_ref_parse(dest ? dest : what, &ref, err);
@@ -123,9 +167,9 @@ int registry_push(struct store *s, const char *what, const char *dest,
 		return r;
 	r = registry_client_new(ref.domain, opts, &c, err);
 	if (r == 0)
-		r = push_image(c, s, &ref, img, err);
+		r = idx ? push_index(c, s, &ref, &top, idx, err) : push_image(c, s, &ref, img, err);
 	if (r == 0 && ret_digest)
-		*ret_digest = digest_str(&img->manifest_digest);
+		*ret_digest = digest_str(idx ? &top : &img->manifest_digest);
 	registry_client_free(c);
 	if (r < 0) {
 		_cleanup_free_ char *full = registry_ref_format(&ref);

@@ -66,7 +66,12 @@ struct registry_opts {
 	unsigned parallel; /* blob transfers at once, 1..8 (default 3) */
 	unsigned retries; /* attempts after the first on transient failures (default 4) */
 	uint64_t chunk_size; /* upload chunk size in bytes (default 64 MiB) */
-	const char *platform; /* pull: "os/arch[/variant]" from an index (NULL: linux/amd64) */
+	const char *platform; /* pull: "os/arch[/variant]" from an index (NULL: this machine's) */
+	/*
+	 * pull: name the index itself (stored as sent, with the one manifest
+	 * taken from it), so the store can add its other platforms later (builds)
+	 */
+	bool keep_index;
 	registry_progress_fn progress;
 	void *progress_data;
 };
@@ -144,7 +149,7 @@ int registry_blob_put(struct registry_client *c, const char *repo, const char *d
 
 /*
  * From an OCI index or Docker manifest list, the manifest for @platform
- * ("os/arch[/variant]", NULL: linux/amd64). Sets *ret_digest and
+ * ("os/arch[/variant]", NULL: this machine's). Sets *ret_digest and
  * *ret_media_type (malloc'd).
  */
 int registry_select_platform(const char *index_json, size_t len, const char *platform,

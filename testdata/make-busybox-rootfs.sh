@@ -9,9 +9,12 @@ set -eu
 
 out=${1:?usage: make-busybox-rootfs.sh OUT.tar}
 bb=${BUSYBOX:-/bin/busybox}
+# the applets to link: another architecture's busybox cannot list its own, so
+# BUSYBOX_APPLETS names a busybox of the same version that runs here
+list=${BUSYBOX_APPLETS:-$bb}
 epoch=${SOURCE_DATE_EPOCH:-1700000000}
 
-if ! [ -x "$bb" ] || ! "$bb" --list-full >/dev/null 2>&1; then
+if ! [ -x "$bb" ] || ! "$list" --list-full >/dev/null 2>&1; then
 	echo "make-busybox-rootfs.sh: '$bb' is not a static busybox (apt-get install busybox-static)" >&2
 	exit 1
 fi
@@ -27,7 +30,7 @@ chmod 0700 "$r/root"
 cp "$bb" "$r/bin/busybox"
 chmod 0755 "$r/bin/busybox"
 # one absolute symlink per applet, as `busybox --install -s` makes them
-"$bb" --list-full | while read -r applet; do
+"$list" --list-full | while read -r applet; do
 	[ "$applet" = bin/busybox ] && continue
 	mkdir -p "$r/$(dirname "$applet")"
 	ln -sf /bin/busybox "$r/$applet"

@@ -97,6 +97,22 @@ busybox_rootfs_tar() {
 	echo "$f"
 }
 
+# The same rootfs with Debian's arm64 busybox-static (tools/install-deps downloads
+# the package to /var/cache/kiln-test), built once per build tree; skips without it.
+busybox_arm64_rootfs_tar() {
+	f=$KILN_BUILD/testdata/busybox-arm64-rootfs.tar
+	if ! [ -f "$f" ]; then
+		deb=$(ls /var/cache/kiln-test/busybox-static_*_arm64.deb 2>/dev/null | head -n 1)
+		[ -n "$deb" ] || skip "no arm64 busybox-static package (run tools/install-deps)"
+		mkdir -p "$KILN_BUILD/testdata"
+		flock "$KILN_BUILD/testdata/.lock" sh -c "[ -f '$f' ] || {
+			rm -rf '$f.x' && dpkg-deb -x '$deb' '$f.x' &&
+			BUSYBOX='$f.x/bin/busybox' BUSYBOX_APPLETS=/bin/busybox \
+				'$KILN_SRC/testdata/make-busybox-rootfs.sh' '$f' && rm -rf '$f.x'; }" >&2
+	fi
+	echo "$f"
+}
+
 # The registry helpers are tests/lib-registry.sh's, the RUN sandbox's tests/lib-sandbox.sh's:
 # a test sources what it uses. For a test written before the split, the first call of
 # one of the registry's entry points loads lib-registry.sh, which replaces these.

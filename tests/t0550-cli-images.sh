@@ -108,8 +108,10 @@ ki images --format 'table {{.Repository}}\t{{.Tag}}' user/app >"$T/t"
 expect_eq "$(cat "$T/t")" "$(printf 'REPOSITORY   TAG\nuser/app     latest')" "table TEMPLATE"
 ki images --format json >"$T/j"
 expect_eq "$(wc -l <"$T/j")" 6 "json: one object per line"
+# docker's keys, and Platform (an index's platforms, t0560)
 expect_eq "$(jq -c 'keys' "$T/j" | sort -u)" \
-	'["Containers","CreatedAt","CreatedSince","Digest","ID","Repository","SharedSize","Size","Tag","UniqueSize","VirtualSize"]' "json keys"
+	'["Containers","CreatedAt","CreatedSince","Digest","ID","Platform","Repository","SharedSize","Size","Tag","UniqueSize","VirtualSize"]' "json keys"
+expect_eq "$(jq -r .Platform "$T/j" | sort -u)" "linux/$(uname -m | sed "s/x86_64/amd64/;s/aarch64/arm64/")" "json Platform"
 grep -qF '"Repository":"\u003cnone\u003e"' "$T/j" || fail "json does not escape <none> as Go does: $(cat "$T/j")"
 expect_eq "$(jq -r 'select(.Repository == "app") | .ID' "$T/j")" "$(echo "$app_id" | cut -c8-19)" "json ID"
 expect_eq "$(ki images --format '{{json .Tag}}' app:1)" '"1"' "{{json .Field}}"

@@ -234,7 +234,8 @@ TEST(platform_selection)
 	free(mt);
 	ASSERT_TRUE(registry_select_platform(index_json, strlen(index_json), "linux/s390x", &d, &mt,
 					     &err) < 0);
-	ASSERT_TRUE(strstr(err->msg, "linux/arm64/v8, linux/amd64") != NULL);
+	/* the platforms it has, normalised as containerd does (arm64/v8 is arm64) */
+	ASSERT_TRUE(strstr(err->msg, "linux/arm64, linux/amd64") != NULL);
 	err_free(TAKE_PTR(err));
 	ASSERT_TRUE(registry_select_platform(index_json, strlen(index_json), "linux", &d, &mt,
 					     &err) < 0);
