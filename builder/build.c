@@ -341,6 +341,8 @@ void build_key_made(struct build_ctx *b, const struct digest *key)
 {
 	char hex[DIGEST_HEX_LEN + 1];
 
+	if (!b->made_keys)
+		return; /* a context made without a build (the unit tests) */
 	pthread_mutex_lock(&b->lock);
 	strv_push(b->made_keys, digest_hex(key, hex));
 	pthread_mutex_unlock(&b->lock);
@@ -351,6 +353,8 @@ bool build_key_was_made(struct build_ctx *b, const struct digest *key)
 	char hex[DIGEST_HEX_LEN + 1];
 	bool made;
 
+	if (!b->made_keys)
+		return false;
 	pthread_mutex_lock(&b->lock);
 	made = strv_find(b->made_keys, digest_hex(key, hex)) >= 0;
 	pthread_mutex_unlock(&b->lock);
