@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/rootfs-internal.h"
@@ -103,23 +104,47 @@ int rootfs_copy_storage(struct build_ctx *b, struct kiln_error **err)
 	return r;
 }
 
+static bool stamp_at(const char *p, struct timespec *ret)
+{
+	struct statx stx;
+
+	if (mkdir(p, 0700) < 0 || statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return false;
+	*ret = (struct timespec){.tv_sec = stx.stx_btime.tv_sec, .tv_nsec = stx.stx_btime.tv_nsec};
+	return true;
+}
+
 /*
  * The birth time of a directory made now, on the copy's filesystem: the
- * directories of the copy are older, those the step makes younger.
+ * directories of the copy are older, those the step makes younger, and so are
+ * the status-change times (sandbox-diff.c). The file system's clock ticks
+ * coarsely (a few ms): wait for its next tick, so that nothing the step does
+ * can carry the copy's time.
  */
 static void copy_stamp(struct step_dirs *d)
 {
 	_cleanup_free_ char *p = xasprintf("%s/stamp", d->base);
-	struct statx stx;
+	_cleanup_free_ char *q = xasprintf("%s/stamp-next", d->base);
+	struct timespec next;
 
-	if (mkdir(p, 0700) < 0 || statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
-	    !(stx.stx_mask & STATX_BTIME)) {
+	if (!stamp_at(p, &d->copied_at)) {
 		log_debug("no birth times in '%s': replaced directories become whiteouts", d->base);
 		return;
 	}
-	d->copied_at.tv_sec = stx.stx_btime.tv_sec;
-	d->copied_at.tv_nsec = stx.stx_btime.tv_nsec;
-	d->stamped = true;
+	for (int i = 0; i < 1000; i++) {
+		bool ok = stamp_at(q, &next);
+
+		rmdir(q);
+		if (!ok)
+			return;
+		if (next.tv_sec != d->copied_at.tv_sec || next.tv_nsec != d->copied_at.tv_nsec) {
+			d->stamped = true;
+			return;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 500000}, NULL);
+	}
+	log_debug("the clock of '%s' stands still: replaced directories become whiteouts", d->base);
 }
 
 /* `copy` storage: d->merged becomes a plain copy of @lowers. */

@@ -8,8 +8,11 @@
  *
  * Entries are compared by type, mode, owner, size, mtime, device number and
  * symlink target; contents are not read (Docker's naive differ does the same:
- * with nanosecond mtimes a rewrite shows). Every lookup is dirfd-relative with
- * O_NOFOLLOW, so a symlink the step made cannot lead the walk out of the tree.
+ * with nanosecond mtimes a rewrite shows). A file or link whose status
+ * changed during the step (ctime after the copy's stamp) is in the diff even
+ * when it compares equal: overlayfs copies up whatever a step writes, chmods,
+ * chowns or links, unchanged or not, so the two storages give the same layer. Every lookup is
+ * dirfd-relative with O_NOFOLLOW, so a symlink the step made cannot lead the walk out of the tree.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -345,6 +348,19 @@ static void child_lowers(const struct diff_dir *d, int from, const char *name,
 
 static int walk_dir(struct diff_ctx *c, struct diff_dir *d, struct kiln_error **err);
 
+static bool after(const struct timespec *t, const struct timespec *since)
+{
+	if (t->tv_sec != since->tv_sec)
+		return t->tv_sec > since->tv_sec;
+	return t->tv_nsec > since->tv_nsec;
+}
+
+/* Did the step write, chmod, chown or link this non-directory (its ctime is after the copy)? */
+static bool touched(const struct diff_ctx *c, const struct stat *st)
+{
+	return c->since && after(&st->st_ctim, c->since);
+}
+
 /* Was directory @fd made after the rootfs was (statx birth time)? False when unknown. */
 static bool dir_is_new(const struct diff_ctx *c, int fd)
 {
@@ -354,9 +370,9 @@ static bool dir_is_new(const struct diff_ctx *c, int fd)
 	    statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
 	    !(stx.stx_mask & STATX_BTIME))
 		return false;
-	if (stx.stx_btime.tv_sec != c->since->tv_sec)
-		return stx.stx_btime.tv_sec > c->since->tv_sec;
-	return stx.stx_btime.tv_nsec > (uint32_t)c->since->tv_nsec;
+	return after(&(struct timespec){.tv_sec = stx.stx_btime.tv_sec,
+					.tv_nsec = stx.stx_btime.tv_nsec},
+		     c->since);
 }
 
 static int walk_subdir(struct diff_ctx *c, struct diff_dir *d, const char *name,
@@ -404,7 +420,8 @@ static int walk_entry(struct diff_ctx *c, struct diff_dir *d, const char *name,
 	li = lower_lookup(d->lower_fds, d->n_lowers, name, &lst);
 	if (S_ISDIR(st.st_mode))
 		return walk_subdir(c, d, name, &st, li, &lst, err);
-	if (li >= 0 && same_entry(&st, &lst, d->root_fd, d->lower_fds[li], name))
+	if (li >= 0 && !touched(c, &st) &&
+	    same_entry(&st, &lst, d->root_fd, d->lower_fds[li], name))
 		return 0;
 	r = diff_dir_open(c, d, err);
 	if (r < 0)

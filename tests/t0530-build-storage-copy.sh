@@ -22,6 +22,8 @@ COPY file.txt /app/
 COPY --from=src /out/f /app/from-stage
 WORKDIR /work/dir
 RUN echo hi >here && rm -rf /root
+# touched, not changed: overlayfs copies each up, so the layer holds it (as BuildKit's)
+RUN chmod 0755 /bin/busybox && chown 0:0 /one && ln /data/keep/k /data/k2
 DF
 
 for s in overlay copy; do
