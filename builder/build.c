@@ -302,17 +302,21 @@ static int build_stages(struct build_ctx *b, struct kiln_error **err)
 	return r;
 }
 
-/* --annotation K=V, for the manifest */
-static json_t *manifest_annotations(const struct build_opts *o)
+/* --annotation K=V, and the inline cache (--cache-to type=inline), for the manifest */
+static json_t *manifest_annotations(struct build_ctx *b, const struct stage_state *s)
 {
-	json_t *a = o->annotations.n ? json_object() : NULL;
+	json_t *a = json_object();
+	char *inline_cache = cache_inline_annotation(b, s->layers, s->n_layers);
 
-	strv_foreach(&o->annotations, kv) {
+	strv_foreach(&b->opts->annotations, kv) {
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
 
 		json_object_set_new(a, k, json_string(eq + 1));
 	}
+	if (inline_cache)
+		json_object_set_new(a, KILN_CACHE_ANNOTATION, json_string(inline_cache));
+	free(inline_cache);
 	return a;
 }
 
@@ -334,7 +338,7 @@ static int write_image(struct build_ctx *b, char **ret_id, struct kiln_error **e
 	spec.config = s->config;
 	spec.layers = s->layers;
 	spec.n_layers = s->n_layers;
-	spec.annotations = manifest_annotations(b->opts);
+	spec.annotations = manifest_annotations(b, s);
 	r = image_write(b->store, &spec, &manifest, err);
 	json_decref(spec.annotations);
 	if (r >= 0)

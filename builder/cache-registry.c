@@ -102,9 +102,59 @@ static int get_config(struct reg_conn *c, struct store *s, json_t *manifest, jso
 	return cache_config_records(config, ret, err);
 }
 
+/* The inline cache of an image manifest (--cache-to type=inline): its annotation. */
+static int inline_records(json_t *manifest, json_t **ret, struct kiln_error **err)
+{
+	const char *text = json_string_value(
+		json_object_get(json_object_get(manifest, "annotations"), KILN_CACHE_ANNOTATION));
+	_cleanup_json_ json_t *doc = NULL;
+
+	if (!text)
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
+			       "an image without an inline cache (no '%s' annotation: was it built "
+			       "with --cache-to type=inline?)",
+			       KILN_CACHE_ANNOTATION);
+	doc = json_loads(text, 0, NULL);
+	if (!doc)
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "annotation '%s' is not JSON",
+			       KILN_CACHE_ANNOTATION);
+	return cache_config_records(doc, ret, err);
+}
+
+/* For an index, the manifest of our platform instead (one more GET). */
+static int platform_manifest(struct reg_conn *c, struct registry_manifest *m,
+			     struct kiln_error **err)
+{
+	_cleanup_free_ char *digest = NULL, *mt = NULL;
+	int r;
+
+	if (!streq_ptr(m->media_type, REGISTRY_MT_OCI_INDEX) &&
+	    !streq_ptr(m->media_type, REGISTRY_MT_DOCKER_LIST))
+		return 0;
+	r = registry_select_platform(m->data, m->len, cache_platform(), &digest, &mt, err);
+	if (r < 0)
+		return r;
+	registry_manifest_release(m);
+	memset(m, 0, sizeof(*m));
+	return registry_manifest_get(c->c, c->ref.path, digest, m, err);
+}
+
+/* The records of @manifest: a cache's, or with @allow_inline an image's inline cache. */
+static int manifest_records(struct reg_conn *c, struct store *s, json_t *manifest,
+			    bool allow_inline, json_t **ret, struct kiln_error **err)
+{
+	int r = get_config(c, s, manifest, ret, err);
+
+	if (r >= 0 || !allow_inline || (*err)->errnum != EMEDIUMTYPE)
+		return r;
+	err_free(*err);
+	*err = NULL;
+	return inline_records(manifest, ret, err);
+}
+
 /* The records under the tag (an empty object when there is no such tag); its digest. */
-static int read_records(struct reg_conn *c, struct store *s, json_t **ret, char **ret_digest,
-			struct kiln_error **err)
+static int read_records(struct reg_conn *c, struct store *s, bool allow_inline, json_t **ret,
+			char **ret_digest, struct kiln_error **err)
 {
 	struct registry_manifest m = {0};
 	_cleanup_json_ json_t *manifest = NULL;
@@ -117,10 +167,14 @@ static int read_records(struct reg_conn *c, struct store *s, json_t **ret, char 
 		*ret_digest = NULL;
 		return 0;
 	}
-	if (r < 0)
+	if (r >= 0 && allow_inline)
+		r = platform_manifest(c, &m, err);
+	if (r < 0) {
+		registry_manifest_release(&m);
 		return r;
+	}
 	manifest = json_loadb(m.data, m.len, 0, NULL);
-	r = manifest ? get_config(c, s, manifest, ret, err)
+	r = manifest ? manifest_records(c, s, manifest, allow_inline, ret, err)
 		     : err_new(err, KILN_ERR_INPUT, EINVAL, "the cache manifest is not JSON");
 	if (r >= 0)
 		*ret_digest = TAKE_PTR(m.digest);
@@ -155,7 +209,7 @@ int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **r
 {
 	_cleanup_free_ char *digest = NULL;
 
-	return read_records((struct reg_conn *)conn, s, ret, &digest, err);
+	return read_records((struct reg_conn *)conn, s, true, ret, &digest, err);
 }
 
 int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
@@ -360,7 +414,7 @@ int cache_registry_write(const struct cache_io_spec *spec, const struct registry
 		_cleanup_json_ json_t *merged = NULL;
 		_cleanup_free_ char *base = NULL;
 
-		r = read_records(&c, s, &merged, &base, err);
+		r = read_records(&c, s, false, &merged, &base, err);
 		if (r < 0)
 			break;
 		cache_records_merge(merged, records);

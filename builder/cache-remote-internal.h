@@ -30,10 +30,19 @@
 
 #define KILN_CACHE_CONFIG_TYPE "application/vnd.kiln.cache.config.v1+json"
 #define KILN_CACHE_DEFAULT_TAG "latest"
+/*
+ * The inline cache (--cache-to type=inline): the image manifest's annotation
+ * KILN_CACHE_ANNOTATION holds the config document above, as compact JSON with
+ * sorted keys: the records of the steps built (in any stage) that made no layer or
+ * a layer of that image, so no other blob is needed. The image config is untouched: the
+ * image ID does not depend on whether an inline cache was asked for.
+ */
+#define KILN_CACHE_ANNOTATION "dev.kiln.cache.v1"
 
 enum cache_io_type {
 	CACHE_IO_REGISTRY = 0,
 	CACHE_IO_LOCAL,
+	CACHE_IO_INLINE, /* --cache-to only: the records go into the image's manifest */
 };
 
 /* One --cache-to or --cache-from value, parsed (cache-spec.c). */
@@ -130,5 +139,8 @@ int cache_lookup_shared(struct build_ctx *b, const struct digest *key, struct ca
 /* Remember that stage @s used (or made) @e for @key: --cache-to exports it. */
 void cache_export_note(struct stage_state *s, const struct digest *key,
 		       const struct cache_entry *e);
+/* The value of KILN_CACHE_ANNOTATION for an image of @layers when a --cache-to is
+ * type=inline (malloc'd), else NULL. */
+char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *layers, size_t n);
 /* Write every --cache-to destination (after the image was written). */
 int cache_export(struct build_ctx *b, struct kiln_error **err);

@@ -200,6 +200,45 @@ static json_t *export_records(struct build_ctx *b, bool max)
 	return json_pack("{s:o}", cache_platform(), keys);
 }
 
+/* Keep in @records only the entries with no layer or one of @layers. */
+static void keep_image_layers(json_t *records, const struct layer_desc *layers, size_t n)
+{
+	json_t *keys = json_object_get(records, cache_platform()), *e, *tmp;
+	char dg[DIGEST_STR_SIZE];
+	const char *key;
+
+	json_object_foreach_safe(keys, tmp, key, e)
+	{
+		const char *l =
+			json_string_value(json_object_get(json_object_get(e, "layer"), "digest"));
+		bool found = !l;
+
+		for (size_t i = 0; i < n && !found; i++)
+			found = streq(l, digest_format(&layers[i].digest, dg));
+		if (!found)
+			json_object_del(keys, key);
+	}
+}
+
+char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *layers, size_t n)
+{
+	_cleanup_json_ json_t *records = NULL, *doc = NULL;
+	bool inline_to = false;
+
+	for (size_t i = 0; b->remote && i < b->remote->n_to; i++)
+		inline_to |= b->remote->to[i].type == CACHE_IO_INLINE;
+	if (!inline_to)
+		return NULL;
+	/* every stage's: a step of another stage whose layer the image holds (a COPY --from
+	 * of all it wrote makes the same tar) is kept too */
+	records = export_records(b, true);
+	keep_image_layers(records, layers, n);
+	build_message(b, "writing the inline cache: %zu entries",
+		      json_object_size(json_object_get(records, cache_platform())));
+	doc = cache_config_new(records);
+	return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
 static int export_one(struct build_ctx *b, const struct cache_io_spec *to, struct kiln_error **err)
 {
 	_cleanup_(json_decrefp) json_t *records = export_records(b, to->mode_max);
@@ -225,6 +264,7 @@ int cache_export(struct build_ctx *b, struct kiln_error **err)
 	int r = 0;
 
 	for (size_t i = 0; b->remote && i < b->remote->n_to && r >= 0; i++)
-		r = export_one(b, &b->remote->to[i], err);
+		if (b->remote->to[i].type != CACHE_IO_INLINE) /* written with the image */
+			r = export_one(b, &b->remote->to[i], err);
 	return r;
 }
