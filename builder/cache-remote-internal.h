@@ -53,6 +53,7 @@ struct cache_io_spec {
 	char *tag; /* local: the index.json name (tag=), default "latest" */
 	bool mode_max; /* mode=max: every stage built, not only the exported image's */
 	bool ignore_error; /* ignore-error=true: a failed export is a warning */
+	bool mounts; /* mounts=true: RUN --mount=type=cache directories too (cache-mounts.c) */
 	char *text; /* the value as given, for messages */
 };
 
@@ -123,7 +124,9 @@ struct cache_remote {
 	size_t n_from;
 	struct cache_io_spec *to;
 	size_t n_to;
-	pthread_mutex_t lock; /* loading the sources */
+	pthread_mutex_t lock; /* loading the sources, mounts */
+	struct strv mounts; /* the cache mounts used: "mounts/<hex>" below the store's cache/ */
+	json_t *mount_records; /* their records, made by the first export that wants them */
 };
 
 /* From the build options; NULL (and no error) when neither flag was given. */
@@ -142,5 +145,17 @@ void cache_export_note(struct stage_state *s, const struct digest *key,
 /* The value of KILN_CACHE_ANNOTATION for an image of @layers when a --cache-to is
  * type=inline (malloc'd), else NULL. */
 char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *layers, size_t n);
+/* ---- RUN --mount=type=cache directories (cache-mounts.c) ---- */
+
+struct run_mount;
+/* Remember that the build mounted cache/@rel (for --cache-to ...,mounts=true). */
+void cache_mount_note(struct build_ctx *b, const char *rel);
+/* Restore the missing directory cache/@rel (below @cache_fd) of @m from a --cache-from
+ * source: 1 when restored, 0 when not (a warning at worst, never an error). */
+int cache_mount_restore(struct build_ctx *b, int cache_fd, const char *rel,
+			const struct run_mount *m);
+/* The noted directories, each committed as a layer: records (platform -> key -> entry). */
+int cache_mounts_records(struct build_ctx *b, json_t **ret, struct kiln_error **err);
+
 /* Write every --cache-to destination (after the image was written). */
 int cache_export(struct build_ctx *b, struct kiln_error **err);

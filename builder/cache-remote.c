@@ -57,6 +57,8 @@ void cache_remote_free(struct cache_remote *c)
 	}
 	for (size_t i = 0; i < c->n_to; i++)
 		cache_spec_release(&c->to[i]);
+	strv_clear(&c->mounts);
+	json_decref(c->mount_records);
 	free(c->from);
 	free(c->to);
 	pthread_mutex_destroy(&c->lock);
@@ -239,17 +241,34 @@ char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *laye
 	return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+/* With mounts=true, the records of the cache mounts too (committed once per build). */
+static int add_mounts(struct build_ctx *b, const struct cache_io_spec *to, json_t *records,
+		      struct kiln_error **err)
+{
+	int r = 0;
+
+	if (!to->mounts)
+		return 0;
+	if (!b->remote->mount_records)
+		r = cache_mounts_records(b, &b->remote->mount_records, err);
+	if (r >= 0)
+		cache_records_merge(records, b->remote->mount_records);
+	return r;
+}
+
 static int export_one(struct build_ctx *b, const struct cache_io_spec *to, struct kiln_error **err)
 {
 	_cleanup_(json_decrefp) json_t *records = export_records(b, to->mode_max);
-	size_t n = json_object_size(json_object_get(records, cache_platform()));
-	int r;
+	int r = add_mounts(b, to, records, err);
 
-	build_message(b, "exporting cache to %s: %zu entries", to->text, n);
-	if (to->type == CACHE_IO_LOCAL)
-		r = cache_local_write(to, b->store, records, err);
-	else
-		r = cache_registry_write(to, b->opts->registry, b->store, records, err);
+	if (r >= 0) {
+		build_message(b, "exporting cache to %s: %zu entries", to->text,
+			      json_object_size(json_object_get(records, cache_platform())));
+		if (to->type == CACHE_IO_LOCAL)
+			r = cache_local_write(to, b->store, records, err);
+		else
+			r = cache_registry_write(to, b->opts->registry, b->store, records, err);
+	}
 	if (r < 0 && to->ignore_error) {
 		log_warn("--cache-to %s: %s (ignore-error=true)", to->text, (*err)->msg);
 		err_free(*err);

@@ -87,6 +87,8 @@ static int set_key(const char *flag, bool to, const char *k, const char *v, stru
 		s->mode_max = streq(v, "max");
 	} else if (to && streq(k, "ignore-error")) {
 		return parse_bool(flag, k, v, &s->ignore_error, err);
+	} else if (to && streq(k, "mounts")) {
+		return parse_bool(flag, k, v, &s->mounts, err);
 	} else if (is_ignored(k)) {
 		log_debug("%s: %s=%s changes nothing in kiln, ignoring", flag, k, v);
 	} else {
@@ -110,11 +112,12 @@ static int check_spec(const char *flag, bool to, bool have_type, struct cache_io
 	if (s->type == CACHE_IO_LOCAL && (!s->dir || !*s->dir))
 		return err_usage(err, "%s: '%s': type=local needs %s=DIR", flag, s->text,
 				 to ? "dest" : "src");
-	if (s->type == CACHE_IO_INLINE && (s->ref || s->dir || s->mode_max))
-		return err_usage(err,
-				 "%s: '%s': type=inline takes no ref, dest or mode=max (it writes "
-				 "the exported image's steps into that image)",
-				 flag, s->text);
+	if (s->type == CACHE_IO_INLINE && (s->ref || s->dir || s->mode_max || s->mounts))
+		return err_usage(
+			err,
+			"%s: '%s': type=inline takes no ref, dest, mode=max or mounts=true "
+			"(it writes the exported image's steps into that image)",
+			flag, s->text);
 	if (!s->tag)
 		s->tag = xstrdup(KILN_CACHE_DEFAULT_TAG);
 	return 0;

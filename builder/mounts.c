@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder/cache-remote-internal.h"
 #include "builder/mounts-internal.h"
 #include "copy/copy.h"
 #include "util/fs.h"
@@ -408,7 +409,11 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 	if (r < 0)
 		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->id);
 	dir = xasprintf("%s/%s", cache, rel);
-	if (m->from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	/* a cache this store does not have yet: from --cache-from (mounts=true), else new */
+	if (fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    cache_mount_restore(b, cache_fd, rel, m) > 0)
+		r = 0;
+	else if (m->from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = cache_seed(b, s, m, cache_fd, rel, err);
 	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
 	else if ((r = fs_mkdir_p(cache_fd, rel, 0755, err)) >= 0 && stat(dir, &st) == 0 &&
@@ -423,6 +428,7 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 		if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX) < 0)
 			return err_sys(err, errno, "lock cache mount '%s'", m->id);
 	}
+	cache_mount_note(b, rel);
 	m->host_path = TAKE_PTR(dir);
 	m->rw = true;
 	return 0;

@@ -127,7 +127,7 @@ expect_eq "$(mdigest "$R/app:1")" "$(sha256sum <"$T/man1" | cut -d' ' -f1)" "app
 
 # ---- bad values ----
 expect_fail 2 "type=inline is only for --cache-to" as_runner "$KILN" build --cache-from type=inline "$app"
-expect_fail 2 "type=inline takes no ref, dest or mode=max" \
+expect_fail 2 "type=inline takes no ref, dest, mode=max" \
 	as_runner "$KILN" build --cache-to type=inline,mode=max "$app"
 expect_fail 2 "type=inline takes no ref" as_runner "$KILN" build --cache-to "type=inline,ref=$R/x" "$app"
 echo "ok"
