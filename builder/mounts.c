@@ -429,6 +429,7 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 			return err_sys(err, errno, "lock cache mount '%s'", m->id);
 	}
 	cache_mount_note(b, rel);
+	utimensat(cache_fd, rel, NULL, 0); /* last used now (kiln prune --keep-storage) */
 	m->host_path = TAKE_PTR(dir);
 	m->rw = true;
 	return 0;

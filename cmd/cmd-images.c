@@ -11,6 +11,7 @@
 #include "layers/layers.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -276,19 +277,80 @@ void enter_build_userns(void)
 	log_set_level(level);
 }
 
+/* Remove "@flag VALUE" or "@flag=VALUE" from argv (the last one wins); 1 when there. */
+static int take_value(int *argc, char **argv, const char *flag, const char **ret,
+		      struct kiln_error **err)
+{
+	size_t len = strlen(flag);
+	int i = 1, found = 0;
+
+	for (int j = 1; j < *argc; j++) {
+		if (streq(argv[j], flag)) {
+			if (j + 1 >= *argc)
+				return err_usage(err, "prune: option '%s' needs a value", flag);
+			*ret = argv[++j];
+			found = 1;
+		} else if (strncmp(argv[j], flag, len) == 0 && argv[j][len] == '=') {
+			*ret = argv[j] + len + 1;
+			found = 1;
+		} else {
+			argv[i++] = argv[j];
+		}
+	}
+	*argc = i;
+	return found;
+}
+
+/* --keep-storage SIZE and --filter until=DURATION: a budget for the cache. */
+static int prune_budget(int *argc, char **argv, bool cache, struct store_cache_budget *b,
+			bool *ret_have, struct kiln_error **err)
+{
+	const char *size = NULL, *filter = NULL;
+	int64_t ns;
+	int r = take_value(argc, argv, "--keep-storage", &size, err), f;
+
+	if (r < 0 || (f = take_value(argc, argv, "--filter", &filter, err)) < 0)
+		return r < 0 ? r : f;
+	*ret_have = size || filter;
+	if (*ret_have && !cache)
+		return err_usage(err, "prune: --keep-storage and --filter trim the build cache: "
+				      "give --cache too");
+	b->keep_storage = UINT64_MAX;
+	if (size && parse_size(size, &b->keep_storage) < 0)
+		return err_usage(err,
+				 "prune: --keep-storage: expected a size such as 10g or 512m, "
+				 "got '%s'",
+				 size);
+	if (filter && !startswith(filter, "until="))
+		return err_usage(err, "prune: --filter: expected until=DURATION, got '%s'", filter);
+	if (filter && (parse_duration_ns(filter + 6, &ns) < 0 || ns < 0))
+		return err_usage(err,
+				 "prune: --filter until: expected a duration such as 24h or 90m, "
+				 "got '%s'",
+				 filter + 6);
+	if (filter)
+		b->until = ns / 1000000000 > 0 ? ns / 1000000000 : 1;
+	return 0;
+}
+
 int cmd_prune(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_free_ char *default_root = NULL;
+	struct store_cache_budget budget = {0};
 	const char *root = NULL;
 	enum store_prune_flags flags = 0;
-	uint64_t freed = 0;
+	uint64_t freed = 0, kept = 0;
+	bool have_budget = false;
 	char buf[32];
 	int i, r;
 
-	/* --cache is ours alone: take it out before the shared options */
+	/* --cache and the budget are ours alone: take them out before the shared options */
 	if (take_flag(&argc, argv, "--cache"))
 		flags |= STORE_PRUNE_CACHE;
+	r = prune_budget(&argc, argv, flags & STORE_PRUNE_CACHE, &budget, &have_budget, err);
+	if (r < 0)
+		return r;
 	i = parse_opts(argc, argv, &root, NULL, err);
 	if (i < 0)
 		return i;
@@ -297,12 +359,19 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 	if (!root)
 		root = default_root = store_default_root();
 	enter_build_userns();
+	budget.ret_kept = &kept;
 	r = cmd_open_store(root, &s, err);
-	if (r >= 0)
+	if (r >= 0 && have_budget)
+		r = store_prune_cache(s, &budget, 0, print_freed, NULL, &freed, err);
+	else if (r >= 0)
 		r = store_prune_flags(s, NULL, 0, flags, print_freed, NULL, &freed, err);
 	if (r < 0)
 		return r;
 	human_size(freed, buf);
 	printf("freed %s\n", buf);
+	if (have_budget) {
+		human_size(kept, buf);
+		printf("build cache: %s\n", buf);
+	}
 	return 0;
 }
