@@ -104,8 +104,19 @@ int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **r
 			struct kiln_error **err);
 int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
 			 struct kiln_error **err);
+/* Blobs go up while the build goes on (cache-registry.c); NULL does nothing. */
+struct cache_uploader;
+int cache_uploader_start(const struct cache_io_spec *spec, const struct registry_opts *o,
+			 struct store *s, struct cache_uploader **ret, struct kiln_error **err);
+/* Queue @l's blob (once per digest); it is uploaded on the uploader's threads. */
+void cache_uploader_add(struct cache_uploader *u, const struct layer_desc *l);
+/* Wait for the queue to drain; the digests the registry now has (the uploader's). */
+json_t *cache_uploader_finish(struct cache_uploader *u);
+void cache_uploader_free(struct cache_uploader *u);
+/* @up (may be NULL): the uploader of this destination, whose blobs are not sent again. */
 int cache_registry_write(const struct cache_io_spec *spec, const struct registry_opts *o,
-			 struct store *s, json_t *records, struct kiln_error **err);
+			 struct store *s, json_t *records, struct cache_uploader *up,
+			 struct kiln_error **err);
 
 /* ---- the build's side (cache-remote.c) ---- */
 
@@ -123,6 +134,8 @@ struct cache_remote {
 	struct cache_source *from;
 	size_t n_from;
 	struct cache_io_spec *to;
+	struct cache_uploader **up; /* per --cache-to type=registry, started on first use */
+	bool *up_failed; /* ... could not be started: not tried again */
 	size_t n_to;
 	pthread_mutex_t lock; /* loading the sources, mounts */
 	struct strv mounts; /* the cache mounts used: "mounts/<hex>" below the store's cache/ */
@@ -142,6 +155,10 @@ int cache_lookup_shared(struct build_ctx *b, const struct digest *key, struct ca
 /* Remember that stage @s used (or made) @e for @key: --cache-to exports it. */
 void cache_export_note(struct stage_state *s, const struct digest *key,
 		       const struct cache_entry *e);
+/* Stage @s just committed @e: each type=registry destination that will export it
+ * starts uploading its blob now, while the build goes on. (A cached step's blob is
+ * left to the export: there is no build time to hide its upload in.) */
+void cache_upload_early(struct build_ctx *b, struct stage_state *s, const struct cache_entry *e);
 /* The value of KILN_CACHE_ANNOTATION for an image of @layers when a --cache-to is
  * type=inline (malloc'd), else NULL. */
 char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *layers, size_t n);

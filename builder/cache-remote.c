@@ -32,6 +32,8 @@ int cache_remote_new(const struct strv *to, const struct strv *from, struct cach
 	pthread_mutex_init(&c->lock, NULL);
 	c->from = xcalloc(from->n + 1, sizeof(*c->from));
 	c->to = xcalloc(to->n + 1, sizeof(*c->to));
+	c->up = xcalloc(to->n + 1, sizeof(*c->up));
+	c->up_failed = xcalloc(to->n + 1, sizeof(*c->up_failed));
 	for (size_t i = 0; i < from->n && r >= 0; i++)
 		if ((r = cache_spec_parse(from->v[i], false, &c->from[i].spec, err)) >= 0)
 			c->n_from++;
@@ -55,8 +57,12 @@ void cache_remote_free(struct cache_remote *c)
 		json_decref(c->from[i].records);
 		cache_registry_close(c->from[i].conn);
 	}
-	for (size_t i = 0; i < c->n_to; i++)
+	for (size_t i = 0; i < c->n_to; i++) {
+		cache_uploader_free(c->up[i]);
 		cache_spec_release(&c->to[i]);
+	}
+	free(c->up);
+	free(c->up_failed);
 	strv_clear(&c->mounts);
 	json_decref(c->mount_records);
 	free(c->from);
@@ -176,6 +182,45 @@ int cache_lookup_shared(struct build_ctx *b, const struct digest *key, struct ca
 
 /* ---- --cache-to ---- */
 
+/* Is stage @s exported with mode=min: the target, or a stage it is built FROM? */
+static bool in_target_chain(struct build_ctx *b, const struct stage_state *s)
+{
+	for (int i = (int)b->target; i >= 0; i = b->stages[i].base_stage)
+		if (&b->stages[i] == s)
+			return true;
+	return false;
+}
+
+/* The uploader of --cache-to @i, started on first use (under the lock); NULL if none. */
+static struct cache_uploader *uploader(struct build_ctx *b, size_t i)
+{
+	struct cache_remote *c = b->remote;
+	_cleanup_(err_freep) struct kiln_error *e = NULL;
+
+	if (c->up[i] || c->up_failed[i])
+		return c->up[i];
+	if (cache_uploader_start(&c->to[i], b->opts->registry, b->store, &c->up[i], &e) < 0) {
+		log_debug("--cache-to %s: no upload during the build: %s", c->to[i].text,
+			  e ? e->msg : "failed");
+		c->up_failed[i] = true;
+	}
+	return c->up[i];
+}
+
+void cache_upload_early(struct build_ctx *b, struct stage_state *s, const struct cache_entry *e)
+{
+	struct cache_remote *c = b->remote;
+
+	if (!c || !e->has_layer)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_to; i++)
+		if (c->to[i].type == CACHE_IO_REGISTRY &&
+		    (c->to[i].mode_max || in_target_chain(b, s)))
+			cache_uploader_add(uploader(b, i), &e->layer);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void cache_export_note(struct stage_state *s, const struct digest *key, const struct cache_entry *e)
 {
 	char dg[DIGEST_STR_SIZE];
@@ -256,8 +301,9 @@ static int add_mounts(struct build_ctx *b, const struct cache_io_spec *to, json_
 	return r;
 }
 
-static int export_one(struct build_ctx *b, const struct cache_io_spec *to, struct kiln_error **err)
+static int export_one(struct build_ctx *b, size_t i, struct kiln_error **err)
 {
+	const struct cache_io_spec *to = &b->remote->to[i];
 	_cleanup_(json_decrefp) json_t *records = export_records(b, to->mode_max);
 	int r = add_mounts(b, to, records, err);
 
@@ -267,7 +313,8 @@ static int export_one(struct build_ctx *b, const struct cache_io_spec *to, struc
 		if (to->type == CACHE_IO_LOCAL)
 			r = cache_local_write(to, b->store, records, err);
 		else
-			r = cache_registry_write(to, b->opts->registry, b->store, records, err);
+			r = cache_registry_write(to, b->opts->registry, b->store, records,
+						 b->remote->up[i], err);
 	}
 	if (r < 0 && to->ignore_error) {
 		log_warn("--cache-to %s: %s (ignore-error=true)", to->text, (*err)->msg);
@@ -284,6 +331,6 @@ int cache_export(struct build_ctx *b, struct kiln_error **err)
 
 	for (size_t i = 0; b->remote && i < b->remote->n_to && r >= 0; i++)
 		if (b->remote->to[i].type != CACHE_IO_INLINE) /* written with the image */
-			r = export_one(b, &b->remote->to[i], err);
+			r = export_one(b, i, err);
 	return r;
 }

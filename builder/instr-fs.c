@@ -76,6 +76,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 	if (r < 0)
 		log_warn("cannot record the step in the cache: %s, ignoring", (*err)->msg);
 	cache_export_note(s, key, &e);
+	cache_upload_early(b, s, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
 	if (x && e.has_layer) {
