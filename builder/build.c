@@ -469,8 +469,10 @@ int builder_build(const struct build_opts *opts, const struct build_events *ev, 
 	if (r >= 0)
 		args_warn_unused(&b);
 	build_release(&b);
-	if (r < 0)
+	if (r < 0) {
+		free(id); /* written, but the cache export failed */
 		return r;
+	}
 	*ret_image_id = id;
 	return 0;
 }
