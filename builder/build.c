@@ -361,17 +361,21 @@ bool build_key_was_made(struct build_ctx *b, const struct digest *key)
 	return made;
 }
 
-/* --annotation K=V, for the manifest */
-static json_t *manifest_annotations(const struct build_opts *o)
+/* --annotation K=V, and the inline cache (--cache-to type=inline), for the manifest */
+static json_t *manifest_annotations(struct build_ctx *b, const struct stage_state *s)
 {
-	json_t *a = o->annotations.n ? json_object() : NULL;
+	json_t *a = json_object();
+	char *inline_cache = cache_inline_annotation(b, s->layers, s->n_layers);
 
-	strv_foreach(&o->annotations, kv) {
+	strv_foreach(&b->opts->annotations, kv) {
 		const char *eq = strchr(*kv, '=');
 		_cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
 
 		json_object_set_new(a, k, json_string(eq + 1));
 	}
+	if (inline_cache)
+		json_object_set_new(a, KILN_CACHE_ANNOTATION, json_string(inline_cache));
+	free(inline_cache);
 	return a;
 }
 
@@ -394,7 +398,7 @@ static int write_image(struct build_ctx *b, struct digest *ret_manifest, char **
 	spec.config = s->config;
 	spec.layers = s->layers;
 	spec.n_layers = s->n_layers;
-	spec.annotations = manifest_annotations(b->opts);
+	spec.annotations = manifest_annotations(b, s);
 	r = image_write(b->store, &spec, &manifest, err);
 	json_decref(spec.annotations);
 	if (r >= 0)
@@ -550,8 +554,10 @@ static int build_pass(const struct build_opts *opts, const struct build_events *
 	build_release(&b);
 	if (ev && ev->warning)
 		log_set_handler(&old, NULL);
-	if (r < 0)
+	if (r < 0) {
+		free(id); /* written, but the cache export failed */
 		return r;
+	}
 	*ret_id = id;
 	return 0;
 }

@@ -102,9 +102,59 @@ static int get_config(struct reg_conn *c, struct store *s, json_t *manifest, jso
 	return cache_config_records(config, ret, err);
 }
 
+/* The inline cache of an image manifest (--cache-to type=inline): its annotation. */
+static int inline_records(json_t *manifest, json_t **ret, struct kiln_error **err)
+{
+	const char *text = json_string_value(
+		json_object_get(json_object_get(manifest, "annotations"), KILN_CACHE_ANNOTATION));
+	_cleanup_json_ json_t *doc = NULL;
+
+	if (!text)
+		return err_new(err, KILN_ERR_INPUT, ENOENT,
+			       "an image without an inline cache (no '%s' annotation: was it built "
+			       "with --cache-to type=inline?)",
+			       KILN_CACHE_ANNOTATION);
+	doc = json_loads(text, 0, NULL);
+	if (!doc)
+		return err_new(err, KILN_ERR_INPUT, EINVAL, "annotation '%s' is not JSON",
+			       KILN_CACHE_ANNOTATION);
+	return cache_config_records(doc, ret, err);
+}
+
+/* For an index, the manifest of our platform instead (one more GET). */
+static int platform_manifest(struct reg_conn *c, struct registry_manifest *m,
+			     struct kiln_error **err)
+{
+	_cleanup_free_ char *digest = NULL, *mt = NULL;
+	int r;
+
+	if (!streq_ptr(m->media_type, REGISTRY_MT_OCI_INDEX) &&
+	    !streq_ptr(m->media_type, REGISTRY_MT_DOCKER_LIST))
+		return 0;
+	r = registry_select_platform(m->data, m->len, cache_platform(), &digest, &mt, err);
+	if (r < 0)
+		return r;
+	registry_manifest_release(m);
+	memset(m, 0, sizeof(*m));
+	return registry_manifest_get(c->c, c->ref.path, digest, m, err);
+}
+
+/* The records of @manifest: a cache's, or with @allow_inline an image's inline cache. */
+static int manifest_records(struct reg_conn *c, struct store *s, json_t *manifest,
+			    bool allow_inline, json_t **ret, struct kiln_error **err)
+{
+	int r = get_config(c, s, manifest, ret, err);
+
+	if (r >= 0 || !allow_inline || (*err)->errnum != EMEDIUMTYPE)
+		return r;
+	err_free(*err);
+	*err = NULL;
+	return inline_records(manifest, ret, err);
+}
+
 /* The records under the tag (an empty object when there is no such tag); its digest. */
-static int read_records(struct reg_conn *c, struct store *s, json_t **ret, char **ret_digest,
-			struct kiln_error **err)
+static int read_records(struct reg_conn *c, struct store *s, bool allow_inline, json_t **ret,
+			char **ret_digest, struct kiln_error **err)
 {
 	struct registry_manifest m = {0};
 	_cleanup_json_ json_t *manifest = NULL;
@@ -117,10 +167,14 @@ static int read_records(struct reg_conn *c, struct store *s, json_t **ret, char 
 		*ret_digest = NULL;
 		return 0;
 	}
-	if (r < 0)
+	if (r >= 0 && allow_inline)
+		r = platform_manifest(c, &m, err);
+	if (r < 0) {
+		registry_manifest_release(&m);
 		return r;
+	}
 	manifest = json_loadb(m.data, m.len, 0, NULL);
-	r = manifest ? get_config(c, s, manifest, ret, err)
+	r = manifest ? manifest_records(c, s, manifest, allow_inline, ret, err)
 		     : err_new(err, KILN_ERR_INPUT, EINVAL, "the cache manifest is not JSON");
 	if (r >= 0)
 		*ret_digest = TAKE_PTR(m.digest);
@@ -155,7 +209,7 @@ int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **r
 {
 	_cleanup_free_ char *digest = NULL;
 
-	return read_records((struct reg_conn *)conn, s, ret, &digest, err);
+	return read_records((struct reg_conn *)conn, s, true, ret, &digest, err);
 }
 
 int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
@@ -176,6 +230,7 @@ int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const str
 struct push_ctx {
 	struct reg_conn *c;
 	struct store *s;
+	json_t *uploaded; /* may be NULL: digests already sent during the build (read-only) */
 	json_t *missing; /* under lock */
 	struct layer_desc *layers;
 	size_t n, alloc, next; /* next: under lock */
@@ -201,6 +256,8 @@ static int push_layer(struct push_ctx *p, const struct layer_desc *l, struct kil
 	int r;
 
 	digest_format(&l->digest, dg);
+	if (json_object_get(p->uploaded, dg))
+		return 0; /* sent while the build went on */
 	if (!store_blob_exists(p->s, &l->digest, NULL)) {
 		/* another runner's: the registry should have it */
 		r = registry_blob_exists(p->c->c, p->c->ref.path, dg, NULL, err);
@@ -320,11 +377,11 @@ static bool unchanged(json_t *records, const char *base)
 
 /* Blobs, config and manifest of @records; the manifest is PUT only when the tag still
  * names @base (1 and nothing written when it moved meanwhile). */
-static int push_records(struct reg_conn *c, struct store *s, json_t *records, const char *base,
-			bool last, struct kiln_error **err)
+static int push_records(struct reg_conn *c, struct store *s, json_t *records, json_t *uploaded,
+			const char *base, bool last, struct kiln_error **err)
 {
 	_cleanup_json_ json_t *missing = json_object(), *config = NULL, *manifest = NULL;
-	struct push_ctx p = {.c = c, .s = s, .missing = missing};
+	struct push_ctx p = {.c = c, .s = s, .uploaded = uploaded, .missing = missing};
 	_cleanup_free_ char *text = NULL, *now = NULL;
 	struct digest cd;
 	uint64_t csize;
@@ -349,8 +406,10 @@ static int push_records(struct reg_conn *c, struct store *s, json_t *records, co
 }
 
 int cache_registry_write(const struct cache_io_spec *spec, const struct registry_opts *o,
-			 struct store *s, json_t *records, struct kiln_error **err)
+			 struct store *s, json_t *records, struct cache_uploader *up,
+			 struct kiln_error **err)
 {
+	json_t *uploaded = cache_uploader_finish(up);
 	struct reg_conn c;
 	int r = conn_open(spec, o, &c, err);
 
@@ -360,14 +419,14 @@ int cache_registry_write(const struct cache_io_spec *spec, const struct registry
 		_cleanup_json_ json_t *merged = NULL;
 		_cleanup_free_ char *base = NULL;
 
-		r = read_records(&c, s, &merged, &base, err);
+		r = read_records(&c, s, false, &merged, &base, err);
 		if (r < 0)
 			break;
 		cache_records_merge(merged, records);
 		if (unchanged(merged, base))
 			break; /* nothing new: an unchanged re-export is one GET (and the config's)
 				*/
-		r = push_records(&c, s, merged, base, attempt == 1, err);
+		r = push_records(&c, s, merged, uploaded, base, attempt == 1, err);
 		if (r == 0)
 			break;
 		if (r > 0)
@@ -375,4 +434,141 @@ int cache_registry_write(const struct cache_io_spec *spec, const struct registry
 	}
 	conn_close(&c);
 	return r < 0 ? r : 0;
+}
+
+/* ---- uploading while the build goes on ---- */
+
+/*
+ * A step's blob goes up as soon as it is committed (or taken from the cache), on
+ * UPLOAD_THREADS threads of their own, while the next steps run. A failure there is
+ * only logged: cache_registry_write() sends, after a HEAD, whatever did not arrive.
+ */
+#define UPLOAD_THREADS PUSH_THREADS
+
+struct cache_uploader {
+	struct reg_conn c;
+	struct store *s;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct layer_desc *queue;
+	size_t head, n, alloc; /* queue[head..n) waits */
+	json_t *seen; /* digests queued or sent */
+	json_t *uploaded; /* digests the registry has (sent, or found by HEAD) */
+	bool done;
+	pthread_t t[UPLOAD_THREADS];
+	size_t n_threads;
+};
+
+static void upload_one(struct cache_uploader *u, const struct layer_desc *l)
+{
+	_cleanup_(err_freep) struct kiln_error *e = NULL;
+	_cleanup_close_ int fd = store_blob_open(u->s, &l->digest, &e);
+	char dg[DIGEST_STR_SIZE];
+	int r = fd;
+
+	digest_format(&l->digest, dg);
+	if (fd >= 0)
+		r = registry_blob_put(u->c.c, u->c.ref.path, dg, fd, l->size, NULL, &e);
+	if (r < 0) {
+		log_debug("cache upload of %s: %s; the export sends it", dg, e ? e->msg : "failed");
+		return;
+	}
+	pthread_mutex_lock(&u->lock);
+	json_object_set_new(u->uploaded, dg, json_true());
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void *upload_thread(void *arg)
+{
+	struct cache_uploader *u = arg;
+
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		struct layer_desc l;
+
+		while (u->head == u->n && !u->done)
+			pthread_cond_wait(&u->cond, &u->lock);
+		if (u->head == u->n)
+			break;
+		l = u->queue[u->head];
+		memset(&u->queue[u->head++], 0, sizeof(l));
+		pthread_mutex_unlock(&u->lock);
+		upload_one(u, &l);
+		layer_desc_release(&l);
+		pthread_mutex_lock(&u->lock);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+int cache_uploader_start(const struct cache_io_spec *spec, const struct registry_opts *o,
+			 struct store *s, struct cache_uploader **ret, struct kiln_error **err)
+{
+	struct cache_uploader *u = xcalloc(1, sizeof(*u));
+	int r = conn_open(spec, o, &u->c, err);
+
+	if (r < 0) {
+		free(u);
+		return r;
+	}
+	u->s = s;
+	u->seen = json_object();
+	u->uploaded = json_object();
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
+	for (; u->n_threads < UPLOAD_THREADS; u->n_threads++)
+		if (pthread_create(&u->t[u->n_threads], NULL, upload_thread, u) != 0)
+			break;
+	*ret = u;
+	return 0;
+}
+
+void cache_uploader_add(struct cache_uploader *u, const struct layer_desc *l)
+{
+	char dg[DIGEST_STR_SIZE];
+
+	if (!u || u->n_threads == 0)
+		return;
+	digest_format(&l->digest, dg);
+	pthread_mutex_lock(&u->lock);
+	if (!u->done && !json_object_get(u->seen, dg)) {
+		json_object_set_new(u->seen, dg, json_true());
+		ALLOC_GROW(u->queue, u->n + 1, u->alloc);
+		layer_desc_copy(&u->queue[u->n++], l);
+		pthread_cond_signal(&u->cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+json_t *cache_uploader_finish(struct cache_uploader *u)
+{
+	if (!u)
+		return NULL;
+	pthread_mutex_lock(&u->lock);
+	u->done = true;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	for (size_t i = 0; i < u->n_threads; i++)
+		pthread_join(u->t[i], NULL);
+	u->n_threads = 0;
+	return u->uploaded;
+}
+
+void cache_uploader_free(struct cache_uploader *u)
+{
+	if (!u)
+		return;
+	/* a failed build does not wait for what is still queued, only for what is sending */
+	pthread_mutex_lock(&u->lock);
+	for (; u->head < u->n; u->head++)
+		layer_desc_release(&u->queue[u->head]);
+	pthread_mutex_unlock(&u->lock);
+	cache_uploader_finish(u);
+	free(u->queue);
+	json_decref(u->seen);
+	json_decref(u->uploaded);
+	pthread_cond_destroy(&u->cond);
+	pthread_mutex_destroy(&u->lock);
+	conn_close(&u->c);
+	free(u);
 }

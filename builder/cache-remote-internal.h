@@ -30,10 +30,19 @@
 
 #define KILN_CACHE_CONFIG_TYPE "application/vnd.kiln.cache.config.v1+json"
 #define KILN_CACHE_DEFAULT_TAG "latest"
+/*
+ * The inline cache (--cache-to type=inline): the image manifest's annotation
+ * KILN_CACHE_ANNOTATION holds the config document above, as compact JSON with
+ * sorted keys: the records of the steps built (in any stage) that made no layer or
+ * a layer of that image, so no other blob is needed. The image config is untouched: the
+ * image ID does not depend on whether an inline cache was asked for.
+ */
+#define KILN_CACHE_ANNOTATION "dev.kiln.cache.v1"
 
 enum cache_io_type {
 	CACHE_IO_REGISTRY = 0,
 	CACHE_IO_LOCAL,
+	CACHE_IO_INLINE, /* --cache-to only: the records go into the image's manifest */
 };
 
 /* One --cache-to or --cache-from value, parsed (cache-spec.c). */
@@ -44,6 +53,7 @@ struct cache_io_spec {
 	char *tag; /* local: the index.json name (tag=), default "latest" */
 	bool mode_max; /* mode=max: every stage built, not only the exported image's */
 	bool ignore_error; /* ignore-error=true: a failed export is a warning */
+	bool mounts; /* mounts=true: RUN --mount=type=cache directories too (cache-mounts.c) */
 	char *text; /* the value as given, for messages */
 };
 
@@ -94,8 +104,19 @@ int cache_registry_read(struct cache_reg_conn *conn, struct store *s, json_t **r
 			struct kiln_error **err);
 int cache_registry_fetch(struct cache_reg_conn *conn, struct store *s, const struct layer_desc *l,
 			 struct kiln_error **err);
+/* Blobs go up while the build goes on (cache-registry.c); NULL does nothing. */
+struct cache_uploader;
+int cache_uploader_start(const struct cache_io_spec *spec, const struct registry_opts *o,
+			 struct store *s, struct cache_uploader **ret, struct kiln_error **err);
+/* Queue @l's blob (once per digest); it is uploaded on the uploader's threads. */
+void cache_uploader_add(struct cache_uploader *u, const struct layer_desc *l);
+/* Wait for the queue to drain; the digests the registry now has (the uploader's). */
+json_t *cache_uploader_finish(struct cache_uploader *u);
+void cache_uploader_free(struct cache_uploader *u);
+/* @up (may be NULL): the uploader of this destination, whose blobs are not sent again. */
 int cache_registry_write(const struct cache_io_spec *spec, const struct registry_opts *o,
-			 struct store *s, json_t *records, struct kiln_error **err);
+			 struct store *s, json_t *records, struct cache_uploader *up,
+			 struct kiln_error **err);
 
 /* ---- the build's side (cache-remote.c) ---- */
 
@@ -113,8 +134,12 @@ struct cache_remote {
 	struct cache_source *from;
 	size_t n_from;
 	struct cache_io_spec *to;
+	struct cache_uploader **up; /* per --cache-to type=registry, started on first use */
+	bool *up_failed; /* ... could not be started: not tried again */
 	size_t n_to;
-	pthread_mutex_t lock; /* loading the sources */
+	pthread_mutex_t lock; /* loading the sources, mounts */
+	struct strv mounts; /* the cache mounts used: "mounts/<hex>" below the store's cache/ */
+	json_t *mount_records; /* their records, made by the first export that wants them */
 };
 
 /* From the build options; NULL (and no error) when neither flag was given. */
@@ -130,5 +155,24 @@ int cache_lookup_shared(struct build_ctx *b, const struct digest *key, struct ca
 /* Remember that stage @s used (or made) @e for @key: --cache-to exports it. */
 void cache_export_note(struct stage_state *s, const struct digest *key,
 		       const struct cache_entry *e);
+/* Stage @s just committed @e: each type=registry destination that will export it
+ * starts uploading its blob now, while the build goes on. (A cached step's blob is
+ * left to the export: there is no build time to hide its upload in.) */
+void cache_upload_early(struct build_ctx *b, struct stage_state *s, const struct cache_entry *e);
+/* The value of KILN_CACHE_ANNOTATION for an image of @layers when a --cache-to is
+ * type=inline (malloc'd), else NULL. */
+char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *layers, size_t n);
+/* ---- RUN --mount=type=cache directories (cache-mounts.c) ---- */
+
+struct run_mount;
+/* Remember that the build mounted cache/@rel (for --cache-to ...,mounts=true). */
+void cache_mount_note(struct build_ctx *b, const char *rel);
+/* Restore the missing directory cache/@rel (below @cache_fd) of @m from a --cache-from
+ * source: 1 when restored, 0 when not (a warning at worst, never an error). */
+int cache_mount_restore(struct build_ctx *b, int cache_fd, const char *rel,
+			const struct run_mount *m);
+/* The noted directories, each committed as a layer: records (platform -> key -> entry). */
+int cache_mounts_records(struct build_ctx *b, json_t **ret, struct kiln_error **err);
+
 /* Write every --cache-to destination (after the image was written). */
 int cache_export(struct build_ctx *b, struct kiln_error **err);

@@ -32,6 +32,8 @@ int cache_remote_new(const struct strv *to, const struct strv *from, struct cach
 	pthread_mutex_init(&c->lock, NULL);
 	c->from = xcalloc(from->n + 1, sizeof(*c->from));
 	c->to = xcalloc(to->n + 1, sizeof(*c->to));
+	c->up = xcalloc(to->n + 1, sizeof(*c->up));
+	c->up_failed = xcalloc(to->n + 1, sizeof(*c->up_failed));
 	for (size_t i = 0; i < from->n && r >= 0; i++)
 		if ((r = cache_spec_parse(from->v[i], false, &c->from[i].spec, err)) >= 0)
 			c->n_from++;
@@ -55,8 +57,14 @@ void cache_remote_free(struct cache_remote *c)
 		json_decref(c->from[i].records);
 		cache_registry_close(c->from[i].conn);
 	}
-	for (size_t i = 0; i < c->n_to; i++)
+	for (size_t i = 0; i < c->n_to; i++) {
+		cache_uploader_free(c->up[i]);
 		cache_spec_release(&c->to[i]);
+	}
+	free(c->up);
+	free(c->up_failed);
+	strv_clear(&c->mounts);
+	json_decref(c->mount_records);
 	free(c->from);
 	free(c->to);
 	pthread_mutex_destroy(&c->lock);
@@ -174,6 +182,45 @@ int cache_lookup_shared(struct build_ctx *b, const struct digest *key, struct ca
 
 /* ---- --cache-to ---- */
 
+/* Is stage @s exported with mode=min: the target, or a stage it is built FROM? */
+static bool in_target_chain(struct build_ctx *b, const struct stage_state *s)
+{
+	for (int i = (int)b->target; i >= 0; i = b->stages[i].base_stage)
+		if (&b->stages[i] == s)
+			return true;
+	return false;
+}
+
+/* The uploader of --cache-to @i, started on first use (under the lock); NULL if none. */
+static struct cache_uploader *uploader(struct build_ctx *b, size_t i)
+{
+	struct cache_remote *c = b->remote;
+	_cleanup_(err_freep) struct kiln_error *e = NULL;
+
+	if (c->up[i] || c->up_failed[i])
+		return c->up[i];
+	if (cache_uploader_start(&c->to[i], b->opts->registry, b->store, &c->up[i], &e) < 0) {
+		log_debug("--cache-to %s: no upload during the build: %s", c->to[i].text,
+			  e ? e->msg : "failed");
+		c->up_failed[i] = true;
+	}
+	return c->up[i];
+}
+
+void cache_upload_early(struct build_ctx *b, struct stage_state *s, const struct cache_entry *e)
+{
+	struct cache_remote *c = b->remote;
+
+	if (!c || !e->has_layer)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_to; i++)
+		if (c->to[i].type == CACHE_IO_REGISTRY &&
+		    (c->to[i].mode_max || in_target_chain(b, s)))
+			cache_uploader_add(uploader(b, i), &e->layer);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void cache_export_note(struct stage_state *s, const struct digest *key, const struct cache_entry *e)
 {
 	char dg[DIGEST_STR_SIZE];
@@ -200,17 +247,75 @@ static json_t *export_records(struct build_ctx *b, bool max)
 	return json_pack("{s:o}", cache_platform(), keys);
 }
 
-static int export_one(struct build_ctx *b, const struct cache_io_spec *to, struct kiln_error **err)
+/* Keep in @records only the entries with no layer or one of @layers. */
+static void keep_image_layers(json_t *records, const struct layer_desc *layers, size_t n)
 {
-	_cleanup_(json_decrefp) json_t *records = export_records(b, to->mode_max);
-	size_t n = json_object_size(json_object_get(records, cache_platform()));
-	int r;
+	json_t *keys = json_object_get(records, cache_platform()), *e, *tmp;
+	char dg[DIGEST_STR_SIZE];
+	const char *key;
 
-	build_message(b, "exporting cache to %s: %zu entries", to->text, n);
-	if (to->type == CACHE_IO_LOCAL)
-		r = cache_local_write(to, b->store, records, err);
-	else
-		r = cache_registry_write(to, b->opts->registry, b->store, records, err);
+	json_object_foreach_safe(keys, tmp, key, e)
+	{
+		const char *l =
+			json_string_value(json_object_get(json_object_get(e, "layer"), "digest"));
+		bool found = !l;
+
+		for (size_t i = 0; i < n && !found; i++)
+			found = streq(l, digest_format(&layers[i].digest, dg));
+		if (!found)
+			json_object_del(keys, key);
+	}
+}
+
+char *cache_inline_annotation(struct build_ctx *b, const struct layer_desc *layers, size_t n)
+{
+	_cleanup_json_ json_t *records = NULL, *doc = NULL;
+	bool inline_to = false;
+
+	for (size_t i = 0; b->remote && i < b->remote->n_to; i++)
+		inline_to |= b->remote->to[i].type == CACHE_IO_INLINE;
+	if (!inline_to)
+		return NULL;
+	/* every stage's: a step of another stage whose layer the image holds (a COPY --from
+	 * of all it wrote makes the same tar) is kept too */
+	records = export_records(b, true);
+	keep_image_layers(records, layers, n);
+	build_message(b, "writing the inline cache: %zu entries",
+		      json_object_size(json_object_get(records, cache_platform())));
+	doc = cache_config_new(records);
+	return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* With mounts=true, the records of the cache mounts too (committed once per build). */
+static int add_mounts(struct build_ctx *b, const struct cache_io_spec *to, json_t *records,
+		      struct kiln_error **err)
+{
+	int r = 0;
+
+	if (!to->mounts)
+		return 0;
+	if (!b->remote->mount_records)
+		r = cache_mounts_records(b, &b->remote->mount_records, err);
+	if (r >= 0)
+		cache_records_merge(records, b->remote->mount_records);
+	return r;
+}
+
+static int export_one(struct build_ctx *b, size_t i, struct kiln_error **err)
+{
+	const struct cache_io_spec *to = &b->remote->to[i];
+	_cleanup_(json_decrefp) json_t *records = export_records(b, to->mode_max);
+	int r = add_mounts(b, to, records, err);
+
+	if (r >= 0) {
+		build_message(b, "exporting cache to %s: %zu entries", to->text,
+			      json_object_size(json_object_get(records, cache_platform())));
+		if (to->type == CACHE_IO_LOCAL)
+			r = cache_local_write(to, b->store, records, err);
+		else
+			r = cache_registry_write(to, b->opts->registry, b->store, records,
+						 b->remote->up[i], err);
+	}
 	if (r < 0 && to->ignore_error) {
 		log_warn("--cache-to %s: %s (ignore-error=true)", to->text, (*err)->msg);
 		err_free(*err);
@@ -225,6 +330,7 @@ int cache_export(struct build_ctx *b, struct kiln_error **err)
 	int r = 0;
 
 	for (size_t i = 0; b->remote && i < b->remote->n_to && r >= 0; i++)
-		r = export_one(b, &b->remote->to[i], err);
+		if (b->remote->to[i].type != CACHE_IO_INLINE) /* written with the image */
+			r = export_one(b, i, err);
 	return r;
 }

@@ -42,19 +42,28 @@ static int parse_bool(const char *flag, const char *k, const char *v, bool *ret,
 	return 0;
 }
 
-static int set_type(const char *flag, const char *v, struct cache_io_spec *s, bool *have_type,
-		    struct kiln_error **err)
+static int set_type(const char *flag, bool to, const char *v, struct cache_io_spec *s,
+		    bool *have_type, struct kiln_error **err)
 {
 	*have_type = true;
 	if (streq(v, "registry"))
 		s->type = CACHE_IO_REGISTRY;
 	else if (streq(v, "local"))
 		s->type = CACHE_IO_LOCAL;
-	else if (streq(v, "inline") || streq(v, "gha") || streq(v, "s3") || streq(v, "azblob"))
-		return err_usage(err, "%s: type=%s is not supported (kiln has registry and local)",
-				 flag, v);
+	else if (streq(v, "inline") && to)
+		s->type = CACHE_IO_INLINE;
+	else if (streq(v, "inline"))
+		return err_usage(err,
+				 "%s: type=inline is only for --cache-to: read an image's inline "
+				 "cache with --cache-from IMAGE",
+				 flag);
+	else if (streq(v, "gha") || streq(v, "s3") || streq(v, "azblob"))
+		return err_usage(
+			err, "%s: type=%s is not supported (kiln has registry, local and inline)",
+			flag, v);
 	else
-		return err_usage(err, "%s: type: expected registry or local, got '%s'", flag, v);
+		return err_usage(err, "%s: type: expected registry, local or inline, got '%s'",
+				 flag, v);
 	return 0;
 }
 
@@ -62,7 +71,7 @@ static int set_key(const char *flag, bool to, const char *k, const char *v, stru
 		   bool *have_type, struct kiln_error **err)
 {
 	if (streq(k, "type"))
-		return set_type(flag, v, s, have_type, err);
+		return set_type(flag, to, v, s, have_type, err);
 	if (streq(k, "ref")) {
 		free(s->ref);
 		s->ref = xstrdup(v);
@@ -78,6 +87,8 @@ static int set_key(const char *flag, bool to, const char *k, const char *v, stru
 		s->mode_max = streq(v, "max");
 	} else if (to && streq(k, "ignore-error")) {
 		return parse_bool(flag, k, v, &s->ignore_error, err);
+	} else if (to && streq(k, "mounts")) {
+		return parse_bool(flag, k, v, &s->mounts, err);
 	} else if (is_ignored(k)) {
 		log_debug("%s: %s=%s changes nothing in kiln, ignoring", flag, k, v);
 	} else {
@@ -101,6 +112,12 @@ static int check_spec(const char *flag, bool to, bool have_type, struct cache_io
 	if (s->type == CACHE_IO_LOCAL && (!s->dir || !*s->dir))
 		return err_usage(err, "%s: '%s': type=local needs %s=DIR", flag, s->text,
 				 to ? "dest" : "src");
+	if (s->type == CACHE_IO_INLINE && (s->ref || s->dir || s->mode_max || s->mounts))
+		return err_usage(
+			err,
+			"%s: '%s': type=inline takes no ref, dest, mode=max or mounts=true "
+			"(it writes the exported image's steps into that image)",
+			flag, s->text);
 	if (!s->tag)
 		s->tag = xstrdup(KILN_CACHE_DEFAULT_TAG);
 	return 0;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "builder/cache-internal.h"
 #include "builder/imgcfg-internal.h"
@@ -97,6 +98,8 @@ int cache_lookup(struct store *s, const struct digest *key, struct cache_entry *
 		cache_entry_release(&e);
 		return 0;
 	}
+	/* the mtime says when it was last used: kiln prune --keep-storage drops the oldest */
+	utimensat(store_dirfd(s, STORE_DIR_CACHE), hex, NULL, 0);
 	*ret = e;
 	return 1;
 }

@@ -81,6 +81,7 @@ int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_di
 	else
 		build_key_made(b, key);
 	cache_export_note(s, key, &e);
+	cache_upload_early(b, s, &e);
 	if (e.has_layer)
 		stage_add_layer(s, &e.layer);
 	if (x && e.has_layer) {

@@ -237,43 +237,6 @@ static int do_onbuild(struct build_ctx *b, struct stage_state *s, const struct i
 	return 0;
 }
 
-/* Go duration: "30s", "1m30s", "500ms", "1h"; 0 is allowed. */
-static int parse_duration(const char *s, int64_t *ret)
-{
-	static const struct {
-		const char *unit;
-		int64_t ns;
-	} units[] = {
-		{"ns", 1},	   {"us", 1000},	 {"µs", 1000},		{"ms", 1000000},
-		{"s", 1000000000}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
-	int64_t total = 0;
-
-	if (streq(s, "0")) {
-		*ret = 0;
-		return 0;
-	}
-	while (*s) {
-		char *end;
-		double v = strtod(s, &end);
-		size_t best = 0, best_len = 0;
-
-		if (end == s || v < 0)
-			return -EINVAL;
-		for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-			size_t l = strlen(units[i].unit);
-
-			if (strncmp(end, units[i].unit, l) == 0 && l > best_len)
-				best = i, best_len = l;
-		}
-		if (!best_len)
-			return -EINVAL;
-		total += (int64_t)(v * (double)units[best].ns);
-		s = end + best_len;
-	}
-	*ret = total;
-	return 0;
-}
-
 static int healthcheck_flag(struct build_ctx *b, const struct instruction *in, const char *name,
 			    int64_t *ret, struct kiln_error **err)
 {
@@ -282,7 +245,7 @@ static int healthcheck_flag(struct build_ctx *b, const struct instruction *in, c
 	*ret = 0;
 	if (!v)
 		return 0;
-	if (parse_duration(v, ret) < 0)
+	if (parse_duration_ns(v, ret) < 0)
 		return instr_error(b, in, err, "HEALTHCHECK --%s: invalid duration '%s'", name, v);
 	if (*ret != 0 && *ret < 1000000)
 		return instr_error(b, in, err, "HEALTHCHECK --%s: duration '%s' is below 1ms", name,

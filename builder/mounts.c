@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder/cache-remote-internal.h"
 #include "builder/mounts-internal.h"
 #include "copy/copy.h"
 #include "util/fs.h"
@@ -320,7 +321,11 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 	if (r < 0)
 		return err_wrap(err, "RUN --mount=type=cache,id=%s", m->spec.id);
 	dir = xasprintf("%s/%s", cache, rel);
-	if (m->spec.from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	/* a cache this store does not have yet: from --cache-from (mounts=true), else new */
+	if (fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    cache_mount_restore(b, cache_fd, rel, m) > 0)
+		r = 0;
+	else if (m->spec.from && fstatat(cache_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = cache_seed(b, s, m, cache_fd, rel, err);
 	/* fs_mkdir_p() walks below its dirfd: give it the cache dir, not the cwd */
 	else if ((r = fs_mkdir_p(cache_fd, rel, 0755, err)) >= 0 && stat(dir, &st) == 0 &&
@@ -335,6 +340,8 @@ static int prepare_cache(struct build_ctx *b, struct stage_state *s, struct run_
 		if (m->lock_fd < 0 || flock(m->lock_fd, LOCK_EX) < 0)
 			return err_sys(err, errno, "lock cache mount '%s'", m->spec.id);
 	}
+	cache_mount_note(b, rel);
+	utimensat(cache_fd, rel, NULL, 0); /* last used now (kiln prune --keep-storage) */
 	m->host_path = TAKE_PTR(dir);
 	m->spec.rw = true;
 	return 0;

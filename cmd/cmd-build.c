@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "builder/builder.h"
 #include "cmd/cmd-build-output.h"
+#include "cmd/cmd-format.h"
 #include "cmd/cmd-layers.h"
 #include "cmd/cmd-options.h"
 #include "cmd/cmd-registry.h"
@@ -17,6 +19,7 @@
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
+#include "util/log.h"
 #include "util/parse.h"
 #include "util/xmalloc.h"
 
@@ -34,6 +37,8 @@ struct build_cli {
 	struct build_kaniko kaniko; /* kaniko's flags, as aliases (cmd-build-output.h) */
 	struct strv owned; /* strings opts points at, for '-' as the context */
 	char *stdin_tmp; /* the directory '-' was unpacked in */
+	const char *keep_storage; /* KILN_CACHE_KEEP_STORAGE as given, or NULL */
+	uint64_t keep_bytes; /* ... parsed */
 };
 
 /* After the registry options of cmd-registry.h (OPT_TLS_VERIFY, ...). */
@@ -167,11 +172,14 @@ const struct cmd_option cmd_build_options[] = {
 	 "export the step cache, merged with what is there\n"
 	 "(repeatable): type=local,dest=DIR or\n"
 	 "type=registry,ref=REF, then [,mode=min|max]\n"
-	 "[,ignore-error=true]"},
+	 "[,ignore-error=true][,mounts=true] (mounts: RUN\n"
+	 "cache mounts too); type=inline: into the image's\n"
+	 "manifest, for --cache-from IMAGE"},
 	{"cache-from", 0, required_argument, OPT_CACHE_FROM, "VALUE",
 	 "look steps that miss the store up there\n"
 	 "(repeatable): type=local,src=DIR, type=registry,\n"
-	 "ref=REF, or REF"},
+	 "ref=REF, or REF: a cache or an image with an\n"
+	 "inline cache"},
 	{"tls-verify", 0, optional_argument, OPT_TLS_VERIFY, "true|false",
 	 "--tls-verify=false: do not verify TLS (and allow\n"
 	 "plain HTTP) for the pulls and the push"},
@@ -584,7 +592,16 @@ static int parse_build_args(struct build_cli *b, int argc, char **argv, struct k
 {
 	const char *env_epoch = getenv("SOURCE_DATE_EPOCH");
 	const char *env_storage = getenv("KILN_STORAGE");
+	const char *env_keep = getenv("KILN_CACHE_KEEP_STORAGE");
 	int r;
+
+	if (env_keep && *env_keep && parse_size(env_keep, &b->keep_bytes) < 0)
+		return err_usage(err,
+				 "KILN_CACHE_KEEP_STORAGE: expected a size such as 10g or 512m, "
+				 "got '%s'",
+				 env_keep);
+	if (env_keep && *env_keep)
+		b->keep_storage = env_keep;
 
 	if (env_epoch && *env_epoch && (r = set_epoch(b, env_epoch, err)) < 0)
 		return r;
@@ -726,6 +743,40 @@ static int push_tags(struct build_cli *b, struct push_view *v, struct strv *ret,
 	return r;
 }
 
+/*
+ * KILN_CACHE_KEEP_STORAGE: trim the build cache after the build as kiln prune
+ * --cache --keep-storage would, freeing only what the dropped entries alone kept
+ * (an image built without -t is not swept). A store another kiln has open is left
+ * for a later build; a failure is a warning: the build itself succeeded.
+ */
+static void apply_cache_budget(struct build_cli *b)
+{
+	_cleanup_(store_freep) struct store *s = NULL;
+	_cleanup_(err_freep) struct kiln_error *e = NULL;
+	uint64_t freed = 0, kept = 0;
+	struct store_cache_budget budget = {.keep_storage = b->keep_bytes, .ret_kept = &kept};
+	char f[32], k[32];
+	int r = store_open(b->opts.store_root, 0, &s, &e);
+
+	if (r >= 0)
+		r = store_prune_cache(s, &budget, STORE_PRUNE_ONLY_TRIMMED, NULL, NULL, &freed, &e);
+	if (r < 0 && e && e->errnum == EBUSY) {
+		log_info("KILN_CACHE_KEEP_STORAGE: the store is in use; a later build trims it");
+		return;
+	}
+	if (r < 0) {
+		log_warn("KILN_CACHE_KEEP_STORAGE: %s, ignoring", e ? e->msg : "failed");
+		return;
+	}
+	if (freed && !b->quiet) {
+		fmt_human_size(freed, f);
+		fmt_human_size(kept, k);
+		fprintf(stderr,
+			"build cache trimmed to KILN_CACHE_KEEP_STORAGE=%s: freed %s, %s kept\n",
+			b->keep_storage, f, k);
+	}
+}
+
 int cmd_build(int argc, char **argv, struct kiln_error **err)
 {
 	struct build_cli b = {.progress = PROGRESS_AUTO, .reg = {.reg = REGISTRY_OPTS_INIT}};
@@ -762,6 +813,8 @@ int cmd_build(int argc, char **argv, struct kiln_error **err)
 	if (r >= 0 && b.push && (r = interrupt_check(err)) >= 0)
 		r = push_tags(&b, &view, &pushed, err);
 	progress_free(p);
+	if (r >= 0 && b.keep_storage)
+		apply_cache_budget(&b);
 	if (r >= 0)
 		printf("%s\n", image_id);
 	strv_foreach(&pushed, ref)

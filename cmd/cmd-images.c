@@ -13,6 +13,7 @@
 #include "layers/layers.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "util/xmalloc.h"
 
 #include "util/banned.h"
@@ -22,7 +23,7 @@ int cmd_open_store(const char *root, struct store **ret, struct kiln_error **err
 	return store_open(root, STORE_CREATE, ret, err);
 }
 
-enum { OPT_ROOT = 256, OPT_SNAPSHOTS, OPT_CACHE };
+enum { OPT_ROOT = 256, OPT_SNAPSHOTS, OPT_CACHE, OPT_KEEP_STORAGE, OPT_FILTER };
 
 #define ROOT_HELP                                        \
 	"the store (default $KILN_ROOT, else\n"          \
@@ -60,6 +61,11 @@ const struct cmd_option cmd_prune_options[] = {
 	{"cache", 0, no_argument, OPT_CACHE, NULL,
 	 "empty the build cache first, so what only it\n"
 	 "reached goes too"},
+	{"keep-storage", 0, required_argument, OPT_KEEP_STORAGE, "SIZE",
+	 "with --cache: drop the least recently used\n"
+	 "entries until the cache keeps at most SIZE"},
+	{"filter", 0, required_argument, OPT_FILTER, "until=DURATION",
+	 "with --cache: drop the entries unused for longer"},
 	{"root", 0, required_argument, OPT_ROOT, "DIR", ROOT_HELP},
 	CMD_OPTION_END,
 };
@@ -67,6 +73,7 @@ const struct cmd_option cmd_prune_options[] = {
 struct store_cli {
 	const char *root;
 	bool force, snapshots, cache;
+	const char *keep_storage, *filter; /* prune's --keep-storage, --filter */
 };
 
 /* The options of @table (a subset of store_cli's) into @o; returns optind. */
@@ -87,6 +94,10 @@ static int parse_opts(int argc, char **argv, const struct cmd_option *table, str
 			o->snapshots = true;
 		else if (c == OPT_CACHE)
 			o->cache = true;
+		else if (c == OPT_KEEP_STORAGE)
+			o->keep_storage = optarg;
+		else if (c == OPT_FILTER)
+			o->filter = optarg;
 		else if (c == ':')
 			return err_usage(err, "%s: option '%s' needs an argument", argv[0],
 					 argv[optind - 1]);
@@ -347,14 +358,44 @@ void enter_build_userns(void)
 	log_set_level(level);
 }
 
+/* --keep-storage SIZE and --filter until=DURATION: a budget for the cache. */
+static int prune_budget(const char *size, const char *filter, bool cache,
+			struct store_cache_budget *b, bool *ret_have, struct kiln_error **err)
+{
+	int64_t ns;
+
+	*ret_have = size || filter;
+	if (*ret_have && !cache)
+		return err_usage(err, "prune: --keep-storage and --filter trim the build cache: "
+				      "give --cache too");
+	b->keep_storage = UINT64_MAX;
+	if (size && parse_size(size, &b->keep_storage) < 0)
+		return err_usage(err,
+				 "prune: --keep-storage: expected a size such as 10g or 512m, "
+				 "got '%s'",
+				 size);
+	if (filter && !startswith(filter, "until="))
+		return err_usage(err, "prune: --filter: expected until=DURATION, got '%s'", filter);
+	if (filter && (parse_duration_ns(filter + 6, &ns) < 0 || ns < 0))
+		return err_usage(err,
+				 "prune: --filter until: expected a duration such as 24h or 90m, "
+				 "got '%s'",
+				 filter + 6);
+	if (filter)
+		b->until = ns / 1000000000 > 0 ? ns / 1000000000 : 1;
+	return 0;
+}
+
 int cmd_prune(int argc, char **argv, struct kiln_error **err)
 {
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_free_ char *default_root = NULL;
+	struct store_cache_budget budget = {0};
 	struct store_cli o = {0};
 	const char *root;
 	enum store_prune_flags flags = 0;
-	uint64_t freed = 0;
+	uint64_t freed = 0, kept = 0;
+	bool have_budget = false;
 	char buf[32];
 	int i, r;
 
@@ -363,17 +404,27 @@ int cmd_prune(int argc, char **argv, struct kiln_error **err)
 		return i;
 	root = o.root;
 	flags = o.cache ? STORE_PRUNE_CACHE : 0;
+	r = prune_budget(o.keep_storage, o.filter, o.cache, &budget, &have_budget, err);
+	if (r < 0)
+		return r;
 	if (i < argc)
 		return err_usage(err, "prune: unexpected argument '%s'", argv[i]);
 	if (!root)
 		root = default_root = store_default_root();
 	enter_build_userns();
+	budget.ret_kept = &kept;
 	r = cmd_open_store(root, &s, err);
-	if (r >= 0)
+	if (r >= 0 && have_budget)
+		r = store_prune_cache(s, &budget, 0, print_freed, NULL, &freed, err);
+	else if (r >= 0)
 		r = store_prune_flags(s, NULL, 0, flags, print_freed, NULL, &freed, err);
 	if (r < 0)
 		return r;
 	human_size(freed, buf);
 	printf("freed %s\n", buf);
+	if (have_budget) {
+		human_size(kept, buf);
+		printf("build cache: %s\n", buf);
+	}
 	return 0;
 }

@@ -129,7 +129,7 @@ const struct kiln_command kiln_commands[] = {
 	 "kiln pull --platform first.\n"},
 	{"system", cmd_system, "store usage (df) and cleanup (prune)",
 	 "usage: kiln system df [--format FORMAT] [--root DIR]\n"
-	 "       kiln system prune [--cache] [--root DIR]\n"
+	 "       kiln system prune [--cache [--keep-storage SIZE] [--filter until=D]] [--root DIR]\n"
 	 "\n"
 	 "df prints docker's TYPE TOTAL ACTIVE SIZE RECLAIMABLE table. Images: every\n"
 	 "image, ACTIVE the named ones (a name is what keeps an image in kiln), SIZE the\n"
@@ -181,11 +181,16 @@ const struct kiln_command kiln_commands[] = {
 	 "trees (type, mode, owner, content, link target, xattrs).\n",
 	 cmd_fsck_options},
 	{"prune", cmd_prune, "delete what no image needs",
-	 "usage: kiln prune [--cache] [--root DIR]\n"
+	 "usage: kiln prune [--cache [--keep-storage SIZE] [--filter until=DURATION]]\n"
+	 "                  [--root DIR]\n"
 	 "\n"
 	 "Delete blobs and snapshots that no image or cache entry reaches, and tmp/.\n"
 	 "With --cache, the build cache is emptied first (cached steps, RUN --mount=type=cache\n"
 	 "directories), so what only it reached goes too; the next build runs every step.\n"
+	 "With --keep-storage SIZE (10g, 512m) and/or --filter until=DURATION (24h, 90m),\n"
+	 "the least recently used cache entries go first, until what the cache alone keeps\n"
+	 "is at most SIZE, and every entry unused for longer than DURATION; then prints the\n"
+	 "cache's size. KILN_CACHE_KEEP_STORAGE=SIZE applies the same budget after each build.\n"
 	 "Refuses while another kiln process has the store open. Prints what it freed.\n",
 	 cmd_prune_options},
 	{"push", cmd_push, "send an image to a registry",

@@ -485,8 +485,33 @@ enum store_prune_flags {
 	/* empty cache/ first: the step cache, the stat cache, incremental COPY's file
 	 * lists and RUN --mount=type=cache directories; what only they reached goes too */
 	STORE_PRUNE_CACHE = 1 << 0,
+	/* store_prune_cache(): free only what the dropped cache entries alone kept (no
+	 * sweep of other unreferenced blobs or of tmp/: what a build runs afterwards) */
+	STORE_PRUNE_ONLY_TRIMMED = 1 << 1,
 };
 int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
+		      enum store_prune_flags flags,
+		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
+		      uint64_t *ret_freed, struct kiln_error **err);
+
+/*
+ * A bounded cache (kiln prune --cache --keep-storage/--filter until=, and
+ * KILN_CACHE_KEEP_STORAGE after a build). The cache's entries are the step cache
+ * entries (cache/<key hex>, with an incremental COPY file list <hex>.files) and the
+ * RUN --mount=type=cache directories (cache/mounts/<hex>), each last used at its
+ * mtime (builds touch them on a hit). Its size is what it alone keeps: those
+ * files, and the blobs, snapshots and block indexes they name that no image and
+ * nothing else in cache/ reaches (shared ones counted once). The least recently
+ * used entries go first (ties by name), until the size is at most @keep_storage,
+ * and every entry unused for more than @until seconds; what only they kept goes
+ * with them. Then, unless STORE_PRUNE_ONLY_TRIMMED, the rest of store_prune.
+ */
+struct store_cache_budget {
+	uint64_t keep_storage; /* bytes; UINT64_MAX: no size limit */
+	int64_t until; /* seconds; 0: no age limit */
+	uint64_t *ret_kept; /* may be NULL: the cache's size afterwards */
+};
+int store_prune_cache(struct store *s, const struct store_cache_budget *b,
 		      enum store_prune_flags flags,
 		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
 		      uint64_t *ret_freed, struct kiln_error **err);

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layers/layers-internal.h"
@@ -309,6 +311,8 @@ static uint64_t du(int dfd, const char *name)
 struct sweep {
 	struct walk *w;
 	bool clear_cache;
+	const struct store_cache_budget *budget; /* trim cache/ instead of emptying it */
+	bool only_trimmed; /* free only what the trimmed entries alone kept */
 	void (*report)(void *ctx, const char *what, uint64_t size);
 	void *ctx;
 	uint64_t freed;
@@ -347,6 +351,272 @@ static int sweep_dir(struct sweep *sw, enum store_dir which, struct digest_set *
 	return r;
 }
 
+/* ---- trimming the cache to a budget ---- */
+
+/*
+ * An entry of cache/ that may go: a step cache entry (a file named by its key's hex,
+ * with the incremental COPY file list "<hex>.files" that goes with it) or a RUN
+ * --mount=type=cache directory (mounts/<hex>). Its mtime says when a build last
+ * wrote or used it (builder/cache.c and mounts.c touch them on a hit). Anything else
+ * in cache/ (the stat cache) stays, and keeps what it names.
+ */
+struct cache_item {
+	char *name; /* "<hex>" or "mounts/<hex>" */
+	int64_t used; /* ns since 1970 */
+	uint64_t own; /* its own files */
+	struct strv refs; /* the digests (hex) it names that no image or kept file reaches */
+};
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static bool is_hex_name(const char *name, size_t len)
+{
+	if (len != DIGEST_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Each "sha256:<hex>" of @name, below @dfd, into @ret (hex). */
+static void file_refs(int dfd, const char *name, struct strv *ret)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+	if (strbuf_read_file(&sb, dfd, name, NULL) < 0)
+		return;
+	for (const char *p = sb.buf; (p = strstr(p, "sha256:")); p += 7) {
+		if (strlen(p + 7) < DIGEST_HEX_LEN)
+			break;
+		if (is_hex_name(p + 7, DIGEST_HEX_LEN))
+			strv_push_take(ret, xstrndup(p + 7, DIGEST_HEX_LEN));
+	}
+}
+
+static struct cache_item *item_get(struct cache_item **v, size_t *n, size_t *alloc,
+				   const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (streq((*v)[i].name, name))
+			return &(*v)[i];
+	ALLOC_GROW(*v, *n + 1, *alloc);
+	memset(&(*v)[*n], 0, sizeof(**v));
+	(*v)[*n].name = xstrdup(name);
+	(*v)[*n].used = INT64_MIN;
+	return &(*v)[(*n)++];
+}
+
+struct trim {
+	struct sweep *sw;
+	struct cache_item *v;
+	size_t n, alloc;
+	json_t *count; /* hex -> entries still naming it */
+	json_t *cost; /* hex -> bytes its blob, snapshot and records take */
+	uint64_t total;
+};
+
+/* The step entries and their file lists: items; other files: kept, with what they name. */
+static void list_entries(struct trim *t, int cache)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+
+	list_dir(cache, &names, NULL);
+	strv_foreach(&names, it) {
+		size_t len = strcspn(*it, ".");
+		struct cache_item *item;
+		struct stat st;
+
+		if (fstatat(cache, *it, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (!is_hex_name(*it, len) || ((*it)[len] && !streq(*it + len, ".files"))) {
+			mark_cache_file(t->sw->w, cache, *it);
+			continue;
+		}
+		_cleanup_free_ char *hex = xstrndup(*it, len);
+		item = item_get(&t->v, &t->n, &t->alloc, hex);
+		if (!(*it)[len] || item->used == INT64_MIN)
+			item->used = ts_ns(&st.st_mtim);
+		item->own += (uint64_t)st.st_blocks * 512;
+		file_refs(cache, *it, &item->refs);
+	}
+}
+
+static void list_mounts(struct trim *t, int cache)
+{
+	_cleanup_strv_ struct strv names = STRV_INIT;
+	_cleanup_close_ int mounts =
+		openat(cache, "mounts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (mounts < 0 || list_dir(mounts, &names, NULL) < 0)
+		return;
+	strv_foreach(&names, it) {
+		_cleanup_free_ char *name = xasprintf("mounts/%s", *it);
+		struct cache_item *item;
+		struct stat st;
+
+		if (fstatat(mounts, *it, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    !is_hex_name(*it, strlen(*it)))
+			continue;
+		item = item_get(&t->v, &t->n, &t->alloc, name);
+		item->used = ts_ns(&st.st_mtim);
+		item->own = du(mounts, *it);
+	}
+}
+
+/* What freeing digest @hex gives back: each store directory's entry of that name. */
+static uint64_t digest_cost(struct store *s, const char *hex)
+{
+	static const enum store_dir dirs[] = {STORE_DIR_BLOBS, STORE_DIR_SNAPSHOTS,
+					      STORE_DIR_BLOCKS, STORE_DIR_DIFFIDS};
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		total += du(s->dirfds[dirs[i]], hex);
+	return total;
+}
+
+/* Count each item's digests that nothing kept reaches; the cache's total size. */
+static void count_refs(struct trim *t)
+{
+	struct walk *w = t->sw->w;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct cache_item *item = &t->v[i];
+		struct strv kept = STRV_INIT;
+
+		t->total += item->own;
+		strv_foreach(&item->refs, hex) {
+			struct digest d;
+			json_t *c;
+
+			if (digest_parse_hex(*hex, &d, NULL) < 0 || set_has(&w->blobs, &d) ||
+			    set_has(&w->diff_ids, &d) || strv_find(&kept, *hex) >= 0)
+				continue;
+			strv_push(&kept, *hex);
+			c = json_object_get(t->count, *hex);
+			if (c) {
+				json_integer_set(c, json_integer_value(c) + 1);
+				continue;
+			}
+			uint64_t cost = digest_cost(w->s, *hex);
+
+			json_object_set_new(t->count, *hex, json_integer(1));
+			json_object_set_new(t->cost, *hex, json_integer((json_int_t)cost));
+			t->total += cost;
+		}
+		strv_clear(&item->refs);
+		item->refs = kept;
+	}
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct cache_item *x = a, *y = b;
+
+	if (x->used != y->used)
+		return x->used < y->used ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Remove one item's files; with only_trimmed, the digests no entry names any more too. */
+static int drop_item(struct trim *t, struct cache_item *item, int cache, struct kiln_error **err)
+{
+	_cleanup_free_ char *files = xasprintf("%s.files", item->name);
+	int r = fs_rm_rf(cache, item->name, err);
+
+	if (r < 0)
+		return r;
+	unlinkat(cache, files, 0);
+	t->total -= item->own;
+	t->sw->freed += item->own;
+	if (t->sw->report) {
+		_cleanup_free_ char *what = xasprintf("cache/%s", item->name);
+
+		t->sw->report(t->sw->ctx, what, item->own);
+	}
+	strv_foreach(&item->refs, hex) {
+		json_t *c = json_object_get(t->count, *hex);
+
+		json_integer_set(c, json_integer_value(c) - 1);
+		if (json_integer_value(c) == 0)
+			t->total -= (uint64_t)json_integer_value(json_object_get(t->cost, *hex));
+	}
+	return 0;
+}
+
+/* The digests only dropped entries named (after a build: nothing else is swept). */
+static int free_unnamed(struct trim *t, struct kiln_error **err)
+{
+	static const enum store_dir dirs[] = {STORE_DIR_BLOBS, STORE_DIR_SNAPSHOTS,
+					      STORE_DIR_BLOCKS, STORE_DIR_DIFFIDS};
+	static const char *const label[] = {"blob sha256:", "snapshot ", "block index ",
+					    "diffID record "};
+	const char *hex;
+	json_t *c;
+	int r = 0;
+
+	json_object_foreach(t->count, hex, c) {
+		if (json_integer_value(c) != 0)
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(dirs) && r >= 0; i++) {
+			int dfd = t->sw->w->s->dirfds[dirs[i]];
+			uint64_t size = du(dfd, hex);
+			struct stat st;
+
+			if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			r = fs_rm_rf(dfd, hex, err);
+			t->sw->freed += size;
+			if (r >= 0 && t->sw->report) {
+				_cleanup_free_ char *what = xasprintf("%s%s", label[i], hex);
+
+				t->sw->report(t->sw->ctx, what, size);
+			}
+		}
+	}
+	return r;
+}
+
+/* Drop the least recently used entries until the cache fits the budget. */
+static int trim_cache(struct sweep *sw, struct kiln_error **err)
+{
+	const struct store_cache_budget *b = sw->budget;
+	int cache = sw->w->s->dirfds[STORE_DIR_CACHE];
+	struct trim t = {.sw = sw, .count = json_object(), .cost = json_object()};
+	struct timespec ts;
+	int64_t now;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts_ns(&ts);
+	list_entries(&t, cache);
+	list_mounts(&t, cache);
+	count_refs(&t);
+	qsort(t.v, t.n, sizeof(*t.v), cmp_item);
+	for (size_t i = 0; i < t.n && r >= 0; i++) {
+		bool old = b->until > 0 && t.v[i].used < now - b->until * 1000000000;
+
+		if (old || t.total > b->keep_storage)
+			r = drop_item(&t, &t.v[i], cache, err);
+	}
+	if (r >= 0 && sw->only_trimmed)
+		r = free_unnamed(&t, err);
+	if (b->ret_kept)
+		*b->ret_kept = t.total;
+	for (size_t i = 0; i < t.n; i++) {
+		free(t.v[i].name);
+		strv_clear(&t.v[i].refs);
+	}
+	free(t.v);
+	json_decref(t.count);
+	json_decref(t.cost);
+	return r;
+}
+
 static int prune_locked(struct sweep *sw, const struct digest *keep, size_t n_keep,
 			struct kiln_error **err)
 {
@@ -363,7 +633,11 @@ static int prune_locked(struct sweep *sw, const struct digest *keep, size_t n_ke
 		set_add(&w->blobs, &keep[i]);
 		set_add(&w->diff_ids, &keep[i]);
 	}
-	if (sw->clear_cache) {
+	if (sw->budget) {
+		r = trim_cache(sw, err);
+		if (r < 0 || sw->only_trimmed)
+			return r;
+	} else if (sw->clear_cache) {
 		r = sweep_dir(sw, STORE_DIR_CACHE, NULL, err);
 		if (r < 0)
 			return r;
@@ -388,14 +662,9 @@ int store_prune(struct store *s, const struct digest *keep, size_t n_keep,
 	return store_prune_flags(s, keep, n_keep, 0, report, ctx, ret_freed, err);
 }
 
-int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
-		      enum store_prune_flags flags,
-		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
-		      uint64_t *ret_freed, struct kiln_error **err)
+static int prune_sweep(struct store *s, struct sweep *sw, const struct digest *keep, size_t n_keep,
+		       uint64_t *ret_freed, struct kiln_error **err)
 {
-	struct walk w = {.s = s};
-	struct sweep sw = {
-		.w = &w, .clear_cache = flags & STORE_PRUNE_CACHE, .report = report, .ctx = ctx};
 	_cleanup_close_ int lock = -1;
 	int r;
 
@@ -405,15 +674,44 @@ int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
 			       "store '%s' is in use by another kiln process; try again later",
 			       s->root);
 	lock = fs_lock(s->dirfds[STORE_DIR_ROOT], STORE_LOCK_NAME, false, err);
-	if (lock < 0)
+	if (lock < 0) {
+		flock(s->gc_lock, LOCK_SH);
 		return lock;
-	r = prune_locked(&sw, keep, n_keep, err);
+	}
+	r = prune_locked(sw, keep, n_keep, err);
 	flock(s->gc_lock, LOCK_SH);
-	free(w.blobs.v);
-	free(w.diff_ids.v);
+	free(sw->w->blobs.v);
+	free(sw->w->diff_ids.v);
 	if (r < 0)
 		return r;
 	if (ret_freed)
-		*ret_freed = sw.freed;
+		*ret_freed = sw->freed;
 	return 0;
+}
+
+int store_prune_flags(struct store *s, const struct digest *keep, size_t n_keep,
+		      enum store_prune_flags flags,
+		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
+		      uint64_t *ret_freed, struct kiln_error **err)
+{
+	struct walk w = {.s = s};
+	struct sweep sw = {
+		.w = &w, .clear_cache = flags & STORE_PRUNE_CACHE, .report = report, .ctx = ctx};
+
+	return prune_sweep(s, &sw, keep, n_keep, ret_freed, err);
+}
+
+int store_prune_cache(struct store *s, const struct store_cache_budget *b,
+		      enum store_prune_flags flags,
+		      void (*report)(void *ctx, const char *what, uint64_t size), void *ctx,
+		      uint64_t *ret_freed, struct kiln_error **err)
+{
+	struct walk w = {.s = s};
+	struct sweep sw = {.w = &w,
+			   .budget = b,
+			   .only_trimmed = flags & STORE_PRUNE_ONLY_TRIMMED,
+			   .report = report,
+			   .ctx = ctx};
+
+	return prune_sweep(s, &sw, NULL, 0, ret_freed, err);
 }

@@ -228,8 +228,8 @@ export KILN_ROOT=$T/A
 for v in "type=local:type=local needs dest=DIR" \
 	"type=local,dest=x,bogus=1:unknown key 'bogus'" \
 	"type=local,dest=x,mode=mid:mode: expected min or max, got 'mid'" \
-	"type=inline:type=inline is not supported" \
-	"type=s4,ref=x:type: expected registry or local, got 's4'" \
+	"type=gha,url=x:type=gha is not supported" \
+	"type=s4,ref=x:type: expected registry, local or inline, got 's4'" \
 	"type=registry:type=registry needs ref=" \
 	"type=local,dest=x,ignore-error=maybe:ignore-error: expected true or false"; do
 	expect_fail 2 "${v#*:}" as_runner "$KILN" build --cache-to "${v%%:*}" "$app"

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/macro.h"
 
@@ -116,5 +117,41 @@ int parse_size(const char *s, uint64_t *ret)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*ret = v << shift;
+	return 0;
+}
+
+int parse_duration_ns(const char *s, int64_t *ret)
+{
+	static const struct {
+		const char *unit;
+		int64_t ns;
+	} units[] = {
+		{"ns", 1},	   {"us", 1000},	 {"µs", 1000},		{"ms", 1000000},
+		{"s", 1000000000}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
+	int64_t total = 0;
+
+	if (streq(s, "0")) {
+		*ret = 0;
+		return 0;
+	}
+	while (*s) {
+		char *end;
+		double v = strtod(s, &end);
+		size_t best = 0, best_len = 0;
+
+		if (end == s || v < 0)
+			return -EINVAL;
+		for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+			size_t l = strlen(units[i].unit);
+
+			if (strncmp(end, units[i].unit, l) == 0 && l > best_len)
+				best = i, best_len = l;
+		}
+		if (!best_len)
+			return -EINVAL;
+		total += (int64_t)(v * (double)units[best].ns);
+		s = end + best_len;
+	}
+	*ret = total;
 	return 0;
 }

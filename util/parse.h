@@ -16,3 +16,5 @@ int parse_int(const char *s, int *ret);
 int parse_mode(const char *s, mode_t *ret);
 /* A size with an optional k/m/g suffix (powers of 1024), e.g. "64m". */
 int parse_size(const char *s, uint64_t *ret);
+/* A Go duration in nanoseconds: "30s", "1m30s", "500ms", "1.5h"; "0" is allowed. */
+int parse_duration_ns(const char *s, int64_t *ret);

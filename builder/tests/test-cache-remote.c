@@ -45,6 +45,13 @@ TEST(spec_forms)
 	ASSERT_EQ(s.type, CACHE_IO_REGISTRY);
 	ASSERT_FALSE(s.mode_max);
 	cache_spec_release(&s);
+	ASSERT_EQ(parse("type=registry,ref=r/a:b,mounts=true", true, &s, &msg), 0);
+	ASSERT_TRUE(s.mounts);
+	cache_spec_release(&s);
+	ASSERT_EQ(parse("type=inline", true, &s, &msg), 0);
+	ASSERT_EQ(s.type, CACHE_IO_INLINE);
+	ASSERT_NULL(s.ref);
+	cache_spec_release(&s);
 	ASSERT_EQ(parse("src=/c,tag=v1", false, &s, &msg), 0);
 	ASSERT_EQ(s.type, CACHE_IO_LOCAL);
 	ASSERT_STREQ(s.tag, "v1");
@@ -66,7 +73,12 @@ TEST(spec_errors_name_the_key)
 		{"type=local,dest=/d", false, "--cache-from: unknown key 'dest'"},
 		{"type=local", false, "type=local needs src=DIR"},
 		{"type=registry", false, "type=registry needs ref="},
-		{"type=inline", true, "type=inline is not supported"},
+		{"type=gha,url=x", true, "type=gha is not supported"},
+		{"type=inline", false, "type=inline is only for --cache-to"},
+		{"type=inline,mode=max", true, "type=inline takes no ref, dest, mode=max"},
+		{"type=local,src=/d,mounts=true", false, "--cache-from: unknown key 'mounts'"},
+		{"type=inline,mounts=true", true, "type=inline takes no ref, dest, mode=max"},
+		{"type=inline,dest=/d", true, "type=inline takes no ref, dest, mode=max"},
 		{"type=local,dest", true, "expected KEY=VALUE, got 'dest'"},
 		{"mode=max", true, "expected type=registry,ref=REF or type=local,dest=DIR"},
 	};

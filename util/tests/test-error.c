@@ -108,6 +108,7 @@ TEST(parse_numbers_are_checked)
 	int i;
 	mode_t m;
 	uint64_t sz;
+	int64_t d;
 
 	ASSERT_EQ(parse_uint("42", &u), 0);
 	ASSERT_EQ(u, 42);
@@ -131,6 +132,17 @@ TEST(parse_numbers_are_checked)
 	ASSERT_EQ(parse_size("12", &sz), 0);
 	ASSERT_EQ(sz, 12);
 	ASSERT_EQ(parse_size("m", &sz), -EINVAL);
+	ASSERT_EQ(parse_duration_ns("24h", &d), 0);
+	ASSERT_EQ(d, 86400 * 1000000000LL);
+	ASSERT_EQ(parse_duration_ns("1h30m5s", &d), 0);
+	ASSERT_EQ(d, 5405 * 1000000000LL);
+	ASSERT_EQ(parse_duration_ns("500ms", &d), 0);
+	ASSERT_EQ(d, 500000000);
+	ASSERT_EQ(parse_duration_ns("0", &d), 0);
+	ASSERT_EQ(d, 0);
+	ASSERT_EQ(parse_duration_ns("10", &d), -EINVAL);
+	ASSERT_EQ(parse_duration_ns("h", &d), -EINVAL);
+	ASSERT_EQ(parse_duration_ns("1x", &d), -EINVAL);
 }
 
 TEST(log_levels_parse)
