@@ -102,7 +102,8 @@ int cache_mount_restore(struct build_ctx *b, int cache_fd, const char *rel,
 			 m->spec.id, e ? e->msg : "failed");
 		return 0;
 	}
-	build_message(b, "restored RUN --mount=type=cache,id=%s from the imported cache", m->spec.id);
+	build_message(b, "restored RUN --mount=type=cache,id=%s from the imported cache",
+		      m->spec.id);
 	return 1;
 }
 
