@@ -19,6 +19,8 @@
  * The state of one build. Stages are built in order (a stage can only use the
  * stages before it); a stage the target does not reach is never built.
  */
+struct named_context;
+
 struct stage_state {
 	size_t index;
 	const struct stage *st;
@@ -26,6 +28,8 @@ struct stage_state {
 	bool built;
 	char *base; /* the FROM image, expanded */
 	int base_stage; /* index of the stage used as base, or -1 */
+	struct named_context *base_ctx; /* --build-context for the base (or the whole stage) */
+	bool replaced; /* a named context of the stage's name is the stage: no steps of its own */
 	json_t *config; /* the image config document */
 	struct layer_desc *layers;
 	size_t n_layers, alloc_layers;
@@ -79,6 +83,8 @@ struct build_ctx {
 	pthread_mutex_t pull_lock; /* pulled; one pull at a time (pull.c) */
 	pthread_mutex_t lock; /* next_step_id, used_args, stat_cache; parallel stages */
 	struct cache_remote *remote; /* --cache-from, --cache-to; NULL without them */
+	struct named_context *contexts; /* --build-context (contexts.c) */
+	size_t n_contexts;
 };
 
 /* One step's progress bookkeeping. */
@@ -134,6 +140,35 @@ int build_image_read(struct build_ctx *b, const char *name, const struct platfor
  * binfmt_misc handler with the F flag? Else an error naming the fix.
  */
 int emulation_check(const struct platform *p, struct kiln_error **err);
+
+/* contexts.c: --build-context NAME=DIR|docker-image://REF|oci-layout://DIR[:TAG|@DIGEST]. */
+enum named_context_kind {
+	NAMED_CONTEXT_DIR,
+	NAMED_CONTEXT_IMAGE,
+	NAMED_CONTEXT_LAYOUT,
+};
+
+struct named_context {
+	char *name;
+	enum named_context_kind kind;
+	char *ref; /* IMAGE: the reference; LAYOUT: the directory */
+	char *tag; /* LAYOUT :TAG, or NULL */
+	bool by_digest; /* LAYOUT @DIGEST, in digest */
+	struct digest digest;
+	int dir_fd; /* DIR: the directory, or -1 */
+	char *dir_path; /* DIR: its real path, for read-only views */
+	struct dockerignore *ignore; /* DIR: its own .dockerignore, or NULL */
+	bool copied; /* LAYOUT: copied into the store as manifest (under pull_lock) */
+	struct digest manifest;
+};
+
+int contexts_init(struct build_ctx *b, struct kiln_error **err);
+void contexts_release(struct build_ctx *b);
+/* The named context called @name (case-insensitive, as stage names), or NULL. */
+struct named_context *context_find(const struct build_ctx *b, const char *name);
+/* An IMAGE or LAYOUT context's image for @platform, its snapshots checked (as build_image_read). */
+int context_image(struct build_ctx *b, struct named_context *c, const struct platform *platform,
+		  struct image **ret, struct kiln_error **err);
 
 /* stage.c */
 int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **err);

@@ -41,6 +41,7 @@ void build_opts_release(struct build_opts *o)
 	strv_clear(&o->add_hosts);
 	strv_clear(&o->ulimits);
 	strv_clear(&o->platforms);
+	strv_clear(&o->build_contexts);
 }
 
 static int read_dockerfile(struct build_ctx *b, struct strbuf *ret, struct kiln_error **err)
@@ -105,6 +106,8 @@ static void mark_from(struct build_ctx *b, struct stage_state *s, const char *na
 {
 	int dep;
 
+	if (context_find(b, name))
+		return; /* a named context, even over a stage of that name */
 	if (strpbrk(name, "$\"'\\")) {
 		for (size_t j = 0; j < i; j++)
 			add_dep(b, s, j);
@@ -125,6 +128,8 @@ static void mark_needed(struct build_ctx *b, size_t i)
 	s->needed = true;
 	if (s->base_stage >= 0)
 		add_dep(b, s, (size_t)s->base_stage);
+	if (s->replaced)
+		return;
 	for (size_t k = st->first + 1; k < st->first + st->n; k++) {
 		const struct instruction *in = &b->df->instrs[k];
 		const char *from = instr_flag_get(in, "from");
@@ -197,6 +202,15 @@ static int plan_stages(struct build_ctx *b, struct kiln_error **err)
 			strv_clear(&meta.args);
 			return r;
 		}
+		/* a named context replaces a stage of its name, else FROM's stage or image */
+		s->base_ctx = context_find(b, s->st->name);
+		s->replaced = s->base_ctx != NULL;
+		if (!s->base_ctx)
+			s->base_ctx = context_find(b, s->base);
+		if (s->base_ctx)
+			s->base_stage = -1;
+		if (s->replaced)
+			s->step_total = 1;
 		s->cache_off =
 			b->opts->no_cache ||
 			(s->st->name && strv_find(&b->opts->no_cache_filter, s->st->name) >= 0);
@@ -219,7 +233,8 @@ static int build_stage(struct build_ctx *b, struct stage_state *s, struct kiln_e
 {
 	int r = stage_begin(b, s, err);
 
-	for (size_t k = s->st->first + 1; r >= 0 && k < s->st->first + s->st->n; k++)
+	for (size_t k = s->st->first + 1; r >= 0 && !s->replaced && k < s->st->first + s->st->n;
+	     k++)
 		r = stage_run_instruction(b, s, &b->df->instrs[k], err);
 	return r;
 }
@@ -434,6 +449,8 @@ static int setup(struct build_ctx *b, struct kiln_error **err)
 	if (b->context_fd < 0)
 		return err_sys(err, errno, "open build context '%s'", b->opts->context_dir);
 	r = load_ignore(b, err);
+	if (r >= 0)
+		r = contexts_init(b, err);
 	if (r < 0)
 		return r;
 	b->stat_cache =
@@ -460,6 +477,7 @@ static void build_release(struct build_ctx *b)
 		copy_stat_cache_free(b->stat_cache);
 	}
 	dockerignore_free(b->ignore);
+	contexts_release(b);
 	dockerfile_free(b->df);
 	if (b->context_fd >= 0)
 		close(b->context_fd);

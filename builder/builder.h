@@ -93,6 +93,7 @@ struct build_opts {
 	 * one manifest each under an OCI image index the tags name.
 	 */
 	struct strv platforms;
+	struct strv build_contexts; /* --build-context NAME=VALUE, as given */
 };
 
 enum build_step_state {

@@ -31,6 +31,7 @@ struct copy_step {
 	struct strv lowers; /* the stage's snapshots, top first */
 	struct step_dirs from; /* --from: the source's read-only view */
 	char *src_desc; /* --from: "stage 'NAME'" or "image 'REF'" */
+	const struct named_context *dir; /* --from a directory named context */
 	int src_root;
 	struct copy_opts o;
 };
@@ -166,8 +167,14 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const struct 
 {
 	unsigned idx;
 
+	struct named_context *nc = context_find(b, from);
+
 	*ret_img = NULL;
 	*ret_st = NULL;
+	if (nc) /* a named context wins over a stage of its name (BuildKit) */
+		return context_image(b, nc, &s->plat, ret_img, err) < 0
+			       ? err_wrap(err, "%s --from=%s", in->keyword, from)
+			       : 0;
 	for (size_t i = 0; i < s->index; i++) {
 		const char *name = b->stages[i].st->name;
 
@@ -214,6 +221,15 @@ static int open_source(struct build_ctx *b, struct stage_state *s, const struct 
 	/* no expansion, as in BuildKit (the parser's check; again for ONBUILD triggers) */
 	r = check_literal_from(b, in, raw, err);
 	from = xstrdup(raw);
+	c->dir = context_find(b, from);
+	if (c->dir && c->dir->kind != NAMED_CONTEXT_DIR)
+		c->dir = NULL;
+	if (r >= 0 && c->dir) {
+		/* a directory is read as the main context is */
+		c->src_desc = xasprintf("build context '%s'", c->dir->name);
+		c->src_root = fcntl(c->dir->dir_fd, F_DUPFD_CLOEXEC, 3);
+		return c->src_root < 0 ? err_sys(err, errno, "dup") : 0;
+	}
 	if (r >= 0)
 		r = from_layers(b, s, in, from, &img, &st, err);
 	if (r >= 0)
@@ -237,6 +253,7 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 {
 	const char *chown = instr_flag_get(in, "chown"), *chmod = instr_flag_get(in, "chmod");
 	struct copy_opts *o = &c->o;
+	struct dockerignore *ignore;
 	int r;
 
 	o->src_root = c->src_root;
@@ -252,13 +269,14 @@ static int set_options(struct build_ctx *b, struct stage_state *s, const struct 
 	o->parents = instr_flag_get(in, "parents") != NULL;
 	o->stat_cache = instr_flag_get(in, "from") ? NULL : b->stat_cache;
 	/* from a stage or an image, files keep their owners (BuildKit; moby#38599) */
-	o->keep_owner = instr_flag_get(in, "from") != NULL;
+	o->keep_owner = instr_flag_get(in, "from") != NULL && !c->dir;
 	if (b->epoch >= 0)
 		o->inline_mtime.tv_sec = b->epoch;
-	if (!instr_flag_get(in, "from") && b->ignore) {
+	ignore = c->dir ? c->dir->ignore : instr_flag_get(in, "from") ? NULL : b->ignore;
+	if (ignore) {
 		o->excluded = ignore_excluded;
 		o->may_contain_included = ignore_may_reinclude;
-		o->exclude_ud = b->ignore;
+		o->exclude_ud = ignore;
 	}
 	for (size_t i = 0; i < in->n_flags; i++)
 		if (streq(in->flags[i].name, "exclude"))

@@ -67,15 +67,31 @@ int run_mounts_parse(struct build_ctx *b, struct stage_state *s, const struct in
 /* ---- where each mount's content comes from ---------------------------------------------- */
 
 /*
- * The layers of the stage or image @from names: a stage built before this one
- * (by name or index), else an image (read into *ret_img).
+ * The layers of the stage or image @from names: a named context (a directory
+ * one in *ret_dir, with no layers), a stage built before this one (by name or
+ * index), else an image (read into *ret_img).
  */
 static int from_layers(struct build_ctx *b, struct stage_state *s, const char *from,
 		       const struct layer_desc **ret, size_t *ret_n, struct image **ret_img,
-		       struct kiln_error **err)
+		       struct named_context **ret_dir, struct kiln_error **err)
 {
+	struct named_context *nc = context_find(b, from);
 	unsigned idx;
 
+	*ret_dir = NULL;
+	if (nc && nc->kind == NAMED_CONTEXT_DIR) {
+		*ret_dir = nc;
+		*ret = NULL;
+		*ret_n = 0;
+		return 0;
+	}
+	if (nc && context_image(b, nc, &s->plat, ret_img, err) < 0)
+		return err_wrap(err, "RUN --mount from=%s", from);
+	if (nc) {
+		*ret = (*ret_img)->layers;
+		*ret_n = (*ret_img)->n_layers;
+		return 0;
+	}
 	for (size_t i = 0; i < s->index; i++) {
 		const char *name = b->stages[i].st->name;
 
@@ -102,16 +118,18 @@ static int from_layers(struct build_ctx *b, struct stage_state *s, const char *f
  * symlink in the step's directory: its path may hold ',' or ':'.
  */
 static int ro_view(struct build_ctx *b, struct run_mount *m, const struct strv *lowers,
-		   const char *context, struct kiln_error **err)
+		   const struct named_context *dir, const char *context, struct kiln_error **err)
 {
+	int context_fd = dir ? dir->dir_fd : b->context_fd;
+	const struct dockerignore *ignore = dir ? dir->ignore : b->ignore;
 	_cleanup_strv_ struct strv all = STRV_INIT;
 	int r = step_dirs_make(b, &m->view, err);
 
 	if (r < 0)
 		return r;
 	strv_push_take(&all, xasprintf("%s/mask", m->view.base));
-	r = run_mounts_ignore_mask(context ? b->context_fd : -1, context ? b->ignore : NULL,
-				   all.v[0], err);
+	r = run_mounts_ignore_mask(context ? context_fd : -1, context ? ignore : NULL, all.v[0],
+				   err);
 	if (r < 0)
 		return r;
 	if (context) {
@@ -131,23 +149,26 @@ static int bind_view(struct build_ctx *b, struct stage_state *s, struct run_moun
 	_cleanup_(image_freep) struct image *img = NULL;
 	_cleanup_strv_ struct strv lowers = STRV_INIT;
 	const struct layer_desc *layers = NULL;
+	struct named_context *dir = NULL;
 	size_t n = 0;
 	char proc[64], buf[PATH_MAX];
 	ssize_t len;
 	int r;
 
 	if (m->spec.from) {
-		r = from_layers(b, s, m->spec.from, &layers, &n, &img, err);
+		r = from_layers(b, s, m->spec.from, &layers, &n, &img, &dir, err);
+		if (r >= 0 && dir)
+			return ro_view(b, m, NULL, dir, dir->dir_path, err);
 		if (r >= 0)
 			r = rootfs_lowers(b, layers, n, &lowers, err);
-		return r < 0 ? r : ro_view(b, m, &lowers, NULL, err);
+		return r < 0 ? r : ro_view(b, m, &lowers, NULL, NULL, err);
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", b->context_fd);
 	len = readlink(proc, buf, sizeof(buf) - 1);
 	if (len < 0)
 		return err_sys(err, errno, "readlink '%s'", proc);
 	buf[len] = '\0';
-	return ro_view(b, m, NULL, buf, err);
+	return ro_view(b, m, NULL, NULL, buf, err);
 }
 
 /* The real path of @source inside @root_fd (resolved in-root), as a host path. */
@@ -200,19 +221,27 @@ static int prepare_bind(struct build_ctx *b, struct stage_state *s, struct run_m
 	return r < 0 || !m->spec.rw ? r : rw_view(b, m, err);
 }
 
+static int key_dir(struct build_ctx *b, int dir_fd, struct dockerignore *ignore,
+		   struct copy_stat_cache *stat_cache, const char *src, struct cache_key *k,
+		   struct kiln_error **err);
+
 /* What a from= source brings in: its layers (content-addressed) and the path in them. */
 static int key_from(struct build_ctx *b, struct stage_state *s, const struct run_mount *m,
 		    struct cache_key *k, struct kiln_error **err)
 {
 	_cleanup_(image_freep) struct image *img = NULL;
 	const struct layer_desc *layers = NULL;
+	struct named_context *dir = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
 	size_t n = 0;
-	int r = from_layers(b, s, m->spec.from, &layers, &n, &img, err);
+	int r = from_layers(b, s, m->spec.from, &layers, &n, &img, &dir, err);
 
 	if (r < 0)
 		return r;
 	cache_key_add(k, "mount-from", m->spec.from);
+	if (dir) /* a directory named context: its content, as a bind of the context */
+		return key_dir(b, dir->dir_fd, dir->ignore, NULL,
+			       m->spec.source ? m->spec.source : ".", k, err);
 	for (size_t i = 0; i < n; i++)
 		cache_key_add(k, "mount-from-layer", digest_hex(&layers[i].diff_id, hex));
 	cache_key_add(k, "mount-from-source", m->spec.source ? m->spec.source : "/");
@@ -492,28 +521,35 @@ static bool ignore_may_reinclude(const char *relpath, void *ud)
 	return dockerignore_may_reinclude_under(ud, relpath);
 }
 
-/* A bind of the context: the content it shows, .dockerignore applied as COPY does. */
-static int key_context(struct build_ctx *b, const struct run_mount *m, struct cache_key *k,
-		       struct kiln_error **err)
+/* A bind of a directory: the content it shows, .dockerignore applied as COPY does. */
+static int key_dir(struct build_ctx *b, int dir_fd, struct dockerignore *ignore,
+		   struct copy_stat_cache *stat_cache, const char *src, struct cache_key *k,
+		   struct kiln_error **err)
 {
-	const char *src = m->spec.source ? m->spec.source : ".";
 	struct copy_opts o = {0};
 	char hex[65];
 
-	o.src_root = b->context_fd;
+	o.src_root = dir_fd;
 	o.sources = &src;
 	o.n_sources = 1;
 	o.dest = "/.kiln-bind/";
-	o.stat_cache = b->stat_cache;
-	if (b->ignore) {
+	o.stat_cache = stat_cache;
+	if (ignore) {
 		o.excluded = ignore_excluded;
 		o.may_contain_included = ignore_may_reinclude;
-		o.exclude_ud = b->ignore;
+		o.exclude_ud = ignore;
 	}
 	if (locked_copy_digest(b, &o, hex, err) < 0)
 		return err_wrap(err, "RUN --mount=type=bind,source=%s", src);
 	cache_key_add(k, "bind", hex);
 	return 0;
+}
+
+static int key_context(struct build_ctx *b, const struct run_mount *m, struct cache_key *k,
+		       struct kiln_error **err)
+{
+	return key_dir(b, b->context_fd, b->ignore, b->stat_cache,
+		       m->spec.source ? m->spec.source : ".", k, err);
 }
 
 int run_mounts_cache_key(struct build_ctx *b, struct stage_state *s, struct run_mounts *m,

@@ -147,6 +147,25 @@ static void default_path(json_t *config)
 		       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 }
 
+/* BuildKit's empty image: the default PATH and WorkingDir "/" */
+static void base_scratch(struct stage_state *s)
+{
+	s->config = imgcfg_new(s->plat.arch, s->plat.os);
+	default_path(s->config);
+	imgcfg_set_string(s->config, "WorkingDir", "/");
+	digest_buffer("scratch", 7, &s->key);
+}
+
+static void base_set_image(struct stage_state *s, const struct image *img)
+{
+	s->config = json_deep_copy(img->config);
+	default_path(s->config);
+	for (size_t i = 0; i < img->n_layers; i++)
+		stage_add_layer(s, &img->layers[i]);
+	s->key = img->manifest_digest;
+	/* a child image starts with no history of its own steps, but keeps the base's */
+}
+
 static int base_from_image(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 			   struct kiln_error **err)
 {
@@ -154,23 +173,46 @@ static int base_from_image(struct build_ctx *b, struct stage_state *s, const str
 	int r;
 
 	if (strcasecmp(s->base, "scratch") == 0) {
-		/* BuildKit's empty image: the default PATH and WorkingDir "/" */
-		s->config = imgcfg_new(s->plat.arch, s->plat.os);
-		default_path(s->config);
-		imgcfg_set_string(s->config, "WorkingDir", "/");
-		digest_buffer("scratch", 7, &s->key);
+		base_scratch(s);
 		return 0;
 	}
 	r = build_image_read(b, s->base, &s->plat, &img, err);
 	if (r < 0)
 		return instr_error(b, in, err, "FROM %s: %s", s->base,
 				   err && *err ? (*err)->msg : "failed");
-	s->config = json_deep_copy(img->config);
-	default_path(s->config);
-	for (size_t i = 0; i < img->n_layers; i++)
-		stage_add_layer(s, &img->layers[i]);
-	s->key = img->manifest_digest;
-	/* a child image starts with no history of its own steps, but keeps the base's */
+	base_set_image(s, img);
+	return 0;
+}
+
+/*
+ * A named context as the base (or as the whole stage): its image, or for a
+ * directory, scratch with the directory copied in as COPY copies the main
+ * context (.dockerignore applied, content in the cache key).
+ */
+static int base_from_context(struct build_ctx *b, struct stage_state *s,
+			     const struct instruction *in, struct step *st, struct kiln_error **err)
+{
+	struct named_context *c = s->base_ctx;
+	_cleanup_(dockerfile_freep) struct dockerfile *df = NULL;
+	_cleanup_(image_freep) struct image *img = NULL;
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	if (c->kind != NAMED_CONTEXT_DIR) {
+		r = context_image(b, c, &s->plat, &img, err);
+		if (r < 0)
+			return instr_error(b, in, err, "FROM %s: %s", s->base,
+					   err && *err ? (*err)->msg : "failed");
+		base_set_image(s, img);
+		return 0;
+	}
+	base_scratch(s);
+	text = xasprintf("FROM scratch\nCOPY --from=%s / /\n", c->name);
+	r = parser_parse(text, strlen(text), "--build-context", &df, err);
+	if (r >= 0)
+		r = instr_copy(b, s, &df->instrs[1], st, err);
+	if (r < 0)
+		return err_wrap(err, "FROM %s (--build-context %s)", s->base, c->name);
 	return 0;
 }
 
@@ -231,7 +273,9 @@ int stage_begin(struct build_ctx *b, struct stage_state *s, struct kiln_error **
 	if (r < 0)
 		return r;
 	step_begin(b, s, in, &st);
-	if (s->base_stage >= 0)
+	if (s->base_ctx)
+		r = base_from_context(b, s, in, &st, err);
+	else if (s->base_stage >= 0)
 		r = base_from_stage(b, s, &b->stages[s->base_stage]);
 	else
 		r = base_from_image(b, s, in, err);

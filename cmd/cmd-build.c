@@ -71,6 +71,7 @@ enum {
 	OPT_ADD_HOST,
 	OPT_SHM_SIZE,
 	OPT_ULIMIT,
+	OPT_BUILD_CONTEXT,
 	OPT_KANIKO_FIRST,
 	OPT_DESTINATION = OPT_KANIKO_FIRST,
 	OPT_NO_PUSH,
@@ -100,6 +101,12 @@ const struct cmd_option cmd_build_options[] = {
 	 "build for these platforms (repeatable; default:\n"
 	 "this machine): one gives its manifest, several an\n"
 	 "OCI image index the -t names point to"},
+	{"build-context", 0, required_argument, OPT_BUILD_CONTEXT, "NAME=VALUE",
+	 "a named context (repeatable): VALUE a directory,\n"
+	 "docker-image://REF or\n"
+	 "oci-layout://DIR[:TAG|@DIGEST]; it replaces the\n"
+	 "stage or image NAME in FROM, COPY --from and\n"
+	 "RUN --mount=from"},
 	{"no-cache", 0, no_argument, OPT_NO_CACHE, NULL, "do not use the step cache"},
 	{"no-cache-filter", 0, required_argument, OPT_NO_CACHE_FILTER, "STAGE",
 	 "do not use the cache for this stage (repeatable)"},
@@ -543,6 +550,11 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		return set_shm_size(b, v, err);
 	case OPT_ULIMIT:
 		return add_ulimit(b, v, err);
+	case OPT_BUILD_CONTEXT:
+		if (!strchr(v, '=') || v[0] == '=')
+			return err_usage(err, "--build-context: expected NAME=VALUE, got '%s'", v);
+		strv_push(&o->build_contexts, v);
+		return 0;
 	}
 	n = cmd_registry_option(&b->reg, "build", c, v, err);
 	if (n != 0)

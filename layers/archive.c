@@ -169,6 +169,55 @@ static int pull_layout(struct store *s, int srcfd, const char *path, const char 
 	return 0;
 }
 
+/* The entry of @idx for @tag (NULL: the only one, else the one named "latest"). */
+static int layout_entry(json_t *idx, const char *path, const char *tag, struct digest *ret,
+			struct kiln_error **err)
+{
+	json_t *arr = json_object_get(idx, "manifests"), *e, *only = NULL;
+	const char *want = tag ? tag : "latest";
+	size_t i;
+
+	if (!tag && json_array_size(arr) == 1)
+		only = json_array_get(arr, 0);
+	json_array_foreach(arr, i, e) {
+		const char *ref =
+			json_get_str(json_object_get(e, "annotations"), ANNOTATION_REF_NAME);
+
+		if (!only && streq_ptr(ref, want))
+			only = e;
+	}
+	if (!only)
+		return err_new(err, KILN_ERR_INPUT, ENOENT, "no image '%s' in '%s'", want, path);
+	return json_get_digest(only, "digest", ret, err);
+}
+
+int store_copy_layout_image(struct store *s, const char *path, const char *tag,
+			    const struct digest *digest, struct digest *ret_manifest,
+			    struct kiln_error **err)
+{
+	_cleanup_(json_decrefp) json_t *idx = NULL;
+	_cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct digest d;
+	int r;
+
+	if (dfd < 0)
+		return err_sys(err, errno, "open layout '%s'", path);
+	if (digest) {
+		d = *digest;
+	} else {
+		r = read_json_in(dfd, "index.json", &idx, false, err);
+		if (r >= 0)
+			r = layout_entry(idx, path, tag, &d, err);
+		if (r < 0)
+			return r;
+	}
+	r = copy_image(s, dfd, &d, false, err);
+	if (r < 0)
+		return err_wrap(err, "layout '%s'", path);
+	*ret_manifest = d;
+	return 0;
+}
+
 /* ---- docker-archive ---- */
 
 static int docker_layer(struct store *s, int dfd, const char *path, const json_t *diff_id,

@@ -543,6 +543,16 @@ enum archive_format {
 int store_pull_archive(struct store *s, enum archive_format fmt, const char *path, const char *tag,
 		       const char *name, struct digest *ret_manifest, struct kiln_error **err);
 /*
+ * Copy one image of the OCI layout @path into the store without naming it:
+ * the manifest @digest when not NULL, else the entry named @tag (NULL: the
+ * only entry, else "latest"); an index is copied whole (every platform's
+ * manifest), every blob verified. *ret_manifest is what was copied (a
+ * manifest or an index: image_read_platform picks from it).
+ */
+int store_copy_layout_image(struct store *s, const char *path, const char *tag,
+			    const struct digest *digest, struct digest *ret_manifest,
+			    struct kiln_error **err);
+/*
  * Write image @what as an oci-archive or docker-archive to @outfd. An image
  * index goes whole into an oci-archive, with @platform NULL; otherwise
  * @platform picks one of its manifests (a docker-archive holds one image, so
