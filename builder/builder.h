@@ -96,6 +96,33 @@ struct build_opts {
 	struct strv build_contexts; /* --build-context NAME=VALUE, as given */
 };
 
+/* ---- running an image (kiln run) ------------------------------------------------------ */
+
+struct run_opts {
+	const char *store_root; /* NULL: the default store */
+	const char *image;
+	struct strv cmd; /* replaces the image's Cmd when not empty */
+	const char *entrypoint; /* --entrypoint: replaces the image's, "" clears it; NULL keeps */
+	struct strv env; /* -e K=V, or K alone to take it from kiln's environment */
+	const char *user; /* --user USER[:GROUP]; NULL: the image's User */
+	const char *workdir; /* -w; NULL: the image's WorkingDir */
+	enum build_network network;
+	struct strv volumes; /* -v HOST:CTR[:ro|rw] */
+	bool interactive; /* -i: stdin is kiln's, else /dev/null */
+	bool tty; /* -t: the command gets a pseudo-terminal of its own */
+	enum build_pull pull;
+	const struct registry_opts *registry;
+};
+
+void run_opts_init(struct run_opts *o);
+void run_opts_release(struct run_opts *o);
+/*
+ * Run the image's entrypoint and command in the sandbox RUN steps use, over a
+ * throwaway overlay of its snapshots, and wait for it: *ret_status is its exit
+ * status (128+signal when killed). Call builder_prepare() first.
+ */
+int builder_run(const struct run_opts *o, int *ret_status, struct kiln_error **err);
+
 enum build_step_state {
 	BUILD_STEP_RUNNING,
 	BUILD_STEP_CACHED,

@@ -323,8 +323,8 @@ static int resolve_user(struct build_ctx *b, struct stage_state *s, const struct
  * entry (else "/"); the groups are @gid then those of /etc/group that list the
  * user (none where setgroups(2) is denied: a single-id map).
  */
-static void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
-			 gid_t **ret_groups, size_t *ret_n)
+void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
+		  gid_t **ret_groups, size_t *ret_n)
 {
 	_cleanup_free_ char *name = NULL, *home = NULL;
 	_cleanup_free_ gid_t *member = NULL;

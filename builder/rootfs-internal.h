@@ -68,6 +68,9 @@ struct copy_chown;
 /* instr-fs.c, shared with instr-copy.c; @as_user: USER's rules (copy_user_resolve) */
 int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err);
+/* HOME (when @env lacks it) and the supplementary groups of @uid, as Docker's runtime. */
+void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
+		  gid_t **ret_groups, size_t *ret_n);
 /*
  * Commit d->upper as the step's layer (none when it is empty) and record it.
  * Failing to keep the upper as the snapshot or to record the key in the cache

@@ -38,7 +38,8 @@ extern const struct cmd_option cmd_build_options[], cmd_images_options[], cmd_hi
 	cmd_check_options[], cmd_parse_options[], cmd_info_options[], cmd_login_options[],
 	cmd_logout_options[], cmd_inspect_options[], cmd_tag_options[], cmd_rmi_options[],
 	cmd_fsck_options[], cmd_prune_options[], cmd_import_options[], cmd_save_options[],
-	cmd_load_options[], cmd_pull_options[], cmd_push_options[];
+	cmd_load_options[], cmd_pull_options[], cmd_push_options[], cmd_run_options[];
+int cmd_run(int argc, char **argv, struct kiln_error **err);
 int cmd_completion(int argc, char **argv, struct kiln_error **err);
 int cmd_info(int argc, char **argv, struct kiln_error **err);
 int cmd_manifest(int argc, char **argv, struct kiln_error **err);

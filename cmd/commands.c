@@ -66,6 +66,15 @@ const struct kiln_command kiln_commands[] = {
 	 "\n"
 	 "Parse FILE (- for stdin) and print its syntax tree on stdout.\n",
 	 cmd_parse_options},
+	{"run", cmd_run, "run an image in the sandbox of RUN steps (a debugging aid)",
+	 "usage: kiln run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+	 "\n"
+	 "Run the image's entrypoint and command (COMMAND replaces the image's CMD) in\n"
+	 "the sandbox RUN steps use, over a throwaway overlay of the image's layers:\n"
+	 "nothing it changes is kept, the image is never modified. The exit status is\n"
+	 "the command's. A debugging aid to try what was built, not a container\n"
+	 "runtime: no ports, no detaching, no restart policy, no daemon.\n",
+	 cmd_run_options},
 	{"images", cmd_images, "list the images in the store",
 	 "usage: kiln images [OPTIONS] [REPOSITORY[:TAG]]\n"
 	 "\n"

@@ -382,6 +382,9 @@ static void set_stdio(const struct sandbox_plan *p, int report_fd)
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			fail(report_fd, SANDBOX_STAGE_STDIO, errno);
+	/* kiln run -t: the pty kiln made (never kiln's own terminal) becomes ours */
+	if (p->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(report_fd, SANDBOX_STAGE_STDIO, errno);
 }
 
 /*

@@ -109,6 +109,7 @@ struct sandbox_plan {
 	size_t n_groups;
 	bool set_groups;
 	int stdio[3];
+	bool ctty; /* stdin is a terminal to become the session's controlling one */
 	bool own_stdio[3]; /* chroot isolation: opened for it, closed after */
 	int clone_flags;
 	int net_wait_fd; /* default network: read one byte before the command runs, or -1 */

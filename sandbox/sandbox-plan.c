@@ -607,6 +607,7 @@ int sandbox_plan_command(struct sandbox_plan *p, const struct sandbox_spec *spec
 	p->stdio[0] = spec->stdin_fd;
 	p->stdio[1] = spec->stdout_fd;
 	p->stdio[2] = spec->stderr_fd;
+	p->ctty = spec->tty && spec->stdin_fd >= 0;
 	p->cwd = keep(p, xstrdup(spec->cwd && *spec->cwd ? spec->cwd : "/"));
 	if (p->cwd[0] != '/')
 		return err_new(err, KILN_ERR_INPUT, EINVAL,

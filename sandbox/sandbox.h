@@ -152,6 +152,12 @@ struct sandbox_spec {
 	 */
 	bool insecure;
 	int stdin_fd, stdout_fd, stderr_fd;
+	/*
+	 * kiln run -t: @stdin_fd is a pseudo-terminal's slave that becomes the
+	 * command's controlling terminal (in its new session). Never pass kiln's
+	 * own terminal: a command could push input into it (TIOCSTI).
+	 */
+	bool tty;
 
 	const struct sandbox_mount *mounts;
 	size_t n_mounts;
