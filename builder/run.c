@@ -20,6 +20,7 @@
 #include "copy/copy.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -487,6 +488,9 @@ int builder_run(const struct run_opts *o, int *ret_status, struct kiln_error **e
 		r = rootfs_prepare_run(b, &st.lowers, &st.d, err);
 	if (r >= 0)
 		r = run_sandbox(&st, ret_status, err);
+	if (r >= 0)
+		r = interrupt_check(
+			err); /* SIGINT, SIGTERM: the command was killed, kiln says why */
 	run_state_release(&st);
 	return r < 0 ? r : 0;
 }

@@ -80,7 +80,7 @@ static int report(struct kiln_error *e)
  */
 static bool interruptible(const char *name)
 {
-	static const char *const names[] = {"build", "pull", "push", "import", "load"};
+	static const char *const names[] = {"build", "pull", "push", "import", "load", "run"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (streq(name, names[i]))

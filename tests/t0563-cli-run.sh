@@ -110,6 +110,20 @@ DF
 	expect_eq "$(kr app:1 cat /srv/f)" image "the next run sees the image"
 	as_runner "$KILN" fsck >/dev/null || fail "kiln fsck after the runs"
 	expect_fail 1 "image 'nothere:1' is not in the store" kr --pull never nothere:1
+	if [ "$KILN_BUILD_AS" = root ]; then
+		say "SIGTERM kills the command, kiln says so and leaves nothing in tmp/"
+		start=$(date +%s)
+		"$KILN" run app:1 sleep 100 >/dev/null 2>"$T/term.err" &
+		p=$!
+		sleep 2
+		kill -TERM "$p"
+		rc=0
+		wait "$p" || rc=$?
+		expect_eq "$rc" 143 "exit status after SIGTERM"
+		[ $(($(date +%s) - start)) -lt 60 ] || fail "the command outlived SIGTERM"
+		grep -q "interrupted by SIGTERM" "$T/term.err" || fail "no word of the signal: $(cat "$T/term.err")"
+		[ -z "$(ls "$KILN_ROOT/tmp")" ] || fail "left in tmp/: $(ls "$KILN_ROOT/tmp")"
+	fi
 	expect_fail 2 "run: expected an image" kr
 }
 
