@@ -185,17 +185,20 @@ void stage_history(struct build_ctx *b, struct stage_state *s, const char *creat
 		   bool empty_layer);
 void stage_release(struct stage_state *s);
 
+/*
+ * The instruction handlers stage.c's instructions[] dispatches to, one per
+ * keyword (FROM is stage_begin's). Each returns 0 when it did its work, 1 when
+ * its layer came from the cache, or a negative errno with *err set.
+ */
+typedef int instr_fn(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		     struct step *st, struct kiln_error **err);
+
 /* instr-meta.c: instructions that only edit the image config. */
-int instr_meta(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-	       struct kiln_error **err);
-bool instr_is_meta(enum instr_kind kind);
+instr_fn instr_env, instr_label, instr_arg, instr_cmd, instr_entrypoint, instr_shell, instr_user,
+	instr_stopsignal, instr_expose, instr_volume, instr_maintainer, instr_onbuild,
+	instr_healthcheck;
 /* "RUN echo hi" as history shows it, from the instruction as written. */
 char *instr_text(const struct instruction *in);
 
-/* instr-fs.c: instructions that make a layer. */
-int instr_run(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-	      struct step *st, struct kiln_error **err);
-int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-	       struct step *st, struct kiln_error **err);
-int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		  struct step *st, struct kiln_error **err);
+/* The instructions that make a layer: instr-fs.c (RUN), instr-copy.c (COPY, ADD, WORKDIR). */
+instr_fn instr_run, instr_copy, instr_workdir;

@@ -12,9 +12,9 @@
 #include "util/banned.h"
 
 /*
- * The instructions that only edit the image config. Each gets the stage and the
- * instruction and changes s->config; stage.c records the history entry and
- * moves the cache key on with the instruction's text.
+ * The instructions that only edit the image config, one instr_NAME() each, as
+ * instructions[] in stage.c names them. Each changes s->config; stage.c then
+ * records the history entry and moves the cache key on with the new config.
  */
 
 /* Every pair is expanded with the environment from before the instruction, as Docker:
@@ -49,20 +49,20 @@ static int do_env_label(struct build_ctx *b, struct stage_state *s, const struct
 	return 0;
 }
 
-static int do_env(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		  struct kiln_error **err)
+int instr_env(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	      struct step *st, struct kiln_error **err)
 {
 	return do_env_label(b, s, in, false, err);
 }
 
-static int do_label(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		    struct kiln_error **err)
+int instr_label(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		struct step *st, struct kiln_error **err)
 {
 	return do_env_label(b, s, in, true, err);
 }
 
-static int do_arg(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		  struct kiln_error **err)
+int instr_arg(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	      struct step *st, struct kiln_error **err)
 {
 	return args_declare(b, s, in, err);
 }
@@ -85,8 +85,8 @@ static void command_argv(struct stage_state *s, const struct instruction *in, si
 		strv_push(ret, in->args.v[from]);
 }
 
-static int do_cmd(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		  struct kiln_error **err)
+int instr_cmd(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	      struct step *st, struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv argv = STRV_INIT;
 
@@ -96,8 +96,8 @@ static int do_cmd(struct build_ctx *b, struct stage_state *s, const struct instr
 	return 0;
 }
 
-static int do_entrypoint(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-			 struct kiln_error **err)
+int instr_entrypoint(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		     struct step *st, struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv argv = STRV_INIT;
 
@@ -109,8 +109,8 @@ static int do_entrypoint(struct build_ctx *b, struct stage_state *s, const struc
 	return 0;
 }
 
-static int do_shell(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		    struct kiln_error **err)
+int instr_shell(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		struct step *st, struct kiln_error **err)
 {
 	if (!in->json || in->args.n == 0)
 		return instr_error(
@@ -120,8 +120,8 @@ static int do_shell(struct build_ctx *b, struct stage_state *s, const struct ins
 	return 0;
 }
 
-static int do_user(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		   struct kiln_error **err)
+int instr_user(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	       struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *user = NULL;
 	int r = expand_word(b, s, in, in->args.n ? in->args.v[0] : "", &user, err);
@@ -134,8 +134,8 @@ static int do_user(struct build_ctx *b, struct stage_state *s, const struct inst
 	return 0;
 }
 
-static int do_stopsignal(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-			 struct kiln_error **err)
+int instr_stopsignal(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		     struct step *st, struct kiln_error **err)
 {
 	_cleanup_free_ char *sig = NULL;
 	int r = expand_word(b, s, in, in->args.n ? in->args.v[0] : "", &sig, err);
@@ -184,8 +184,8 @@ static int expose_one(struct build_ctx *b, struct stage_state *s, const struct i
 	return 0;
 }
 
-static int do_expose(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		     struct kiln_error **err)
+int instr_expose(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		 struct step *st, struct kiln_error **err)
 {
 	for (size_t i = 0; i < in->args.n; i++) {
 		_cleanup_strv_ struct strv words = STRV_INIT;
@@ -199,8 +199,8 @@ static int do_expose(struct build_ctx *b, struct stage_state *s, const struct in
 	return 0;
 }
 
-static int do_volume(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		     struct kiln_error **err)
+int instr_volume(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		 struct step *st, struct kiln_error **err)
 {
 	if (in->args.n == 0)
 		return instr_error(b, in, err, "VOLUME requires at least one path");
@@ -218,15 +218,15 @@ static int do_volume(struct build_ctx *b, struct stage_state *s, const struct in
 	return 0;
 }
 
-static int do_maintainer(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-			 struct kiln_error **err)
+int instr_maintainer(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		     struct step *st, struct kiln_error **err)
 {
 	json_object_set_new(s->config, "author", json_string(in->args.n ? in->args.v[0] : ""));
 	return 0;
 }
 
-static int do_onbuild(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		      struct kiln_error **err)
+int instr_onbuild(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		  struct step *st, struct kiln_error **err)
 {
 	const char *rest = in->rest ? in->rest : "";
 
@@ -253,8 +253,8 @@ static int healthcheck_flag(struct build_ctx *b, const struct instruction *in, c
 	return 0;
 }
 
-static int do_healthcheck(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-			  struct kiln_error **err)
+int instr_healthcheck(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		      struct step *st, struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv test = STRV_INIT;
 	int64_t interval, timeout, start_period, start_interval;
@@ -284,36 +284,6 @@ static int do_healthcheck(struct build_ctx *b, struct stage_state *s, const stru
 	imgcfg_set_healthcheck(s->config, &test, interval, timeout, start_period, start_interval,
 			       retries);
 	return 0;
-}
-
-typedef int (*meta_fn)(struct build_ctx *, struct stage_state *, const struct instruction *,
-		       struct kiln_error **);
-
-static const meta_fn meta_handlers[INSTR_KIND_MAX_] = {
-	[INSTR_ENV] = do_env,
-	[INSTR_LABEL] = do_label,
-	[INSTR_ARG] = do_arg,
-	[INSTR_CMD] = do_cmd,
-	[INSTR_ENTRYPOINT] = do_entrypoint,
-	[INSTR_SHELL] = do_shell,
-	[INSTR_USER] = do_user,
-	[INSTR_STOPSIGNAL] = do_stopsignal,
-	[INSTR_EXPOSE] = do_expose,
-	[INSTR_VOLUME] = do_volume,
-	[INSTR_MAINTAINER] = do_maintainer,
-	[INSTR_ONBUILD] = do_onbuild,
-	[INSTR_HEALTHCHECK] = do_healthcheck,
-};
-
-bool instr_is_meta(enum instr_kind kind)
-{
-	return kind < INSTR_KIND_MAX_ && meta_handlers[kind] != NULL;
-}
-
-int instr_meta(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-	       struct kiln_error **err)
-{
-	return meta_handlers[in->kind](b, s, in, err);
 }
 
 char *instr_text(const struct instruction *in)

@@ -326,31 +326,55 @@ static void meta_created(struct build_ctx *b, struct stage_state *s)
 	cache_entry_release(&e);
 }
 
+/*
+ * Every instruction after a stage's FROM, by kind: its handler, and whether
+ * it is a layer step (its handler looks up the cache, works and commits) or
+ * config-only (it edits s->config; run_step() moves the key on and records
+ * the history).
+ */
+enum {
+	INSTR_CONFIG_ONLY = 0,
+	INSTR_MAKES_LAYER = 1 << 0, /* RUN, COPY/ADD; WORKDIR when the directory is missing */
+};
+
+static const struct {
+	instr_fn *run;
+	unsigned flags;
+} instructions[INSTR_KIND_MAX_] = {
+	/* [INSTR_FROM]: stage_begin() */
+	[INSTR_RUN] = {instr_run, INSTR_MAKES_LAYER},
+	[INSTR_COPY] = {instr_copy, INSTR_MAKES_LAYER},
+	[INSTR_ADD] = {instr_copy, INSTR_MAKES_LAYER},
+	[INSTR_WORKDIR] = {instr_workdir, INSTR_MAKES_LAYER},
+	[INSTR_ENV] = {instr_env, INSTR_CONFIG_ONLY},
+	[INSTR_LABEL] = {instr_label, INSTR_CONFIG_ONLY},
+	[INSTR_ARG] = {instr_arg, INSTR_CONFIG_ONLY},
+	[INSTR_CMD] = {instr_cmd, INSTR_CONFIG_ONLY},
+	[INSTR_ENTRYPOINT] = {instr_entrypoint, INSTR_CONFIG_ONLY},
+	[INSTR_SHELL] = {instr_shell, INSTR_CONFIG_ONLY},
+	[INSTR_USER] = {instr_user, INSTR_CONFIG_ONLY},
+	[INSTR_STOPSIGNAL] = {instr_stopsignal, INSTR_CONFIG_ONLY},
+	[INSTR_EXPOSE] = {instr_expose, INSTR_CONFIG_ONLY},
+	[INSTR_VOLUME] = {instr_volume, INSTR_CONFIG_ONLY},
+	[INSTR_MAINTAINER] = {instr_maintainer, INSTR_CONFIG_ONLY},
+	[INSTR_ONBUILD] = {instr_onbuild, INSTR_CONFIG_ONLY},
+	[INSTR_HEALTHCHECK] = {instr_healthcheck, INSTR_CONFIG_ONLY},
+};
+
 static int run_step(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 		    struct step *st, struct kiln_error **err)
 {
 	int r;
 
-	if (instr_is_meta(in->kind)) {
-		r = instr_meta(b, s, in, err);
-		if (r >= 0) {
-			meta_key(s, st->text);
-			meta_created(b, s);
-			stage_history(b, s, st->text, true);
-		}
-		return r;
-	}
-	switch (in->kind) {
-	case INSTR_RUN:
-		return instr_run(b, s, in, st, err);
-	case INSTR_COPY:
-	case INSTR_ADD:
-		return instr_copy(b, s, in, st, err);
-	case INSTR_WORKDIR:
-		return instr_workdir(b, s, in, st, err);
-	default:
+	if (in->kind >= INSTR_KIND_MAX_ || !instructions[in->kind].run)
 		return instr_error(b, in, err, "unknown instruction '%s'", in->keyword);
-	}
+	r = instructions[in->kind].run(b, s, in, st, err);
+	if (r < 0 || (instructions[in->kind].flags & INSTR_MAKES_LAYER))
+		return r;
+	meta_key(s, st->text);
+	meta_created(b, s);
+	stage_history(b, s, st->text, true);
+	return r;
 }
 
 int stage_run_instruction(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
