@@ -200,5 +200,5 @@ instr_fn instr_env, instr_label, instr_arg, instr_cmd, instr_entrypoint, instr_s
 /* "RUN echo hi" as history shows it, from the instruction as written. */
 char *instr_text(const struct instruction *in);
 
-/* The instructions that make a layer: instr-fs.c (RUN), instr-copy.c (COPY, ADD, WORKDIR). */
+/* The instructions that make a layer: instr-run.c, instr-copy.c (COPY, ADD), instr-workdir.c. */
 instr_fn instr_run, instr_copy, instr_workdir;

@@ -23,11 +23,10 @@
 #include "util/banned.h"
 
 /*
- * The instructions that make a layer: RUN (in the sandbox), COPY and ADD
- * (through the copy engine on a mounted overlay) and WORKDIR (when it has to
- * create the directory). Each looks its cache key up first; on a miss it works
- * in a fresh step directory, commits the upperdir as a layer, and keeps the
- * upperdir as that layer's snapshot for the steps after it.
+ * RUN: the command in the sandbox, on an overlay of the stage's layers. The
+ * step looks its cache key up first; on a miss it works in a fresh step
+ * directory, commits the upperdir as a layer, and keeps the upperdir as that
+ * layer's snapshot for the steps after it.
  */
 
 /* Commit d->upper as the step's layer (none when it is empty) and record it. */
