@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/rootfs-internal.h"
+#include "builder/step-internal.h"
 #include "copy/copy.h"
 #include "util/clock.h"
 #include "util/fs.h"

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +8,11 @@
 #include <unistd.h>
 
 #include "builder/mounts-internal.h"
-#include "builder/rootfs-internal.h"
-#include "builder/snapshot-internal.h"
+#include "builder/step-internal.h"
 #include "copy/copy.h"
 #include "sandbox/sandbox.h"
-#include "util/clock.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
-#include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -28,91 +24,6 @@
  * directory, commits the upperdir as a layer, and keeps the upperdir as that
  * layer's snapshot for the steps after it.
  */
-
-/* Commit d->upper as the step's layer (none when it is empty) and record it. */
-int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
-		const struct digest *key, const char *created_by, struct kiln_error **err)
-{
-	return commit_step_extra(b, s, d, key, created_by, NULL, err);
-}
-
-int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
-		      const struct digest *key, const char *created_by, struct commit_extra *x,
-		      struct kiln_error **err)
-{
-	struct layers_commit_opts o = LAYERS_COMMIT_OPTS_INIT;
-	struct cache_entry e = {0}; /* owns nothing until the layer is committed */
-	/* what may fail without failing the step: never left in *err */
-	_cleanup_(err_freep) struct kiln_error *soft = NULL;
-	_cleanup_close_ int ufd = -1;
-	double t0 = mono_seconds();
-	int r;
-
-	r = rootfs_diff(d, err);
-	if (r < 0)
-		return err_wrap(err, "find the step's changes");
-	rootfs_umount(d);
-	if (!rootfs_dir_empty(d->upper)) {
-		ufd = open(d->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (ufd < 0)
-			return err_sys(err, errno, "open '%s'", d->upper);
-		o.compression = b->compression;
-		o.source_date_epoch = b->epoch;
-		if (x) {
-			o.reuse_blob = x->reuse_blob;
-			o.keep_index = x->keep_index;
-		}
-		r = layers_commit_dir(b->store, ufd, &o, &e.layer, err);
-		if (r < 0)
-			return err_wrap(err, "commit layer");
-		e.has_layer = true;
-		/* the upperdir is already in overlay form: it becomes the snapshot */
-		if (snapshot_adopt(b->store, d->upper, &e.layer, &soft) < 0) {
-			log_debug("keeping no snapshot of the step: %s", soft->msg);
-			err_free(TAKE_PTR(soft)); /* a later step unpacks the layer instead */
-		}
-		log_debug("%s: layer of %" PRIu64 " bytes committed in %.3f s", created_by,
-			  e.layer.size, mono_seconds() - t0);
-	}
-	e.created = xstrdup(b->created);
-	if (cache_store(b->store, key, &e, &soft) < 0)
-		log_warn("cannot record the step in the cache: %s, ignoring", soft->msg);
-	else
-		build_key_made(b, key);
-	cache_export_note(s, key, &e);
-	cache_upload_early(b, s, &e);
-	if (e.has_layer)
-		stage_add_layer(s, &e.layer);
-	if (x && e.has_layer) {
-		x->has_layer = true;
-		layer_desc_copy(&x->layer, &e.layer);
-	}
-	stage_set_created(b, s, e.created);
-	stage_history(b, s, created_by, !e.has_layer);
-	cache_entry_release(&e);
-	return 0;
-}
-
-/* On a hit, take the cached layer; returns 1 for a hit, 0 for a miss. */
-int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
-	      const char *created_by, struct kiln_error **err)
-{
-	struct cache_entry e;
-	int r;
-
-	if (s->cache_off && !build_key_was_made(b, key))
-		return 0;
-	r = cache_lookup_shared(b, key, &e);
-	if (r <= 0)
-		return r;
-	cache_export_note(s, key, &e);
-	if (e.has_layer)
-		stage_add_layer(s, &e.layer);
-	stage_set_created(b, s, e.created);
-	stage_history(b, s, created_by, !e.has_layer);
-	cache_entry_release(&e);
-	return 1;
-}
 
 /* ---- RUN ---------------------------------------------------------------------------- */
 
@@ -239,35 +150,43 @@ static int run_entitlements(struct build_ctx *b, const struct instruction *in, b
 	return 0;
 }
 
-static int run_cache_key(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-			 const char *text, struct run_mounts *m, bool insecure, struct digest *ret,
-			 struct kiln_error **err)
+/* RUN's state through its layer step (step.c). */
+struct run_step {
+	struct run_mounts m;
+	bool insecure;
+};
+
+/* The key: the mounts' sources, the command, the ARGs in scope, what the sandbox gets. */
+static int run_key(struct layer_step *ls, struct cache_key *k, struct kiln_error **err)
 {
-	struct cache_key k;
+	struct run_step *rs = ls->data;
+	struct build_ctx *b = ls->b;
+	struct stage_state *s = ls->s;
+	const struct instruction *in = ls->in;
 	int r;
 
-	cache_key_begin(&k, &s->key);
-	r = run_mounts_cache_key(b, s, m, &k, err);
-	if (r < 0) {
-		cache_key_finish(&k, ret);
+	r = run_entitlements(b, in, &rs->insecure, err);
+	if (r >= 0)
+		r = run_mounts_parse(b, s, in, &rs->m, err);
+	if (r >= 0)
+		r = run_mounts_cache_key(b, s, &rs->m, k, err);
+	if (r < 0)
 		return r;
-	}
-	cache_key_add(&k, "RUN", text);
+	cache_key_add(k, "RUN", ls->text);
 	for (size_t i = 0; i < in->n_heredocs; i++)
-		cache_key_add(&k, "heredoc", in->heredocs[i].body);
+		cache_key_add(k, "heredoc", in->heredocs[i].body);
 	strv_foreach(&s->args, a)
-		cache_key_add(&k, "arg", *a);
-	cache_key_addf(&k, "network", "%d", run_network(b, in));
-	if (insecure)
-		cache_key_add(&k, "security", "insecure");
+		cache_key_add(k, "arg", *a);
+	cache_key_addf(k, "network", "%d", run_network(b, in));
+	if (rs->insecure)
+		cache_key_add(k, "security", "insecure");
 	/* what BuildKit keeps in the step's meta: a change reruns the step */
 	strv_foreach(&b->opts->add_hosts, h)
-		cache_key_add(&k, "add-host", *h);
+		cache_key_add(k, "add-host", *h);
 	if (b->opts->shm_size)
-		cache_key_addf(&k, "shm-size", "%llu", b->opts->shm_size);
+		cache_key_addf(k, "shm-size", "%llu", b->opts->shm_size);
 	strv_foreach(&b->opts->ulimits, u)
-		cache_key_add(&k, "ulimit", *u);
-	cache_key_finish(&k, ret);
+		cache_key_add(k, "ulimit", *u);
 	return 0;
 }
 
@@ -455,59 +374,52 @@ static int run_in_sandbox(struct build_ctx *b, struct stage_state *s, struct ste
 	return r;
 }
 
-int instr_run(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-	      struct step *st, struct kiln_error **err)
+/* The work: the command in the sandbox, on the stage's layers and an empty upper. */
+static int run_work(struct layer_step *ls, struct kiln_error **err)
 {
+	struct run_step *rs = ls->data;
+	struct build_ctx *b = ls->b;
+	struct stage_state *s = ls->s;
 	_cleanup_strv_ struct strv argv = STRV_INIT, lowers = STRV_INIT;
-	_cleanup_free_ char *text = instr_text(in);
-	struct run_mounts m = {0};
-	struct step_dirs d = {0};
-	struct digest key;
 	int r, status = 0;
 
-	bool insecure = false;
-
-	r = run_entitlements(b, in, &insecure, err);
-	if (r >= 0)
-		r = run_mounts_parse(b, s, in, &m, err);
-	if (r >= 0)
-		r = run_cache_key(b, s, in, text, &m, insecure, &key, err);
-	if (r >= 0)
-		r = try_cache(b, s, &key, text, err);
-	if (r == 0)
-		r = emulation_check(&s->plat, err); /* a cache hit runs nothing */
-	if (r != 0) {
-		run_mounts_release(&m);
-		if (r > 0)
-			s->key = key;
+	r = emulation_check(&s->plat, err); /* a cache hit runs nothing */
+	if (r < 0)
 		return r;
-	}
-	run_argv(s, in, &argv);
+	run_argv(s, ls->in, &argv);
 	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
 	if (r >= 0)
-		r = run_mounts_prepare(b, s, &m, err);
+		r = run_mounts_prepare(b, s, &rs->m, err);
 	if (r >= 0)
-		r = step_dirs_make(b, &d, err);
+		r = rootfs_prepare_run(b, &lowers, &ls->dirs, err);
 	if (r >= 0)
-		r = rootfs_prepare_run(b, &lowers, &d, err);
-	if (r >= 0)
-		r = run_in_sandbox(b, s, st, &lowers, &d, &argv, &m, insecure, &status, err);
+		r = run_in_sandbox(b, s, ls->st, &lowers, &ls->dirs, &argv, &rs->m, rs->insecure,
+				   &status, err);
 	if (r >= 0)
 		r = interrupt_check(err); /* its status is the kill's */
 	if (r >= 0 && status != 0) {
 		_cleanup_free_ char *cmd = strv_join(&argv, " ");
 
 		/* BuildKit's words: the command as run, shell included */
-		st->info.exit_status = status;
+		ls->st->info.exit_status = status;
 		r = err_new(err, KILN_ERR_INPUT, EINVAL,
 			    "process \"%s\" did not complete successfully: exit code: %d", cmd,
 			    status);
 	}
-	if (r >= 0)
-		r = commit_step(b, s, &d, &key, text, err);
-	step_dirs_release(&d);
-	run_mounts_release(&m);
-	if (r >= 0)
-		s->key = key;
 	return r < 0 ? r : 0;
+}
+
+static const struct layer_step_ops run_ops = {
+	.key = run_key,
+	.work = run_work,
+};
+
+int instr_run(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+	      struct step *st, struct kiln_error **err)
+{
+	struct run_step rs = {0};
+	int r = layer_step_run(b, s, in, st, &run_ops, &rs, err);
+
+	run_mounts_release(&rs.m);
+	return r;
 }

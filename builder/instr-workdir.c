@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/rootfs-internal.h"
+#include "builder/step-internal.h"
 #include "copy/copy.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -41,64 +41,75 @@ static char *clean_abs_path(const char *path)
  * WORKDIR: set it, and create the directory (a layer only when it was missing),
  * owned by the current USER as BuildKit does.
  */
-int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		  struct step *st, struct kiln_error **err)
+struct workdir_step {
+	char *full; /* the new WorkingDir, clean and absolute */
+	const char *user; /* the config's User, or NULL */
+};
+
+/* The key: the new WorkingDir and the USER it would be created for. */
+static int workdir_key(struct layer_step *ls, struct cache_key *k, struct kiln_error **err)
 {
-	_cleanup_free_ char *path = NULL, *full = NULL, *text = instr_text(in), *canon = NULL;
-	_cleanup_free_ char *joined = NULL;
-	_cleanup_strv_ struct strv lowers = STRV_INIT;
+	struct workdir_step *w = ls->data;
+	struct stage_state *s = ls->s;
 	const char *cur = imgcfg_get_string(s->config, "WorkingDir");
-	const char *user = imgcfg_get_string(s->config, "User");
-	_cleanup_close_ int root = -1, dfd = -1;
-	struct copy_chown owner = {0};
-	struct step_dirs d = {0};
-	struct cache_key k;
-	struct digest key;
+	_cleanup_free_ char *path = NULL, *joined = NULL;
 	int r;
 
-	r = expand_word(b, s, in, in->args.n ? in->args.v[0] : "", &path, err);
+	w->user = imgcfg_get_string(s->config, "User");
+	r = expand_word(ls->b, s, ls->in, ls->in->args.n ? ls->in->args.v[0] : "", &path, err);
 	if (r < 0)
 		return r;
 	if (!*path)
-		return instr_error(b, in, err, "WORKDIR requires a path");
+		return instr_error(ls->b, ls->in, err, "WORKDIR requires a path");
 	joined = path[0] == '/' ? xstrdup(path) : fs_path_join(cur && *cur ? cur : "/", path);
-	full = clean_abs_path(joined); /* as BuildKit: "/app/./a/../b/" is "/app/b" */
-	imgcfg_set_string(s->config, "WorkingDir", full);
-	cache_key_begin(&k, &s->key);
-	cache_key_add(&k, "WORKDIR", full);
-	if (user && *user)
-		cache_key_add(&k, "user", user);
-	cache_key_finish(&k, &key);
-	r = try_cache(b, s, &key, text, err);
-	if (r > 0) {
-		s->key = key;
-		return 1;
-	}
-	if (r < 0)
-		return r;
-	r = rootfs_lowers(b, s->layers, s->n_layers, &lowers, err);
-	if (r >= 0 && user && *user && resolve_owner(&lowers, user, false, &owner, NULL) < 0) {
+	w->full = clean_abs_path(joined); /* as BuildKit: "/app/./a/../b/" is "/app/b" */
+	imgcfg_set_string(s->config, "WorkingDir", w->full);
+	cache_key_add(k, "WORKDIR", w->full);
+	if (w->user && *w->user)
+		cache_key_add(k, "user", w->user);
+	return 0;
+}
+
+/* The work: the directory, through the mounted root, if it is missing. */
+static int workdir_work(struct layer_step *ls, struct kiln_error **err)
+{
+	struct workdir_step *w = ls->data;
+	struct step_dirs *d = &ls->dirs;
+	_cleanup_strv_ struct strv lowers = STRV_INIT;
+	_cleanup_close_ int root = -1, dfd = -1;
+	_cleanup_free_ char *canon = NULL;
+	struct copy_chown owner = {0};
+	int r;
+
+	r = rootfs_lowers(ls->b, ls->s->layers, ls->s->n_layers, &lowers, err);
+	if (r >= 0 && w->user && *w->user &&
+	    resolve_owner(&lowers, w->user, false, &owner, NULL) < 0) {
 		/* an unknown USER fails at the next RUN, not here: the directory stays root's */
-		log_debug("WORKDIR %s: USER '%s' is not in the image, creating it as root", full,
-			  user);
+		log_debug("WORKDIR %s: USER '%s' is not in the image, creating it as root", w->full,
+			  w->user);
 		owner.set = false;
 	}
 	if (r >= 0)
-		r = step_dirs_make(b, &d, err);
+		r = rootfs_mount(ls->b, &lowers, d, err);
+	if (r >= 0 && (root = open(d->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = err_sys(err, errno, "open '%s'", d->merged);
 	if (r >= 0)
-		r = rootfs_mount(b, &lowers, &d, err);
-	if (r >= 0 && (root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		r = err_sys(err, errno, "open '%s'", d.merged);
-	if (r >= 0)
-		r = copy_dest_dir(root, full, true, owner.set ? &owner : NULL, &dfd, &canon, err);
-	if (root >= 0)
-		close(TAKE_FD(root));
-	if (dfd >= 0)
-		close(TAKE_FD(dfd));
-	if (r >= 0)
-		r = commit_step(b, s, &d, &key, text, err);
-	step_dirs_release(&d);
-	if (r >= 0)
-		s->key = key;
+		r = copy_dest_dir(root, w->full, true, owner.set ? &owner : NULL, &dfd, &canon,
+				  err);
 	return r < 0 ? r : 0;
+}
+
+static const struct layer_step_ops workdir_ops = {
+	.key = workdir_key,
+	.work = workdir_work,
+};
+
+int instr_workdir(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
+		  struct step *st, struct kiln_error **err)
+{
+	struct workdir_step w = {0};
+	int r = layer_step_run(b, s, in, st, &workdir_ops, &w, err);
+
+	free(w.full);
+	return r;
 }

@@ -72,26 +72,6 @@ int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, str
 /* HOME (when @env lacks it) and the supplementary groups of @uid, as Docker's runtime. */
 void run_identity(const struct strv *lowers, uid_t uid, gid_t gid, struct strv *env,
 		  gid_t **ret_groups, size_t *ret_n);
-/*
- * Commit d->upper as the step's layer (none when it is empty) and record it.
- * Failing to keep the upper as the snapshot or to record the key in the cache
- * does not fail the step (the first is logged, the second warned about): on
- * success *err is as it was, NULL.
- */
-int commit_step(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
-		const struct digest *key, const char *created_by, struct kiln_error **err);
-/* How a step is committed beyond the defaults (incremental COPY). */
-struct commit_extra {
-	const struct digest *reuse_blob; /* an earlier layer of the step (layers_commit_opts) */
-	bool keep_index;
-	bool has_layer; /* out: whether the step made a layer, and which */
-	struct layer_desc layer; /* out, owned by the caller when has_layer */
-};
-int commit_step_extra(struct build_ctx *b, struct stage_state *s, struct step_dirs *d,
-		      const struct digest *key, const char *created_by, struct commit_extra *x,
-		      struct kiln_error **err);
-int try_cache(struct build_ctx *b, struct stage_state *s, const struct digest *key,
-	      const char *created_by, struct kiln_error **err);
 
 struct copy_opts;
 /* copy_digest() under the build's lock: the stat cache is shared by parallel stages. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "builder/build-internal.h"
-#include "builder/rootfs-internal.h"
+#include "builder/step-internal.h"
 #include "tap.h"
 #include "util/error.h"
 #include "util/fs.h"
