@@ -307,17 +307,6 @@ int locked_copy_digest(struct build_ctx *b, const struct copy_opts *o, char ret_
 	return r;
 }
 
-static void copy_cache_key(struct stage_state *s, const struct instruction *in, const char *text,
-			   const char *content, struct digest *ret)
-{
-	struct cache_key k;
-
-	cache_key_begin(&k, &s->key);
-	cache_key_add(&k, instr_kind_name(in->kind), text);
-	cache_key_add(&k, "content", content);
-	cache_key_finish(&k, ret);
-}
-
 /* ---- incremental COPY: the files of the step's last result are linked, not copied ---- */
 
 #define MANIFEST_MAGIC "kiln-copy-manifest 1 "
@@ -442,93 +431,111 @@ static void report_reuse(struct build_ctx *b, struct step *st, const struct copy
 	b->ev->output(b->ev->userdata, &st->info, line, strlen(line));
 }
 
-static int do_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
-		   struct step *st, struct copy_step *c, const struct digest *key, const char *text,
-		   struct kiln_error **err)
-{
-	struct incremental inc = {.written = STRV_INIT, .manifest = STRBUF_INIT};
-	struct copy_result res = {.written = &inc.written, .manifest = &inc.manifest};
-	struct commit_extra x = {.keep_index = true};
-	struct step_dirs d = {0};
-	_cleanup_close_ int root = -1;
-	double t0 = mono_seconds(), t1 = t0, t2 = t0;
-	int r = step_dirs_make(b, &d, err);
+/* COPY's state through its layer step (step.c). */
+struct copy_layer {
+	struct copy_step c;
+	struct incremental inc;
+	struct copy_result res;
+	double t0, t1, t2; /* work began, the upper was seeded, the copy ended */
+};
 
+/* The key: the instruction and copy_digest() of its sources. */
+static int copy_key(struct layer_step *ls, struct cache_key *k, struct kiln_error **err)
+{
+	struct copy_layer *cl = ls->data;
+	struct copy_step *c = &cl->c;
+	struct build_ctx *b = ls->b;
+	struct stage_state *s = ls->s;
+	char content[65];
+	int r;
+
+	r = expand_args(b, s, ls->in, c, err);
+	if (r >= 0)
+		r = rootfs_lowers(b, s->layers, s->n_layers, &c->lowers, err);
+	if (r >= 0)
+		r = open_source(b, s, ls->in, c, err);
+	if (r >= 0)
+		r = set_options(b, s, ls->in, c, err);
 	if (r >= 0) {
-		incremental_begin(b, s, text, in, &d, &inc);
-		t1 = mono_seconds();
-		c->o.reuse = inc.reuse;
-		if (inc.reuse)
-			x.reuse_blob = &inc.last.layer.digest;
-		r = rootfs_mount(b, &c->lowers, &d, err);
+		double t = mono_seconds();
+
+		r = locked_copy_digest(b, &c->o, content, err);
+		log_debug("%s: content digest %.3f s", ls->text, mono_seconds() - t);
 	}
+	if (r < 0)
+		return r;
+	cache_key_add(k, instr_kind_name(ls->in->kind), ls->text);
+	cache_key_add(k, "content", content);
+	return 0;
+}
+
+/* The work: the copy engine on the mounted root, the upper seeded with the last result. */
+static int copy_work(struct layer_step *ls, struct kiln_error **err)
+{
+	struct copy_layer *cl = ls->data;
+	struct incremental *inc = &cl->inc;
+	struct step_dirs *d = &ls->dirs;
+	_cleanup_close_ int root = -1;
+	int r;
+
+	cl->t0 = mono_seconds();
+	ls->commit.keep_index = true;
+	incremental_begin(ls->b, ls->s, ls->text, ls->in, d, inc);
+	cl->t1 = mono_seconds();
+	cl->c.o.reuse = inc->reuse;
+	if (inc->reuse)
+		ls->commit.reuse_blob = &inc->last.layer.digest;
+	r = rootfs_mount(ls->b, &cl->c.lowers, d, err);
 	if (r >= 0) {
-		root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		root = open(d->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0)
-			r = err_sys(err, errno, "open '%s'", d.merged);
+			r = err_sys(err, errno, "open '%s'", d->merged);
 	}
 	if (r >= 0)
-		r = copy_run(root, &c->o, &res, err);
+		r = copy_run(root, &cl->c.o, &cl->res, err);
 	if (root >= 0)
 		close(TAKE_FD(root));
-	t2 = mono_seconds();
-	if (r >= 0 && inc.reuse) {
-		log_debug("%s: %zu of %zu files kept from the last result", text, res.n_reused,
-			  res.n_files);
-		report_reuse(b, st, &res);
+	cl->t2 = mono_seconds();
+	if (r >= 0 && inc->reuse) {
+		log_debug("%s: %zu of %zu files kept from the last result", ls->text,
+			  cl->res.n_reused, cl->res.n_files);
+		report_reuse(ls->b, ls->st, &cl->res);
 	}
 	if (r >= 0)
-		r = incremental_prune(&d, &inc, err);
-	if (r >= 0)
-		r = commit_step_extra(b, s, &d, key, text, &x, err);
-	if (r >= 0 && x.has_layer)
-		incremental_end(b, &inc, &x);
-	if (r >= 0)
-		log_debug("%s: clone %.3f s, copy %.3f s, commit %.3f s", text, t1 - t0, t2 - t1,
-			  mono_seconds() - t2);
-	if (x.has_layer)
-		layer_desc_release(&x.layer);
-	incremental_release(&inc);
-	step_dirs_release(&d);
-	return r;
+		r = incremental_prune(d, inc, err);
+	return r < 0 ? r : 0;
 }
+
+static void copy_committed(struct layer_step *ls)
+{
+	struct copy_layer *cl = ls->data;
+
+	if (ls->commit.has_layer)
+		incremental_end(ls->b, &cl->inc, &ls->commit);
+	log_debug("%s: clone %.3f s, copy %.3f s, commit %.3f s", ls->text, cl->t1 - cl->t0,
+		  cl->t2 - cl->t1, mono_seconds() - cl->t2);
+}
+
+static const struct layer_step_ops copy_ops = {
+	.key = copy_key,
+	.work = copy_work,
+	.committed = copy_committed,
+};
 
 int instr_copy(struct build_ctx *b, struct stage_state *s, const struct instruction *in,
 	       struct step *st, struct kiln_error **err)
 {
-	struct copy_step c = {.sources = STRV_INIT,
-			      .lowers = STRV_INIT,
-			      .inline_data = STRV_INIT,
-			      .src_root = -1};
-	_cleanup_free_ char *text = instr_text(in);
-	char content[65];
-	struct digest key;
+	struct copy_layer cl = {.c = {.sources = STRV_INIT,
+				      .lowers = STRV_INIT,
+				      .inline_data = STRV_INIT,
+				      .src_root = -1},
+				.inc = {.written = STRV_INIT, .manifest = STRBUF_INIT}};
 	int r;
 
-	r = expand_args(b, s, in, &c, err);
-	if (r >= 0)
-		r = rootfs_lowers(b, s->layers, s->n_layers, &c.lowers, err);
-	if (r >= 0)
-		r = open_source(b, s, in, &c, err);
-	if (r >= 0)
-		r = set_options(b, s, in, &c, err);
-	if (r >= 0) {
-		double t = mono_seconds();
-
-		r = locked_copy_digest(b, &c.o, content, err);
-		log_debug("%s: content digest %.3f s", text, mono_seconds() - t);
-	}
-	if (r < 0)
-		goto out;
-	copy_cache_key(s, in, text, content, &key);
-	r = try_cache(b, s, &key, text, err);
-	if (r == 0)
-		r = do_copy(b, s, in, st, &c, &key, text, err);
-	else if (r > 0)
-		r = 1;
-	if (r >= 0)
-		s->key = key;
-out:
-	copy_step_release(&c);
+	cl.res.written = &cl.inc.written;
+	cl.res.manifest = &cl.inc.manifest;
+	r = layer_step_run(b, s, in, st, &copy_ops, &cl, err);
+	incremental_release(&cl.inc);
+	copy_step_release(&cl.c);
 	return r;
 }
