@@ -65,8 +65,10 @@ int rootfs_private_mounts(struct kiln_error **err);
 int isolation_private_mounts(struct kiln_error **err);
 
 struct copy_chown;
-/* instr-run.c, shared with COPY --chown, WORKDIR and kiln run; @as_user: USER's rules
- * (copy_user_resolve) */
+/*
+ * "user[:group]" -> ids from the image's /etc/passwd and /etc/group (instr-run.c;
+ * RUN, COPY --chown, WORKDIR and kiln run); @as_user: USER's rules (copy_user_resolve).
+ */
 int resolve_owner(const struct strv *lowers, const char *spec, bool as_user, struct copy_chown *ret,
 		  struct kiln_error **err);
 /* HOME (when @env lacks it) and the supplementary groups of @uid, as Docker's runtime. */

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "builder/snapshot-internal.h"
@@ -26,14 +25,6 @@
  */
 
 /* ---- progress events ---------------------------------------------------------------- */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void emit(struct build_ctx *b, const struct build_step_info *info)
 {
@@ -68,14 +59,14 @@ void step_begin(struct build_ctx *b, struct stage_state *s, const struct instruc
 	ret->info.text = ret->text;
 	ret->info.state = BUILD_STEP_RUNNING;
 	ret->info.exit_status = -1;
-	ret->started = now();
+	ret->started = mono_seconds();
 	emit(b, &ret->info);
 }
 
 void step_end(struct build_ctx *b, struct step *st, enum build_step_state state, int status)
 {
 	st->info.state = state;
-	st->info.seconds = now() - st->started;
+	st->info.seconds = mono_seconds() - st->started;
 	if (status >= 0)
 		st->info.exit_status = status;
 	emit(b, &st->info);
