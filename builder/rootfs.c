@@ -14,6 +14,7 @@
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
 #include "sandbox/sandbox.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -154,10 +155,13 @@ static void copy_stamp(struct step_dirs *d)
 static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, bool link,
 		       struct kiln_error **err)
 {
+	double t0 = mono_seconds();
 	int r = rootfs_copy_layers(lowers, d->merged, link, err);
 
 	if (r < 0)
 		return err_wrap(err, "copy the rootfs into '%s'", d->merged);
+	log_debug("copy storage: %zu layers %s in %.3f s", lowers->n, link ? "linked" : "copied",
+		  mono_seconds() - t0);
 	copy_stamp(d);
 	strv_copy(&d->copied_from, lowers);
 	d->copied = true;
@@ -174,12 +178,17 @@ int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct st
 
 int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
 {
+	double t0 = mono_seconds();
+	int r;
+
 	if (!d->copied)
 		return 0;
 	/* merged/ is removed with the step: what changed moves from it to upper/ */
-	return sandbox_copy_diff_since(d->merged, (const char *const *)d->copied_from.v,
-				       d->copied_from.n, d->upper,
-				       d->stamped ? &d->copied_at : NULL, SANDBOX_DIFF_MOVE, err);
+	r = sandbox_copy_diff_since(d->merged, (const char *const *)d->copied_from.v,
+				    d->copied_from.n, d->upper, d->stamped ? &d->copied_at : NULL,
+				    SANDBOX_DIFF_MOVE, err);
+	log_debug("copy storage: diff in %.3f s", mono_seconds() - t0);
+	return r;
 }
 
 /*
