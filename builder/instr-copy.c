@@ -442,7 +442,9 @@ static int do_copy(struct build_ctx *b, struct stage_state *s, const struct inst
 		c->o.reuse = inc.reuse;
 		if (inc.reuse)
 			x.reuse_blob = &inc.last.layer.digest;
-		r = rootfs_mount(b, &c->lowers, &d, err);
+		/* ADD's archives may link to a file of the image (rootfs_mount_own) */
+		r = c->o.add ? rootfs_mount_own(b, &c->lowers, &d, err)
+			     : rootfs_mount(b, &c->lowers, &d, err);
 	}
 	if (r >= 0) {
 		root = open(d.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -51,15 +51,20 @@ int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct st
  */
 int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		 struct kiln_error **err);
-/* The same where a RUN's processes may write (a rw bind mount): a real copy. */
-int rootfs_mount_for_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
-			 struct kiln_error **err);
+/*
+ * The same with files of its own (with `copy` storage, a real copy): where a
+ * RUN's processes may write (a rw bind mount), or ADD may hard-link a new
+ * name to a file of the image (which overlayfs copies up, so the layer holds
+ * both names, as the diff then finds).
+ */
+int rootfs_mount_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		     struct kiln_error **err);
 /* A read-only view of @layers at d->merged, for COPY --from (links, as rootfs_mount). */
 int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		    struct kiln_error **err);
 /* The same for a RUN's bind mount (with `copy` storage, a real copy). */
-int rootfs_mount_ro_for_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
-			    struct kiln_error **err);
+int rootfs_mount_ro_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+			struct kiln_error **err);
 void rootfs_umount(struct step_dirs *d);
 /* `copy` storage: the changes made in d->merged, into d->upper; a no-op for overlays. */
 int rootfs_diff(struct step_dirs *d, struct kiln_error **err);

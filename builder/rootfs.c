@@ -272,8 +272,8 @@ int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dir
 	return mount_rw(b, lowers, d, true, err);
 }
 
-int rootfs_mount_for_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
-			 struct kiln_error **err)
+int rootfs_mount_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		     struct kiln_error **err)
 {
 	return mount_rw(b, lowers, d, false, err);
 }
@@ -311,8 +311,8 @@ int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_
 	return mount_ro(b, lowers, d, true, err);
 }
 
-int rootfs_mount_ro_for_run(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
-			    struct kiln_error **err)
+int rootfs_mount_ro_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+			struct kiln_error **err)
 {
 	return mount_ro(b, lowers, d, false, err);
 }
