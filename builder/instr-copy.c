@@ -485,7 +485,9 @@ static int copy_work(struct layer_step *ls, struct kiln_error **err)
 	cl->c.o.reuse = inc->reuse;
 	if (inc->reuse)
 		ls->commit.reuse_blob = &inc->last.layer.digest;
-	r = rootfs_mount(ls->b, &cl->c.lowers, d, err);
+	/* ADD's archives may link to a file of the image (rootfs_mount_own) */
+	r = cl->c.o.add ? rootfs_mount_own(ls->b, &cl->c.lowers, d, err)
+			: rootfs_mount(ls->b, &cl->c.lowers, d, err);
 	if (r >= 0) {
 		root = open(d->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0)

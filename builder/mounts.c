@@ -139,7 +139,7 @@ static int ro_view(struct build_ctx *b, struct run_mount *m, const struct strv *
 	}
 	for (size_t i = 0; lowers && i < lowers->n; i++)
 		strv_push(&all, lowers->v[i]);
-	return rootfs_mount_ro(b, &all, &m->view, err);
+	return rootfs_mount_ro_own(b, &all, &m->view, err);
 }
 
 /* The stage, image or context a bind mount reads from, read-only, in m->view. */
@@ -198,7 +198,7 @@ static int rw_view(struct build_ctx *b, struct run_mount *m, struct kiln_error *
 	strv_push(&lower, m->host_path);
 	r = step_dirs_make(b, &m->rwview, err);
 	if (r >= 0)
-		r = rootfs_mount(b, &lower, &m->rwview, err);
+		r = rootfs_mount_own(b, &lower, &m->rwview, err);
 	if (r < 0)
 		return r;
 	free(m->host_path);

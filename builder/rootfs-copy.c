@@ -72,10 +72,15 @@ static int clear_target(int to, const char *name, bool keep_dir, struct kiln_err
 	return 0;
 }
 
-static int apply_dir(int from, int to, unsigned depth, struct kiln_error **err);
+struct apply {
+	bool link; /* regular files are hard links to the snapshots' */
+};
 
-static int apply_subdir(int from, int to, const char *name, const struct stat *st, unsigned depth,
-			struct kiln_error **err)
+static int apply_dir(const struct apply *a, int from, int to, unsigned depth,
+		     struct kiln_error **err);
+
+static int apply_subdir(const struct apply *a, int from, int to, const char *name,
+			const struct stat *st, unsigned depth, struct kiln_error **err)
 {
 	_cleanup_close_ int sfd = -1, dfd = -1;
 	int r;
@@ -91,13 +96,14 @@ static int apply_subdir(int from, int to, const char *name, const struct stat *s
 	dfd = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return err_sys(err, errno, "open the copy");
-	r = apply_dir(sfd, dfd, depth + 1, err);
+	r = apply_dir(a, sfd, dfd, depth + 1, err);
 	if (r >= 0)
 		r = sandbox_copy_meta(sfd, dfd, st, err);
 	return r;
 }
 
-static int apply_entry(int from, int to, const char *name, unsigned depth, struct kiln_error **err)
+static int apply_entry(const struct apply *a, int from, int to, const char *name, unsigned depth,
+		       struct kiln_error **err)
 {
 	struct stat st;
 	int r;
@@ -105,14 +111,18 @@ static int apply_entry(int from, int to, const char *name, unsigned depth, struc
 	if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_sys(err, errno, "stat");
 	if (S_ISDIR(st.st_mode))
-		return apply_subdir(from, to, name, &st, depth, err);
+		return apply_subdir(a, from, to, name, &st, depth, err);
 	r = clear_target(to, name, false, err);
 	if (r < 0 || is_whiteout(&st))
 		return r;
+	/* another file system, too many links, not ours to link: copied instead */
+	if (a->link && S_ISREG(st.st_mode) && linkat(from, name, to, name, 0) == 0)
+		return 0;
 	return sandbox_copy_nondir(from, to, name, &st, err);
 }
 
-static int apply_dir(int from, int to, unsigned depth, struct kiln_error **err)
+static int apply_dir(const struct apply *a, int from, int to, unsigned depth,
+		     struct kiln_error **err)
 {
 	_cleanup_strv_ struct strv names = STRV_INIT;
 	int r;
@@ -123,7 +133,7 @@ static int apply_dir(int from, int to, unsigned depth, struct kiln_error **err)
 	strv_foreach(&names, name) {
 		if (r < 0)
 			break;
-		r = apply_entry(from, to, *name, depth, err);
+		r = apply_entry(a, from, to, *name, depth, err);
 		if (r < 0)
 			err_wrap(err, "'%s'", *name);
 	}
@@ -131,7 +141,7 @@ static int apply_dir(int from, int to, unsigned depth, struct kiln_error **err)
 }
 
 /* Apply one snapshot on @to_fd; the root takes the snapshot root's metadata. */
-static int apply_layer(const char *layer, int to_fd, struct kiln_error **err)
+static int apply_layer(const struct apply *a, const char *layer, int to_fd, struct kiln_error **err)
 {
 	_cleanup_close_ int from = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
@@ -139,20 +149,22 @@ static int apply_layer(const char *layer, int to_fd, struct kiln_error **err)
 
 	if (from < 0 || fstat(from, &st) < 0)
 		return err_sys(err, errno, "open layer '%s'", layer);
-	r = apply_dir(from, to_fd, 0, err);
+	r = apply_dir(a, from, to_fd, 0, err);
 	if (r >= 0)
 		r = sandbox_copy_meta(from, to_fd, &st, err);
 	return r < 0 ? err_wrap(err, "copy layer '%s'", layer) : 0;
 }
 
-int rootfs_copy_layers(const struct strv *lowers, const char *dir, struct kiln_error **err)
+int rootfs_copy_layers(const struct strv *lowers, const char *dir, bool link,
+		       struct kiln_error **err)
 {
 	_cleanup_close_ int to = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct apply a = {.link = link};
 	int r = 0;
 
 	if (to < 0)
 		return err_sys(err, errno, "open '%s'", dir);
 	for (size_t i = lowers->n; r >= 0 && i > 0; i--)
-		r = apply_layer(lowers->v[i - 1], to, err);
+		r = apply_layer(&a, lowers->v[i - 1], to, err);
 	return r;
 }

@@ -45,18 +45,36 @@ int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct st
 /*
  * Mount lowers + d->upper at d->merged (overlayfs, userxattr); with `copy`
  * storage, d->merged becomes a plain copy of the lowers instead, and
- * rootfs_diff() writes what changed in it to d->upper.
+ * rootfs_diff() writes what changed in it to d->upper. For kiln's own writes
+ * only (COPY, WORKDIR): the copy's files are links to the snapshots', which
+ * kiln replaces and never writes into.
  */
 int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		 struct kiln_error **err);
-/* A read-only view of @layers at d->merged (for COPY --from and bind mounts). */
+/*
+ * The same with files of its own (with `copy` storage, a real copy): where a
+ * RUN's processes may write (a rw bind mount), or ADD may hard-link a new
+ * name to a file of the image (which overlayfs copies up, so the layer holds
+ * both names, as the diff then finds).
+ */
+int rootfs_mount_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		     struct kiln_error **err);
+/* A read-only view of @layers at d->merged, for COPY --from (links, as rootfs_mount). */
 int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
 		    struct kiln_error **err);
+/* The same for a RUN's bind mount (with `copy` storage, a real copy). */
+int rootfs_mount_ro_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+			struct kiln_error **err);
 void rootfs_umount(struct step_dirs *d);
 /* `copy` storage: the changes made in d->merged, into d->upper; a no-op for overlays. */
 int rootfs_diff(struct step_dirs *d, struct kiln_error **err);
-/* rootfs-copy.c: apply the snapshots @lowers (top first) bottom-up into @dir. */
-int rootfs_copy_layers(const struct strv *lowers, const char *dir, struct kiln_error **err);
+/*
+ * rootfs-copy.c: apply the snapshots @lowers (top first) bottom-up into @dir;
+ * @link: regular files become hard links to the snapshots' (for a step that
+ * runs no process, which replaces files and never writes into one).
+ */
+int rootfs_copy_layers(const struct strv *lowers, const char *dir, bool link,
+		       struct kiln_error **err);
 /* True when @dir has no entries. */
 bool rootfs_dir_empty(const char *dir);
 /* A private mount namespace for the builder's own overlay mounts (real root). */

@@ -14,6 +14,7 @@
 #include "builder/rootfs-internal.h"
 #include "builder/snapshot-internal.h"
 #include "sandbox/sandbox.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -147,13 +148,20 @@ static void copy_stamp(struct step_dirs *d)
 	log_debug("the clock of '%s' stands still: replaced directories become whiteouts", d->base);
 }
 
-/* `copy` storage: d->merged becomes a plain copy of @lowers. */
-static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, struct kiln_error **err)
+/*
+ * `copy` storage: d->merged becomes a plain copy of @lowers; @link for a step
+ * that runs no process (rootfs_copy_layers).
+ */
+static int copy_rootfs(const struct strv *lowers, struct step_dirs *d, bool link,
+		       struct kiln_error **err)
 {
-	int r = rootfs_copy_layers(lowers, d->merged, err);
+	double t0 = mono_seconds();
+	int r = rootfs_copy_layers(lowers, d->merged, link, err);
 
 	if (r < 0)
 		return err_wrap(err, "copy the rootfs into '%s'", d->merged);
+	log_debug("copy storage: %zu layers %s in %.3f s", lowers->n, link ? "linked" : "copied",
+		  mono_seconds() - t0);
 	copy_stamp(d);
 	strv_copy(&d->copied_from, lowers);
 	d->copied = true;
@@ -165,16 +173,22 @@ int rootfs_prepare_run(struct build_ctx *b, const struct strv *lowers, struct st
 {
 	int r = rootfs_copy_storage(b, err);
 
-	return r <= 0 ? r : copy_rootfs(lowers, d, err);
+	return r <= 0 ? r : copy_rootfs(lowers, d, false, err);
 }
 
 int rootfs_diff(struct step_dirs *d, struct kiln_error **err)
 {
+	double t0 = mono_seconds();
+	int r;
+
 	if (!d->copied)
 		return 0;
-	return sandbox_copy_diff_since(d->merged, (const char *const *)d->copied_from.v,
-				       d->copied_from.n, d->upper,
-				       d->stamped ? &d->copied_at : NULL, err);
+	/* merged/ is removed with the step: what changed moves from it to upper/ */
+	r = sandbox_copy_diff_since(d->merged, (const char *const *)d->copied_from.v,
+				    d->copied_from.n, d->upper, d->stamped ? &d->copied_at : NULL,
+				    SANDBOX_DIFF_MOVE, err);
+	log_debug("copy storage: diff in %.3f s", mono_seconds() - t0);
+	return r;
 }
 
 /*
@@ -232,14 +246,14 @@ static char *empty_lower(struct step_dirs *d)
 	return p;
 }
 
-int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
-		 struct kiln_error **err)
+static int mount_rw(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d, bool link,
+		    struct kiln_error **err)
 {
 	_cleanup_free_ char *joined = NULL, *empty = NULL;
 	int r = rootfs_copy_storage(b, err);
 
 	if (r != 0)
-		return r < 0 ? r : copy_rootfs(lowers, d, err);
+		return r < 0 ? r : copy_rootfs(lowers, d, link, err);
 	if (lowers->n == 0)
 		joined = empty = empty_lower(d);
 	else
@@ -252,7 +266,19 @@ int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dir
 	return r;
 }
 
-int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+int rootfs_mount(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		 struct kiln_error **err)
+{
+	return mount_rw(b, lowers, d, true, err);
+}
+
+int rootfs_mount_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		     struct kiln_error **err)
+{
+	return mount_rw(b, lowers, d, false, err);
+}
+
+static int mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d, bool link,
 		    struct kiln_error **err)
 {
 	_cleanup_free_ char *joined = NULL;
@@ -260,7 +286,7 @@ int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_
 	int r = rootfs_copy_storage(b, err);
 
 	if (r != 0)
-		return r < 0 ? r : copy_rootfs(lowers, d, err);
+		return r < 0 ? r : copy_rootfs(lowers, d, link, err);
 	if (lowers->n >= 2) {
 		joined = strv_join(lowers, ":");
 		r = mount_overlay(d->merged, joined, NULL, NULL, err);
@@ -277,6 +303,18 @@ int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_
 	if (mount(NULL, d->merged, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		return err_sys(err, errno, "remount '%s' read-only", d->merged);
 	return 0;
+}
+
+int rootfs_mount_ro(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+		    struct kiln_error **err)
+{
+	return mount_ro(b, lowers, d, true, err);
+}
+
+int rootfs_mount_ro_own(struct build_ctx *b, const struct strv *lowers, struct step_dirs *d,
+			struct kiln_error **err)
+{
+	return mount_ro(b, lowers, d, false, err);
 }
 
 void rootfs_umount(struct step_dirs *d)

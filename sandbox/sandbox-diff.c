@@ -46,6 +46,7 @@ struct diff_link {
 struct diff_ctx {
 	int diff_fd; /* the diff's root */
 	const struct timespec *since; /* directories born after it are new, or NULL */
+	bool move; /* SANDBOX_DIFF_MOVE: changed entries leave the rootfs for the diff */
 	struct diff_link *links;
 	size_t n_links, alloc_links;
 };
@@ -242,7 +243,34 @@ static int link_or_remember(struct diff_ctx *c, int dfd, const char *name, const
 	return 0;
 }
 
-/* Copy one changed non-directory into the diff directory @dfd. */
+/* Does the entry carry an overlay xattr (which a copy leaves out)? True when unknown. */
+static bool has_overlay_xattr(int root_fd, const char *name)
+{
+	_cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/%s", root_fd, name);
+	char names[4096];
+	ssize_t n = llistxattr(p, names, sizeof(names));
+
+	if (n < 0)
+		return errno != ENOTSUP;
+	for (char *x = names; x < names + n; x += strlen(x) + 1)
+		if (startswith(x, "trusted.overlay.") || startswith(x, "user.overlay."))
+			return true;
+	return false;
+}
+
+/*
+ * SANDBOX_DIFF_MOVE: rename the entry into the diff rather than copy it, when
+ * that gives the same result (one name, no overlay xattr): owner, mode, times
+ * and xattrs go with it. Returns 1 when it must be copied instead.
+ */
+static int move_entry(int root_fd, int dfd, const char *name, const struct stat *st)
+{
+	if (st->st_nlink != 1 || has_overlay_xattr(root_fd, name))
+		return 1;
+	return renameat(root_fd, name, dfd, name) < 0;
+}
+
+/* Copy (or move) one changed non-directory into the diff directory @dfd. */
 static int copy_entry(struct diff_ctx *c, int root_fd, int dfd, const char *name, const char *rel,
 		      const struct stat *st, struct kiln_error **err)
 {
@@ -251,6 +279,8 @@ static int copy_entry(struct diff_ctx *c, int root_fd, int dfd, const char *name
 
 	if (r < 0 || linked)
 		return r;
+	if (c->move && move_entry(root_fd, dfd, name, st) == 0)
+		return 0;
 	if (S_ISREG(st->st_mode))
 		r = copy_file(root_fd, dfd, name, st, err);
 	else if (S_ISLNK(st->st_mode))
@@ -420,6 +450,9 @@ static int walk_entry(struct diff_ctx *c, struct diff_dir *d, const char *name,
 	li = lower_lookup(d->lower_fds, d->n_lowers, name, &lst);
 	if (S_ISDIR(st.st_mode))
 		return walk_subdir(c, d, name, &st, li, &lst, err);
+	/* a link to the lower file itself (a rootfs made for a step that runs nothing) */
+	if (li >= 0 && st.st_dev == lst.st_dev && st.st_ino == lst.st_ino)
+		return 0;
 	if (li >= 0 && !touched(c, &st) &&
 	    same_entry(&st, &lst, d->root_fd, d->lower_fds[li], name))
 		return 0;
@@ -473,14 +506,15 @@ static int walk_dir(struct diff_ctx *c, struct diff_dir *d, struct kiln_error **
 int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
 		      const char *diffdir, struct kiln_error **err)
 {
-	return sandbox_copy_diff_since(rootdir, lowerdirs, n_lowerdirs, diffdir, NULL, err);
+	return sandbox_copy_diff_since(rootdir, lowerdirs, n_lowerdirs, diffdir, NULL, 0, err);
 }
 
 int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
-			    const char *diffdir, const struct timespec *since,
+			    const char *diffdir, const struct timespec *since, unsigned flags,
 			    struct kiln_error **err)
 {
-	struct diff_ctx c = {.diff_fd = -1, .since = since};
+	struct diff_ctx c = {
+		.diff_fd = -1, .since = since, .move = (flags & SANDBOX_DIFF_MOVE) != 0};
 	struct diff_dir top = {.rel = "", .dfd = -1};
 	int r = 0;
 

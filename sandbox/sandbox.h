@@ -226,10 +226,16 @@ int sandbox_copy_diff(const char *rootdir, const char *const *lowerdirs, size_t 
  * made again, and goes into the diff opaque, as overlayfs makes it (so the
  * layer is the same byte for byte). Without birth times it falls back to
  * whiteouts for what is gone: the same files, another layer.
+ * SANDBOX_DIFF_MOVE in @flags: the caller discards @rootdir afterwards, so a
+ * changed entry is renamed into @diffdir where that gives what a copy would
+ * (the diff costs what the step changed, not a second copy of it). A file in
+ * @rootdir that is a hard link to the lower layer's own file (same inode) is
+ * unchanged, whatever its status-change time says.
  */
 struct timespec;
+enum { SANDBOX_DIFF_MOVE = 1 << 0 };
 int sandbox_copy_diff_since(const char *rootdir, const char *const *lowerdirs, size_t n_lowerdirs,
-			    const char *diffdir, const struct timespec *since,
+			    const char *diffdir, const struct timespec *since, unsigned flags,
 			    struct kiln_error **err);
 
 /*

@@ -8,6 +8,15 @@ export SOURCE_DATE_EPOCH=1700000000
 
 c=$(ctx storage)
 echo copied >"$c/file.txt"
+# an archive whose entry is a hard link to a file of the image: overlayfs copies
+# that file up, so the layer holds both names
+python3 - "$c/links.tar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo("etc/group-link")
+    i.type, i.linkname, i.mtime = tarfile.LNKTYPE, "etc/group", 1600000000
+    t.addfile(i)
+PY
 cat >"$c/Dockerfile" <<'DF'
 FROM busybox:1 AS src
 RUN mkdir -p /out && echo from-stage >/out/f && chmod 640 /out/f
@@ -20,6 +29,10 @@ RUN rm /etc/shadow && rm -rf /data/sub && mkdir /data/sub && echo new >/data/sub
 RUN chown -R 1000:1000 /data/keep && chown -h 1000:1000 /data/link && mkfifo /data/fifo
 COPY file.txt /app/
 COPY --from=src /out/f /app/from-stage
+# a COPY into a directory of the image, replacing one of its files
+COPY file.txt /etc/hostname
+COPY file.txt /etc/
+ADD links.tar /
 WORKDIR /work/dir
 RUN echo hi >here && rm -rf /root
 # touched, not changed: overlayfs copies each up, so the layer holds it (as BuildKit's)
@@ -37,7 +50,7 @@ for s in overlay copy; do
 done
 grep -q 'storage: copy' "$T/log-copy" || fail "the copy build does not say it uses copy storage: $(cat "$T/log-copy")"
 ! grep -q 'storage: copy' "$T/log-overlay" || fail "the overlay build says copy storage"
-[ "$(jq length "$T/ids-copy")" -ge 7 ] || fail "too few layers: $(cat "$T/ids-copy")"
+[ "$(jq length "$T/ids-copy")" -ge 10 ] || fail "too few layers: $(cat "$T/ids-copy")"
 diff -u "$T/tree-overlay" "$T/tree-copy" >&2 || fail "the unpacked trees differ"
 diff -u "$T/ids-overlay" "$T/ids-copy" >&2 || fail "the layer diffIDs differ"
 
@@ -49,6 +62,8 @@ more" "/one"
 [ ! -e "$r/data/sub/two" ] || fail "the replaced directory kept /data/sub/two"
 expect_eq "$(stat -c %u:%g "$r/data/keep/k")" 1000:1000 "owner of /data/keep/k"
 expect_eq "$(cat "$r/app/from-stage")" from-stage "COPY --from"
+expect_eq "$(cat "$r/etc/hostname")" copied "COPY over a file of the image"
+expect_eq "$(cat "$r/etc/group-link")" "$(cat "$r/etc/group")" "ADD's hard link to /etc/group"
 expect_eq "$(cat "$r/work/dir/here")" hi "WORKDIR"
 
 # $KILN_STORAGE is the default; a bad value is a usage error

@@ -173,7 +173,7 @@ TEST(layers_apply_bottom_up)
 	make_layers(&lowers);
 	mkdir_at("root", 0755);
 	root = at("root");
-	ASSERT_EQ(rootfs_copy_layers(&lowers, root, &e), 0);
+	ASSERT_EQ(rootfs_copy_layers(&lowers, root, false, &e), 0);
 	/* a file of the low layer keeps its mode and its mtime to the nanosecond */
 	st = stat_of("root/a/x");
 	ASSERT_TRUE(S_ISREG(st.st_mode));
@@ -212,17 +212,103 @@ TEST(layers_apply_bottom_up)
 	remove_top();
 }
 
-static int diff_of(const struct strv *lowers, const char *root, const char *diff,
-		   const struct timespec *since)
+static int diff_flags(const struct strv *lowers, const char *root, const char *diff,
+		      const struct timespec *since, unsigned flags)
 {
 	struct kiln_error *e = NULL;
 	int r = sandbox_copy_diff_since(root, (const char *const *)lowers->v, lowers->n, diff,
-					since, &e);
+					since, flags, &e);
 
 	if (r < 0)
 		printf("# %s\n", e->msg);
 	err_free(e);
 	return r;
+}
+
+static int diff_of(const struct strv *lowers, const char *root, const char *diff,
+		   const struct timespec *since)
+{
+	return diff_flags(lowers, root, diff, since, 0);
+}
+
+static void stamp_now(struct timespec *ret)
+{
+	char *stamp = at("stamp");
+	struct statx stx;
+
+	ASSERT_EQ(mkdir(stamp, 0700), 0);
+	ASSERT_EQ(statx(AT_FDCWD, stamp, 0, STATX_BTIME, &stx), 0);
+	free(stamp);
+	usleep(10000); /* past the file system's clock tick */
+	*ret = (struct timespec){.tv_sec = stx.stx_btime.tv_sec, .tv_nsec = stx.stx_btime.tv_nsec};
+}
+
+TEST(a_linked_copy_diffs_by_moving_what_changed)
+{
+	struct strv lowers = STRV_INIT;
+	struct kiln_error *e = NULL;
+	struct timespec since;
+	struct stat low, st;
+	char *root, *diff, *p, *s = NULL;
+
+	make_top();
+	make_layers(&lowers);
+	mkdir_at("root", 0755);
+	mkdir_at("diff1", 0755);
+	mkdir_at("diff2", 0755);
+	root = at("root");
+	ASSERT_EQ(rootfs_copy_layers(&lowers, root, true, &e), 0);
+	/* a regular file is the layer's own inode; a symlink is copied */
+	low = stat_of("low/a/x");
+	st = stat_of("root/a/x");
+	ASSERT_EQ(st.st_ino, low.st_ino);
+	ASSERT_TRUE(stat_of("root/s").st_ino != stat_of("low/s").st_ino);
+	stamp_now(&since);
+	/* another step links the same file meanwhile: its ctime moves, it is still unchanged */
+	p = at("low/a/x");
+	ASSERT_EQ(chmod(p, low.st_mode & 07777), 0);
+	free(p);
+	diff = at("diff1");
+	ASSERT_EQ(diff_flags(&lowers, root, diff, &since, SANDBOX_DIFF_MOVE), 0);
+	ASSERT_TRUE(rootfs_dir_empty(diff));
+	free(diff);
+
+	/* COPY replaces /a/x and adds /a/n and a pair of links /a/l1 /a/l2 */
+	p = at("root/a/x");
+	ASSERT_EQ(unlink(p), 0);
+	free(p);
+	file_at("root/a/x", "X2", 0640);
+	file_at("root/a/n", "n", 0600);
+	file_at("root/a/l1", "l", 0644);
+	{
+		char *a = at("root/a/l1"), *b = at("root/a/l2");
+
+		ASSERT_EQ(link(a, b), 0);
+		free(a);
+		free(b);
+	}
+	st = stat_of("root/a/n");
+	diff = at("diff2");
+	ASSERT_EQ(diff_flags(&lowers, root, diff, &since, SANDBOX_DIFF_MOVE), 0);
+	free(diff);
+	/* the changed files moved: the same inode, gone from the rootfs */
+	ASSERT_EQ(stat_of("diff2/a/n").st_ino, st.st_ino);
+	ASSERT_EQ(stat_of("diff2/a/n").st_mode & 07777, 0600);
+	ASSERT_FALSE(exists("root/a/n"));
+	ASSERT_STREQ(s = read_at("diff2/a/x"), "X2");
+	free(s);
+	/* the layer's own file is as it was */
+	ASSERT_STREQ(s = read_at("low/a/x"), "x");
+	free(s);
+	/* two names of one file are copied, and linked in the diff */
+	ASSERT_EQ(stat_of("diff2/a/l1").st_ino, stat_of("diff2/a/l2").st_ino);
+	ASSERT_TRUE(stat_of("diff2/a/l1").st_ino != stat_of("root/a/l1").st_ino);
+	/* what did not change stays out */
+	ASSERT_FALSE(exists("diff2/a/z"));
+	ASSERT_FALSE(exists("diff2/s"));
+	free(root);
+	strv_clear(&lowers);
+	remove_top();
 }
 
 TEST(an_untouched_copy_has_no_diff_and_a_remade_dir_is_opaque)
@@ -239,7 +325,7 @@ TEST(an_untouched_copy_has_no_diff_and_a_remade_dir_is_opaque)
 	mkdir_at("diff1", 0755);
 	mkdir_at("diff2", 0755);
 	root = at("root");
-	ASSERT_EQ(rootfs_copy_layers(&lowers, root, &e), 0);
+	ASSERT_EQ(rootfs_copy_layers(&lowers, root, false, &e), 0);
 	stamp = at("stamp");
 	ASSERT_EQ(mkdir(stamp, 0700), 0);
 	ASSERT_EQ(statx(AT_FDCWD, stamp, 0, STATX_BTIME, &stx), 0);
@@ -294,7 +380,7 @@ TEST(a_missing_layer_is_an_error)
 	mkdir_at("root", 0755);
 	root = at("root");
 	strv_push_take(&lowers, at("nosuch"));
-	ASSERT_EQ(rootfs_copy_layers(&lowers, root, &e), -ENOENT);
+	ASSERT_EQ(rootfs_copy_layers(&lowers, root, false, &e), -ENOENT);
 	ASSERT_NOT_NULL(strstr(e->msg, "open layer"));
 	err_free(e);
 	free(root);
@@ -304,4 +390,5 @@ TEST(a_missing_layer_is_an_error)
 
 TAP_MAIN(TAP_ENTRY(layers_apply_bottom_up),
 	 TAP_ENTRY(an_untouched_copy_has_no_diff_and_a_remade_dir_is_opaque),
+	 TAP_ENTRY(a_linked_copy_diffs_by_moving_what_changed),
 	 TAP_ENTRY(a_missing_layer_is_an_error))
