@@ -82,7 +82,7 @@ static _noreturn_ void probe_pid1(int fd)
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		int errnum = errno;
 
-		if (errnum != EPERM || mount("/proc", "/proc", NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (errnum != EPERM || mount("/proc", "/proc", "none", MS_BIND | MS_REC, NULL) < 0)
 			probe_fail(fd, PROBE_PROC);
 		probe_report(fd, errnum, PROBE_PROC_BOUND);
 		/* the report is one write: the parent reads it whole, then sees EOF */
@@ -105,7 +105,7 @@ static _noreturn_ void probe_child(int fd, bool own_userns)
 		probe_fail(fd, PROBE_UNSHARE);
 	if (sethostname("kiln", 4) < 0)
 		probe_fail(fd, PROBE_HOSTNAME);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		probe_fail(fd, PROBE_PRIVATE);
 	pid = fork();
 	if (pid < 0)

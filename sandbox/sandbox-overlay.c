@@ -80,7 +80,7 @@ _noreturn_ static void probe_child(const char *opts, const char *merged, int upp
 {
 	int fd;
 
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		_exit(2);
 	if (mount("overlay", merged, "overlay", 0, opts) < 0)
 		_exit(1);

@@ -76,6 +76,7 @@ static inline int tap_run(const struct tap_test *tests, size_t n)
 	int failures = 0;
 
 	printf("1..%zu\n", n);
+	fflush(stdout); /* a test that forks must not print the plan again */
 	for (size_t i = 0; i < n; i++) {
 		tap_failed_ = false;
 		tests[i].fn();
