@@ -97,6 +97,37 @@ busybox_rootfs_tar() {
 	echo "$f"
 }
 
+# A Debian bookworm minbase made by mmdebstrap (plus gcc, libc6-dev and
+# libcap2-bin, apt lists kept), cached in the build tree one per month; sets
+# DEBIAN_BASE to its path. Skips when deb.debian.org cannot be reached.
+debian_base_tar() {
+	need_cmd mmdebstrap
+	month=$(date -u +%Y%m)
+	base=$KILN_BUILD/testdata/debian-bookworm-minbase-gcc-$month.tar
+	mirror=${KILN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	mkdir -p "$KILN_BUILD/testdata"
+	exec 9>"$KILN_BUILD/testdata/.debian.lock" # t0606 and t0607 may run side by side
+	flock 9
+	if ! [ -f "$base" ]; then
+		curl -fsS -o /dev/null --max-time 20 "$mirror/dists/bookworm/Release" ||
+			skip "cannot reach $mirror"
+		rm -rf "$KILN_BUILD"/testdata/debian-bookworm-minbase-gcc-*.tar "$base.tmp"
+		say "making $base with mmdebstrap"
+		# rootless (unshare mode, as the test user): no mount on the host's
+		# side that a busy /proc could leave behind
+		mkdir -p "$T/mm"
+		chown "$KILN_TEST_USER:" "$T/mm"
+		as_builder env TMPDIR="$T/mm" mmdebstrap --quiet --format=tar --variant=minbase \
+			--mode=unshare --include=gcc,libc6-dev,libcap2-bin --skip=cleanup/apt/lists \
+			bookworm "$T/mm/base.tar" "$mirror" || fail "mmdebstrap failed"
+		mv "$T/mm/base.tar" "$base.tmp"
+		chown 0:0 "$base.tmp"
+		mv "$base.tmp" "$base"
+	fi
+	flock -u 9
+	DEBIAN_BASE=$base
+}
+
 # The same rootfs with Debian's arm64 busybox-static (tools/install-deps downloads
 # the package to /var/cache/kiln-test), built once per build tree; skips without it.
 busybox_arm64_rootfs_tar() {

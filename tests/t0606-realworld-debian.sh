@@ -11,26 +11,8 @@
 need_root
 need_cmd mmdebstrap buildah skopeo podman python3
 
-month=$(date -u +%Y%m)
-base=$KILN_BUILD/testdata/debian-bookworm-minbase-gcc-$month.tar
-mirror=${KILN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if ! [ -f "$base" ]; then
-	mkdir -p "$KILN_BUILD/testdata"
-	curl -fsS -o /dev/null --max-time 20 "$mirror/dists/bookworm/Release" ||
-		skip "cannot reach $mirror"
-	rm -rf "$KILN_BUILD"/testdata/debian-bookworm-minbase-gcc-*.tar "$base.tmp"
-	say "making $base with mmdebstrap"
-	# rootless (unshare mode, as the test user): no mount on the host's
-	# side that a busy /proc could leave behind
-	mkdir -p "$T/mm"
-	chown "$KILN_TEST_USER:" "$T/mm"
-	as_builder env TMPDIR="$T/mm" mmdebstrap --quiet --format=tar --variant=minbase \
-		--mode=unshare --include=gcc,libc6-dev,libcap2-bin --skip=cleanup/apt/lists \
-		bookworm "$T/mm/base.tar" "$mirror" || fail "mmdebstrap failed"
-	mv "$T/mm/base.tar" "$base.tmp"
-	chown 0:0 "$base.tmp"
-	mv "$base.tmp" "$base"
-fi
+debian_base_tar
+base=$DEBIAN_BASE
 
 unmount_all() {
 	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
