@@ -249,8 +249,12 @@ static int wait_helper(pid_t pid, int result_fd, struct kiln_error **err)
 		       n > 0 ? msg : "the id-map helper failed");
 }
 
-/* unshare, let the helper write the maps, wait for it. */
-static int enter_with_subids(struct idmap_plan *p, struct kiln_error **err)
+/*
+ * Fork @helper, unshare a user (and mount) namespace, tell the helper to write
+ * its maps, wait for it. @helper(arg, go_fd, result_fd) never returns.
+ */
+static int unshare_mapped(void (*helper)(void *arg, int go_fd, int result_fd), void *arg,
+			  struct kiln_error **err)
 {
 	int go[2], result[2];
 	pid_t pid;
@@ -267,7 +271,8 @@ static int enter_with_subids(struct idmap_plan *p, struct kiln_error **err)
 	if (pid == 0) {
 		close(go[1]);
 		close(result[0]);
-		idmap_helper(p, go[0], result[1]);
+		helper(arg, go[0], result[1]);
+		_exit(1);
 	}
 	close(go[0]);
 	close(result[1]);
@@ -286,6 +291,17 @@ static int enter_with_subids(struct idmap_plan *p, struct kiln_error **err)
 		close(go[1]);
 	close(result[0]);
 	return r;
+}
+
+static void subids_helper(void *arg, int go_fd, int result_fd)
+{
+	idmap_helper(arg, go_fd, result_fd);
+}
+
+/* unshare, let newuidmap/newgidmap write the maps, wait for them. */
+static int enter_with_subids(struct idmap_plan *p, struct kiln_error **err)
+{
+	return unshare_mapped(subids_helper, p, err);
 }
 
 static int enter_single(uid_t uid, gid_t gid, const char *user, struct kiln_error **err)
@@ -359,12 +375,24 @@ _noreturn_ static void root_map_helper(pid_t pid, const char *const maps[2], int
 	_exit(0);
 }
 
+struct root_maps {
+	pid_t pid;
+	const char *const *maps;
+};
+
+static void root_helper(void *arg, int go_fd, int result_fd)
+{
+	const struct root_maps *m = arg;
+
+	root_map_helper(m->pid, m->maps, go_fd, result_fd);
+}
+
 int sandbox_enter_userns_root(struct kiln_error **err)
 {
 	_cleanup_free_ char *uid_map = NULL, *gid_map = NULL;
 	const char *maps[2];
-	int go[2], result[2], r;
-	pid_t pid, self = getpid();
+	struct root_maps m = {getpid(), maps};
+	int r;
 
 	uid_map = sandbox_identity_map("/proc/self/uid_map", err);
 	gid_map = uid_map ? sandbox_identity_map("/proc/self/gid_map", err) : NULL;
@@ -372,35 +400,7 @@ int sandbox_enter_userns_root(struct kiln_error **err)
 		return -1;
 	maps[0] = uid_map;
 	maps[1] = gid_map;
-	if (pipe2(go, O_CLOEXEC) < 0)
-		return err_sys(err, errno, "pipe");
-	if (pipe2(result, O_CLOEXEC) < 0) {
-		close(go[0]);
-		close(go[1]);
-		return err_sys(err, errno, "pipe");
-	}
-	pid = fork();
-	if (pid == 0) {
-		close(go[1]);
-		close(result[0]);
-		root_map_helper(self, maps, go[0], result[1]);
-	}
-	close(go[0]);
-	close(result[1]);
-	if (pid < 0) {
-		r = err_sys(err, errno, "fork");
-	} else if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
-		r = err_sys(err, errno, "unshare a user namespace");
-		close(go[1]);
-		go[1] = -1;
-		(void)wait_helper(pid, result[0], NULL);
-	} else {
-		(void)!write(go[1], "x", 1);
-		r = wait_helper(pid, result[0], err);
-	}
-	if (go[1] >= 0)
-		close(go[1]);
-	close(result[0]);
+	r = unshare_mapped(root_helper, &m, err);
 	if (r >= 0)
 		r = become_root(false, err);
 	if (r < 0)
