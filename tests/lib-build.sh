@@ -107,3 +107,20 @@ store_state() {
 	as_runner "$KILN" images --no-trunc --format "{{.Repository}}:{{.Tag}} {{.ID}} {{.CreatedAt}} {{.Size}}"
 	cat "$KILN_ROOT/index.json"
 }
+
+# store NAME: use the store $T/NAME (KILN_ROOT), made on first use with the same
+# busybox:1 in each, imported under SOURCE_DATE_EPOCH so every store's base is the
+# same image (the cache-sharing tests t0542-t0544 build in several stores)
+store() {
+	export KILN_ROOT="$T/$1"
+	[ -d "$KILN_ROOT" ] ||
+		as_runner env SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$(busybox_rootfs_tar)" \
+			busybox:1 >/dev/null
+}
+
+# kbs NAME ARGS...: kb ARGS... in the store $T/NAME
+kbs() {
+	store "$1"
+	shift
+	kb "$@"
+}

@@ -13,20 +13,6 @@
 . "$(dirname "$0")/lib-build.sh"
 need_cmd skopeo jq docker-registry
 
-# store STORE: use the store $T/STORE, made with the same busybox:1 in each (as a
-# base pulled from a registry: the step keys start from its manifest digest)
-store() {
-	export KILN_ROOT="$T/$1"
-	[ -d "$KILN_ROOT" ] ||
-		as_runner env SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$(busybox_rootfs_tar)" \
-			busybox:1 >/dev/null
-}
-# kbs STORE ARGS...: kiln build in the store $T/STORE
-kbs() {
-	store "$1"
-	shift
-	kb "$@"
-}
 kbs_fail() {
 	store "$1"
 	shift

@@ -11,12 +11,6 @@
 . "$(dirname "$0")/lib-build.sh"
 need_cmd skopeo jq docker-registry
 
-store() {
-	export KILN_ROOT="$T/$1"
-	[ -d "$KILN_ROOT" ] ||
-		as_runner env SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$(busybox_rootfs_tar)" \
-			busybox:1 >/dev/null
-}
 # kbs STORE ARGS...: kiln build in the store $T/STORE, times fixed by SOURCE_DATE_EPOCH
 kbs() {
 	store "$1"

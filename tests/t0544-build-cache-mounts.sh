@@ -9,17 +9,6 @@
 . "$(dirname "$0")/lib-build.sh"
 need_cmd skopeo jq docker-registry
 
-store() {
-	export KILN_ROOT="$T/$1"
-	[ -d "$KILN_ROOT" ] ||
-		as_runner env SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$(busybox_rootfs_tar)" \
-			busybox:1 >/dev/null
-}
-kbs() {
-	store "$1"
-	shift
-	kb "$@"
-}
 ran() { grep -Eq "^#[0-9]+ MARK-$1\$" "$T/log"; }
 # the one cache mount directory of the store $T/STORE
 mountdir() { echo "$T/$1/cache/mounts"/*; }
