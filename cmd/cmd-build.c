@@ -219,17 +219,26 @@ const struct cmd_option cmd_build_options[] = {
 	CMD_OPTION_END,
 };
 
-static int set_network(struct build_cli *b, const char *v, struct kiln_error **err)
+/* --network for kiln build and kiln run (docker's "bridge" is the default network) */
+int cmd_parse_network(const char *v, enum build_network *ret, struct kiln_error **err)
 {
-	if (streq(v, "default"))
-		b->opts.network = BUILD_NETWORK_DEFAULT;
-	else if (streq(v, "host"))
-		b->opts.network = BUILD_NETWORK_HOST;
-	else if (streq(v, "none"))
-		b->opts.network = BUILD_NETWORK_NONE;
-	else
-		return err_usage(err, "--network: expected default, host or none, got '%s'", v);
-	return 0;
+	static const struct {
+		const char *name;
+		enum build_network net;
+	} nets[] = {
+		{"default", BUILD_NETWORK_DEFAULT},
+		{"bridge", BUILD_NETWORK_DEFAULT},
+		{"host", BUILD_NETWORK_HOST},
+		{"none", BUILD_NETWORK_NONE},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(nets); i++) {
+		if (streq(v, nets[i].name)) {
+			*ret = nets[i].net;
+			return 0;
+		}
+	}
+	return err_usage(err, "--network: expected default, host or none, got '%s'", v);
 }
 
 /* --allow ENTITLEMENT[,ENTITLEMENT...], as docker buildx build --allow. */
@@ -474,7 +483,7 @@ static int set_option(struct build_cli *b, int c, const char *v, struct kiln_err
 		strv_push(&o->no_cache_filter, v);
 		return 0;
 	case OPT_NETWORK:
-		return set_network(b, v, err);
+		return cmd_parse_network(v, &b->opts.network, err);
 	case OPT_PROGRESS:
 		if (progress_parse_mode(v, &b->progress) < 0)
 			return err_usage(

@@ -49,27 +49,6 @@ const struct cmd_option cmd_run_options[] = {
 	CMD_OPTION_END,
 };
 
-static int set_network(struct run_opts *o, const char *v, struct kiln_error **err)
-{
-	static const struct {
-		const char *name;
-		enum build_network net;
-	} nets[] = {
-		{"default", BUILD_NETWORK_DEFAULT},
-		{"bridge", BUILD_NETWORK_DEFAULT},
-		{"host", BUILD_NETWORK_HOST},
-		{"none", BUILD_NETWORK_NONE},
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(nets); i++) {
-		if (streq(v, nets[i].name)) {
-			o->network = nets[i].net;
-			return 0;
-		}
-	}
-	return err_usage(err, "--network: expected default, host or none, got '%s'", v);
-}
-
 static int set_pull(struct run_opts *o, const char *v, struct kiln_error **err)
 {
 	if (streq(v, "missing"))
@@ -111,7 +90,7 @@ static int set_option(struct run_opts *o, int c, const char *v, struct kiln_erro
 		strv_push(&o->volumes, v);
 		return 0;
 	case OPT_NETWORK:
-		return set_network(o, v, err);
+		return cmd_parse_network(v, &o->network, err);
 	case OPT_ENTRYPOINT:
 		o->entrypoint = v;
 		return 0;

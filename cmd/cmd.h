@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include "builder/builder.h"
 #include "cmd/cmd-options.h"
 #include "util/error.h"
 
@@ -54,3 +55,6 @@ int cmd_dispatch(const char *group, const struct subcommand *subs, size_t n, int
 /* Read the Dockerfile at @path, or stdin for "-" (cmd-parse.c). */
 struct strbuf;
 int cmd_read_dockerfile(const char *path, struct strbuf *sb, struct kiln_error **err);
+
+/* --network default|host|none (and docker's "bridge") for kiln build and kiln run */
+int cmd_parse_network(const char *v, enum build_network *ret, struct kiln_error **err);
